@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages softreg needs; quick and silent when they are all present.
+set -euo pipefail
+
+# The one list. Build: compiler, CMake, Ninja, libraries. Peers and data: benchmarks and
+# Python tests compare against these; the Fashion-MNIST IDX files are the main job's data.
+packages=(
+  g++ cmake ninja-build make pkg-config git
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libopenblas-dev libhwy-dev libcli11-dev zlib1g-dev
+  clang-format
+  python3 python3-dev python3-pip python3-pybind11 pybind11-dev python3-pytest
+  python3-numpy python3-scipy python3-sklearn python3-torch
+  liblinear-tools
+  dataset-fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

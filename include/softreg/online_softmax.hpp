@@ -46,6 +46,11 @@ class OnlineSoftmax {
   /// log sum exp(x_j / T) over everything seen.
   double logsumexp() const;
 
+  /// exp((x - max) / T) / sum for one entry x of the row: its softmax probability once every
+  /// entry has been folded in. NaN if a NaN was seen or x is NaN; 0 if only -inf was seen; for
+  /// max == +inf, 1 / count on +inf entries and 0 elsewhere.
+  double probability(double x) const;
+
   /// out_j = exp((x_j - max) / T) / sum for a piece x of the row (any piece, any order, after
   /// every piece has been folded in). out may be x (in place); sizes must match.
   void normalize(std::span<float> out, std::span<const float> x) const;

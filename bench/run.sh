@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs every benchmark of a build tree; results go to stdout and bench-results/ (JSON).
+set -euo pipefail
+build_dir=${1:-build}
+out_dir=${BENCH_OUT:-bench-results}
+mkdir -p "$out_dir"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+"$build_dir/bench/bench_kernels" --benchmark_out="$out_dir/kernels.json" \
+  --benchmark_out_format=json --benchmark_counters_tabular=true

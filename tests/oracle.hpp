@@ -1,5 +1,4 @@
-// Independent long-double reference for softmax, log_softmax, logsumexp and argmax, and checks of
-// the error bounds documented in softreg/softmax.hpp.
+// Long-double reference softmax, log_softmax, logsumexp and argmax, and the softmax.hpp bounds.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -110,8 +109,8 @@ inline std::int64_t row_argmax(const std::vector<Real>& z) {
 }
 
 // One row, following the rule table of softmax.hpp in the order it states the rules.
-inline void eval_row(const std::vector<Real>& z, Real t, std::vector<Real>& p,
-                     std::vector<Real>& y, std::vector<Real>& d, Real& lse) {
+inline void eval_row(const std::vector<Real>& z, Real t, std::vector<Real>& p, std::vector<Real>& y,
+                     std::vector<Real>& d, Real& lse) {
   const std::size_t n = z.size();
   p.assign(n, 0);
   y.assign(n, -kInf);
@@ -215,8 +214,7 @@ template <class T, class TolFn>
 testing::AssertionResult all_within(std::span<const T> got, const std::vector<Real>& want,
                                     TolFn tol, const char* what) {
   if (got.size() != want.size()) {
-    return testing::AssertionFailure()
-           << what << ": size " << got.size() << " != " << want.size();
+    return testing::AssertionFailure() << what << ": size " << got.size() << " != " << want.size();
   }
   std::size_t bad = 0;
   testing::AssertionResult res = testing::AssertionFailure();
@@ -250,21 +248,20 @@ Real logsumexp_tol(Real r, Real slack = 1) {
 
 template <class T>
 testing::AssertionResult softmax_ok(std::span<const T> got, const Reference& ref) {
-  return all_within(got, ref.p, [&](std::size_t i) { return softmax_tol<T>(ref.p[i], ref.d[i]); },
-                    "softmax");
+  return all_within(
+      got, ref.p, [&](std::size_t i) { return softmax_tol<T>(ref.p[i], ref.d[i]); }, "softmax");
 }
 template <class T>
 testing::AssertionResult log_softmax_ok(std::span<const T> got, const Reference& ref) {
-  return all_within(got, ref.y, [&](std::size_t i) { return log_softmax_tol<T>(ref.y[i]); },
-                    "log_softmax");
+  return all_within(
+      got, ref.y, [&](std::size_t i) { return log_softmax_tol<T>(ref.y[i]); }, "log_softmax");
 }
 template <class T>
 testing::AssertionResult logsumexp_ok(std::span<const T> got, const Reference& ref) {
-  return all_within(got, ref.lse, [&](std::size_t i) { return logsumexp_tol<T>(ref.lse[i]); },
-                    "logsumexp");
+  return all_within(
+      got, ref.lse, [&](std::size_t i) { return logsumexp_tol<T>(ref.lse[i]); }, "logsumexp");
 }
-inline testing::AssertionResult argmax_ok(std::span<const std::int64_t> got,
-                                          const Reference& ref) {
+inline testing::AssertionResult argmax_ok(std::span<const std::int64_t> got, const Reference& ref) {
   if (got.size() != ref.arg.size()) return testing::AssertionFailure() << "argmax: size";
   for (std::size_t i = 0; i < got.size(); ++i) {
     if (got[i] != ref.arg[i]) {

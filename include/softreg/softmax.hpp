@@ -8,7 +8,7 @@
 //     throws InvalidArgument. Sizes that do not match the shape throw InvalidArgument.
 //   * Temperature T: T > 0 evaluates the function of z / T; T == 0 gives the one-hot argmax
 //     (ties to the lowest index); T < 0, NaN or +inf throws InvalidArgument. For float the
-//     temperature is rounded to float; a positive T that rounds to 0 throws.
+//     temperature is rounded to float; a positive T that rounds to 0 or to +inf throws.
 //   * Row rules: NaN anywhere in a row makes the whole output row NaN. +inf entries take all
 //     the mass, split evenly over them. A row of only -inf (fully masked) gives softmax 0,
 //     log_softmax -inf and logsumexp -inf. An empty row (n == 0) writes nothing and its

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cmath>
 #include <cstdio>
 #include <limits>
 #include <span>
@@ -54,6 +55,10 @@ T checked_temperature(const char* caller, double temperature) {
                           format_number(temperature));
   }
   const T t = static_cast<T>(temperature);
+  if (std::isinf(t)) {
+    throw InvalidArgument(std::string(caller) + ": temperature " + format_number(temperature) +
+                          " overflows float32; use float64");
+  }
   if (temperature > 0.0 && t == T(0)) {
     throw InvalidArgument(std::string(caller) + ": temperature " + format_number(temperature) +
                           " rounds to 0 in float32; use float64 or T = 0 for the argmax");

@@ -53,10 +53,13 @@ RowScan scan_row(const T* x, std::size_t stride, std::size_t n) {
 }
 
 /// (v - max) / t with the division skipped for t == 1, so that T = 1 reproduces the
-/// temperature-free formula bit for bit.
+/// temperature-free formula bit for bit. When v - max overflows (double logits near +-DBL_MAX)
+/// but the scaled value is representable (t > 1), the terms are divided first.
 inline double scaled_shift(double v, double max, double t) {
   const double d = v - max;
-  return t == 1.0 ? d : d / t;
+  if (t == 1.0) return d;
+  if (std::isinf(d) && std::isfinite(v) && std::isfinite(max)) return v / t - max / t;
+  return d / t;
 }
 
 template <class T>

@@ -1,0 +1,87 @@
+// Reading datasets (features and labels) from IDX, CSV, LibSVM/SVMlight and NumPy .npy files.
+//
+// Every reader validates everything it reads. Bad input throws softreg::ParseError whose message
+// starts with the file name and the position — "<file>:<line>:<column>: " for text formats,
+// "<file>: byte <offset>: " for binary ones — and says what was expected, e.g.
+//   data.csv:17:4: expected a number, found "abc"
+//   train-images-idx3-ubyte.gz: byte 16: file ends after 12288 of 47040000 pixel bytes
+// Files that cannot be opened throw softreg::IoError naming the file and the OS reason.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "softreg/matrix.hpp"
+
+namespace softreg {
+
+enum class DataFormat { automatic, csv, libsvm, npy, idx };
+
+/// "csv", "libsvm", "npy", "idx"; "auto" for automatic.
+const char* format_name(DataFormat f);
+/// Parses a format name as the CLI's --format accepts it ("auto", "csv", "libsvm", "svm",
+/// "npy", "idx"); throws InvalidArgument listing the accepted names.
+DataFormat parse_format(const std::string& name);
+
+/// The format implied by a file name: .csv, .tsv -> csv; .svm, .libsvm, .txt -> libsvm; .npy ->
+/// npy; a name containing "-idx" (or ".idx", as some MNIST mirrors spell it) followed by "-ubyte"
+/// -> idx. A trailing .gz is ignored and the case of the extension does not matter. Throws
+/// InvalidArgument naming the file and the accepted extensions when none applies.
+DataFormat infer_format(const std::string& path);
+
+struct ReadOptions {
+  DataFormat format = DataFormat::automatic;
+  /// Separate labels file: IDX labels (idx1), .npy (1-D integers), or a text file with one label
+  /// per line. Empty: IDX images look for the sibling "...-labels-idx1-ubyte[.gz]" file (the
+  /// MNIST naming); CSV and LibSVM carry their labels inline; .npy has none. With a CSV file
+  /// every column is then a feature (a header column named "label" is a ParseError, and
+  /// label_column an InvalidArgument); with LibSVM it is an InvalidArgument.
+  std::string labels_path;
+  /// CSV: the label column, by header name or by 0-based index (a string of digits; a header
+  /// field spelled exactly so wins). Empty: the column whose header is "label"
+  /// (case-insensitive) if there is one, else no labels. Naming a column that appears in the
+  /// first line makes that line a header when `header` is nullopt.
+  std::string label_column;
+  /// CSV delimiter; 0 means ',' (or '\t' for files ending in .tsv).
+  char delimiter = 0;
+  /// CSV header: nullopt detects it (no field of the first line is a number, and the second
+  /// line, if any, has a number in a column where the first line has text; empty fields count
+  /// for neither); true / false force it. A header of numbers ("0,1,2") must be forced.
+  std::optional<bool> header;
+  /// When non-zero, the number of features the data must have (the model's d at predict time).
+  /// LibSVM files then use exactly this many columns, and an index beyond it is an error;
+  /// dense files with another column count are an error.
+  std::size_t n_features = 0;
+  /// Throw ParseError if the file carries no labels (training and evaluation need them).
+  bool require_labels = false;
+};
+
+/// Features, and labels as written in the file (text: "3", "cat"; IDX and .npy integer labels
+/// are written in decimal; a LibSVM "+1" becomes "1", "1.0" stays "1.0"). labels is empty when
+/// the data carries none. docs/FORMATS.md gives the details of every format.
+template <class T>
+struct Dataset {
+  FeatureMatrix<T> features;
+  std::vector<std::string> labels;
+  std::string source;  // the file it came from
+  DataFormat format = DataFormat::automatic;
+
+  std::size_t rows() const { return rows_of(features); }
+  std::size_t cols() const { return cols_of(features); }
+  bool sparse() const { return std::holds_alternative<CsrMatrix<T>>(features); }
+};
+
+/// Reads a dataset. Dense formats give a DenseMatrix, LibSVM a CsrMatrix. IDX unsigned-byte
+/// images become pixel / 255 in [0, 1]; other IDX types are read as their values. Features must
+/// be finite: NaN or inf is a ParseError naming the position. Gzip-compressed files (.gz) are
+/// read for every format.
+template <class T>
+Dataset<T> read_dataset(const std::string& path, const ReadOptions& options = {});
+
+extern template Dataset<float> read_dataset<float>(const std::string&, const ReadOptions&);
+extern template Dataset<double> read_dataset<double>(const std::string&, const ReadOptions&);
+
+}  // namespace softreg

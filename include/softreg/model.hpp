@@ -1,0 +1,142 @@
+// The softmax-regression classifier: training options, the fitted model and its predictions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "softreg/data.hpp"
+#include "softreg/matrix.hpp"
+#include "softreg/optim.hpp"
+
+namespace softreg {
+
+enum class Solver { lbfgs, sgd, adam };
+enum class Scaling { none, standard, minmax };
+enum class DType { float32, float64 };
+
+const char* solver_name(Solver s);    // "lbfgs", "sgd", "adam"
+const char* scaling_name(Scaling s);  // "none", "standard", "minmax"
+const char* dtype_name(DType t);      // "float32", "float64"
+
+/// Feature preprocessing fitted on the training data: x' = (x - offset) * scale, per feature.
+/// standard: offset = mean, scale = 1 / std (1 for a constant feature); minmax: offset = min,
+/// scale = 1 / (max - min) (1 for a constant feature), so training features land in [0, 1].
+/// The model never rewrites the data: the map is folded into the weights (see
+/// SoftmaxRegression::folded_weights), so sparse data stays sparse, even when centered.
+struct Preprocessing {
+  Scaling kind = Scaling::none;
+  std::vector<double> offset;  // d entries (empty for none)
+  std::vector<double> scale;   // d entries (empty for none)
+};
+
+struct TrainOptions {
+  Solver solver = Solver::lbfgs;
+  DType dtype = DType::float32;   // the type the passes over the data run in
+  double l2 = 1e-4;               // lambda of (lambda / 2) ||W||^2; C = 1 / (lambda n)
+  int max_iter = 100;             // L-BFGS iterations
+  double tol = 1e-5;              // L-BFGS: max |gradient| at which it stops
+  int epochs = 10;                // SGD / Adam
+  std::size_t batch_size = 256;   // SGD / Adam
+  double lr = 0.0;                // SGD / Adam; 0 picks the solver's default (0.1 / 0.001)
+  LrSchedule schedule = LrSchedule::constant;
+  double momentum = 0.9;          // SGD
+  double valid_fraction = 0.0;    // in [0, 1): rows held out for early stopping
+  int patience = 5;               // iterations / epochs without validation improvement
+  Scaling scale = Scaling::none;
+  std::uint64_t seed = 0;         // validation split and mini-batch order
+  int threads = 0;                // 0: all cores
+  /// Class weights: empty for none, {"balanced"} for n / (K n_c), or a weight per label.
+  bool balanced = false;
+  std::map<std::string, double> class_weight;
+  std::vector<double> sample_weight;  // one per row, or empty
+  ProgressCallback progress;          // per iteration / epoch; return false to stop
+};
+
+/// What training did, stored in the model file.
+struct TrainingInfo {
+  Solver solver = Solver::lbfgs;
+  DType dtype = DType::float32;
+  double l2 = 0.0;
+  int iterations = 0;
+  int evaluations = 0;
+  bool converged = false;
+  std::string message;
+  double final_loss = 0.0;
+  double grad_norm = 0.0;
+  double valid_loss = -1.0;      // -1 when there was no validation split
+  std::uint64_t n_train = 0;
+  std::uint64_t n_valid = 0;
+  double seconds = 0.0;
+  std::vector<double> loss_history;
+};
+
+/// A fitted multinomial logistic regression: W (d x K), b (K) acting on preprocessed features,
+/// class labels (strings; integer labels sort numerically, others lexicographically, as
+/// scikit-learn's classes_), the preprocessing and the training record. Immutable once built;
+/// every prediction method is const and safe to call from several threads.
+class SoftmaxRegression {
+ public:
+  SoftmaxRegression() = default;
+  /// Assembles a model from parts (model files, tests). Throws InvalidArgument if sizes
+  /// disagree, there are no classes, a class label repeats, or a weight is not finite.
+  SoftmaxRegression(std::vector<std::string> classes, std::size_t n_features,
+                    std::vector<double> weights, std::vector<double> bias,
+                    Preprocessing preprocessing, TrainingInfo info);
+
+  /// Fits on data (features plus labels; labels required). warm_start, if given, supplies the
+  /// starting weights, the classes and the preprocessing (the data's labels must be among its
+  /// classes and its feature count must match). Throws InvalidArgument for bad options or
+  /// data (no rows, a single class, mismatched weights).
+  template <class T>
+  static SoftmaxRegression fit(const Dataset<T>& data, const TrainOptions& options,
+                               const SoftmaxRegression* warm_start = nullptr);
+
+  std::size_t n_features() const { return d_; }
+  std::size_t n_classes() const { return classes_.size(); }
+  const std::vector<std::string>& classes() const { return classes_; }
+  /// W, d x K row-major, in the preprocessed feature space.
+  const std::vector<double>& weights() const { return w_; }
+  const std::vector<double>& bias() const { return b_; }
+  const Preprocessing& preprocessing() const { return pre_; }
+  const TrainingInfo& info() const { return info_; }
+
+  /// W and b acting on raw features: x' W + b = x (diag(scale) W) + (b - (offset * scale)^T W).
+  void folded_weights(std::vector<double>& w_raw, std::vector<double>& b_raw) const;
+
+  /// Index of a label in classes(), or -1.
+  std::int64_t class_index(const std::string& label) const;
+
+  /// Logits (n x K, row-major) for X (n x d). Throws InvalidArgument if X has another number of
+  /// features than the model, or out has the wrong size.
+  template <class T>
+  void decision_function(const FeatureMatrix<T>& x, std::span<T> out, int threads = 0) const;
+  /// Probabilities (n x K).
+  template <class T>
+  void predict_proba(const FeatureMatrix<T>& x, std::span<T> out, int threads = 0) const;
+  /// Log-probabilities (n x K).
+  template <class T>
+  void predict_log_proba(const FeatureMatrix<T>& x, std::span<T> out, int threads = 0) const;
+  /// Class indices (into classes()) of the largest logit, ties to the lowest index. A row whose
+  /// logits contain NaN throws softreg::Error naming the row: never a silent class 0.
+  template <class T>
+  std::vector<std::int64_t> predict(const FeatureMatrix<T>& x, int threads = 0) const;
+  /// Accuracy against labels (strings as in the data file); a label the model does not know
+  /// counts as wrong.
+  template <class T>
+  double score(const FeatureMatrix<T>& x, std::span<const std::string> labels,
+               int threads = 0) const;
+
+ private:
+  std::vector<std::string> classes_;
+  std::size_t d_ = 0;
+  std::vector<double> w_;
+  std::vector<double> b_;
+  Preprocessing pre_;
+  TrainingInfo info_;
+};
+
+}  // namespace softreg

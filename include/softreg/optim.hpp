@@ -1,0 +1,97 @@
+// Optimizers over a parameter vector: full-batch L-BFGS with a strong-Wolfe line search, and
+// mini-batch SGD with momentum and Adam. They see only functions of a parameter vector.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace softreg {
+
+/// f(x), writing the gradient into g (same size as x).
+using Objective = std::function<double(std::span<const double> x, std::span<double> g)>;
+
+/// f restricted to a mini-batch of row indices, writing the gradient into g.
+using BatchObjective = std::function<double(std::span<const double> x, std::span<double> g,
+                                            std::span<const std::size_t> rows)>;
+
+/// What an optimizer reports after each iteration (L-BFGS) or epoch (SGD, Adam).
+struct Progress {
+  int iteration = 0;       // 1-based
+  int max_iterations = 0;
+  double loss = 0.0;       // objective value (SGD / Adam: mean mini-batch loss of the epoch)
+  double grad_norm = 0.0;  // L-BFGS: max-norm of the gradient; SGD / Adam: NaN
+  double valid_loss = -1;  // validation loss when a validation function is given, else -1
+  double accuracy = -1;    // training accuracy when the caller knows it (the model fills it)
+  double valid_accuracy = -1;
+};
+
+/// Return false to stop the optimizer after the current iteration (Ctrl-C, early stopping).
+using ProgressCallback = std::function<bool(const Progress&)>;
+
+/// Optional validation loss at x, used for early stopping.
+using ValidationLoss = std::function<double(std::span<const double> x)>;
+
+struct OptimResult {
+  double loss = 0.0;
+  double grad_norm = 0.0;       // max-norm of the final gradient (NaN if not computed)
+  int iterations = 0;           // iterations (L-BFGS) or epochs (SGD, Adam) done
+  int evaluations = 0;          // objective evaluations (L-BFGS) or mini-batch steps
+  bool converged = false;       // a tolerance was met (not the iteration limit or a stop)
+  std::string message;          // why it stopped, in words
+  std::vector<double> history;  // loss after each iteration / epoch
+};
+
+struct LbfgsOptions {
+  int max_iterations = 100;
+  int memory = 10;                // pairs (s, y) kept
+  double grad_tol = 1e-5;         // stop when max |g_i| <= grad_tol
+  double rel_loss_tol = 1e-10;    // stop when (f_old - f) <= rel_loss_tol * max(|f|, |f_old|, 1)
+  int max_line_search = 25;       // evaluations per line search
+  double c1 = 1e-4;               // sufficient decrease
+  double c2 = 0.9;                // curvature (strong Wolfe)
+  int patience = 0;               // > 0 with a validation function: stop after this many
+                                  // iterations without a better validation loss, keep the best
+};
+
+/// Minimizes f from x (updated in place) with limited-memory BFGS; the line search finds a step
+/// meeting the strong Wolfe conditions (bracketing and cubic zoom, Nocedal and Wright 3.5-3.6).
+/// Deterministic. Throws InvalidArgument on bad options; a non-finite f or gradient at x0 throws
+/// softreg::Error; a line search that cannot make progress ends the run (converged = false,
+/// message says so) with the best x found.
+OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& options,
+                  const ProgressCallback& progress = {}, const ValidationLoss& validation = {});
+
+enum class LrSchedule { constant, inverse_sqrt, cosine };
+
+struct StochasticOptions {
+  int epochs = 10;
+  std::size_t batch_size = 256;
+  double lr = 0.1;                // SGD default; Adam usually wants about 1e-3
+  LrSchedule schedule = LrSchedule::constant;
+  double momentum = 0.9;          // SGD heavy-ball momentum, in [0, 1)
+  double beta1 = 0.9;             // Adam
+  double beta2 = 0.999;           // Adam
+  double adam_eps = 1e-8;         // Adam
+  std::uint64_t seed = 0;         // shuffling of rows each epoch
+  int patience = 0;               // early stopping on the validation loss, in epochs
+};
+
+/// Mini-batch SGD with heavy-ball momentum over n rows, shuffled each epoch by a generator
+/// seeded with options.seed. The learning rate at step t (0-based) of T total steps is lr
+/// (constant), lr / sqrt(1 + t / steps_per_epoch) (inverse_sqrt) or lr (1 + cos(pi t / T)) / 2
+/// (cosine). With a validation function and patience > 0, stops after `patience` epochs
+/// without improvement and leaves x at the best epoch.
+OptimResult sgd(const BatchObjective& f, std::size_t n, std::span<double> x,
+                const StochasticOptions& options, const ProgressCallback& progress = {},
+                const ValidationLoss& validation = {});
+
+/// Adam (Kingma and Ba) with bias correction; otherwise as sgd().
+OptimResult adam(const BatchObjective& f, std::size_t n, std::span<double> x,
+                 const StochasticOptions& options, const ProgressCallback& progress = {},
+                 const ValidationLoss& validation = {});
+
+}  // namespace softreg

@@ -1,0 +1,281 @@
+// The fused value-and-gradient pass of the softmax-regression objective over blocks of rows.
+#include "softreg/objective.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <variant>
+
+#include "model/blas.hpp"
+#include "model/parallel.hpp"
+#include "softreg/error.hpp"
+#include "softreg/loss.hpp"
+
+namespace softreg {
+
+/// Per-thread scratch, sized once: logits of a block, a gathered copy of dense rows for
+/// mini-batches, the block's gradient product, and the thread's running sums.
+template <class T>
+struct SoftmaxObjective<T>::Workspace {
+  std::vector<T> z;            // block_rows x K: logits, then dZ in place
+  std::vector<T> gathered;     // block_rows x d (dense mini-batches only)
+  std::vector<T> g_block;      // d x K (dense only)
+  std::vector<T> row_loss;     // block_rows
+  std::vector<std::int64_t> labels;  // block_rows
+  std::vector<double> g;       // d x K + K, this thread's gradient sum
+  double loss = 0.0;
+  std::size_t correct = 0;
+};
+
+namespace {
+
+const char* kCaller = "softreg::SoftmaxObjective";
+
+void check_weights(const std::vector<double>& w, std::size_t expected, const char* what) {
+  if (w.empty()) return;
+  if (w.size() != expected) {
+    throw InvalidArgument(std::string(kCaller) + ": " + what + " has " + std::to_string(w.size()) +
+                          " entries, expected " + std::to_string(expected));
+  }
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    if (!(w[i] >= 0.0) || std::isinf(w[i])) {
+      throw InvalidArgument(std::string(kCaller) + ": " + what + "[" + std::to_string(i) +
+                            "] is " + std::to_string(w[i]) + "; expected finite and >= 0");
+    }
+  }
+}
+
+/// Logits of rows [row_begin, row_begin + m) of a CSR matrix: Z = X_b W + b.
+template <class T>
+void csr_logits(const CsrMatrix<T>& x, const std::size_t* rows, std::size_t row_begin,
+                std::size_t m, const T* w, const T* b, std::size_t k, T* z) {
+  for (std::size_t r = 0; r < m; ++r) {
+    const std::size_t i = rows ? rows[r] : row_begin + r;
+    T* zr = z + r * k;
+    std::copy(b, b + k, zr);
+    for (auto p = x.indptr[i]; p < x.indptr[i + 1]; ++p) {
+      const T v = x.values[std::size_t(p)];
+      const T* wr = w + std::size_t(x.indices[std::size_t(p)]) * k;
+      for (std::size_t c = 0; c < k; ++c) zr[c] += v * wr[c];
+    }
+  }
+}
+
+/// G += X_b^T dZ for a CSR block, accumulated straight into the double gradient.
+template <class T>
+void csr_gradient(const CsrMatrix<T>& x, const std::size_t* rows, std::size_t row_begin,
+                  std::size_t m, const T* dz, std::size_t k, double* g) {
+  for (std::size_t r = 0; r < m; ++r) {
+    const std::size_t i = rows ? rows[r] : row_begin + r;
+    const T* dzr = dz + r * k;
+    for (auto p = x.indptr[i]; p < x.indptr[i + 1]; ++p) {
+      const double v = x.values[std::size_t(p)];
+      double* gr = g + std::size_t(x.indices[std::size_t(p)]) * k;
+      for (std::size_t c = 0; c < k; ++c) gr[c] += v * double(dzr[c]);
+    }
+  }
+}
+
+}  // namespace
+
+template <class T>
+SoftmaxObjective<T>::SoftmaxObjective(const FeatureMatrix<T>& x,
+                                      std::span<const std::int64_t> y, std::size_t k,
+                                      ObjectiveOptions options)
+    : x_(x), y_(y), n_(rows_of(x)), d_(cols_of(x)), k_(k), options_(std::move(options)) {
+  if (y.size() != n_) {
+    throw InvalidArgument(std::string(kCaller) + ": " + std::to_string(y.size()) +
+                          " labels for " + std::to_string(n_) + " rows");
+  }
+  if (k_ == 0) throw InvalidArgument(std::string(kCaller) + ": K must be at least 1");
+  for (std::size_t i = 0; i < n_; ++i) {
+    if (y[i] < 0 || std::size_t(y[i]) >= k_) {
+      throw InvalidArgument(std::string(kCaller) + ": label of row " + std::to_string(i) + " is " +
+                            std::to_string(y[i]) + ", expected [0, " + std::to_string(k_) + ")");
+    }
+  }
+  if (!(options_.l2 >= 0.0) || std::isinf(options_.l2)) {
+    throw InvalidArgument(std::string(kCaller) + ": l2 must be finite and >= 0");
+  }
+  check_weights(options_.sample_weight, n_, "sample_weight");
+  check_weights(options_.class_weight, k_, "class_weight");
+  options_.block_rows = std::max<std::size_t>(1, options_.block_rows);
+  if (!options_.sample_weight.empty() || !options_.class_weight.empty()) {
+    row_weight_.assign(n_, 1.0);
+    for (std::size_t i = 0; i < n_; ++i) {
+      if (!options_.sample_weight.empty()) row_weight_[i] *= options_.sample_weight[i];
+      if (!options_.class_weight.empty()) row_weight_[i] *= options_.class_weight[std::size_t(y[i])];
+    }
+  }
+  total_weight_ = 0.0;
+  for (std::size_t i = 0; i < n_; ++i) {
+    total_weight_ += options_.sample_weight.empty() ? 1.0 : options_.sample_weight[i];
+  }
+  const int threads = detail::resolve_threads(options_.threads);
+  const bool dense = std::holds_alternative<DenseMatrix<T>>(x_);
+  const std::size_t b = options_.block_rows;
+  for (int t = 0; t < threads; ++t) {
+    auto ws = std::make_unique<Workspace>();
+    ws->z.resize(b * k_);
+    ws->row_loss.resize(b);
+    ws->labels.resize(b);
+    ws->g.resize(n_params());
+    if (dense) ws->g_block.resize(d_ * k_);
+    workspaces_.push_back(std::move(ws));
+  }
+  detail::use_single_threaded_blas();
+}
+
+template <class T>
+SoftmaxObjective<T>::~SoftmaxObjective() = default;
+
+template <class T>
+double SoftmaxObjective<T>::evaluate(std::span<const double> theta, std::span<double> grad) {
+  return run(theta, grad, {});
+}
+
+template <class T>
+double SoftmaxObjective<T>::evaluate_rows(std::span<const double> theta, std::span<double> grad,
+                                          std::span<const std::size_t> rows) {
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    if (rows[r] >= n_) {
+      throw InvalidArgument(std::string(kCaller) + "::evaluate_rows: rows[" + std::to_string(r) +
+                            "] = " + std::to_string(rows[r]) + " but there are " +
+                            std::to_string(n_) + " rows");
+    }
+  }
+  if (rows.empty()) {
+    if (!grad.empty()) std::fill(grad.begin(), grad.end(), 0.0);
+    return 0.0;
+  }
+  return run(theta, grad, rows);
+}
+
+template <class T>
+double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double> grad,
+                                std::span<const std::size_t> rows) {
+  const std::size_t np = n_params();
+  if (theta.size() != np || (!grad.empty() && grad.size() != np)) {
+    throw InvalidArgument(std::string(kCaller) + ": theta and grad must have d K + K = " +
+                          std::to_string(np) + " entries, got " + std::to_string(theta.size()) +
+                          " and " + std::to_string(grad.size()));
+  }
+  const bool want_grad = !grad.empty();
+  const bool subset = !rows.empty();
+  const std::size_t m_total = subset ? rows.size() : n_;
+  // Normalizer of the mean: the weights of the rows evaluated.
+  double norm = total_weight_;
+  if (subset) {
+    norm = 0.0;
+    for (const std::size_t i : rows) {
+      norm += options_.sample_weight.empty() ? 1.0 : options_.sample_weight[i];
+    }
+  }
+  const double inv_norm = norm > 0.0 ? 1.0 / norm : 0.0;
+
+  std::vector<T> wt(theta.size());  // theta in the compute type: W then b
+  std::transform(theta.begin(), theta.end(), wt.begin(), [](double v) { return T(v); });
+  const T* w = wt.data();
+  const T* bias = wt.data() + d_ * k_;
+
+  const std::size_t bs = options_.block_rows;
+  const std::size_t n_blocks = (m_total + bs - 1) / bs;
+  const int workers = static_cast<int>(std::min<std::size_t>(workspaces_.size(), std::max<std::size_t>(n_blocks, 1)));
+  const auto* dense = std::get_if<DenseMatrix<T>>(&x_);
+  const auto* sparse = std::get_if<CsrMatrix<T>>(&x_);
+
+  detail::fork_join(workers, [&](int t) {
+    Workspace& ws = *workspaces_[std::size_t(t)];
+    ws.loss = 0.0;
+    ws.correct = 0;
+    if (want_grad) std::fill(ws.g.begin(), ws.g.end(), 0.0);
+    const std::size_t first = n_blocks * std::size_t(t) / std::size_t(workers);
+    const std::size_t last = n_blocks * std::size_t(t + 1) / std::size_t(workers);
+    for (std::size_t blk = first; blk < last; ++blk) {
+      const std::size_t begin = blk * bs;
+      const std::size_t m = std::min(bs, m_total - begin);
+      const std::size_t* idx = subset ? rows.data() + begin : nullptr;
+      // Logits of the block.
+      const T* xb = nullptr;
+      if (dense) {
+        if (subset) {
+          ws.gathered.resize(bs * d_);
+          for (std::size_t r = 0; r < m; ++r) {
+            const auto src = dense->row(idx[r]);
+            std::copy(src.begin(), src.end(), ws.gathered.begin() + std::ptrdiff_t(r * d_));
+          }
+          xb = ws.gathered.data();
+        } else {
+          xb = dense->data.data() + begin * d_;
+        }
+        for (std::size_t r = 0; r < m; ++r) std::copy(bias, bias + k_, ws.z.data() + r * k_);
+        detail::gemm_nn(m, k_, d_, T(1), xb, w, T(1), ws.z.data());
+      } else {
+        csr_logits(*sparse, idx, begin, m, w, bias, k_, ws.z.data());
+      }
+      // Accuracy, labels, then the fused softmax cross-entropy: Z becomes P - Y in place.
+      for (std::size_t r = 0; r < m; ++r) {
+        const std::size_t i = idx ? idx[r] : begin + r;
+        ws.labels[r] = y_[i];
+        const T* zr = ws.z.data() + r * k_;
+        const T target = zr[std::size_t(y_[i])];
+        bool best = !std::isnan(target);
+        for (std::size_t c = 0; c < k_ && best; ++c) {
+          best = c == std::size_t(y_[i]) || zr[c] < target;
+        }
+        ws.correct += best ? 1 : 0;
+      }
+      CrossEntropyOptions<T> ce;
+      ce.reduction = Reduction::none;
+      cross_entropy_with_grad(std::span<T>(ws.z.data(), m * k_),
+                              std::span<const T>(ws.z.data(), m * k_), {m, k_},
+                              std::span<const std::int64_t>(ws.labels.data(), m), ce,
+                              std::span<T>(ws.row_loss.data(), m));
+      for (std::size_t r = 0; r < m; ++r) {
+        const std::size_t i = idx ? idx[r] : begin + r;
+        const double s = (row_weight_.empty() ? 1.0 : row_weight_[i]) * inv_norm;
+        ws.loss += s * double(ws.row_loss[r]);
+        if (!want_grad) continue;
+        T* zr = ws.z.data() + r * k_;
+        for (std::size_t c = 0; c < k_; ++c) zr[c] = T(double(zr[c]) * s);
+      }
+      if (!want_grad) continue;
+      // G += X_b^T dZ; gb += column sums of dZ.
+      if (dense) {
+        detail::gemm_tn(d_, k_, m, T(1), xb, ws.z.data(), T(0), ws.g_block.data());
+        for (std::size_t j = 0; j < d_ * k_; ++j) ws.g[j] += double(ws.g_block[j]);
+      } else {
+        csr_gradient(*sparse, idx, begin, m, ws.z.data(), k_, ws.g.data());
+      }
+      double* gb = ws.g.data() + d_ * k_;
+      for (std::size_t r = 0; r < m; ++r) {
+        for (std::size_t c = 0; c < k_; ++c) gb[c] += double(ws.z[r * k_ + c]);
+      }
+    }
+  });
+
+  // Fixed-order reduction over workers, then the penalty.
+  double loss = 0.0;
+  std::size_t correct = 0;
+  if (want_grad) std::fill(grad.begin(), grad.end(), 0.0);
+  for (int t = 0; t < workers; ++t) {
+    const Workspace& ws = *workspaces_[std::size_t(t)];
+    loss += ws.loss;
+    correct += ws.correct;
+    if (want_grad) {
+      for (std::size_t j = 0; j < np; ++j) grad[j] += ws.g[j];
+    }
+  }
+  double penalty = 0.0;
+  for (std::size_t j = 0; j < d_ * k_; ++j) {
+    penalty += theta[j] * theta[j];
+    if (want_grad) grad[j] += options_.l2 * theta[j];
+  }
+  last_accuracy_ = m_total > 0 ? double(correct) / double(m_total) : 0.0;
+  return loss + 0.5 * options_.l2 * penalty;
+}
+
+template class SoftmaxObjective<float>;
+template class SoftmaxObjective<double>;
+
+}  // namespace softreg

@@ -1,0 +1,129 @@
+// Predictions of a fitted SoftmaxRegression: logits by blocks of rows with the preprocessing
+// folded into the weights, then the softmax-family kernels.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <variant>
+
+#include "model/blas.hpp"
+#include "model/parallel.hpp"
+#include "softreg/error.hpp"
+#include "softreg/model.hpp"
+#include "softreg/softmax.hpp"
+
+namespace softreg {
+namespace {
+
+constexpr std::size_t kBlockRows = 512;
+
+}  // namespace
+
+template <class T>
+void SoftmaxRegression::decision_function(const FeatureMatrix<T>& x, std::span<T> out,
+                                          int threads) const {
+  const std::size_t n = rows_of(x);
+  const std::size_t k = n_classes();
+  if (cols_of(x) != d_) {
+    throw InvalidArgument("softreg::SoftmaxRegression: the data has " +
+                          std::to_string(cols_of(x)) + " features but the model was trained on " +
+                          std::to_string(d_));
+  }
+  if (out.size() != n * k) {
+    throw InvalidArgument("softreg::SoftmaxRegression: out has " + std::to_string(out.size()) +
+                          " entries, expected n K = " + std::to_string(n * k));
+  }
+  std::vector<double> w_raw, b_raw;
+  folded_weights(w_raw, b_raw);
+  const std::vector<T> w(w_raw.begin(), w_raw.end());
+  const std::vector<T> b(b_raw.begin(), b_raw.end());
+  const std::size_t blocks = (n + kBlockRows - 1) / kBlockRows;
+  const int workers = static_cast<int>(
+      std::min<std::size_t>(std::size_t(detail::resolve_threads(threads)), std::max<std::size_t>(blocks, 1)));
+  detail::use_single_threaded_blas();
+  const auto* dense = std::get_if<DenseMatrix<T>>(&x);
+  const auto* sparse = std::get_if<CsrMatrix<T>>(&x);
+  detail::fork_join(workers, [&](int t) {
+    const std::size_t row_begin = std::min(n, blocks * std::size_t(t) / std::size_t(workers) * kBlockRows);
+    const std::size_t row_end = std::min(n, blocks * std::size_t(t + 1) / std::size_t(workers) * kBlockRows);
+    for (std::size_t i = row_begin; i < row_end; ++i) {
+      std::copy(b.begin(), b.end(), out.begin() + std::ptrdiff_t(i * k));
+    }
+    if (row_end == row_begin) return;
+    if (dense) {
+      detail::gemm_nn(row_end - row_begin, k, d_, T(1), dense->data.data() + row_begin * d_,
+                      w.data(), T(1), out.data() + row_begin * k);
+      return;
+    }
+    for (std::size_t i = row_begin; i < row_end; ++i) {
+      T* z = out.data() + i * k;
+      for (auto p = sparse->indptr[i]; p < sparse->indptr[i + 1]; ++p) {
+        const T v = sparse->values[std::size_t(p)];
+        const T* wr = w.data() + std::size_t(sparse->indices[std::size_t(p)]) * k;
+        for (std::size_t c = 0; c < k; ++c) z[c] += v * wr[c];
+      }
+    }
+  });
+}
+
+template <class T>
+void SoftmaxRegression::predict_proba(const FeatureMatrix<T>& x, std::span<T> out,
+                                      int threads) const {
+  decision_function(x, out, threads);
+  softmax(out, std::span<const T>(out), {rows_of(x), n_classes()});
+}
+
+template <class T>
+void SoftmaxRegression::predict_log_proba(const FeatureMatrix<T>& x, std::span<T> out,
+                                          int threads) const {
+  decision_function(x, out, threads);
+  log_softmax(out, std::span<const T>(out), {rows_of(x), n_classes()});
+}
+
+template <class T>
+std::vector<std::int64_t> SoftmaxRegression::predict(const FeatureMatrix<T>& x,
+                                                     int threads) const {
+  const std::size_t n = rows_of(x);
+  std::vector<T> z(n * n_classes());
+  decision_function(x, std::span<T>(z), threads);
+  std::vector<std::int64_t> out(n);
+  argmax(out, std::span<const T>(z), {n, n_classes()});
+  for (std::size_t i = 0; i < n; ++i) {
+    if (out[i] < 0) {
+      throw Error("softreg::SoftmaxRegression::predict: the logits of row " + std::to_string(i) +
+                  " are NaN; no class can be predicted");
+    }
+  }
+  return out;
+}
+
+template <class T>
+double SoftmaxRegression::score(const FeatureMatrix<T>& x, std::span<const std::string> labels,
+                                int threads) const {
+  if (labels.size() != rows_of(x)) {
+    throw InvalidArgument("softreg::SoftmaxRegression::score: " + std::to_string(labels.size()) +
+                          " labels for " + std::to_string(rows_of(x)) + " rows");
+  }
+  const auto pred = predict(x, threads);
+  std::size_t hits = 0;
+  for (std::size_t i = 0; i < pred.size(); ++i) {
+    hits += classes_[std::size_t(pred[i])] == labels[i] ? 1 : 0;
+  }
+  return pred.empty() ? 0.0 : double(hits) / double(pred.size());
+}
+
+#define SOFTREG_PREDICT_INSTANTIATE(T)                                                          \
+  template void SoftmaxRegression::decision_function<T>(const FeatureMatrix<T>&, std::span<T>, \
+                                                        int) const;                            \
+  template void SoftmaxRegression::predict_proba<T>(const FeatureMatrix<T>&, std::span<T>,     \
+                                                    int) const;                                \
+  template void SoftmaxRegression::predict_log_proba<T>(const FeatureMatrix<T>&, std::span<T>, \
+                                                        int) const;                            \
+  template std::vector<std::int64_t> SoftmaxRegression::predict<T>(const FeatureMatrix<T>&,    \
+                                                                   int) const;                 \
+  template double SoftmaxRegression::score<T>(const FeatureMatrix<T>&,                         \
+                                              std::span<const std::string>, int) const;
+SOFTREG_PREDICT_INSTANTIATE(float)
+SOFTREG_PREDICT_INSTANTIATE(double)
+#undef SOFTREG_PREDICT_INSTANTIATE
+
+}  // namespace softreg

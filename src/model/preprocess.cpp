@@ -1,0 +1,118 @@
+// Standardization and min-max scaling fitted on training rows, applied by folding into weights.
+#include "model/preprocess.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <variant>
+
+namespace softreg::detail {
+namespace {
+
+struct Moments {
+  std::vector<double> sum, sum_sq, min, max;
+  explicit Moments(std::size_t d)
+      : sum(d, 0.0), sum_sq(d, 0.0),
+        min(d, std::numeric_limits<double>::infinity()),
+        max(d, -std::numeric_limits<double>::infinity()) {}
+  void add(std::size_t j, double v) {
+    sum[j] += v;
+    sum_sq[j] += v * v;
+    min[j] = std::min(min[j], v);
+    max[j] = std::max(max[j], v);
+  }
+};
+
+template <class T>
+Moments moments(const FeatureMatrix<T>& x, std::span<const std::size_t> rows, std::size_t& n) {
+  const std::size_t d = cols_of(x);
+  Moments m(d);
+  n = rows.empty() ? rows_of(x) : rows.size();
+  auto row_at = [&](std::size_t r) { return rows.empty() ? r : rows[r]; };
+  if (const auto* dense = std::get_if<DenseMatrix<T>>(&x)) {
+    for (std::size_t r = 0; r < n; ++r) {
+      const auto row = dense->row(row_at(r));
+      for (std::size_t j = 0; j < d; ++j) m.add(j, double(row[j]));
+    }
+  } else {
+    const auto& csr = std::get<CsrMatrix<T>>(x);
+    std::vector<std::size_t> nonzero(d, 0);
+    for (std::size_t r = 0; r < n; ++r) {
+      const std::size_t i = row_at(r);
+      for (auto p = csr.indptr[i]; p < csr.indptr[i + 1]; ++p) {
+        const auto j = std::size_t(csr.indices[std::size_t(p)]);
+        m.add(j, double(csr.values[std::size_t(p)]));
+        ++nonzero[j];
+      }
+    }
+    for (std::size_t j = 0; j < d; ++j) {
+      if (nonzero[j] < n) m.add(j, 0.0);  // the implicit zeros; sums are unaffected
+    }
+  }
+  return m;
+}
+
+}  // namespace
+
+template <class T>
+Preprocessing fit_preprocessing(const FeatureMatrix<T>& x, Scaling kind,
+                                std::span<const std::size_t> rows) {
+  Preprocessing pre;
+  pre.kind = kind;
+  if (kind == Scaling::none) return pre;
+  std::size_t n = 0;
+  const Moments m = moments(x, rows, n);
+  const std::size_t d = cols_of(x);
+  pre.offset.assign(d, 0.0);
+  pre.scale.assign(d, 1.0);
+  for (std::size_t j = 0; j < d; ++j) {
+    if (kind == Scaling::standard) {
+      const double mean = n > 0 ? m.sum[j] / double(n) : 0.0;
+      const double var = n > 0 ? std::max(0.0, m.sum_sq[j] / double(n) - mean * mean) : 0.0;
+      const double sd = std::sqrt(var);
+      pre.offset[j] = mean;
+      // A feature constant over the training rows carries no signal: leave it unscaled, as
+      // scikit-learn's StandardScaler does, instead of dividing by zero.
+      pre.scale[j] = sd > 1e-12 * std::max(1.0, std::fabs(mean)) ? 1.0 / sd : 1.0;
+    } else {
+      const double lo = n > 0 ? m.min[j] : 0.0;
+      const double range = n > 0 ? m.max[j] - lo : 0.0;
+      pre.offset[j] = lo;
+      pre.scale[j] = range > 0.0 ? 1.0 / range : 1.0;
+    }
+  }
+  return pre;
+}
+
+template Preprocessing fit_preprocessing<float>(const FeatureMatrix<float>&, Scaling,
+                                                std::span<const std::size_t>);
+template Preprocessing fit_preprocessing<double>(const FeatureMatrix<double>&, Scaling,
+                                                 std::span<const std::size_t>);
+
+void fold(const Preprocessing& pre, std::size_t d, std::size_t k, std::span<const double> theta,
+          std::span<double> theta_raw) {
+  std::copy(theta.begin(), theta.end(), theta_raw.begin());
+  if (pre.kind == Scaling::none) return;
+  double* b = theta_raw.data() + d * k;
+  for (std::size_t j = 0; j < d; ++j) {
+    const double shift = pre.offset[j] * pre.scale[j];
+    for (std::size_t c = 0; c < k; ++c) {
+      theta_raw[j * k + c] = pre.scale[j] * theta[j * k + c];
+      b[c] -= shift * theta[j * k + c];
+    }
+  }
+}
+
+void unfold_gradient(const Preprocessing& pre, std::size_t d, std::size_t k,
+                     std::span<double> grad) {
+  if (pre.kind == Scaling::none) return;
+  const double* gb = grad.data() + d * k;
+  for (std::size_t j = 0; j < d; ++j) {
+    const double shift = pre.offset[j] * pre.scale[j];
+    for (std::size_t c = 0; c < k; ++c) {
+      grad[j * k + c] = pre.scale[j] * grad[j * k + c] - shift * gb[c];
+    }
+  }
+}
+
+}  // namespace softreg::detail

@@ -1,0 +1,28 @@
+// Fitting the feature preprocessing and folding it into weights.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "softreg/matrix.hpp"
+#include "softreg/model.hpp"
+
+namespace softreg::detail {
+
+/// Per-feature offset and scale of `kind` from the rows of x listed in rows (all rows if
+/// empty). Implicit zeros of sparse rows count as values.
+template <class T>
+Preprocessing fit_preprocessing(const FeatureMatrix<T>& x, Scaling kind,
+                                std::span<const std::size_t> rows);
+
+/// theta_raw = [W', b'] with W' = diag(scale) W and b' = b - (offset * scale)^T W, the
+/// parameters that act on raw features. theta is [W (d x K), b (K)].
+void fold(const Preprocessing& pre, std::size_t d, std::size_t k, std::span<const double> theta,
+          std::span<double> theta_raw);
+
+/// The chain rule through fold(): from the gradient with respect to [W', b'] to the one with
+/// respect to [W, b]. In place.
+void unfold_gradient(const Preprocessing& pre, std::size_t d, std::size_t k,
+                     std::span<double> grad);
+
+}  // namespace softreg::detail

@@ -1,0 +1,258 @@
+// Limited-memory BFGS with a strong-Wolfe line search (bracketing, then cubic zoom).
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <numeric>
+#include <string>
+
+#include "softreg/error.hpp"
+#include "softreg/optim.hpp"
+
+namespace softreg {
+namespace {
+
+double dot(std::span<const double> a, std::span<const double> b) {
+  return std::inner_product(a.begin(), a.end(), b.begin(), 0.0);
+}
+
+double max_abs(std::span<const double> a) {
+  double m = 0.0;
+  for (const double v : a) m = std::max(m, std::fabs(v));
+  return m;
+}
+
+/// Minimizer of the cubic through (a, fa, da) and (b, fb, db), kept inside the middle 80% of
+/// [a, b] so the zoom always shrinks the bracket; bisection when the cubic is degenerate.
+double cubic_step(double a, double fa, double da, double b, double fb, double db) {
+  const double lo = std::min(a, b);
+  const double hi = std::max(a, b);
+  const double margin = 0.1 * (hi - lo);
+  const double d1 = da + db - 3.0 * (fa - fb) / (a - b);
+  const double disc = d1 * d1 - da * db;
+  double t = 0.5 * (a + b);
+  if (disc >= 0.0 && std::isfinite(disc)) {
+    const double d2 = (b > a ? 1.0 : -1.0) * std::sqrt(disc);
+    const double denom = db - da + 2.0 * d2;
+    if (denom != 0.0) t = b - (b - a) * (db + d2 - d1) / denom;
+  }
+  if (!std::isfinite(t)) t = 0.5 * (a + b);
+  return std::clamp(t, lo + margin, hi - margin);
+}
+
+struct Point {
+  double alpha = 0.0;
+  double f = 0.0;
+  double dphi = 0.0;
+};
+
+/// Evaluates f at x0 + alpha d into (x_trial, g_trial).
+class LineFunction {
+ public:
+  LineFunction(const Objective& f, std::span<const double> x0, std::span<const double> d,
+               std::vector<double>& x_trial, std::vector<double>& g_trial)
+      : f_(f), x0_(x0), d_(d), x_(x_trial), g_(g_trial) {}
+
+  Point eval(double alpha) {
+    for (std::size_t i = 0; i < x_.size(); ++i) x_[i] = x0_[i] + alpha * d_[i];
+    ++evaluations;
+    Point p{alpha, f_(x_, g_), 0.0};
+    p.dphi = dot(g_, d_);
+    if (!std::isfinite(p.f) || !std::isfinite(p.dphi)) {
+      p.f = std::numeric_limits<double>::infinity();
+    }
+    return p;
+  }
+  int evaluations = 0;
+
+ private:
+  const Objective& f_;
+  std::span<const double> x0_, d_;
+  std::vector<double>& x_;
+  std::vector<double>& g_;
+};
+
+/// Strong-Wolfe line search. On success x_trial / g_trial hold the accepted point and the
+/// return value is its f; on failure returns NaN (x_trial may hold anything).
+double wolfe_search(LineFunction& line, double f0, double dphi0, double alpha0,
+                    const LbfgsOptions& o, std::vector<double>& x_trial,
+                    std::vector<double>& g_trial) {
+  const auto armijo = [&](const Point& p) { return p.f <= f0 + o.c1 * p.alpha * dphi0; };
+  const auto curvature = [&](const Point& p) { return std::fabs(p.dphi) <= -o.c2 * dphi0; };
+  // Remembers the best point with sufficient decrease, in case the evaluations run out.
+  double best_f = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> best_x, best_g;
+  auto remember = [&](const Point& p) {
+    if (armijo(p) && !(p.f >= best_f)) {
+      best_f = p.f;
+      best_x = x_trial;
+      best_g = g_trial;
+    }
+  };
+  auto fallback = [&]() {
+    if (std::isnan(best_f)) return best_f;
+    x_trial = best_x;
+    g_trial = best_g;
+    return best_f;
+  };
+  auto zoom = [&](Point lo, Point hi) -> double {
+    while (line.evaluations < o.max_line_search) {
+      const double a = cubic_step(lo.alpha, lo.f, lo.dphi, hi.alpha, hi.f, hi.dphi);
+      const Point p = line.eval(a);
+      if (!armijo(p) || p.f >= lo.f) {
+        hi = p;
+      } else {
+        if (curvature(p)) return p.f;
+        remember(p);
+        if (p.dphi * (hi.alpha - lo.alpha) >= 0.0) hi = lo;
+        lo = p;
+      }
+      if (std::fabs(hi.alpha - lo.alpha) <= 1e-16 * std::max(1.0, lo.alpha)) break;
+    }
+    return fallback();
+  };
+
+  Point prev{0.0, f0, dphi0};
+  double alpha = alpha0;
+  for (int i = 0; line.evaluations < o.max_line_search; ++i) {
+    const Point p = line.eval(alpha);
+    if (!armijo(p) || (i > 0 && p.f >= prev.f)) return zoom(prev, p);
+    if (curvature(p)) return p.f;
+    remember(p);
+    if (p.dphi >= 0.0) return zoom(p, prev);
+    prev = p;
+    alpha *= 2.0;
+  }
+  return fallback();
+}
+
+}  // namespace
+
+OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o,
+                  const ProgressCallback& progress, const ValidationLoss& validation) {
+  if (o.max_iterations < 0 || o.memory < 1 || o.max_line_search < 2 || !(o.c1 > 0.0) ||
+      !(o.c1 < o.c2) || !(o.c2 < 1.0) || !(o.grad_tol >= 0.0) || !(o.rel_loss_tol >= 0.0)) {
+    throw InvalidArgument(
+        "softreg::lbfgs: options out of range (need max_iterations >= 0, memory >= 1, "
+        "max_line_search >= 2, 0 < c1 < c2 < 1, tolerances >= 0)");
+  }
+  const std::size_t n = x.size();
+  std::vector<double> g(n), d(n), x_trial(n), g_trial(n);
+  OptimResult result;
+  double fx = f(x, g);
+  result.evaluations = 1;
+  if (!std::isfinite(fx) || !std::isfinite(max_abs(g))) {
+    throw Error("softreg::lbfgs: the objective or its gradient is not finite at the start point");
+  }
+  std::deque<std::vector<double>> s_hist, y_hist;
+  std::deque<double> rho_hist;
+  std::vector<double> alpha_buf(static_cast<std::size_t>(o.memory));
+  std::vector<double> best_valid_x;
+  double best_valid = std::numeric_limits<double>::infinity();
+  int since_best = 0;
+
+  result.message = "reached the iteration limit";
+  for (int iter = 1; iter <= o.max_iterations; ++iter) {
+    if (max_abs(g) <= o.grad_tol) {
+      result.converged = true;
+      result.message = "gradient max-norm below tolerance";
+      break;
+    }
+    // Two-loop recursion: d = -H g.
+    for (std::size_t i = 0; i < n; ++i) d[i] = -g[i];
+    const std::size_t m = s_hist.size();
+    for (std::size_t j = m; j-- > 0;) {
+      alpha_buf[j] = rho_hist[j] * dot(s_hist[j], d);
+      for (std::size_t i = 0; i < n; ++i) d[i] -= alpha_buf[j] * y_hist[j][i];
+    }
+    if (m > 0) {
+      const double gamma = dot(s_hist[m - 1], y_hist[m - 1]) / dot(y_hist[m - 1], y_hist[m - 1]);
+      for (double& v : d) v *= gamma;
+    }
+    for (std::size_t j = 0; j < m; ++j) {
+      const double beta = rho_hist[j] * dot(y_hist[j], d);
+      for (std::size_t i = 0; i < n; ++i) d[i] += (alpha_buf[j] - beta) * s_hist[j][i];
+    }
+    double dphi0 = dot(g, d);
+    if (!(dphi0 < 0.0)) {  // not a descent direction: forget the curvature pairs
+      s_hist.clear();
+      y_hist.clear();
+      rho_hist.clear();
+      for (std::size_t i = 0; i < n; ++i) d[i] = -g[i];
+      dphi0 = dot(g, d);
+    }
+    // First step: scaled so the move is about unit length; later steps: the quasi-Newton 1.
+    const double alpha0 = s_hist.empty() ? 1.0 / std::max(1.0, std::sqrt(dot(g, g))) : 1.0;
+    LineFunction line(f, x, d, x_trial, g_trial);
+    const double f_new = wolfe_search(line, fx, dphi0, alpha0, o, x_trial, g_trial);
+    result.evaluations += line.evaluations;
+    if (std::isnan(f_new)) {
+      result.message = "line search could not decrease the objective (at the precision limit)";
+      break;
+    }
+    std::vector<double> s(n), y(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      s[i] = x_trial[i] - x[i];
+      y[i] = g_trial[i] - g[i];
+    }
+    const double sy = dot(s, y);
+    if (sy > 1e-12 * std::sqrt(dot(s, s) * dot(y, y))) {
+      if (s_hist.size() == static_cast<std::size_t>(o.memory)) {
+        s_hist.pop_front();
+        y_hist.pop_front();
+        rho_hist.pop_front();
+      }
+      s_hist.push_back(std::move(s));
+      y_hist.push_back(std::move(y));
+      rho_hist.push_back(1.0 / sy);
+    }
+    const double f_old = fx;
+    std::copy(x_trial.begin(), x_trial.end(), x.begin());
+    g.swap(g_trial);
+    fx = f_new;
+    result.iterations = iter;
+    result.history.push_back(fx);
+
+    Progress p;
+    p.iteration = iter;
+    p.max_iterations = o.max_iterations;
+    p.loss = fx;
+    p.grad_norm = max_abs(g);
+    bool stop = false;
+    if (validation) {
+      p.valid_loss = validation(x);
+      if (p.valid_loss < best_valid) {
+        best_valid = p.valid_loss;
+        best_valid_x.assign(x.begin(), x.end());
+        since_best = 0;
+      } else if (o.patience > 0 && ++since_best >= o.patience) {
+        result.message = "validation loss stopped improving (early stopping)";
+        stop = true;
+      }
+    }
+    if (progress && !progress(p)) {
+      result.message = "stopped by the caller";
+      stop = true;
+    }
+    if (stop) break;
+    if (f_old - fx <= o.rel_loss_tol * std::max({std::fabs(fx), std::fabs(f_old), 1.0})) {
+      result.converged = true;
+      result.message = "relative decrease of the objective below tolerance";
+      break;
+    }
+  }
+  if (!result.converged && max_abs(g) <= o.grad_tol) {
+    result.converged = true;
+    result.message = "gradient max-norm below tolerance";
+  }
+  if (validation && o.patience > 0 && !best_valid_x.empty()) {
+    std::copy(best_valid_x.begin(), best_valid_x.end(), x.begin());
+    fx = f(x, g);
+    ++result.evaluations;
+  }
+  result.loss = fx;
+  result.grad_norm = max_abs(g);
+  return result;
+}
+
+}  // namespace softreg

@@ -1,0 +1,151 @@
+// Mini-batch SGD with heavy-ball momentum and Adam, with learning-rate schedules and early
+// stopping on a validation loss.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <numeric>
+#include <random>
+#include <string>
+
+#include "softreg/error.hpp"
+#include "softreg/optim.hpp"
+
+namespace softreg {
+namespace {
+
+enum class Method { sgd, adam };
+
+/// Uniform index in [0, bound) from a 64-bit generator: the same sequence on every platform,
+/// unlike std::uniform_int_distribution. The modulo bias is below bound / 2^64, far below
+/// anything a shuffle of rows could show.
+std::size_t uniform_index(std::mt19937_64& rng, std::size_t bound) {
+  return static_cast<std::size_t>(rng() % bound);
+}
+
+double learning_rate(const StochasticOptions& o, std::size_t step, std::size_t steps_per_epoch,
+                     std::size_t total_steps) {
+  switch (o.schedule) {
+    case LrSchedule::constant:
+      return o.lr;
+    case LrSchedule::inverse_sqrt:
+      return o.lr / std::sqrt(1.0 + double(step) / double(steps_per_epoch));
+    case LrSchedule::cosine:
+      return o.lr * 0.5 * (1.0 + std::cos(std::numbers::pi * double(step) / double(total_steps)));
+  }
+  return o.lr;
+}
+
+void check_options(const char* caller, const StochasticOptions& o) {
+  const bool ok = o.epochs >= 0 && o.batch_size >= 1 && o.lr > 0.0 && std::isfinite(o.lr) &&
+                  o.momentum >= 0.0 && o.momentum < 1.0 && o.beta1 >= 0.0 && o.beta1 < 1.0 &&
+                  o.beta2 >= 0.0 && o.beta2 < 1.0 && o.adam_eps > 0.0 && o.patience >= 0;
+  if (!ok) {
+    throw InvalidArgument(std::string(caller) +
+                          ": options out of range (need epochs >= 0, batch_size >= 1, lr > 0, "
+                          "0 <= momentum, beta1, beta2 < 1, adam_eps > 0, patience >= 0)");
+  }
+}
+
+OptimResult run(Method method, const BatchObjective& f, std::size_t n, std::span<double> x,
+                const StochasticOptions& o, const ProgressCallback& progress,
+                const ValidationLoss& validation) {
+  const char* caller = method == Method::sgd ? "softreg::sgd" : "softreg::adam";
+  check_options(caller, o);
+  OptimResult result;
+  result.grad_norm = std::numeric_limits<double>::quiet_NaN();
+  result.message = "completed every epoch";
+  if (n == 0) throw InvalidArgument(std::string(caller) + ": no rows to train on");
+  const std::size_t dim = x.size();
+  std::vector<double> g(dim), m1(dim, 0.0), m2(dim, 0.0);
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::mt19937_64 rng(o.seed);
+  const std::size_t per_epoch = (n + o.batch_size - 1) / o.batch_size;
+  const std::size_t total = per_epoch * std::size_t(std::max(o.epochs, 1));
+  std::size_t step = 0;
+  std::vector<double> best_x;
+  double best_valid = std::numeric_limits<double>::infinity();
+  int since_best = 0;
+
+  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+    for (std::size_t i = n - 1; i > 0; --i) std::swap(order[i], order[uniform_index(rng, i + 1)]);
+    double loss_sum = 0.0;
+    for (std::size_t b = 0; b < per_epoch; ++b, ++step) {
+      const std::size_t begin = b * o.batch_size;
+      const std::size_t len = std::min(o.batch_size, n - begin);
+      const double loss = f(x, g, std::span<const std::size_t>(order.data() + begin, len));
+      ++result.evaluations;
+      if (!std::isfinite(loss)) {
+        result.message = "diverged: the mini-batch loss became " + std::to_string(loss) +
+                         "; lower the learning rate";
+        result.loss = loss;
+        result.iterations = epoch;
+        return result;
+      }
+      loss_sum += loss * double(len);
+      const double lr = learning_rate(o, step, per_epoch, total);
+      if (method == Method::sgd) {
+        for (std::size_t j = 0; j < dim; ++j) {
+          m1[j] = o.momentum * m1[j] - lr * g[j];
+          x[j] += m1[j];
+        }
+      } else {
+        const double t = double(step + 1);
+        const double c1 = 1.0 - std::pow(o.beta1, t);
+        const double c2 = 1.0 - std::pow(o.beta2, t);
+        for (std::size_t j = 0; j < dim; ++j) {
+          m1[j] = o.beta1 * m1[j] + (1.0 - o.beta1) * g[j];
+          m2[j] = o.beta2 * m2[j] + (1.0 - o.beta2) * g[j] * g[j];
+          x[j] -= lr * (m1[j] / c1) / (std::sqrt(m2[j] / c2) + o.adam_eps);
+        }
+      }
+    }
+    result.iterations = epoch;
+    result.loss = loss_sum / double(n);
+    result.history.push_back(result.loss);
+    Progress p;
+    p.iteration = epoch;
+    p.max_iterations = o.epochs;
+    p.loss = result.loss;
+    p.grad_norm = std::numeric_limits<double>::quiet_NaN();
+    bool stop = false;
+    if (validation) {
+      p.valid_loss = validation(x);
+      if (p.valid_loss < best_valid) {
+        best_valid = p.valid_loss;
+        best_x.assign(x.begin(), x.end());
+        since_best = 0;
+      } else if (o.patience > 0 && ++since_best >= o.patience) {
+        result.message = "validation loss stopped improving (early stopping)";
+        result.converged = true;
+        stop = true;
+      }
+    }
+    if (progress && !progress(p)) {
+      result.message = "stopped by the caller";
+      stop = true;
+    }
+    if (stop) break;
+  }
+  if (validation && o.patience > 0 && !best_x.empty()) {
+    std::copy(best_x.begin(), best_x.end(), x.begin());
+  }
+  return result;
+}
+
+}  // namespace
+
+OptimResult sgd(const BatchObjective& f, std::size_t n, std::span<double> x,
+                const StochasticOptions& o, const ProgressCallback& progress,
+                const ValidationLoss& validation) {
+  return run(Method::sgd, f, n, x, o, progress, validation);
+}
+
+OptimResult adam(const BatchObjective& f, std::size_t n, std::span<double> x,
+                 const StochasticOptions& o, const ProgressCallback& progress,
+                 const ValidationLoss& validation) {
+  return run(Method::adam, f, n, x, o, progress, validation);
+}
+
+}  // namespace softreg

@@ -1,0 +1,201 @@
+// Tests of SoftmaxRegression: fitting, optimality, classes, preprocessing, determinism.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "model_fixtures.hpp"
+#include "softreg/error.hpp"
+#include "softreg/model.hpp"
+#include "softreg/objective.hpp"
+
+namespace {
+
+using softreg_test::blobs;
+
+std::vector<std::int64_t> indices(const softreg::SoftmaxRegression& m,
+                                  const std::vector<std::string>& labels) {
+  std::vector<std::int64_t> y;
+  for (const auto& l : labels) y.push_back(m.class_index(l));
+  return y;
+}
+
+TEST(Model, SeparableBlobsAreLearnedByEverySolver) {
+  const auto data = blobs<float>(600, 5, 4, 8.0, 1);
+  for (const auto solver : {softreg::Solver::lbfgs, softreg::Solver::sgd, softreg::Solver::adam}) {
+    softreg::TrainOptions o;
+    o.solver = solver;
+    o.epochs = 20;
+    o.lr = solver == softreg::Solver::adam ? 0.05 : 0.1;
+    const auto m = softreg::SoftmaxRegression::fit(data, o);
+    EXPECT_GE(m.score(data.features, data.labels), 0.99) << softreg::solver_name(solver);
+  }
+}
+
+TEST(Model, LbfgsReachesAStationaryPointOfTheObjective) {
+  // Overlapping blobs so the optimum is interior; its gradient, computed independently by the
+  // objective in double, must vanish.
+  const auto data = blobs<double>(500, 6, 3, 1.0, 7);
+  softreg::TrainOptions o;
+  o.l2 = 1e-2;
+  o.max_iter = 500;
+  o.tol = 1e-10;
+  o.dtype = softreg::DType::float64;
+  const auto m = softreg::SoftmaxRegression::fit(data, o);
+  EXPECT_TRUE(m.info().converged) << m.info().message;
+  std::vector<double> theta = m.weights();
+  theta.insert(theta.end(), m.bias().begin(), m.bias().end());
+  const auto y = indices(m, data.labels);
+  softreg::ObjectiveOptions oo;
+  oo.l2 = 1e-2;
+  softreg::SoftmaxObjective<double> f(data.features, y, 3, oo);
+  std::vector<double> g(f.n_params());
+  const double value = f.evaluate(theta, g);
+  EXPECT_NEAR(value, m.info().final_loss, 1e-12);
+  // L-BFGS stops on a relative decrease of 1e-10 first; a gradient of 1e-6 then bounds the
+  // distance to the optimum's objective by |g|^2 / lambda ~ 1e-10.
+  for (const double v : g) EXPECT_LT(std::fabs(v), 1e-6);
+}
+
+TEST(Model, TwoClassesAndStringLabelsRoundTrip) {
+  const auto data = blobs<float>(200, 3, 2, 6.0, 3, {"dog", "cat"});
+  const auto m = softreg::SoftmaxRegression::fit(data, {});
+  ASSERT_EQ(m.classes(), (std::vector<std::string>{"cat", "dog"}));
+  const auto pred = m.predict(data.features);
+  std::size_t hits = 0;
+  for (std::size_t i = 0; i < pred.size(); ++i) hits += m.classes()[pred[i]] == data.labels[i];
+  EXPECT_GE(hits, 198u);
+}
+
+TEST(Model, IntegerClassesSortNumerically) {
+  const auto data = blobs<float>(120, 2, 12, 5.0, 4);  // labels "0".."11"
+  softreg::TrainOptions o;
+  o.max_iter = 5;
+  const auto m = softreg::SoftmaxRegression::fit(data, o);
+  ASSERT_EQ(m.n_classes(), 12u);
+  for (std::size_t c = 0; c < 12; ++c) EXPECT_EQ(m.classes()[c], std::to_string(c));
+}
+
+TEST(Model, ScalingIsExactReparametrization) {
+  // Standardizing by hand and training without scaling must give the same predictions as
+  // training with --scale standard (the model folds the map into the weights).
+  auto data = blobs<double>(300, 4, 3, 2.0, 5);
+  auto& x = std::get<softreg::DenseMatrix<double>>(data.features);
+  for (std::size_t i = 0; i < x.rows; ++i) {
+    x(i, 0) = 1000.0 + 50.0 * x(i, 0);
+    x(i, 2) = 0.001 * x(i, 2);
+  }
+  softreg::TrainOptions o;
+  o.scale = softreg::Scaling::standard;
+  o.dtype = softreg::DType::float64;
+  o.max_iter = 1000;
+  o.tol = 1e-10;
+  const auto scaled = softreg::SoftmaxRegression::fit(data, o);
+  auto manual = data;
+  auto& mx = std::get<softreg::DenseMatrix<double>>(manual.features);
+  const auto& pre = scaled.preprocessing();
+  for (std::size_t i = 0; i < mx.rows; ++i) {
+    for (std::size_t j = 0; j < mx.cols; ++j) mx(i, j) = (mx(i, j) - pre.offset[j]) * pre.scale[j];
+  }
+  o.scale = softreg::Scaling::none;
+  const auto plain = softreg::SoftmaxRegression::fit(manual, o);
+  std::vector<double> p1(300 * 3), p2(300 * 3);
+  scaled.predict_proba(data.features, std::span<double>(p1));
+  plain.predict_proba(manual.features, std::span<double>(p2));
+  for (std::size_t i = 0; i < p1.size(); ++i) EXPECT_NEAR(p1[i], p2[i], 1e-6);
+  // The stored map is the training mean and 1 / standard deviation (population form).
+  double mean = 0.0, sq = 0.0;
+  for (std::size_t i = 0; i < x.rows; ++i) mean += x(i, 0) / double(x.rows);
+  for (std::size_t i = 0; i < x.rows; ++i) sq += (x(i, 0) - mean) * (x(i, 0) - mean);
+  EXPECT_NEAR(pre.offset[0], mean, 1e-9 * std::fabs(mean));
+  EXPECT_NEAR(pre.scale[0], 1.0 / std::sqrt(sq / double(x.rows)), 1e-9 * pre.scale[0]);
+}
+
+TEST(Model, SameSeedSameModel) {
+  const auto data = blobs<float>(400, 5, 3, 1.5, 6);
+  softreg::TrainOptions o;
+  o.solver = softreg::Solver::sgd;
+  o.epochs = 3;
+  o.valid_fraction = 0.2;
+  o.seed = 17;
+  const auto a = softreg::SoftmaxRegression::fit(data, o);
+  const auto b = softreg::SoftmaxRegression::fit(data, o);
+  EXPECT_EQ(a.weights(), b.weights());
+  EXPECT_EQ(a.info().n_valid, 80u);
+  EXPECT_GE(a.info().valid_loss, 0.0);
+  o.seed = 18;
+  const auto c = softreg::SoftmaxRegression::fit(data, o);
+  EXPECT_NE(a.weights(), c.weights());
+}
+
+TEST(Model, WarmStartContinuesFromTheModel) {
+  const auto data = blobs<double>(300, 4, 3, 1.0, 9);
+  softreg::TrainOptions o;
+  o.dtype = softreg::DType::float64;
+  o.max_iter = 3;
+  const auto first = softreg::SoftmaxRegression::fit(data, o);
+  o.max_iter = 0;
+  const auto same = softreg::SoftmaxRegression::fit(data, o, &first);
+  EXPECT_EQ(same.weights(), first.weights());
+  o.max_iter = 50;
+  const auto more = softreg::SoftmaxRegression::fit(data, o, &first);
+  EXPECT_LT(more.info().final_loss, first.info().final_loss);
+}
+
+TEST(Model, NanLogitsAreAnErrorNotClassZero) {
+  const auto data = blobs<float>(50, 2, 2, 5.0, 2);
+  const auto m = softreg::SoftmaxRegression::fit(data, {});
+  softreg::DenseMatrix<float> x(2, 2);
+  x(1, 0) = NAN;
+  EXPECT_THROW(m.predict(softreg::FeatureMatrix<float>(x)), softreg::Error);
+}
+
+TEST(Model, RejectsBadTrainingInput) {
+  auto data = blobs<float>(20, 2, 2, 5.0, 2);
+  softreg::TrainOptions o;
+  auto one_class = data;
+  std::fill(one_class.labels.begin(), one_class.labels.end(), "a");
+  EXPECT_THROW(softreg::SoftmaxRegression::fit(one_class, o), softreg::InvalidArgument);
+  auto missing = data;
+  missing.labels.pop_back();
+  EXPECT_THROW(softreg::SoftmaxRegression::fit(missing, o), softreg::InvalidArgument);
+  o.valid_fraction = 1.0;
+  EXPECT_THROW(softreg::SoftmaxRegression::fit(data, o), softreg::InvalidArgument);
+  const auto m = softreg::SoftmaxRegression::fit(data, {});
+  softreg::DenseMatrix<float> wrong(3, 5);
+  EXPECT_THROW(m.predict(softreg::FeatureMatrix<float>(wrong)), softreg::InvalidArgument);
+}
+
+TEST(Model, BalancedClassWeightsShiftTheBoundaryTowardsTheMajority) {
+  // 9:1 imbalance with overlap: balancing raises recall of the minority class.
+  auto data = blobs<double>(1000, 2, 2, 0.8, 12);
+  std::size_t kept = 0;
+  softreg::Dataset<double> imbalanced;
+  softreg::DenseMatrix<double> x(0, 2);
+  const auto& src = std::get<softreg::DenseMatrix<double>>(data.features);
+  for (std::size_t i = 0; i < src.rows; ++i) {
+    if (data.labels[i] == "1" && (kept++ % 9) != 0) continue;
+    x.data.push_back(src(i, 0));
+    x.data.push_back(src(i, 1));
+    ++x.rows;
+    imbalanced.labels.push_back(data.labels[i]);
+  }
+  imbalanced.features = x;
+  auto recall = [&](const softreg::SoftmaxRegression& m) {
+    const auto pred = m.predict(imbalanced.features);
+    double hit = 0, total = 0;
+    for (std::size_t i = 0; i < pred.size(); ++i) {
+      if (imbalanced.labels[i] != "1") continue;
+      total += 1;
+      hit += m.classes()[pred[i]] == "1";
+    }
+    return hit / total;
+  };
+  softreg::TrainOptions o;
+  const double plain = recall(softreg::SoftmaxRegression::fit(imbalanced, o));
+  o.balanced = true;
+  const double balanced = recall(softreg::SoftmaxRegression::fit(imbalanced, o));
+  EXPECT_GT(balanced, plain);
+}
+
+}  // namespace

@@ -1,0 +1,179 @@
+// Tests of the optimizers on functions with known minima.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "softreg/error.hpp"
+#include "softreg/optim.hpp"
+
+namespace {
+
+double rosenbrock(std::span<const double> x, std::span<double> g) {
+  double f = 0.0;
+  std::fill(g.begin(), g.end(), 0.0);
+  for (std::size_t i = 0; i + 1 < x.size(); ++i) {
+    const double a = x[i + 1] - x[i] * x[i];
+    const double b = 1.0 - x[i];
+    f += 100.0 * a * a + b * b;
+    g[i] += -400.0 * x[i] * a - 2.0 * b;
+    g[i + 1] += 200.0 * a;
+  }
+  return f;
+}
+
+TEST(Lbfgs, FindsTheRosenbrockMinimum) {
+  std::vector<double> x{-1.2, 1.0, -1.2, 1.0, 0.5, -0.3};
+  softreg::LbfgsOptions o;
+  o.max_iterations = 500;
+  o.grad_tol = 1e-9;
+  const auto r = softreg::lbfgs(rosenbrock, x, o);
+  EXPECT_TRUE(r.converged) << r.message;
+  for (const double v : x) EXPECT_NEAR(v, 1.0, 1e-6);
+  EXPECT_LT(r.loss, 1e-12);
+  EXPECT_EQ(static_cast<std::size_t>(r.iterations), r.history.size());
+}
+
+TEST(Lbfgs, ConvergesOnAnIllConditionedQuadratic) {
+  // f = sum_i c_i (x_i - i)^2 / 2 with condition number 1e3 (scipy L-BFGS-B needs 331
+  // iterations at memory 10).
+  const std::size_t n = 50;
+  auto f = [&](std::span<const double> x, std::span<double> g) {
+    double v = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double c = std::pow(10.0, 3.0 * double(i) / double(n - 1));
+      v += 0.5 * c * (x[i] - double(i)) * (x[i] - double(i));
+      g[i] = c * (x[i] - double(i));
+    }
+    return v;
+  };
+  std::vector<double> x(n, 0.0);
+  softreg::LbfgsOptions o;
+  o.max_iterations = 2000;
+  o.grad_tol = 1e-8;
+  o.rel_loss_tol = 0.0;
+  const auto r = softreg::lbfgs(f, x, o);
+  EXPECT_TRUE(r.converged) << r.message;
+  for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(x[i], double(i), 1e-6);
+}
+
+TEST(Lbfgs, StopsWhenTheCallbackSaysSo) {
+  std::vector<double> x{-1.2, 1.0};
+  int calls = 0;
+  const auto r = softreg::lbfgs(rosenbrock, x, {}, [&](const softreg::Progress& p) {
+    ++calls;
+    EXPECT_EQ(p.iteration, calls);
+    return calls < 3;
+  });
+  EXPECT_EQ(r.iterations, 3);
+  EXPECT_FALSE(r.converged);
+}
+
+TEST(Lbfgs, RejectsBadOptionsAndNonFiniteStart) {
+  std::vector<double> x{1.0};
+  softreg::LbfgsOptions o;
+  o.c2 = 1e-5;  // below c1
+  EXPECT_THROW(softreg::lbfgs(rosenbrock, x, o), softreg::InvalidArgument);
+  auto nan_f = [](std::span<const double>, std::span<double> g) {
+    g[0] = 0.0;
+    return NAN;
+  };
+  EXPECT_THROW(softreg::lbfgs(nan_f, x, {}), softreg::Error);
+}
+
+// Least squares over n rows: f = mean_i (a_i . x - t_i)^2 / 2, minimum at x* = (1, -2, 3).
+struct LeastSquares {
+  std::vector<std::vector<double>> a;
+  std::vector<double> t;
+  LeastSquares() {
+    for (int i = 0; i < 400; ++i) {
+      std::vector<double> row{std::sin(i * 0.7), std::cos(i * 1.3), 1.0};
+      t.push_back(row[0] - 2.0 * row[1] + 3.0 * row[2]);
+      a.push_back(row);
+    }
+  }
+  double operator()(std::span<const double> x, std::span<double> g,
+                    std::span<const std::size_t> rows) const {
+    std::fill(g.begin(), g.end(), 0.0);
+    double f = 0.0;
+    for (const std::size_t i : rows) {
+      double r = -t[i];
+      for (std::size_t j = 0; j < 3; ++j) r += a[i][j] * x[j];
+      f += 0.5 * r * r;
+      for (std::size_t j = 0; j < 3; ++j) g[j] += r * a[i][j];
+    }
+    for (double& v : g) v /= double(rows.size());
+    return f / double(rows.size());
+  }
+};
+
+TEST(Stochastic, SgdAndAdamReachTheLeastSquaresMinimum) {
+  const LeastSquares ls;
+  softreg::StochasticOptions o;
+  o.epochs = 200;
+  o.batch_size = 32;
+  o.lr = 0.05;
+  o.schedule = softreg::LrSchedule::cosine;
+  std::vector<double> x(3, 0.0);
+  auto r = softreg::sgd(ls, 400, x, o);
+  EXPECT_NEAR(x[0], 1.0, 1e-3);
+  EXPECT_NEAR(x[1], -2.0, 1e-3);
+  EXPECT_NEAR(x[2], 3.0, 1e-3);
+  EXPECT_EQ(r.iterations, 200);
+  std::vector<double> y(3, 0.0);
+  o.lr = 0.05;
+  r = softreg::adam(ls, 400, y, o);
+  EXPECT_NEAR(y[0], 1.0, 1e-3);
+  EXPECT_NEAR(y[1], -2.0, 1e-3);
+  EXPECT_NEAR(y[2], 3.0, 1e-3);
+}
+
+TEST(Stochastic, SameSeedSameResultOtherSeedOtherPath) {
+  const LeastSquares ls;
+  softreg::StochasticOptions o;
+  o.epochs = 3;
+  o.batch_size = 16;
+  o.lr = 0.01;
+  std::vector<double> a(3, 0.0), b(3, 0.0), c(3, 0.0);
+  softreg::sgd(ls, 400, a, o);
+  softreg::sgd(ls, 400, b, o);
+  o.seed = 99;
+  softreg::sgd(ls, 400, c, o);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+}
+
+TEST(Stochastic, DivergenceIsReportedNotHidden) {
+  const LeastSquares ls;
+  softreg::StochasticOptions o;
+  o.epochs = 50;
+  o.lr = 1e6;
+  o.momentum = 0.0;
+  std::vector<double> x(3, 0.0);
+  const auto r = softreg::sgd(ls, 400, x, o);
+  EXPECT_FALSE(std::isfinite(r.loss));
+  EXPECT_NE(r.message.find("diverged"), std::string::npos) << r.message;
+}
+
+TEST(Stochastic, EarlyStoppingKeepsTheBestEpoch) {
+  const LeastSquares ls;
+  softreg::StochasticOptions o;
+  o.epochs = 100;
+  o.lr = 0.01;
+  o.patience = 2;
+  // A validation loss that is best at epoch 3 and worse after: the run stops at epoch 5 and
+  // leaves x as it was after epoch 3.
+  int epoch = 0;
+  std::vector<double> at_best;
+  std::vector<double> x(3, 0.0);
+  auto valid = [&](std::span<const double> v) {
+    ++epoch;
+    if (epoch == 3) at_best.assign(v.begin(), v.end());
+    return std::fabs(double(epoch) - 3.0);
+  };
+  const auto r = softreg::sgd(ls, 400, x, o, {}, valid);
+  EXPECT_EQ(r.iterations, 5);
+  EXPECT_EQ(std::vector<double>(x.begin(), x.end()), at_best);
+}
+
+}  // namespace

@@ -49,6 +49,18 @@ inline Layout layout_of(std::span<const std::size_t> dims, int axis) {
   return l;
 }
 
+/// softmax(z / temperature) of one row, max-shifted, for the worked-example and
+/// temperature tests (temperature > 0).
+inline std::vector<ld> softmax_row(std::span<const ld> z, ld temperature = 1) {
+  ld m = -std::numeric_limits<ld>::infinity();
+  for (ld v : z) m = std::max(m, v / temperature);
+  std::vector<ld> p(z.size());
+  ld s = 0;
+  for (std::size_t k = 0; k < z.size(); ++k) s += (p[k] = std::exp(z[k] / temperature - m));
+  for (ld& v : p) v /= s;
+  return p;
+}
+
 /// Everything the checks need, unreduced; scale() applies the reduction.
 struct Reference {
   Layout layout;
@@ -95,15 +107,20 @@ std::vector<ld> widen(std::span<const T> v) {
 
 namespace detail {
 
-// Fills the row's entries of ref from its logits z and target vector q.
+// Fills the row's entries of ref from its logits z and target vector q. Rows with +inf or
+// only -inf entries take the limits docs/NUMERICS.md gives: p = 1/c on the c +inf entries
+// (y = -log c there, -inf elsewhere), and p = 0, y = -inf for a fully masked row.
 inline void finish_row(Reference& ref, std::size_t row, const std::vector<ld>& z,
                        const std::vector<ld>& q) {
   const Layout& l = ref.layout;
   const ld nan = std::numeric_limits<ld>::quiet_NaN();
+  const ld inf = std::numeric_limits<ld>::infinity();
   bool has_nan = false;
-  ld m = -std::numeric_limits<ld>::infinity();
+  std::size_t plus_inf = 0;
+  ld m = -inf;
   for (ld v : z) {
     has_nan = has_nan || std::isnan(v);
+    plus_inf += v == inf ? 1 : 0;
     m = std::max(m, v);
   }
   if (has_nan) {
@@ -111,28 +128,42 @@ inline void finish_row(Reference& ref, std::size_t row, const std::vector<ld>& z
     for (std::size_t k = 0; k < l.n; ++k) ref.grad[l.at(row, k)] = nan;
     return;
   }
-  ld s = 0;
-  for (ld v : z) s += std::exp(v - m);
-  const ld log_s = std::log(s);
+  std::vector<ld> d(l.n), y(l.n), p(l.n);
+  if (plus_inf > 0) {
+    for (std::size_t k = 0; k < l.n; ++k) {
+      const bool top = z[k] == inf;
+      d[k] = top ? 0 : -inf;
+      y[k] = top ? -std::log(static_cast<ld>(plus_inf)) : -inf;
+      p[k] = top ? 1 / static_cast<ld>(plus_inf) : 0;
+    }
+  } else if (m == -inf) {
+    std::fill(d.begin(), d.end(), -inf);
+    std::fill(y.begin(), y.end(), -inf);
+  } else {
+    ld s = 0;
+    for (std::size_t k = 0; k < l.n; ++k) s += (p[k] = std::exp(d[k] = z[k] - m));
+    const ld log_s = std::log(s);
+    for (std::size_t k = 0; k < l.n; ++k) {
+      y[k] = d[k] - log_s;
+      p[k] /= s;
+    }
+  }
   ld total = 0;
   ld big_s = 0;
   ld bound = 0;
   for (std::size_t k = 0; k < l.n; ++k) {
-    const ld y = (z[k] - m) - log_s;
     big_s += q[k];
     if (q[k] != 0) {
-      total -= q[k] * y;
-      bound += std::fabs(q[k]) * (1 + std::fabs(y));
+      total -= q[k] * y[k];
+      bound += std::fabs(q[k]) * (1 + std::fabs(y[k]));
     }
   }
   ref.row_loss[row] = total;
   ref.row_bound[row] = bound;
   for (std::size_t k = 0; k < l.n; ++k) {
-    const ld d = z[k] - m;
-    const ld p = std::exp(d) / s;
     const std::size_t at = l.at(row, k);
-    ref.grad[at] = big_s * p - q[k];
-    ref.grad_sp[at] = p == 0 ? ld{0} : (1 + std::fabs(d)) * std::fabs(big_s) * p;
+    ref.grad[at] = big_s * p[k] - q[k];
+    ref.grad_sp[at] = p[k] == 0 ? ld{0} : (1 + std::fabs(d[k])) * std::fabs(big_s) * p[k];
     ref.grad_q[at] = std::fabs(q[k]);
   }
 }
@@ -189,7 +220,8 @@ inline Reference reference_probs(const Problem& pb, std::span<const ld> target) 
   for (std::size_t row = 0; row < l.rows(); ++row) {
     std::vector<ld> q(l.n);
     for (std::size_t k = 0; k < l.n; ++k) {
-      q[k] = detail::weight(pb, k) * ((1 - pb.smoothing) * target[l.at(row, k)] + pb.smoothing / kk);
+      q[k] =
+          detail::weight(pb, k) * ((1 - pb.smoothing) * target[l.at(row, k)] + pb.smoothing / kk);
     }
     detail::finish_row(ref, row, detail::row_logits(pb, l, row), q);
   }
@@ -232,6 +264,10 @@ void expect_loss(double got, const Reference& ref, softreg::Reduction r) {
     EXPECT_TRUE(std::isnan(got)) << "got " << got;
     return;
   }
+  if (std::isinf(want)) {
+    EXPECT_EQ(static_cast<ld>(got), want);
+    return;
+  }
   EXPECT_LE(std::fabs(static_cast<ld>(got) - want), loss_tolerance<T>(ref, r))
       << "loss got " << got << " want " << static_cast<double>(want);
 }
@@ -242,8 +278,9 @@ void expect_row_losses(std::span<const T> got, const Reference& ref) {
   ASSERT_EQ(got.size(), ref.row_loss.size());
   for (std::size_t row = 0; row < got.size(); ++row) {
     const ld want = ref.row_loss[row];
-    if (std::isnan(want)) {
-      EXPECT_TRUE(std::isnan(got[row])) << "row " << row;
+    if (std::isnan(want) || std::isinf(want)) {
+      EXPECT_TRUE(std::isnan(want) ? std::isnan(got[row]) : static_cast<ld>(got[row]) == want)
+          << "row " << row << " got " << got[row];
       continue;
     }
     const ld tol = Tol<T>::loss * ref.row_bound[row] + Tol<T>::eps * std::fabs(want);

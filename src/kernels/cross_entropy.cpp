@@ -190,8 +190,9 @@ double row_loss(const T* x, T* grad, std::size_t stride, std::size_t n, const Ta
     }
     return loss;
   }
-  double s = 0.0;
-  for (std::size_t j = 0; j < n; ++j) s += t.q(j);
+  detail::CompensatedSum s_sum;  // S to a rounding or two, even over 50257 classes
+  for (std::size_t j = 0; j < n; ++j) s_sum.add(t.q(j));
+  const double s = s_sum.value();
   detail::CompensatedSum loss;
   for (std::size_t j = 0; j < n; ++j) {
     const double xj = x[j * stride];

@@ -19,6 +19,10 @@ struct CompensatedSum {
 
   void add(double v) {
     const double t = sum + v;
+    if (!std::isfinite(t)) {  // an infinite or NaN term decides the result; inf - inf must not
+      sum = t;                // turn it into NaN through the compensation
+      return;
+    }
     comp += std::fabs(sum) >= std::fabs(v) ? (sum - t) + v : (v - t) + sum;
     sum = t;
   }
@@ -26,7 +30,7 @@ struct CompensatedSum {
     sum *= f;
     comp *= f;
   }
-  double value() const { return sum + comp; }
+  double value() const { return std::isfinite(sum) ? sum + comp : sum; }
 };
 
 /// What the first read of a row finds: its maximum (NaN entries skipped), whether it holds a

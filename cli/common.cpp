@@ -1,0 +1,119 @@
+// Shared CLI pieces: data options, loading with the model's width, atomic writes.
+#include "common.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <unordered_map>
+
+#include "softreg/error.hpp"
+
+namespace softreg::cli {
+
+void add_data_options(CLI::App& app, DataArgs& args) {
+  app.add_option("--data", args.data,
+                 "Data file: .csv, .tsv, .svm/.libsvm/.txt (LibSVM), .npy, or MNIST-style "
+                 "*-idx*-ubyte[.gz]; .gz is read for every format")
+      ->required();
+  app.add_option("--labels", args.labels,
+                 "Separate labels file (IDX labels, .npy of integers, or one label per line). "
+                 "IDX images default to the sibling *-labels-idx1-ubyte[.gz] file");
+  app.add_option("--label-column", args.label_column,
+                 "CSV label column, by header name or 0-based index (default: the column named "
+                 "\"label\", if any)");
+  app.add_option("--format", args.format, "Force the data format instead of inferring it from "
+                                          "the file name")
+      ->check(CLI::IsMember({"auto", "csv", "libsvm", "svm", "npy", "idx"}))
+      ->capture_default_str();
+  app.add_option("--delimiter", args.delimiter,
+                 "CSV field delimiter, one character or \"tab\" (default: ',' or tab for .tsv)");
+  app.add_option("--header", args.header, "CSV header line: auto, yes or no")
+      ->check(CLI::IsMember({"auto", "yes", "no"}))
+      ->capture_default_str();
+}
+
+template <class T>
+Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_labels) {
+  ReadOptions o;
+  o.format = parse_format(args.format);
+  o.labels_path = args.labels;
+  o.label_column = args.label_column;
+  if (args.delimiter == "tab" || args.delimiter == "\\t") {
+    o.delimiter = '\t';
+  } else if (args.delimiter.size() == 1) {
+    o.delimiter = args.delimiter[0];
+  } else if (!args.delimiter.empty()) {
+    throw InvalidArgument("--delimiter must be one character or \"tab\", got \"" +
+                          args.delimiter + "\"");
+  }
+  if (args.header != "auto") o.header = args.header == "yes";
+  o.n_features = n_features;
+  o.require_labels = require_labels;
+  return read_dataset<T>(args.data, o);
+}
+
+template Dataset<float> load_data<float>(const DataArgs&, std::size_t, bool);
+template Dataset<double> load_data<double>(const DataArgs&, std::size_t, bool);
+
+void write_atomically(const std::string& path, const std::function<void(std::FILE*)>& write) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) {
+    throw IoError(path + ": cannot create the output file: " + std::strerror(errno));
+  }
+  try {
+    write(f);
+  } catch (...) {
+    std::fclose(f);
+    std::remove(tmp.c_str());
+    throw;
+  }
+  const bool ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+  const int err = errno;
+  if (std::fclose(f) != 0 || !ok) {
+    std::remove(tmp.c_str());
+    throw IoError(path + ": writing failed: " + std::strerror(ok ? errno : err));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int rename_err = errno;
+    std::remove(tmp.c_str());
+    throw IoError(path + ": cannot rename the finished output into place: " +
+                  std::strerror(rename_err));
+  }
+}
+
+std::vector<std::int64_t> label_indices(const SoftmaxRegression& model,
+                                        const std::vector<std::string>& labels,
+                                        const std::string& source) {
+  std::unordered_map<std::string, std::int64_t> index;
+  for (std::size_t c = 0; c < model.classes().size(); ++c) {
+    index.emplace(model.classes()[c], std::int64_t(c));
+  }
+  std::vector<std::int64_t> y(labels.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const auto it = index.find(labels[i]);
+    if (it == index.end()) {
+      throw InvalidArgument(source + ": row " + std::to_string(i + 1) + ": label \"" + labels[i] +
+                            "\" is not one of the model's " +
+                            std::to_string(model.classes().size()) + " classes");
+    }
+    y[i] = it->second;
+  }
+  return y;
+}
+
+std::string format_seconds(double s) {
+  char buf[32];
+  if (s < 1.0) {
+    std::snprintf(buf, sizeof buf, "%.0f ms", s * 1000.0);
+  } else if (s < 120.0) {
+    std::snprintf(buf, sizeof buf, "%.1f s", s);
+  } else {
+    std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
+  }
+  return buf;
+}
+
+}  // namespace softreg::cli

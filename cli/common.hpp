@@ -1,0 +1,45 @@
+// Pieces every softreg subcommand shares: data options, loading, atomic output, formatting.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+#include "softreg/data.hpp"
+#include "softreg/model.hpp"
+
+namespace softreg::cli {
+
+/// The options that say where data comes from; train, predict and eval take the same ones.
+struct DataArgs {
+  std::string data;
+  std::string labels;
+  std::string label_column;
+  std::string format = "auto";
+  std::string delimiter;
+  std::string header = "auto";
+};
+
+/// Registers --data (required), --labels, --label-column, --format, --delimiter and --header.
+void add_data_options(CLI::App& app, DataArgs& args);
+
+/// Reads the data as the options say. n_features = 0 accepts any width; require_labels makes
+/// a file without labels an error.
+template <class T>
+Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_labels);
+
+/// Writes a file through a temporary name in the same directory and a rename, so a failure
+/// never leaves a partial file at `path`. write() produces the content.
+void write_atomically(const std::string& path, const std::function<void(std::FILE*)>& write);
+
+/// Class labels of y as indices into model.classes(); a label the model does not know is an
+/// error naming the row and the file.
+std::vector<std::int64_t> label_indices(const SoftmaxRegression& model,
+                                        const std::vector<std::string>& labels,
+                                        const std::string& source);
+
+/// "12.3 s", "850 ms".
+std::string format_seconds(double s);
+
+}  // namespace softreg::cli

@@ -1,0 +1,43 @@
+// softreg: the command line. Parses the subcommand, runs it, and turns errors into one line on
+// stderr with a non-zero exit code.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+
+#include "commands.hpp"
+#include "softreg/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "softreg: softmax regression (multinomial logistic regression) from the shell.\n"
+      "  softreg train   --data FILE --model OUT   fit a classifier\n"
+      "  softreg predict --model M --data FILE     predict classes as CSV\n"
+      "  softreg eval    --model M --data FILE     accuracy, log loss, confusion matrix\n"
+      "  softreg info    --model M                 describe a model file\n"
+      "  softreg export  --model M --npz OUT       weights for NumPy\n"
+      "Run 'softreg COMMAND --help' for a command's options.",
+      "softreg"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "softreg 0.1.0");
+  softreg::cli::add_train(app);
+  softreg::cli::add_predict(app);
+  softreg::cli::add_eval(app);
+  softreg::cli::add_info(app);
+  softreg::cli::add_export(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const softreg::Error& e) {
+    std::fprintf(stderr, "softreg: error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "softreg: error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "softreg: internal error: %s\n", e.what());
+    return 3;
+  }
+  return 0;
+}

@@ -1,0 +1,109 @@
+// softreg predict: class predictions (and optionally probabilities, top-k) as CSV.
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <numeric>
+#include <string>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "softreg/model_io.hpp"
+
+namespace softreg::cli {
+namespace {
+
+struct PredictArgs {
+  DataArgs data;
+  std::string model;
+  std::string output;
+  bool proba = false;
+  std::size_t top_k = 0;
+  int threads = 0;
+};
+
+/// Labels go out quoted when they contain a comma, a quote or a line break (RFC 4180).
+void put_label(std::FILE* f, const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) {
+    std::fputs(s.c_str(), f);
+    return;
+  }
+  std::fputc('"', f);
+  for (const char c : s) {
+    if (c == '"') std::fputc('"', f);
+    std::fputc(c, f);
+  }
+  std::fputc('"', f);
+}
+
+template <class T>
+void run_predict(const PredictArgs& a, const SoftmaxRegression& model) {
+  const Dataset<T> data = load_data<T>(a.data, model.n_features(), false);
+  const std::size_t n = data.rows();
+  const std::size_t k = model.n_classes();
+  std::vector<T> proba(n * k);
+  model.predict_proba(data.features, std::span<T>(proba), a.threads);
+  const std::vector<std::int64_t> pred = model.predict(data.features, a.threads);
+  const std::size_t top = std::min(a.top_k, k);
+  auto write = [&](std::FILE* f) {
+    std::fputs("prediction", f);
+    if (a.proba) {
+      for (const auto& c : model.classes()) {
+        std::fputs(",proba_", f);
+        put_label(f, c);
+      }
+    }
+    for (std::size_t r = 1; r <= top; ++r) std::fprintf(f, ",top%zu,top%zu_proba", r, r);
+    std::fputc('\n', f);
+    std::vector<std::size_t> order(k);
+    for (std::size_t i = 0; i < n; ++i) {
+      const T* p = proba.data() + i * k;
+      put_label(f, model.classes()[std::size_t(pred[i])]);
+      if (a.proba) {
+        for (std::size_t c = 0; c < k; ++c) std::fprintf(f, ",%.6g", double(p[c]));
+      }
+      if (top > 0) {
+        std::iota(order.begin(), order.end(), std::size_t{0});
+        std::partial_sort(order.begin(), order.begin() + std::ptrdiff_t(top), order.end(),
+                          [&](std::size_t x, std::size_t y) {
+                            return p[x] > p[y] || (p[x] == p[y] && x < y);
+                          });
+        for (std::size_t r = 0; r < top; ++r) {
+          std::fputc(',', f);
+          put_label(f, model.classes()[order[r]]);
+          std::fprintf(f, ",%.6g", double(p[order[r]]));
+        }
+      }
+      std::fputc('\n', f);
+    }
+  };
+  if (a.output.empty() || a.output == "-") {
+    write(stdout);
+  } else {
+    write_atomically(a.output, write);
+  }
+}
+
+}  // namespace
+
+void add_predict(CLI::App& app) {
+  auto args = std::make_shared<PredictArgs>();
+  CLI::App* cmd = app.add_subcommand("predict", "Predict classes of a data file with a model");
+  cmd->add_option("--model", args->model, "Model file written by softreg train")->required();
+  add_data_options(*cmd, args->data);
+  cmd->add_flag("--proba", args->proba, "Add one probability column per class");
+  cmd->add_option("--top-k", args->top_k, "Add the K most probable classes and their probabilities")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--output", args->output, "CSV file to write (default: standard output)");
+  cmd->add_option("--threads", args->threads, "Worker threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([args]() {
+    const SoftmaxRegression model = load_model(args->model);
+    if (model.info().dtype == DType::float64) {
+      run_predict<double>(*args, model);
+    } else {
+      run_predict<float>(*args, model);
+    }
+  });
+}
+
+}  // namespace softreg::cli

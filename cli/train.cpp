@@ -1,0 +1,161 @@
+// softreg train: fit a SoftmaxRegression on a data file and write the model file.
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "progress.hpp"
+#include "softreg/error.hpp"
+#include "softreg/model_io.hpp"
+
+namespace softreg::cli {
+namespace {
+
+struct TrainArgs {
+  DataArgs data;
+  std::string model;
+  std::string warm_start;
+  std::string class_weight;
+  bool quiet = false;
+  TrainOptions options;
+};
+
+/// "balanced" or "label:weight,label:weight".
+void parse_class_weight(const std::string& text, TrainOptions& o) {
+  if (text.empty()) return;
+  if (text == "balanced") {
+    o.balanced = true;
+    return;
+  }
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', pos), text.size());
+    const std::string item = text.substr(pos, comma - pos);
+    const std::size_t colon = item.rfind(':');
+    double w = 0.0;
+    bool ok = colon != std::string::npos && colon > 0;
+    if (ok) {
+      try {
+        std::size_t used = 0;
+        w = std::stod(item.substr(colon + 1), &used);
+        ok = used == item.size() - colon - 1 && w >= 0.0;
+      } catch (const std::exception&) {
+        ok = false;
+      }
+    }
+    if (!ok) {
+      throw InvalidArgument("--class-weight: \"" + item +
+                            "\" is not LABEL:WEIGHT with a weight >= 0 (or use \"balanced\")");
+    }
+    o.class_weight[item.substr(0, colon)] = w;
+    pos = comma + 1;
+  }
+}
+
+template <class T>
+void run_train(const TrainArgs& a) {
+  std::unique_ptr<SoftmaxRegression> warm;
+  if (!a.warm_start.empty()) warm = std::make_unique<SoftmaxRegression>(load_model(a.warm_start));
+  const Dataset<T> data = load_data<T>(a.data, warm ? warm->n_features() : 0, true);
+  TrainOptions o = a.options;
+  parse_class_weight(a.class_weight, o);
+  if (!a.quiet) {
+    std::fprintf(stderr, "training on %s: %zu rows, %zu features%s, solver %s, l2 %g\n",
+                 data.source.c_str(), data.rows(), data.cols(), data.sparse() ? " (sparse)" : "",
+                 solver_name(o.solver), o.l2);
+  }
+  ProgressReporter reporter(o.solver == Solver::lbfgs ? "iter" : "epoch", a.quiet);
+  o.progress = [&](const Progress& p) { return reporter(p); };
+  const SoftmaxRegression model = SoftmaxRegression::fit(data, o, warm.get());
+  reporter.finish();
+  save_model(model, a.model);
+  if (!a.quiet) {
+    const TrainingInfo& info = model.info();
+    std::fprintf(stderr, "%s after %d %s (%s): loss %.6f, |grad|max %.2e\n",
+                 info.converged ? "converged" : "stopped", info.iterations,
+                 o.solver == Solver::lbfgs ? "iterations" : "epochs", info.message.c_str(),
+                 info.final_loss, info.grad_norm);
+    std::fprintf(stderr, "trained in %s; model written to %s\n",
+                 format_seconds(info.seconds).c_str(), a.model.c_str());
+  }
+}
+
+}  // namespace
+
+void add_train(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand("train", "Fit a softmax-regression classifier and save it");
+  add_data_options(*cmd, args->data);
+  TrainOptions& o = args->options;
+  cmd->add_option("--model", args->model, "Where to write the model file")->required();
+  const std::map<std::string, Solver> solvers{
+      {"lbfgs", Solver::lbfgs}, {"sgd", Solver::sgd}, {"adam", Solver::adam}};
+  cmd->add_option("--solver", o.solver, "lbfgs (full batch), sgd (momentum) or adam")
+      ->transform(CLI::CheckedTransformer(solvers))
+      ->default_str("lbfgs");
+  cmd->add_option("--l2", o.l2, "L2 penalty lambda in (lambda/2)||W||^2 (C = 1/(lambda n))")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-iter", o.max_iter, "L-BFGS iterations")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--tol", o.tol, "L-BFGS stops when max |gradient| <= tol")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--epochs", o.epochs, "SGD / Adam passes over the data")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--batch-size", o.batch_size, "SGD / Adam mini-batch rows")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--lr", o.lr, "SGD / Adam learning rate (default 0.1 for sgd, 0.001 for adam)")
+      ->check(CLI::PositiveNumber);
+  const std::map<std::string, LrSchedule> schedules{{"constant", LrSchedule::constant},
+                                                     {"inverse-sqrt", LrSchedule::inverse_sqrt},
+                                                     {"cosine", LrSchedule::cosine}};
+  cmd->add_option("--schedule", o.schedule, "Learning-rate schedule: constant, inverse-sqrt, cosine")
+      ->transform(CLI::CheckedTransformer(schedules))
+      ->default_str("constant");
+  cmd->add_option("--momentum", o.momentum, "SGD momentum")
+      ->check(CLI::Range(0.0, 0.999999))
+      ->capture_default_str();
+  cmd->add_option("--valid-fraction", o.valid_fraction,
+                  "Fraction of rows held out for early stopping (0: none)")
+      ->check(CLI::Range(0.0, 0.99))
+      ->capture_default_str();
+  cmd->add_option("--patience", o.patience,
+                  "Iterations / epochs without validation improvement before stopping")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  const std::map<std::string, Scaling> scalings{
+      {"none", Scaling::none}, {"standard", Scaling::standard}, {"minmax", Scaling::minmax}};
+  cmd->add_option("--scale", o.scale, "Feature preprocessing stored in the model")
+      ->transform(CLI::CheckedTransformer(scalings))
+      ->default_str("none");
+  const std::map<std::string, DType> dtypes{{"float32", DType::float32},
+                                             {"float64", DType::float64}};
+  cmd->add_option("--dtype", o.dtype, "Precision of the passes over the data")
+      ->transform(CLI::CheckedTransformer(dtypes))
+      ->default_str("float32");
+  cmd->add_option("--class-weight", args->class_weight,
+                  "\"balanced\" or LABEL:WEIGHT[,LABEL:WEIGHT...]");
+  cmd->add_option("--warm-start", args->warm_start,
+                  "Start from this model's weights (its classes and preprocessing are kept)");
+  cmd->add_option("--seed", o.seed, "Seed of the validation split and the mini-batch order")
+      ->capture_default_str();
+  cmd->add_option("--threads", o.threads, "Worker threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_flag("--quiet", args->quiet, "Print nothing but errors");
+  cmd->callback([args]() {
+    if (args->options.dtype == DType::float64) {
+      run_train<double>(*args);
+    } else {
+      run_train<float>(*args);
+    }
+  });
+}
+
+}  // namespace softreg::cli

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <unordered_map>
@@ -103,6 +104,30 @@ std::vector<std::int64_t> label_indices(const SoftmaxRegression& model,
   }
   return y;
 }
+
+namespace {
+
+CLI::Validator number_at_least(bool strict) {
+  return CLI::Validator(
+      [strict](std::string& text) -> std::string {
+        double v = 0.0;
+        std::size_t used = 0;
+        try {
+          v = std::stod(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        const bool ok = used == text.size() && std::isfinite(v) && (strict ? v > 0.0 : v >= 0.0);
+        return ok ? std::string() : "expected a number " + std::string(strict ? "> 0" : ">= 0") +
+                                        ", got \"" + text + "\"";
+      },
+      strict ? "NUMBER > 0" : "NUMBER >= 0");
+}
+
+}  // namespace
+
+CLI::Validator non_negative() { return number_at_least(false); }
+CLI::Validator positive() { return number_at_least(true); }
 
 std::string format_seconds(double s) {
   char buf[32];

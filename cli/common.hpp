@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <utility>
+#include <vector>
 #include <string>
 
 #include "softreg/data.hpp"
@@ -38,6 +40,31 @@ void write_atomically(const std::string& path, const std::function<void(std::FIL
 std::vector<std::int64_t> label_indices(const SoftmaxRegression& model,
                                         const std::vector<std::string>& labels,
                                         const std::string& source);
+
+/// A number that must be finite and >= 0 (or > 0): one short message instead of CLI11's range
+/// text.
+CLI::Validator non_negative();
+CLI::Validator positive();
+
+/// An option taking one of `choices` by name, stored as the matching enum value.
+template <class E>
+CLI::Option* add_choice(CLI::App& app, const std::string& name, E& target,
+                        std::vector<std::pair<std::string, E>> choices, const std::string& help,
+                        const std::string& default_name) {
+  std::vector<std::string> names;
+  for (const auto& c : choices) names.push_back(c.first);
+  return app
+      .add_option_function<std::string>(
+          name,
+          [&target, choices](const std::string& value) {
+            for (const auto& c : choices) {
+              if (c.first == value) target = c.second;
+            }
+          },
+          help)
+      ->check(CLI::IsMember(names))
+      ->default_str(default_name);
+}
 
 /// "12.3 s", "850 ms".
 std::string format_seconds(double s);

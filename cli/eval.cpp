@@ -121,7 +121,7 @@ void add_eval(CLI::App& app) {
                 "One JSON object on stdout (keys n, accuracy, top5_accuracy, log_loss, "
                 "macro_f1, classes, confusion, per_class)");
   cmd->add_option("--threads", args->threads, "Worker threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->callback([args]() {
     const SoftmaxRegression model = load_model(args->model);
     if (model.info().dtype == DType::float64) {

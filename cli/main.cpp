@@ -19,16 +19,25 @@ int main(int argc, char** argv) {
       "Run 'softreg COMMAND --help' for a command's options.",
       "softreg"};
   app.require_subcommand(1);
+  // Every usage error is one line; subcommands inherit this from the app.
+  app.failure_message([](const CLI::App* failed, const CLI::Error& e) {
+    return "softreg " + (failed->get_parent() ? failed->get_name() + ": " : std::string()) +
+           "error: " + e.what() + " (see --help)\n";
+  });
   app.set_version_flag("--version", "softreg 0.1.0");
   softreg::cli::add_train(app);
   softreg::cli::add_predict(app);
   softreg::cli::add_eval(app);
   softreg::cli::add_info(app);
   softreg::cli::add_export(app);
+  if (argc < 2) {
+    std::fputs(app.help().c_str(), stderr);
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : 2;
   } catch (const softreg::Error& e) {
     std::fprintf(stderr, "softreg: error: %s\n", e.what());
     return 1;

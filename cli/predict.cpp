@@ -48,8 +48,8 @@ void run_predict(const PredictArgs& a, const SoftmaxRegression& model) {
     std::fputs("prediction", f);
     if (a.proba) {
       for (const auto& c : model.classes()) {
-        std::fputs(",proba_", f);
-        put_label(f, c);
+        std::fputc(',', f);
+        put_label(f, "proba_" + c);
       }
     }
     for (std::size_t r = 1; r <= top; ++r) std::fprintf(f, ",top%zu,top%zu_proba", r, r);
@@ -92,10 +92,10 @@ void add_predict(CLI::App& app) {
   add_data_options(*cmd, args->data);
   cmd->add_flag("--proba", args->proba, "Add one probability column per class");
   cmd->add_option("--top-k", args->top_k, "Add the K most probable classes and their probabilities")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--output", args->output, "CSV file to write (default: standard output)");
   cmd->add_option("--threads", args->threads, "Worker threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->callback([args]() {
     const SoftmaxRegression model = load_model(args->model);
     if (model.info().dtype == DType::float64) {

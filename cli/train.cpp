@@ -90,55 +90,51 @@ void add_train(CLI::App& app) {
   add_data_options(*cmd, args->data);
   TrainOptions& o = args->options;
   cmd->add_option("--model", args->model, "Where to write the model file")->required();
-  const std::map<std::string, Solver> solvers{
-      {"lbfgs", Solver::lbfgs}, {"sgd", Solver::sgd}, {"adam", Solver::adam}};
-  cmd->add_option("--solver", o.solver, "lbfgs (full batch), sgd (momentum) or adam")
-      ->transform(CLI::CheckedTransformer(solvers))
-      ->default_str("lbfgs");
+  add_choice<Solver>(*cmd, "--solver", o.solver,
+                     {{"lbfgs", Solver::lbfgs}, {"sgd", Solver::sgd}, {"adam", Solver::adam}},
+                     "lbfgs (full batch), sgd (momentum) or adam", "lbfgs");
   cmd->add_option("--l2", o.l2, "L2 penalty lambda in (lambda/2)||W||^2 (C = 1/(lambda n))")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->capture_default_str();
   cmd->add_option("--max-iter", o.max_iter, "L-BFGS iterations")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->capture_default_str();
   cmd->add_option("--tol", o.tol, "L-BFGS stops when max |gradient| <= tol")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->capture_default_str();
   cmd->add_option("--epochs", o.epochs, "SGD / Adam passes over the data")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->capture_default_str();
   cmd->add_option("--batch-size", o.batch_size, "SGD / Adam mini-batch rows")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   cmd->add_option("--lr", o.lr, "SGD / Adam learning rate (default 0.1 for sgd, 0.001 for adam)")
-      ->check(CLI::PositiveNumber);
-  const std::map<std::string, LrSchedule> schedules{{"constant", LrSchedule::constant},
-                                                     {"inverse-sqrt", LrSchedule::inverse_sqrt},
-                                                     {"cosine", LrSchedule::cosine}};
-  cmd->add_option("--schedule", o.schedule, "Learning-rate schedule: constant, inverse-sqrt, cosine")
-      ->transform(CLI::CheckedTransformer(schedules))
-      ->default_str("constant");
+      ->check(positive());
+  add_choice<LrSchedule>(*cmd, "--schedule", o.schedule,
+                         {{"constant", LrSchedule::constant},
+                          {"inverse-sqrt", LrSchedule::inverse_sqrt},
+                          {"cosine", LrSchedule::cosine}},
+                         "Learning-rate schedule: constant, inverse-sqrt or cosine", "constant");
   cmd->add_option("--momentum", o.momentum, "SGD momentum")
-      ->check(CLI::Range(0.0, 0.999999))
+      ->check(CLI::Range(0.0, 0.999999, "NUMBER in [0, 1)"))
       ->capture_default_str();
   cmd->add_option("--valid-fraction", o.valid_fraction,
                   "Fraction of rows held out for early stopping (0: none)")
-      ->check(CLI::Range(0.0, 0.99))
+      ->check(CLI::Range(0.0, 0.99, "NUMBER in [0, 0.99]"))
       ->capture_default_str();
   cmd->add_option("--patience", o.patience,
                   "Iterations / epochs without validation improvement before stopping")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
-  const std::map<std::string, Scaling> scalings{
-      {"none", Scaling::none}, {"standard", Scaling::standard}, {"minmax", Scaling::minmax}};
-  cmd->add_option("--scale", o.scale, "Feature preprocessing stored in the model")
-      ->transform(CLI::CheckedTransformer(scalings))
-      ->default_str("none");
-  const std::map<std::string, DType> dtypes{{"float32", DType::float32},
-                                             {"float64", DType::float64}};
-  cmd->add_option("--dtype", o.dtype, "Precision of the passes over the data")
-      ->transform(CLI::CheckedTransformer(dtypes))
-      ->default_str("float32");
+  add_choice<Scaling>(*cmd, "--scale", o.scale,
+                      {{"none", Scaling::none},
+                       {"standard", Scaling::standard},
+                       {"minmax", Scaling::minmax}},
+                      "Feature preprocessing stored in the model: none, standard or minmax",
+                      "none");
+  add_choice<DType>(*cmd, "--dtype", o.dtype,
+                    {{"float32", DType::float32}, {"float64", DType::float64}},
+                    "Precision of the passes over the data: float32 or float64", "float32");
   cmd->add_option("--class-weight", args->class_weight,
                   "\"balanced\" or LABEL:WEIGHT[,LABEL:WEIGHT...]");
   cmd->add_option("--warm-start", args->warm_start,
@@ -146,7 +142,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--seed", o.seed, "Seed of the validation split and the mini-batch order")
       ->capture_default_str();
   cmd->add_option("--threads", o.threads, "Worker threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->capture_default_str();
   cmd->add_flag("--quiet", args->quiet, "Print nothing but errors");
   cmd->callback([args]() {

@@ -177,6 +177,27 @@ double row_loss(const T* x, T* grad, std::size_t stride, std::size_t n, const Ta
     if (grad != nullptr) detail::fill_row(grad, stride, n, 0.0);
     return 0.0;
   }
+  if (t.sparse() && grad != nullptr) {
+    // The common training case, fused: one exp per entry, kept in grad between the passes.
+    const detail::RowScan scan = detail::scan_row(x, stride, n);
+    if (!scan.nan && std::isfinite(scan.max)) {
+      const auto c = static_cast<std::size_t>(t.index);
+      const double w = t.weight(c);
+      const double shifted_target = double(x[c * stride]) - scan.max;  // read before overwriting
+      detail::CompensatedSum sum;
+      for (std::size_t j = 0; j < n; ++j) {
+        const double e = std::exp(double(x[j * stride]) - scan.max);
+        sum.add(e);
+        grad[j * stride] = static_cast<T>(e);
+      }
+      const double total = sum.value();
+      const double f = scale * w / total;
+      for (std::size_t j = 0; j < n; ++j) {
+        grad[j * stride] = static_cast<T>(f * double(grad[j * stride]) - (j == c ? scale * w : 0.0));
+      }
+      return loss_term(w, shifted_target - std::log(total));
+    }
+  }
   const RowNormalizer norm = normalize_row(x, stride, n);
   if (t.sparse()) {
     const auto c = static_cast<std::size_t>(t.index);

@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "model/blas.hpp"
+#include "model/dense_pass.hpp"
 #include "model/parallel.hpp"
 #include "softreg/error.hpp"
 #include "softreg/loss.hpp"
@@ -19,7 +20,7 @@ template <class T>
 struct SoftmaxObjective<T>::Workspace {
   std::vector<T> z;            // block_rows x K: logits, then dZ in place
   std::vector<T> gathered;     // block_rows x d (dense mini-batches only)
-  std::vector<T> g_block;      // d x K (dense only)
+  std::vector<T> g_block;      // K x d (dense only): this block's X_b^T dZ, transposed
   std::vector<T> row_loss;     // block_rows
   std::vector<std::int64_t> labels;  // block_rows
   std::vector<double> g;       // d x K + K, this thread's gradient sum
@@ -177,12 +178,19 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
   std::transform(theta.begin(), theta.end(), wt.begin(), [](double v) { return T(v); });
   const T* w = wt.data();
   const T* bias = wt.data() + d_ * k_;
+  const auto* dense = std::get_if<DenseMatrix<T>>(&x_);
+  const auto* sparse = std::get_if<CsrMatrix<T>>(&x_);
+  std::vector<T> w_t;  // dense: W transposed to K x d, so each logit is one contiguous dot
+  if (dense) {
+    w_t.resize(d_ * k_);
+    for (std::size_t j = 0; j < d_; ++j) {
+      for (std::size_t c = 0; c < k_; ++c) w_t[c * d_ + j] = w[j * k_ + c];
+    }
+  }
 
   const std::size_t bs = options_.block_rows;
   const std::size_t n_blocks = (m_total + bs - 1) / bs;
   const int workers = static_cast<int>(std::min<std::size_t>(workspaces_.size(), std::max<std::size_t>(n_blocks, 1)));
-  const auto* dense = std::get_if<DenseMatrix<T>>(&x_);
-  const auto* sparse = std::get_if<CsrMatrix<T>>(&x_);
 
   detail::fork_join(workers, [&](int t) {
     Workspace& ws = *workspaces_[std::size_t(t)];
@@ -208,8 +216,7 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
         } else {
           xb = dense->data.data() + begin * d_;
         }
-        for (std::size_t r = 0; r < m; ++r) std::copy(bias, bias + k_, ws.z.data() + r * k_);
-        detail::gemm_nn(m, k_, d_, T(1), xb, w, T(1), ws.z.data());
+        detail::dense_logits(xb, m, d_, w_t.data(), bias, k_, ws.z.data());
       } else {
         csr_logits(*sparse, idx, begin, m, w, bias, k_, ws.z.data());
       }
@@ -242,8 +249,12 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
       if (!want_grad) continue;
       // G += X_b^T dZ; gb += column sums of dZ.
       if (dense) {
-        detail::gemm_tn(d_, k_, m, T(1), xb, ws.z.data(), T(0), ws.g_block.data());
-        for (std::size_t j = 0; j < d_ * k_; ++j) ws.g[j] += double(ws.g_block[j]);
+        // Per block in T, then into the double sum: rounding grows with the block, not with n.
+        detail::dense_gradient(xb, m, d_, ws.z.data(), k_, ws.g_block.data());
+        for (std::size_t c = 0; c < k_; ++c) {
+          const T* gc = ws.g_block.data() + c * d_;
+          for (std::size_t j = 0; j < d_; ++j) ws.g[j * k_ + c] += double(gc[j]);
+        }
       } else {
         csr_gradient(*sparse, idx, begin, m, ws.z.data(), k_, ws.g.data());
       }

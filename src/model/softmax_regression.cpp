@@ -133,8 +133,10 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
     fail("warm start model has " + std::to_string(warm->n_features()) +
          " features, the data has " + std::to_string(d));
   }
-  if (classes.size() < 2) fail("training needs at least 2 classes; the labels hold only \"" +
-                               classes.front() + "\"");
+  if (classes.size() < 2) {
+    fail(data.source + ": training needs at least 2 classes; the labels hold only \"" +
+         classes.front() + "\"");
+  }
   std::unordered_map<std::string, std::int64_t> index;
   for (std::size_t c = 0; c < classes.size(); ++c) index.emplace(classes[c], std::int64_t(c));
   std::vector<std::int64_t> y(n);

@@ -1,0 +1,62 @@
+// A file read as a byte stream, plain or gzip-compressed, and the position-naming error helpers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace softreg::detail {
+
+/// Reads a file through zlib, which passes uncompressed files through unchanged, so every
+/// reader accepts .gz input without knowing about it. Offsets count decompressed bytes.
+class ByteSource {
+ public:
+  /// Opens `path`; throws IoError naming the file and the OS reason when it cannot be opened.
+  explicit ByteSource(std::string path);
+  ~ByteSource();
+  ByteSource(const ByteSource&) = delete;
+  ByteSource& operator=(const ByteSource&) = delete;
+
+  /// Reads up to `n` bytes into `dst`, fewer only at the end of the data. Throws ParseError for
+  /// corrupt gzip data and IoError for an OS-level read failure.
+  std::size_t read(void* dst, std::size_t n);
+  /// Reads exactly `n` bytes or throws ParseError "<file>: byte <start>: file ends after k of n
+  /// <what>", where <start> is the offset before the read.
+  void read_exact(void* dst, std::size_t n, std::string_view what);
+  /// Throws ParseError unless the data ends here; `what` names what was read completely.
+  void expect_end(std::string_view what);
+  /// Back to the first byte, for readers that count before they parse.
+  void rewind();
+
+  const std::string& path() const { return path_; }
+  std::uint64_t offset() const { return offset_; }
+  bool compressed() const { return compressed_; }
+  /// True once the data has ended inside a gzip stream (a truncated .gz file).
+  bool truncated() const { return truncated_; }
+  /// An upper bound on the decompressed size, so a corrupt header that claims terabytes is
+  /// rejected before anything is allocated: the file size for plain files, and 1032 times it
+  /// for gzip, deflate's maximum compression ratio.
+  std::uint64_t max_data_size() const;
+
+ private:
+  std::string path_;
+  void* file_ = nullptr;  // gzFile, kept opaque so zlib.h stays out of the readers
+  std::uint64_t offset_ = 0;
+  std::uint64_t file_size_ = 0;
+  bool compressed_ = false;
+  bool truncated_ = false;
+};
+
+/// Throws ParseError "<path>: byte <offset>: <what>".
+[[noreturn]] void throw_at_byte(const std::string& path, std::uint64_t offset,
+                                const std::string& what);
+/// Throws ParseError "<path>:<line>:<column>: <what>" (both 1-based).
+[[noreturn]] void throw_at_line(const std::string& path, std::size_t line, std::size_t column,
+                                const std::string& what);
+/// A value for a message: "%.9g", so 1e300 does not print as 301 digits.
+std::string number_for_message(double v);
+/// `text` in double quotes for a message, shortened to 40 bytes, control bytes as \xNN.
+std::string quote_for_message(std::string_view text);
+
+}  // namespace softreg::detail

@@ -1,0 +1,65 @@
+// Separate labels files: IDX idx1, .npy integers, or plain text with one label per line.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "io/byte_source.hpp"
+#include "io/line_reader.hpp"
+#include "io/readers.hpp"
+
+namespace softreg::detail {
+
+std::vector<std::string> read_labels_file(const std::string& path, std::size_t expected,
+                                          const std::string& data_path) {
+  const std::string name = plain_file_name(path);
+  if (has_suffix(name, ".npy")) return read_npy_labels(path, expected, data_path);
+  if (is_idx_name(name)) return read_idx_labels(path, expected, data_path);
+  return read_text_labels(path, expected, data_path);
+}
+
+std::vector<std::string> read_text_labels(const std::string& path, std::size_t expected,
+                                          const std::string& data_path) {
+  ByteSource src(path);
+  LineReader lines(src);
+  std::vector<std::string> labels;
+  labels.reserve(expected);
+  const std::string count_text = std::to_string(expected) + " labels, one per row of " + data_path;
+  std::size_t first_blank = 0;
+  std::string_view line;
+  while (lines.next(line)) {
+    const std::string_view label = trim_label(line);
+    if (label.empty()) {
+      if (first_blank == 0) first_blank = lines.line_number();
+      continue;
+    }
+    if (first_blank != 0) {
+      throw_at_line(path, first_blank, 1,
+                    "expected a label, found an empty line (only trailing empty lines are "
+                    "allowed)");
+    }
+    if (labels.size() == expected) {
+      throw_at_line(path, lines.line_number(), 1, "expected " + count_text + ", found more");
+    }
+    labels.emplace_back(label);
+  }
+  if (src.offset() == 0) {
+    throw_at_line(path, 1, 1, "file is empty; expected " + count_text + ", one per line");
+  }
+  if (labels.size() != expected) {
+    throw_at_line(
+        path, labels.size() + 1, 1,
+        "file ends after " + std::to_string(labels.size()) + " labels; expected " + count_text);
+  }
+  return labels;
+}
+
+std::string_view trim_label(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
+    text = text.substr(1, text.size() - 2);
+  }
+  return text;
+}
+
+}  // namespace softreg::detail

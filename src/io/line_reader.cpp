@@ -1,0 +1,88 @@
+// LineReader: memchr over a large buffer, growing it only for lines longer than the buffer.
+#include "io/line_reader.hpp"
+
+#include <cstring>
+#include <string>
+
+namespace softreg::detail {
+namespace {
+
+// Large enough that refills (a memmove of one partial line) are rare; small enough to stay
+// out of the way of the dataset itself.
+constexpr std::size_t kBufferSize = std::size_t{4} << 20;
+
+}  // namespace
+
+LineReader::LineReader(ByteSource& src) : src_(src), buf_(kBufferSize) {}
+
+bool LineReader::next(std::string_view& line) {
+  std::size_t scanned = 0;  // bytes of the pending line already known to hold no '\n'
+  for (;;) {
+    const char* start = buf_.data() + begin_;
+    const std::size_t avail = end_ - begin_;
+    const auto* nl = static_cast<const char*>(std::memchr(start + scanned, '\n', avail - scanned));
+    std::size_t len = 0;
+    if (nl != nullptr) {
+      len = static_cast<std::size_t>(nl - start);
+      begin_ += len + 1;
+    } else if (eof_) {
+      // Every complete line before a truncation has been handed out; the error names the
+      // line the data stops in.
+      if (truncated_) {
+        throw_at_line(src_.path(), line_ + 1, avail + 1,
+                      "file ends inside a truncated gzip stream; expected the rest of the file");
+      }
+      if (avail == 0) return false;
+      len = avail;
+      begin_ = end_;
+    } else {
+      scanned = avail;
+      fill();
+      continue;
+    }
+    if (len > 0 && start[len - 1] == '\r') --len;
+    line = std::string_view(start, len);
+    ++line_;
+    return true;
+  }
+}
+
+void LineReader::fill() {
+  const std::size_t pending = end_ - begin_;
+  if (begin_ > 0) {
+    std::memmove(buf_.data(), buf_.data() + begin_, pending);
+    begin_ = 0;
+    end_ = pending;
+  }
+  if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);
+  const std::size_t want = buf_.size() - end_;
+  const std::size_t got = src_.read(buf_.data() + end_, want);
+  end_ += got;
+  if (got < want) {
+    eof_ = true;
+    truncated_ = src_.truncated();
+  }
+}
+
+std::size_t count_lines(ByteSource& src) {
+  std::vector<char> buf(kBufferSize);
+  std::size_t lines = 0;
+  char last = '\n';
+  for (;;) {
+    const std::size_t got = src.read(buf.data(), buf.size());
+    const char* p = buf.data();
+    const char* end = p + got;
+    while ((p = static_cast<const char*>(
+                std::memchr(p, '\n', static_cast<std::size_t>(end - p)))) != nullptr) {
+      ++lines;
+      ++p;
+    }
+    if (got > 0) last = buf[got - 1];
+    if (got < buf.size()) break;
+  }
+  if (last != '\n') ++lines;
+  src.rewind();
+  return lines;
+}
+
+}  // namespace softreg::detail

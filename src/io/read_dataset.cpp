@@ -1,0 +1,65 @@
+// read_dataset: picks the reader, attaches separate or sibling labels, enforces require_labels.
+#include <string>
+
+#include "io/byte_source.hpp"
+#include "io/readers.hpp"
+#include "softreg/data.hpp"
+#include "softreg/error.hpp"
+
+namespace softreg {
+
+template <class T>
+Dataset<T> read_dataset(const std::string& path, const ReadOptions& options) {
+  const DataFormat format =
+      options.format == DataFormat::automatic ? infer_format(path) : options.format;
+  const bool separate_labels = !options.labels_path.empty();
+  Dataset<T> ds;
+  ds.source = path;
+  ds.format = format;
+  switch (format) {
+    case DataFormat::csv:
+      if (separate_labels && !options.label_column.empty()) {
+        throw InvalidArgument(path +
+                              ": both a label column and a labels file are given; expected "
+                              "one source of labels");
+      }
+      detail::read_csv(path, options, separate_labels, ds);
+      break;
+    case DataFormat::libsvm:
+      if (separate_labels) {
+        throw InvalidArgument(path +
+                              ": LibSVM files carry their labels inline; expected no "
+                              "separate labels file");
+      }
+      detail::read_libsvm(path, options, ds);
+      break;
+    case DataFormat::npy:
+      detail::read_npy(path, options, ds);
+      break;
+    case DataFormat::idx:
+      detail::read_idx(path, options, ds);
+      break;
+    case DataFormat::automatic:
+      break;
+  }
+  std::string labels_path = options.labels_path;
+  if (labels_path.empty() && format == DataFormat::idx) {
+    labels_path = detail::sibling_idx_labels(path);
+  }
+  if (!labels_path.empty()) ds.labels = detail::read_labels_file(labels_path, ds.rows(), path);
+  if (options.require_labels && ds.labels.empty()) {
+    // CSV reports a missing label column itself, with its line; LibSVM always has labels.
+    detail::throw_at_byte(path, 0,
+                          format == DataFormat::idx
+                              ? "no labels file; expected a sibling named like "
+                                "train-labels-idx1-ubyte[.gz] or a labels file (--labels)"
+                              : "no labels; a .npy file holds features only, expected "
+                                "a labels file (--labels)");
+  }
+  return ds;
+}
+
+template Dataset<float> read_dataset<float>(const std::string&, const ReadOptions&);
+template Dataset<double> read_dataset<double>(const std::string&, const ReadOptions&);
+
+}  // namespace softreg

@@ -1,0 +1,51 @@
+// The per-format readers behind read_dataset, and the file-name helpers they share.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "softreg/data.hpp"
+
+namespace softreg::detail {
+
+/// The file-name part of `path`, lower-cased, without a trailing ".gz".
+std::string plain_file_name(const std::string& path);
+/// True when the name (as plain_file_name gives it) ends with `suffix`.
+bool has_suffix(const std::string& name, const std::string& suffix);
+/// True for MNIST-style IDX names: "-idx" or ".idx" followed later by "-ubyte".
+bool is_idx_name(const std::string& name);
+
+/// Each reader fills ds.features and, when the file carries them, ds.labels; positions in
+/// their errors refer to `path`. n_features and the label options are checked inside, where the
+/// position is known.
+template <class T>
+void read_csv(const std::string& path, const ReadOptions& options, bool labels_elsewhere,
+              Dataset<T>& ds);
+template <class T>
+void read_libsvm(const std::string& path, const ReadOptions& options, Dataset<T>& ds);
+template <class T>
+void read_npy(const std::string& path, const ReadOptions& options, Dataset<T>& ds);
+template <class T>
+void read_idx(const std::string& path, const ReadOptions& options, Dataset<T>& ds);
+
+/// Labels from a separate file, which must hold exactly `expected` of them (one per row of
+/// `data_path`): IDX (idx1) and .npy (1-D integers) by name, otherwise text with one label per
+/// line.
+std::vector<std::string> read_labels_file(const std::string& path, std::size_t expected,
+                                          const std::string& data_path);
+std::vector<std::string> read_idx_labels(const std::string& path, std::size_t expected,
+                                         const std::string& data_path);
+std::vector<std::string> read_npy_labels(const std::string& path, std::size_t expected,
+                                         const std::string& data_path);
+std::vector<std::string> read_text_labels(const std::string& path, std::size_t expected,
+                                          const std::string& data_path);
+/// A label line without surrounding spaces and tabs, then without one pair of double quotes.
+std::string_view trim_label(std::string_view text);
+
+/// The MNIST-style labels file next to an images file ("x-images-idx3-ubyte[.gz]" ->
+/// "x-labels-idx1-ubyte[.gz]", the same compression first), or "" if there is none.
+std::string sibling_idx_labels(const std::string& images_path);
+
+}  // namespace softreg::detail

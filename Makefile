@@ -27,7 +27,7 @@ test-asan: deps
 	@cmake -S . -B $(BUILD)-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 	  -DCMAKE_CXX_FLAGS="-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	  $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD)-asan -j $(JOBS) --target softreg_tests
+	@cmake --build $(BUILD)-asan -j $(JOBS)
 	@cd $(BUILD)-asan && ctest --output-on-failure -j $(JOBS) -E example_consumer
 
 bench: deps

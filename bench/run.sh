@@ -7,3 +7,7 @@ mkdir -p "$out_dir"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 "$build_dir/bench/bench_kernels" --benchmark_out="$out_dir/kernels.json" \
   --benchmark_out_format=json --benchmark_counters_tabular=true
+echo
+echo "== Fashion-MNIST training side by side (softreg, scikit-learn, PyTorch)"
+/usr/bin/python3 "$(dirname "$0")/peers_fashion_mnist.py" --softreg "$build_dir/softreg" \
+  --read-speed "$build_dir/bench/read_speed" --json "$out_dir/fashion_mnist.json"

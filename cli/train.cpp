@@ -135,6 +135,8 @@ void add_train(CLI::App& app) {
   add_choice<DType>(*cmd, "--dtype", o.dtype,
                     {{"float32", DType::float32}, {"float64", DType::float64}},
                     "Precision of the passes over the data: float32 or float64", "float32");
+  cmd->add_option("--target-loss", o.target_loss,
+                  "Stop once the training objective is at or below this value");
   cmd->add_option("--class-weight", args->class_weight,
                   "\"balanced\" or LABEL:WEIGHT[,LABEL:WEIGHT...]");
   cmd->add_option("--warm-start", args->warm_start,

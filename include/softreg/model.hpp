@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <span>
 #include <string>
@@ -52,6 +53,8 @@ struct TrainOptions {
   /// Class weights: empty for none, {"balanced"} for n / (K n_c), or a weight per label.
   bool balanced = false;
   std::map<std::string, double> class_weight;
+  /// Stop as soon as the training objective is <= this (time-to-objective benchmarks).
+  double target_loss = -std::numeric_limits<double>::infinity();
   std::vector<double> sample_weight;  // one per row, or empty
   ProgressCallback progress;          // per iteration / epoch; return false to stop
 };

@@ -55,6 +55,11 @@ struct LbfgsOptions {
   double c2 = 0.9;                // curvature (strong Wolfe)
   int patience = 0;               // > 0 with a validation function: stop after this many
                                   // iterations without a better validation loss, keep the best
+  /// Diagonal of the initial inverse-Hessian approximation H0 (one positive entry per
+  /// parameter), or empty for the identity. Each iteration uses gamma * diag(h0) with gamma =
+  /// s.y / (y.(h0 y)); the first step goes along -h0 g. A good h0 (1 / the Hessian's diagonal)
+  /// saves iterations without changing the objective or the meaning of grad_tol.
+  std::vector<double> h0_diagonal;
 };
 
 /// Minimizes f from x (updated in place) with limited-memory BFGS; the line search finds a step

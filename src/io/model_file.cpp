@@ -138,7 +138,7 @@ class Reader {
     const unsigned char* p = take(n * 8, what);
     std::vector<double> v(n);
     if constexpr (std::endian::native == std::endian::little) {
-      std::memcpy(v.data(), p, n * 8);
+      if (n > 0) std::memcpy(v.data(), p, n * 8);  // an empty vector's data() may be null
     } else {
       for (std::uint64_t i = 0; i < n; ++i) {
         std::uint64_t u = 0;

@@ -14,76 +14,106 @@ HWY_BEFORE_NAMESPACE();
 namespace softreg::detail::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-/// z[c0 .. c0 + C) of one row: C dot products sharing each load of x.
-template <std::size_t C, class T>
+/// z[r][c0 .. c0 + C) for R rows at once: R x C dot products of length d. Each load of a
+/// weight vector serves R rows and each load of x serves C classes; R x C accumulators stay in
+/// registers (R = 2, C = 4 uses 11 of AVX2's 16).
+template <std::size_t R, std::size_t C, class T>
 HWY_INLINE void dots(const T* HWY_RESTRICT x, std::size_t d, const T* HWY_RESTRICT wt,
-                     std::size_t c0, T* HWY_RESTRICT z) {
+                     std::size_t c0, std::size_t k, T* HWY_RESTRICT z) {
   const hn::ScalableTag<T> dt;
   const std::size_t n = hn::Lanes(dt);
   using V = hn::Vec<decltype(dt)>;
-  V acc[C];
-  for (std::size_t c = 0; c < C; ++c) acc[c] = hn::Zero(dt);
+  V acc[R][C];
+  for (std::size_t r = 0; r < R; ++r) {
+    for (std::size_t c = 0; c < C; ++c) acc[r][c] = hn::Zero(dt);
+  }
   std::size_t j = 0;
   for (; j + n <= d; j += n) {
-    const V xv = hn::LoadU(dt, x + j);
-    for (std::size_t c = 0; c < C; ++c) acc[c] = hn::MulAdd(xv, hn::LoadU(dt, wt + (c0 + c) * d + j), acc[c]);
+    V xv[R];
+    for (std::size_t r = 0; r < R; ++r) xv[r] = hn::LoadU(dt, x + r * d + j);
+    for (std::size_t c = 0; c < C; ++c) {
+      const V w = hn::LoadU(dt, wt + (c0 + c) * d + j);
+      for (std::size_t r = 0; r < R; ++r) acc[r][c] = hn::MulAdd(xv[r], w, acc[r][c]);
+    }
   }
   if (j < d) {
     const auto mask = hn::FirstN(dt, d - j);
-    const V xv = hn::MaskedLoad(mask, dt, x + j);
+    V xv[R];
+    for (std::size_t r = 0; r < R; ++r) xv[r] = hn::MaskedLoad(mask, dt, x + r * d + j);
     for (std::size_t c = 0; c < C; ++c) {
-      acc[c] = hn::MulAdd(xv, hn::MaskedLoad(mask, dt, wt + (c0 + c) * d + j), acc[c]);
+      const V w = hn::MaskedLoad(mask, dt, wt + (c0 + c) * d + j);
+      for (std::size_t r = 0; r < R; ++r) acc[r][c] = hn::MulAdd(xv[r], w, acc[r][c]);
     }
   }
-  for (std::size_t c = 0; c < C; ++c) z[c0 + c] += hn::GetLane(hn::SumOfLanes(dt, acc[c]));
+  for (std::size_t r = 0; r < R; ++r) {
+    for (std::size_t c = 0; c < C; ++c) {
+      z[r * k + c0 + c] += hn::GetLane(hn::SumOfLanes(dt, acc[r][c]));
+    }
+  }
+}
+
+/// All K logits of R rows, classes four at a time.
+template <std::size_t R, class T>
+HWY_INLINE void row_logits(const T* HWY_RESTRICT x, std::size_t d, const T* HWY_RESTRICT wt,
+                           std::size_t k, T* HWY_RESTRICT z) {
+  std::size_t c0 = 0;
+  for (; c0 + 4 <= k; c0 += 4) dots<R, 4>(x, d, wt, c0, k, z);
+  switch (k - c0) {
+    case 3: dots<R, 3>(x, d, wt, c0, k, z); break;
+    case 2: dots<R, 2>(x, d, wt, c0, k, z); break;
+    case 1: dots<R, 1>(x, d, wt, c0, k, z); break;
+    default: break;
+  }
 }
 
 template <class T>
 void logits_impl(const T* HWY_RESTRICT x, std::size_t m, std::size_t d, const T* HWY_RESTRICT wt,
                  const T* HWY_RESTRICT bias, std::size_t k, T* HWY_RESTRICT z) {
-  for (std::size_t i = 0; i < m; ++i) {
-    T* zr = z + i * k;
-    std::copy(bias, bias + k, zr);
-    const T* xr = x + i * d;
-    std::size_t c0 = 0;
-    for (; c0 + 8 <= k; c0 += 8) dots<8>(xr, d, wt, c0, zr);
-    switch (k - c0) {
-      case 7: dots<7>(xr, d, wt, c0, zr); break;
-      case 6: dots<6>(xr, d, wt, c0, zr); break;
-      case 5: dots<5>(xr, d, wt, c0, zr); break;
-      case 4: dots<4>(xr, d, wt, c0, zr); break;
-      case 3: dots<3>(xr, d, wt, c0, zr); break;
-      case 2: dots<2>(xr, d, wt, c0, zr); break;
-      case 1: dots<1>(xr, d, wt, c0, zr); break;
-      default: break;
-    }
-  }
+  for (std::size_t i = 0; i < m; ++i) std::copy(bias, bias + k, z + i * k);
+  std::size_t i = 0;
+  for (; i + 2 <= m; i += 2) row_logits<2>(x + i * d, d, wt, k, z + i * k);
+  if (i < m) row_logits<1>(x + i * d, d, wt, k, z + i * k);
 }
 
-/// gt[c] += sum over R rows of dz[r][c] * x[r], R in 1..4.
-template <std::size_t R, class T>
+/// gt[c0 .. c0 + C) += sum over R rows of dz[r][c] * x[r]. The R x C multipliers are
+/// broadcast once into registers; each step loads R slices of x (in L1) and C slices of gt and
+/// does R x C multiply-adds (R = 4, C = 2: 8 broadcasts + 4 + 2 vectors in registers).
+template <std::size_t R, std::size_t C, class T>
 HWY_INLINE void rank_update(const T* HWY_RESTRICT x, std::size_t d, const T* HWY_RESTRICT dz,
-                            std::size_t k, T* HWY_RESTRICT gt) {
+                            std::size_t k, std::size_t c0, T* HWY_RESTRICT gt) {
   const hn::ScalableTag<T> dt;
   const std::size_t n = hn::Lanes(dt);
   using V = hn::Vec<decltype(dt)>;
+  V f[R][C];
+  for (std::size_t r = 0; r < R; ++r) {
+    for (std::size_t c = 0; c < C; ++c) f[r][c] = hn::Set(dt, dz[r * k + c0 + c]);
+  }
   std::size_t j = 0;
   for (; j + n <= d; j += n) {
     V xv[R];
     for (std::size_t r = 0; r < R; ++r) xv[r] = hn::LoadU(dt, x + r * d + j);
-    for (std::size_t c = 0; c < k; ++c) {
-      V g = hn::LoadU(dt, gt + c * d + j);
-      for (std::size_t r = 0; r < R; ++r) g = hn::MulAdd(hn::Set(dt, dz[r * k + c]), xv[r], g);
-      hn::StoreU(g, dt, gt + c * d + j);
+    for (std::size_t c = 0; c < C; ++c) {
+      T* g_ptr = gt + (c0 + c) * d + j;
+      V g = hn::LoadU(dt, g_ptr);
+      for (std::size_t r = 0; r < R; ++r) g = hn::MulAdd(f[r][c], xv[r], g);
+      hn::StoreU(g, dt, g_ptr);
     }
   }
   for (; j < d; ++j) {
-    for (std::size_t c = 0; c < k; ++c) {
-      T g = gt[c * d + j];
-      for (std::size_t r = 0; r < R; ++r) g += dz[r * k + c] * x[r * d + j];
-      gt[c * d + j] = g;
+    for (std::size_t c = 0; c < C; ++c) {
+      T g = gt[(c0 + c) * d + j];
+      for (std::size_t r = 0; r < R; ++r) g += dz[r * k + c0 + c] * x[r * d + j];
+      gt[(c0 + c) * d + j] = g;
     }
   }
+}
+
+template <std::size_t R, class T>
+HWY_INLINE void rows_update(const T* HWY_RESTRICT x, std::size_t d, const T* HWY_RESTRICT dz,
+                            std::size_t k, T* HWY_RESTRICT gt) {
+  std::size_t c0 = 0;
+  for (; c0 + 2 <= k; c0 += 2) rank_update<R, 2>(x, d, dz, k, c0, gt);
+  if (c0 < k) rank_update<R, 1>(x, d, dz, k, c0, gt);
 }
 
 template <class T>
@@ -91,11 +121,11 @@ void gradient_impl(const T* HWY_RESTRICT x, std::size_t m, std::size_t d,
                    const T* HWY_RESTRICT dz, std::size_t k, T* HWY_RESTRICT gt) {
   std::fill(gt, gt + k * d, T(0));
   std::size_t i = 0;
-  for (; i + 4 <= m; i += 4) rank_update<4>(x + i * d, d, dz + i * k, k, gt);
+  for (; i + 4 <= m; i += 4) rows_update<4>(x + i * d, d, dz + i * k, k, gt);
   switch (m - i) {
-    case 3: rank_update<3>(x + i * d, d, dz + i * k, k, gt); break;
-    case 2: rank_update<2>(x + i * d, d, dz + i * k, k, gt); break;
-    case 1: rank_update<1>(x + i * d, d, dz + i * k, k, gt); break;
+    case 3: rows_update<3>(x + i * d, d, dz + i * k, k, gt); break;
+    case 2: rows_update<2>(x + i * d, d, dz + i * k, k, gt); break;
+    case 1: rows_update<1>(x + i * d, d, dz + i * k, k, gt); break;
     default: break;
   }
 }

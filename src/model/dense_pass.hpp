@@ -15,7 +15,7 @@ void dense_logits(const double* x, std::size_t m, std::size_t d, const double* w
 
 /// gt (k x d, row-major) = dz^T * x, i.e. gt[c][j] = sum_i dz[i][c] x[i][j], for dz (m x k) and
 /// x (m x d). Overwrites gt. Rows go four at a time so every gt load and store serves four
-/// rows: the product is bound by traffic to gt, which stays in L1/L2.
+/// rows (gt, k x d, stays in L1/L2).
 void dense_gradient(const float* x, std::size_t m, std::size_t d, const float* dz,
                     std::size_t k, float* gt);
 void dense_gradient(const double* x, std::size_t m, std::size_t d, const double* dz,

@@ -89,6 +89,39 @@ template Preprocessing fit_preprocessing<float>(const FeatureMatrix<float>&, Sca
 template Preprocessing fit_preprocessing<double>(const FeatureMatrix<double>&, Scaling,
                                                  std::span<const std::size_t>);
 
+template <class T>
+std::vector<double> inverse_hessian_diagonal(const FeatureMatrix<T>& x, const Preprocessing& pre,
+                                             std::span<const std::size_t> rows, std::size_t k,
+                                             double l2) {
+  std::size_t n = 0;
+  const Moments m = moments(x, rows, n);
+  const std::size_t d = cols_of(x);
+  const double q = (1.0 / double(k)) * (1.0 - 1.0 / double(k));
+  std::vector<double> h(d * k + k, 1.0 / q);
+  for (std::size_t j = 0; j < d; ++j) {
+    const double mean = n > 0 ? m.sum[j] / double(n) : 0.0;
+    double second = n > 0 ? m.sum_sq[j] / double(n) : 0.0;
+    if (pre.kind != Scaling::none) {
+      const double o = pre.offset[j];
+      second = std::max(0.0, second - 2.0 * o * mean + o * o) * pre.scale[j] * pre.scale[j];
+    }
+    // A feature that is always 0 and no penalty would give 1/0: fall back to the bias scale.
+    const double curvature = q * second + l2;
+    const double inv = curvature > 0.0 ? 1.0 / curvature : 1.0 / q;
+    for (std::size_t c = 0; c < k; ++c) h[j * k + c] = inv;
+  }
+  return h;
+}
+
+template std::vector<double> inverse_hessian_diagonal<float>(const FeatureMatrix<float>&,
+                                                             const Preprocessing&,
+                                                             std::span<const std::size_t>,
+                                                             std::size_t, double);
+template std::vector<double> inverse_hessian_diagonal<double>(const FeatureMatrix<double>&,
+                                                              const Preprocessing&,
+                                                              std::span<const std::size_t>,
+                                                              std::size_t, double);
+
 void fold(const Preprocessing& pre, std::size_t d, std::size_t k, std::span<const double> theta,
           std::span<double> theta_raw) {
   std::copy(theta.begin(), theta.end(), theta_raw.begin());

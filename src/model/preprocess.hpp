@@ -25,4 +25,14 @@ void fold(const Preprocessing& pre, std::size_t d, std::size_t k, std::span<cons
 void unfold_gradient(const Preprocessing& pre, std::size_t d, std::size_t k,
                      std::span<double> grad);
 
+/// A diagonal approximation of the inverse Hessian of the objective at the uniform start, for
+/// LbfgsOptions::h0_diagonal: for W[j][c], 1 / (q E[x'_j^2] + l2) with q = (1/K)(1 - 1/K) the
+/// softmax curvature at uniform probabilities and x' the preprocessed feature; for b[c], 1 / q.
+/// Features of very different scales (or always-zero pixels, held by the penalty alone) then
+/// start out with steps of the right size.
+template <class T>
+std::vector<double> inverse_hessian_diagonal(const FeatureMatrix<T>& x, const Preprocessing& pre,
+                                             std::span<const std::size_t> rows, std::size_t k,
+                                             double l2);
+
 }  // namespace softreg::detail

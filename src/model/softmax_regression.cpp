@@ -229,13 +229,16 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
     };
   }
   std::size_t seen = 0, correct = 0;  // SGD / Adam: accuracy over an epoch's mini-batches
+  bool reached_target = false;
   ProgressCallback progress = [&](const Progress& p) {
+    if (p.loss <= o.target_loss) reached_target = true;
     Progress q = p;
     q.accuracy = o.solver == Solver::lbfgs || seen == 0 ? objective.last_accuracy()
                                                         : double(correct) / double(seen);
     q.valid_accuracy = valid_accuracy;
     seen = correct = 0;
-    return o.progress ? o.progress(q) : true;
+    const bool go_on = o.progress ? o.progress(q) : true;
+    return go_on && !reached_target;
   };
 
   OptimResult result;
@@ -244,6 +247,9 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
     lo.max_iterations = o.max_iter;
     lo.grad_tol = o.tol;
     lo.patience = valid_rows.empty() ? 0 : o.patience;
+    lo.h0_diagonal = detail::inverse_hessian_diagonal(data.features, pre,
+                                                      std::span<const std::size_t>(train_rows),
+                                                      k, o.l2);
     const std::span<const std::size_t> rows(train_rows);
     result = lbfgs([&](std::span<const double> th, std::span<double> g) { return batch(th, g, rows); },
                    theta, lo, progress, validation);
@@ -283,7 +289,8 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   info.iterations = result.iterations;
   info.evaluations = result.evaluations;
   info.converged = result.converged;
-  info.message = result.message;
+  info.message = reached_target ? "reached the target loss" : result.message;
+  info.converged = info.converged || reached_target;
   info.final_loss = result.loss;
   info.grad_norm = result.grad_norm;
   info.valid_loss = validation ? validation(theta) : -1.0;

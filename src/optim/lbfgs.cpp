@@ -137,6 +137,13 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
         "max_line_search >= 2, 0 < c1 < c2 < 1, tolerances >= 0)");
   }
   const std::size_t n = x.size();
+  const std::vector<double>& h0 = o.h0_diagonal;
+  if (!h0.empty() && (h0.size() != n || !std::all_of(h0.begin(), h0.end(), [](double v) {
+                        return v > 0.0 && std::isfinite(v);
+                      }))) {
+    throw InvalidArgument("softreg::lbfgs: h0_diagonal must have one finite positive entry per "
+                          "parameter (" + std::to_string(n) + ")");
+  }
   std::vector<double> g(n), d(n), x_trial(n), g_trial(n);
   OptimResult result;
   double fx = f(x, g);
@@ -165,7 +172,14 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
       alpha_buf[j] = rho_hist[j] * dot(s_hist[j], d);
       for (std::size_t i = 0; i < n; ++i) d[i] -= alpha_buf[j] * y_hist[j][i];
     }
-    if (m > 0) {
+    if (!h0.empty()) {
+      double yhy = 0.0;
+      if (m > 0) {
+        for (std::size_t i = 0; i < n; ++i) yhy += y_hist[m - 1][i] * h0[i] * y_hist[m - 1][i];
+      }
+      const double gamma = m > 0 ? dot(s_hist[m - 1], y_hist[m - 1]) / yhy : 1.0;
+      for (std::size_t i = 0; i < n; ++i) d[i] *= gamma * h0[i];
+    } else if (m > 0) {
       const double gamma = dot(s_hist[m - 1], y_hist[m - 1]) / dot(y_hist[m - 1], y_hist[m - 1]);
       for (double& v : d) v *= gamma;
     }
@@ -178,11 +192,11 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
       s_hist.clear();
       y_hist.clear();
       rho_hist.clear();
-      for (std::size_t i = 0; i < n; ++i) d[i] = -g[i];
+      for (std::size_t i = 0; i < n; ++i) d[i] = -g[i] * (h0.empty() ? 1.0 : h0[i]);
       dphi0 = dot(g, d);
     }
     // First step: scaled so the move is about unit length; later steps: the quasi-Newton 1.
-    const double alpha0 = s_hist.empty() ? 1.0 / std::max(1.0, std::sqrt(dot(g, g))) : 1.0;
+    const double alpha0 = s_hist.empty() ? 1.0 / std::max(1.0, std::sqrt(dot(d, d))) : 1.0;
     LineFunction line(f, x, d, x_trial, g_trial);
     const double f_new = wolfe_search(line, fx, dphi0, alpha0, o, x_trial, g_trial);
     result.evaluations += line.evaluations;

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <string>
 
+#include "optim/monitor.hpp"
 #include "softreg/error.hpp"
 #include "softreg/optim.hpp"
 
@@ -154,9 +155,7 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
   std::deque<std::vector<double>> s_hist, y_hist;
   std::deque<double> rho_hist;
   std::vector<double> alpha_buf(static_cast<std::size_t>(o.memory));
-  std::vector<double> best_valid_x;
-  double best_valid = std::numeric_limits<double>::infinity();
-  int since_best = 0;
+  detail::IterationMonitor monitor(progress, validation, o.patience);
 
   result.message = "reached the iteration limit";
   for (int iter = 1; iter <= o.max_iterations; ++iter) {
@@ -232,23 +231,9 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
     p.max_iterations = o.max_iterations;
     p.loss = fx;
     p.grad_norm = max_abs(g);
-    bool stop = false;
-    if (validation) {
-      p.valid_loss = validation(x);
-      if (p.valid_loss < best_valid) {
-        best_valid = p.valid_loss;
-        best_valid_x.assign(x.begin(), x.end());
-        since_best = 0;
-      } else if (o.patience > 0 && ++since_best >= o.patience) {
-        result.message = "validation loss stopped improving (early stopping)";
-        stop = true;
-      }
-    }
-    if (progress && !progress(p)) {
-      result.message = "stopped by the caller";
-      stop = true;
-    }
-    if (stop) break;
+    const std::string stop = monitor.step(p, x);
+    if (!stop.empty()) result.message = stop;
+    if (!stop.empty()) break;
     if (f_old - fx <= o.rel_loss_tol * std::max({std::fabs(fx), std::fabs(f_old), 1.0})) {
       result.converged = true;
       result.message = "relative decrease of the objective below tolerance";
@@ -259,8 +244,7 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
     result.converged = true;
     result.message = "gradient max-norm below tolerance";
   }
-  if (validation && o.patience > 0 && !best_valid_x.empty()) {
-    std::copy(best_valid_x.begin(), best_valid_x.end(), x.begin());
+  if (monitor.restore_best(x)) {
     fx = f(x, g);
     ++result.evaluations;
   }

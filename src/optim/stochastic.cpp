@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 
+#include "optim/monitor.hpp"
 #include "softreg/error.hpp"
 #include "softreg/optim.hpp"
 
@@ -64,9 +65,7 @@ OptimResult run(Method method, const BatchObjective& f, std::size_t n, std::span
   const std::size_t per_epoch = (n + o.batch_size - 1) / o.batch_size;
   const std::size_t total = per_epoch * std::size_t(std::max(o.epochs, 1));
   std::size_t step = 0;
-  std::vector<double> best_x;
-  double best_valid = std::numeric_limits<double>::infinity();
-  int since_best = 0;
+  detail::IterationMonitor monitor(progress, validation, o.patience);
 
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
     for (std::size_t i = n - 1; i > 0; --i) std::swap(order[i], order[uniform_index(rng, i + 1)]);
@@ -109,28 +108,11 @@ OptimResult run(Method method, const BatchObjective& f, std::size_t n, std::span
     p.max_iterations = o.epochs;
     p.loss = result.loss;
     p.grad_norm = std::numeric_limits<double>::quiet_NaN();
-    bool stop = false;
-    if (validation) {
-      p.valid_loss = validation(x);
-      if (p.valid_loss < best_valid) {
-        best_valid = p.valid_loss;
-        best_x.assign(x.begin(), x.end());
-        since_best = 0;
-      } else if (o.patience > 0 && ++since_best >= o.patience) {
-        result.message = "validation loss stopped improving (early stopping)";
-        result.converged = true;
-        stop = true;
-      }
-    }
-    if (progress && !progress(p)) {
-      result.message = "stopped by the caller";
-      stop = true;
-    }
-    if (stop) break;
+    const std::string stop = monitor.step(p, x);
+    if (!stop.empty()) result.message = stop;
+    if (!stop.empty()) break;
   }
-  if (validation && o.patience > 0 && !best_x.empty()) {
-    std::copy(best_x.begin(), best_x.end(), x.begin());
-  }
+  monitor.restore_best(x);
   return result;
 }
 

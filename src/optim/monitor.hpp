@@ -1,0 +1,53 @@
+// What every optimizer does after an iteration: validation, early stopping, the progress callback.
+#pragma once
+
+#include <limits>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "softreg/optim.hpp"
+
+namespace softreg::detail {
+
+class IterationMonitor {
+ public:
+  IterationMonitor(const ProgressCallback& progress, const ValidationLoss& validation,
+                   int patience)
+      : progress_(progress), validation_(validation), patience_(patience) {}
+
+  /// Reports one iteration at x: fills p.valid_loss, tracks the best validated x, and calls the
+  /// callback. Returns why to stop, or an empty string to go on.
+  std::string step(Progress p, std::span<const double> x) {
+    std::string stop;
+    if (validation_) {
+      p.valid_loss = validation_(x);
+      if (p.valid_loss < best_) {
+        best_ = p.valid_loss;
+        best_x_.assign(x.begin(), x.end());
+        since_best_ = 0;
+      } else if (patience_ > 0 && ++since_best_ >= patience_) {
+        stop = "validation loss stopped improving (early stopping)";
+      }
+    }
+    if (progress_ && !progress_(p)) stop = "stopped by the caller";
+    return stop;
+  }
+
+  /// With early stopping on, puts the best validated x back; returns whether x changed.
+  bool restore_best(std::span<double> x) const {
+    if (!validation_ || patience_ <= 0 || best_x_.empty()) return false;
+    std::copy(best_x_.begin(), best_x_.end(), x.begin());
+    return true;
+  }
+
+ private:
+  const ProgressCallback& progress_;
+  const ValidationLoss& validation_;
+  int patience_;
+  double best_ = std::numeric_limits<double>::infinity();
+  std::vector<double> best_x_;
+  int since_best_ = 0;
+};
+
+}  // namespace softreg::detail

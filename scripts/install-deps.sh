@@ -11,7 +11,7 @@ packages=(
   clang-format
   python3 python3-dev python3-pip python3-pybind11 pybind11-dev python3-pytest
   python3-numpy python3-scipy python3-sklearn python3-torch
-  liblinear-tools
+  liblinear-tools time
   dataset-fashion-mnist
 )
 

@@ -14,6 +14,19 @@ HWY_BEFORE_NAMESPACE();
 namespace softreg::detail::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+/// Pins a loaded vector to a register. Without it GCC folds the load into every multiply-add
+/// that uses it, so a weight slice shared by two rows is loaded twice; on CPUs that issue one
+/// 256-bit load per cycle (AMD Zen 1, this project's benchmark machine) loads, not FMAs, then
+/// bound the loop.
+template <class V>
+HWY_INLINE void keep_in_register(V& v) {
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+  asm("" : "+x"(v.raw));
+#else
+  (void)v;
+#endif
+}
+
 /// z[r][c0 .. c0 + C) for R rows at once: R x C dot products of length d. Each load of a
 /// weight vector serves R rows and each load of x serves C classes; R x C accumulators stay in
 /// registers (R = 2, C = 4 uses 11 of AVX2's 16).
@@ -30,9 +43,13 @@ HWY_INLINE void dots(const T* HWY_RESTRICT x, std::size_t d, const T* HWY_RESTRI
   std::size_t j = 0;
   for (; j + n <= d; j += n) {
     V xv[R];
-    for (std::size_t r = 0; r < R; ++r) xv[r] = hn::LoadU(dt, x + r * d + j);
+    for (std::size_t r = 0; r < R; ++r) {
+      xv[r] = hn::LoadU(dt, x + r * d + j);
+      keep_in_register(xv[r]);
+    }
     for (std::size_t c = 0; c < C; ++c) {
-      const V w = hn::LoadU(dt, wt + (c0 + c) * d + j);
+      V w = hn::LoadU(dt, wt + (c0 + c) * d + j);
+      keep_in_register(w);
       for (std::size_t r = 0; r < R; ++r) acc[r][c] = hn::MulAdd(xv[r], w, acc[r][c]);
     }
   }
@@ -91,7 +108,10 @@ HWY_INLINE void rank_update(const T* HWY_RESTRICT x, std::size_t d, const T* HWY
   std::size_t j = 0;
   for (; j + n <= d; j += n) {
     V xv[R];
-    for (std::size_t r = 0; r < R; ++r) xv[r] = hn::LoadU(dt, x + r * d + j);
+    for (std::size_t r = 0; r < R; ++r) {
+      xv[r] = hn::LoadU(dt, x + r * d + j);
+      keep_in_register(xv[r]);
+    }
     for (std::size_t c = 0; c < C; ++c) {
       T* g_ptr = gt + (c0 + c) * d + j;
       V g = hn::LoadU(dt, g_ptr);

@@ -19,9 +19,12 @@ echo
 echo "== the first five test images"
 "$softreg" predict --model "$model" --data "$data/t10k-images-idx3-ubyte.gz" --top-k 2 \
   --output "$build_dir/fashion-mnist-predictions.csv"
+truth=($(zcat "$data/t10k-labels-idx1-ubyte.gz" | od -An -tu1 -j8 -N5))
+i=0
 sed -n 2,6p "$build_dir/fashion-mnist-predictions.csv" | while IFS=, read -r pred top1 p1 top2 p2; do
-    printf '  predicted %-12s (p = %.3f), runner-up %-12s (p = %.3f)\n' \
-      "${names[$top1]}" "$p1" "${names[$top2]}" "$p2"
-  done
+  printf '  image %d (true: %-11s) predicted %-11s (p = %.3f), runner-up %-11s (p = %.3f)\n' \
+    "$((i + 1))" "${names[${truth[$i]}]}" "${names[$top1]}" "$p1" "${names[$top2]}" "$p2"
+  i=$((i + 1))
+done
 echo
 echo "== the model file: $model  (softreg info --model $model)"

@@ -21,8 +21,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   // Every usage error is one line; subcommands inherit this from the app.
   app.failure_message([](const CLI::App* failed, const CLI::Error& e) {
-    return "softreg " + (failed->get_parent() ? failed->get_name() + ": " : std::string()) +
-           "error: " + e.what() + " (see --help)\n";
+    const std::string where = failed->get_parent() ? " " + failed->get_name() : "";
+    return "softreg" + where + ": error: " + e.what() + " (see --help)\n";
   });
   app.set_version_flag("--version", "softreg 0.1.0");
   softreg::cli::add_train(app);

@@ -142,6 +142,22 @@ TEST(Model, WarmStartContinuesFromTheModel) {
   EXPECT_LT(more.info().final_loss, first.info().final_loss);
 }
 
+TEST(Model, TargetLossStopsTrainingThereAndSaysSo) {
+  const auto data = blobs<double>(300, 4, 3, 1.0, 10);
+  softreg::TrainOptions o;
+  o.max_iter = 200;
+  const auto full = softreg::SoftmaxRegression::fit(data, o);
+  // A target between the first iterate and the optimum: reached after some, not all,
+  // iterations, and the loss at the stop is at or below it.
+  const double target = 0.5 * (full.info().loss_history.front() + full.info().final_loss);
+  o.target_loss = target;
+  const auto stopped = softreg::SoftmaxRegression::fit(data, o);
+  EXPECT_LE(stopped.info().final_loss, target);
+  EXPECT_LT(stopped.info().iterations, full.info().iterations);
+  EXPECT_EQ(stopped.info().message, "reached the target loss");
+  EXPECT_TRUE(stopped.info().converged);
+}
+
 TEST(Model, NanLogitsAreAnErrorNotClassZero) {
   const auto data = blobs<float>(50, 2, 2, 5.0, 2);
   const auto m = softreg::SoftmaxRegression::fit(data, {});

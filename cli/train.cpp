@@ -102,6 +102,10 @@ void add_train(CLI::App& app) {
   cmd->add_option("--tol", o.tol, "L-BFGS stops when max |gradient| <= tol")
       ->check(non_negative())
       ->capture_default_str();
+  cmd->add_option("--lbfgs-memory", o.lbfgs_memory,
+                  "L-BFGS curvature pairs kept (0: up to 100, within a 64 MiB budget)")
+      ->check(CLI::Range(0, 10000, "INTEGER in [0, 10000]"))
+      ->capture_default_str();
   cmd->add_option("--epochs", o.epochs, "SGD / Adam passes over the data")
       ->check(non_negative())
       ->capture_default_str();

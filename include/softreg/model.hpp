@@ -40,6 +40,11 @@ struct TrainOptions {
   double l2 = 1e-4;               // lambda of (lambda / 2) ||W||^2; C = 1 / (lambda n)
   int max_iter = 100;             // L-BFGS iterations
   double tol = 1e-5;              // L-BFGS: max |gradient| at which it stops
+  /// L-BFGS curvature pairs kept; 0 picks min(100, max(10, 64 MiB / (16 bytes x parameters))):
+  /// a long memory saves many iterations on problems with few parameters (on Fashion-MNIST,
+  /// 100 pairs reach scikit-learn's 400-iteration objective in about 160 iterations, 10 pairs
+  /// need 500), while the 64 MiB budget keeps large problems at the classic 10.
+  int lbfgs_memory = 0;
   int epochs = 10;                // SGD / Adam
   std::size_t batch_size = 256;   // SGD / Adam
   double lr = 0.0;                // SGD / Adam; 0 picks the solver's default (0.1 / 0.001)

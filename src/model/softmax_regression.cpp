@@ -246,6 +246,10 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
     LbfgsOptions lo;
     lo.max_iterations = o.max_iter;
     lo.grad_tol = o.tol;
+    const std::size_t budget_pairs = (std::size_t{64} << 20) / (16 * np);
+    lo.memory = o.lbfgs_memory > 0
+                    ? o.lbfgs_memory
+                    : int(std::min<std::size_t>(100, std::max<std::size_t>(10, budget_pairs)));
     lo.patience = valid_rows.empty() ? 0 : o.patience;
     lo.h0_diagonal = detail::inverse_hessian_diagonal(data.features, pre,
                                                       std::span<const std::size_t>(train_rows),

@@ -202,7 +202,7 @@ def main():
                     add(f"softreg {solver} {' '.join(extra)} ({epochs} ep)", r)
                     break
         rss = peak_rss_mb([args.softreg, "train", "--data", f"{DATA}/train-images-idx3-ubyte.gz",
-                           "--model", os.path.join(tmp, "m"), "--max-iter", "5", "--quiet"])
+                           "--model", os.path.join(tmp, "m"), "--max-iter", "100", "--quiet"])
         data_mb = xtr.nbytes / 1e6
         print(f"  softreg peak RSS training: {rss:.0f} MB for {data_mb:.0f} MB of float32 data "
               f"({rss / data_mb:.2f}x)")

@@ -24,8 +24,9 @@ void add_data_options(CLI::App& app, DataArgs& args) {
   app.add_option("--label-column", args.label_column,
                  "CSV label column, by header name or 0-based index (default: the column named "
                  "\"label\", if any)");
-  app.add_option("--format", args.format, "Force the data format instead of inferring it from "
-                                          "the file name")
+  app.add_option("--format", args.format,
+                 "Force the data format instead of inferring it from "
+                 "the file name")
       ->check(CLI::IsMember({"auto", "csv", "libsvm", "svm", "npy", "idx"}))
       ->capture_default_str();
   app.add_option("--delimiter", args.delimiter,
@@ -46,8 +47,8 @@ Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_
   } else if (args.delimiter.size() == 1) {
     o.delimiter = args.delimiter[0];
   } else if (!args.delimiter.empty()) {
-    throw InvalidArgument("--delimiter must be one character or \"tab\", got \"" +
-                          args.delimiter + "\"");
+    throw InvalidArgument("--delimiter must be one character or \"tab\", got \"" + args.delimiter +
+                          "\"");
   }
   if (args.header != "auto") o.header = args.header == "yes";
   o.n_features = n_features;
@@ -80,8 +81,8 @@ void write_atomically(const std::string& path, const std::function<void(std::FIL
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const int rename_err = errno;
     std::remove(tmp.c_str());
-    throw IoError(path + ": cannot rename the finished output into place: " +
-                  std::strerror(rename_err));
+    throw IoError(path +
+                  ": cannot rename the finished output into place: " + std::strerror(rename_err));
   }
 }
 
@@ -118,16 +119,21 @@ CLI::Validator number_at_least(bool strict) {
           used = 0;
         }
         const bool ok = used == text.size() && std::isfinite(v) && (strict ? v > 0.0 : v >= 0.0);
-        return ok ? std::string() : "expected a number " + std::string(strict ? "> 0" : ">= 0") +
-                                        ", got \"" + text + "\"";
+        return ok ? std::string()
+                  : "expected a number " + std::string(strict ? "> 0" : ">= 0") + ", got \"" +
+                        text + "\"";
       },
       strict ? "NUMBER > 0" : "NUMBER >= 0");
 }
 
 }  // namespace
 
-CLI::Validator non_negative() { return number_at_least(false); }
-CLI::Validator positive() { return number_at_least(true); }
+CLI::Validator non_negative() {
+  return number_at_least(false);
+}
+CLI::Validator positive() {
+  return number_at_least(true);
+}
 
 std::string format_seconds(double s) {
   char buf[32];

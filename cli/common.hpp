@@ -2,11 +2,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
+#include <string>
 #include <utility>
 #include <vector>
-#include <string>
 
 #include "softreg/data.hpp"
 #include "softreg/model.hpp"

@@ -59,7 +59,8 @@ void print_json(const Evaluation& e, const SoftmaxRegression& m) {
   std::fputs("], \"confusion\": [", stdout);
   for (std::size_t r = 0; r < e.k; ++r) {
     std::fputs(r ? ", [" : "[", stdout);
-    for (std::size_t c = 0; c < e.k; ++c) std::printf(c ? ", %zu" : "%zu", e.confusion[r * e.k + c]);
+    for (std::size_t c = 0; c < e.k; ++c)
+      std::printf(c ? ", %zu" : "%zu", e.confusion[r * e.k + c]);
     std::putchar(']');
   }
   std::fputs("], \"per_class\": [", stdout);
@@ -82,8 +83,8 @@ void print_text(const Evaluation& e, const SoftmaxRegression& m, const std::stri
   std::printf("%-12s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1", "support");
   for (std::size_t c = 0; c < e.k; ++c) {
     const ClassReport& r = e.per_class[c];
-    std::printf("%-12s %9.4f %9.4f %9.4f %9zu\n", m.classes()[c].substr(0, 12).c_str(),
-                r.precision, r.recall, r.f1, r.support);
+    std::printf("%-12s %9.4f %9.4f %9.4f %9zu\n", m.classes()[c].substr(0, 12).c_str(), r.precision,
+                r.recall, r.f1, r.support);
   }
   std::printf("\nconfusion matrix (rows: true class, columns: predicted)\n%-12s", "");
   for (std::size_t c = 0; c < e.k; ++c) std::printf(" %7.7s", m.classes()[c].c_str());
@@ -101,8 +102,7 @@ void run_eval(const EvalArgs& a, const SoftmaxRegression& model) {
   const auto y = label_indices(model, data.labels, data.source);
   std::vector<T> log_proba(data.rows() * model.n_classes());
   model.predict_log_proba(data.features, std::span<T>(log_proba), a.threads);
-  const Evaluation e =
-      evaluate_predictions(std::span<const T>(log_proba), model.n_classes(), y);
+  const Evaluation e = evaluate_predictions(std::span<const T>(log_proba), model.n_classes(), y);
   if (a.json) {
     print_json(e, model);
   } else {

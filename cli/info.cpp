@@ -19,12 +19,15 @@ void add_info(CLI::App& app) {
     std::printf("model          %s\n", path->c_str());
     std::printf("features       %zu\n", m.n_features());
     std::printf("classes        %zu:", m.n_classes());
-    for (std::size_t c = 0; c < m.n_classes() && c < 20; ++c) std::printf(" %s", m.classes()[c].c_str());
+    for (std::size_t c = 0; c < m.n_classes() && c < 20; ++c)
+      std::printf(" %s", m.classes()[c].c_str());
     std::printf("%s\n", m.n_classes() > 20 ? " ..." : "");
     std::printf("preprocessing  %s\n", scaling_name(m.preprocessing().kind));
-    std::printf("solver         %s (%s), l2 %g\n", solver_name(t.solver), dtype_name(t.dtype), t.l2);
+    std::printf("solver         %s (%s), l2 %g\n", solver_name(t.solver), dtype_name(t.dtype),
+                t.l2);
     std::printf("training       %llu rows", static_cast<unsigned long long>(t.n_train));
-    if (t.n_valid > 0) std::printf(" + %llu validation rows", static_cast<unsigned long long>(t.n_valid));
+    if (t.n_valid > 0)
+      std::printf(" + %llu validation rows", static_cast<unsigned long long>(t.n_valid));
     std::printf(", %s\n", format_seconds(t.seconds).c_str());
     std::printf("iterations     %d (%d evaluations), %s: %s\n", t.iterations, t.evaluations,
                 t.converged ? "converged" : "not converged", t.message.c_str());

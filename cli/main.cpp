@@ -1,7 +1,6 @@
 // softreg: the command line. Parses the subcommand, runs it, and turns errors into one line on
 // stderr with a non-zero exit code.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <exception>
 

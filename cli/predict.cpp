@@ -63,10 +63,9 @@ void run_predict(const PredictArgs& a, const SoftmaxRegression& model) {
       }
       if (top > 0) {
         std::iota(order.begin(), order.end(), std::size_t{0});
-        std::partial_sort(order.begin(), order.begin() + std::ptrdiff_t(top), order.end(),
-                          [&](std::size_t x, std::size_t y) {
-                            return p[x] > p[y] || (p[x] == p[y] && x < y);
-                          });
+        std::partial_sort(
+            order.begin(), order.begin() + std::ptrdiff_t(top), order.end(),
+            [&](std::size_t x, std::size_t y) { return p[x] > p[y] || (p[x] == p[y] && x < y); });
         for (std::size_t r = 0; r < top; ++r) {
           std::fputc(',', f);
           put_label(f, model.classes()[order[r]]);

@@ -12,16 +12,17 @@
 namespace softreg::cli {
 
 ProgressReporter::ProgressReporter(const char* unit, bool quiet)
-    : unit_(unit), quiet_(quiet), tty_(::isatty(STDERR_FILENO) == 1),
+    : unit_(unit),
+      quiet_(quiet),
+      tty_(::isatty(STDERR_FILENO) == 1),
       start_(std::chrono::steady_clock::now()) {}
 
 bool ProgressReporter::operator()(const Progress& p) {
   if (quiet_) return true;
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  const double eta = p.iteration > 0
-                         ? elapsed / p.iteration * double(p.max_iterations - p.iteration)
-                         : 0.0;
+  const double eta =
+      p.iteration > 0 ? elapsed / p.iteration * double(p.max_iterations - p.iteration) : 0.0;
   std::string stats = "loss " + std::to_string(p.loss).substr(0, 8);
   char buf[160];
   if (p.accuracy >= 0) {

@@ -130,12 +130,10 @@ void add_train(CLI::App& app) {
                   "Iterations / epochs without validation improvement before stopping")
       ->check(positive())
       ->capture_default_str();
-  add_choice<Scaling>(*cmd, "--scale", o.scale,
-                      {{"none", Scaling::none},
-                       {"standard", Scaling::standard},
-                       {"minmax", Scaling::minmax}},
-                      "Feature preprocessing stored in the model: none, standard or minmax",
-                      "none");
+  add_choice<Scaling>(
+      *cmd, "--scale", o.scale,
+      {{"none", Scaling::none}, {"standard", Scaling::standard}, {"minmax", Scaling::minmax}},
+      "Feature preprocessing stored in the model: none, standard or minmax", "none");
   add_choice<DType>(*cmd, "--dtype", o.dtype,
                     {{"float32", DType::float32}, {"float64", DType::float64}},
                     "Precision of the passes over the data: float32 or float64", "float32");

@@ -102,8 +102,7 @@ void edge_cases() {
   std::vector<std::int64_t> arg(4);
   softreg::softmax(p, z, {4, 3});
   softreg::argmax(arg, z, {4, 3});
-  const char* names[] = {"NaN in the row:", "fully masked (-inf):", "two +inf entries:",
-                         "+-1e30:"};
+  const char* names[] = {"NaN in the row:", "fully masked (-inf):", "two +inf entries:", "+-1e30:"};
   for (std::size_t r = 0; r < 4; ++r) {
     std::vector<float> row(p.begin() + long(3 * r), p.begin() + long(3 * r + 3));
     print_row(names[r], row);

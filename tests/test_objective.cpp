@@ -47,7 +47,8 @@ TEST(Objective, ValueMatchesPlainLoopsWithWeightsAndPenalty) {
   softreg::SoftmaxObjective<double> f(fx, p.y, p.k, o);
   std::vector<double> g(f.n_params());
   const double value = f.evaluate(p.theta, g);
-  const long double ref = naive_objective(p.x, p.y, p.k, p.theta, 0.3, o.sample_weight, o.class_weight);
+  const long double ref =
+      naive_objective(p.x, p.y, p.k, p.theta, 0.3, o.sample_weight, o.class_weight);
   EXPECT_NEAR(value, double(ref), 1e-12 * std::fabs(double(ref)));
 }
 

@@ -15,6 +15,7 @@ int main() {
   std::printf("softmax = [%.6f, %.6f, %.6f], cross-entropy = %.6f\n", p[0], p[1], p[2], loss);
   // softmax([0, 1, 2])[2] = 1 / (1 + e^-1 + e^-2); the loss is its negative log.
   const double expected = 1.0 / (1.0 + std::exp(-1.0) + std::exp(-2.0));
-  const bool ok = std::fabs(p[2] - expected) < 1e-12 && std::fabs(loss + std::log(expected)) < 1e-12;
+  const bool ok =
+      std::fabs(p[2] - expected) < 1e-12 && std::fabs(loss + std::log(expected)) < 1e-12;
   return ok ? 0 : 1;
 }

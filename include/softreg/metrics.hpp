@@ -9,9 +9,9 @@
 namespace softreg {
 
 struct ClassReport {
-  double precision = 0.0;  // 0 when the class was never predicted
-  double recall = 0.0;     // 0 when the class never occurs
-  double f1 = 0.0;         // 0 when precision + recall is 0
+  double precision = 0.0;   // 0 when the class was never predicted
+  double recall = 0.0;      // 0 when the class never occurs
+  double f1 = 0.0;          // 0 when precision + recall is 0
   std::size_t support = 0;  // rows whose true class this is
 };
 
@@ -19,9 +19,9 @@ struct Evaluation {
   std::size_t n = 0;
   std::size_t k = 0;
   double accuracy = 0.0;
-  std::size_t top_k = 5;         // min(5, K)
-  double top_k_accuracy = 0.0;   // true class among the top_k most probable
-  double log_loss = 0.0;         // mean -log p(true class), from log-probabilities (no clipping)
+  std::size_t top_k = 5;        // min(5, K)
+  double top_k_accuracy = 0.0;  // true class among the top_k most probable
+  double log_loss = 0.0;        // mean -log p(true class), from log-probabilities (no clipping)
   std::vector<std::size_t> confusion;  // K x K row-major: [true][predicted]
   std::vector<ClassReport> per_class;
   double macro_f1 = 0.0;

@@ -36,25 +36,25 @@ struct Preprocessing {
 
 struct TrainOptions {
   Solver solver = Solver::lbfgs;
-  DType dtype = DType::float32;   // the type the passes over the data run in
-  double l2 = 1e-4;               // lambda of (lambda / 2) ||W||^2; C = 1 / (lambda n)
-  int max_iter = 100;             // L-BFGS iterations
-  double tol = 1e-5;              // L-BFGS: max |gradient| at which it stops
+  DType dtype = DType::float32;  // the type the passes over the data run in
+  double l2 = 1e-4;              // lambda of (lambda / 2) ||W||^2; C = 1 / (lambda n)
+  int max_iter = 100;            // L-BFGS iterations
+  double tol = 1e-5;             // L-BFGS: max |gradient| at which it stops
   /// L-BFGS curvature pairs kept; 0 picks min(100, max(10, 64 MiB / (16 bytes x parameters))):
   /// a long memory saves many iterations on problems with few parameters (on Fashion-MNIST,
   /// 100 pairs reach scikit-learn's 400-iteration objective in about 160 iterations, 10 pairs
   /// need 500), while the 64 MiB budget keeps large problems at the classic 10.
   int lbfgs_memory = 0;
-  int epochs = 10;                // SGD / Adam
-  std::size_t batch_size = 256;   // SGD / Adam
-  double lr = 0.0;                // SGD / Adam; 0 picks the solver's default (0.1 / 0.001)
+  int epochs = 10;               // SGD / Adam
+  std::size_t batch_size = 256;  // SGD / Adam
+  double lr = 0.0;               // SGD / Adam; 0 picks the solver's default (0.1 / 0.001)
   LrSchedule schedule = LrSchedule::constant;
-  double momentum = 0.9;          // SGD
-  double valid_fraction = 0.0;    // in [0, 1): rows held out for early stopping
-  int patience = 5;               // iterations / epochs without validation improvement
+  double momentum = 0.9;        // SGD
+  double valid_fraction = 0.0;  // in [0, 1): rows held out for early stopping
+  int patience = 5;             // iterations / epochs without validation improvement
   Scaling scale = Scaling::none;
-  std::uint64_t seed = 0;         // validation split and mini-batch order
-  int threads = 0;                // 0: all cores
+  std::uint64_t seed = 0;  // validation split and mini-batch order
+  int threads = 0;         // 0: all cores
   /// Class weights: empty for none, {"balanced"} for n / (K n_c), or a weight per label.
   bool balanced = false;
   std::map<std::string, double> class_weight;
@@ -75,7 +75,7 @@ struct TrainingInfo {
   std::string message;
   double final_loss = 0.0;
   double grad_norm = 0.0;
-  double valid_loss = -1.0;      // -1 when there was no validation split
+  double valid_loss = -1.0;  // -1 when there was no validation split
   std::uint64_t n_train = 0;
   std::uint64_t n_valid = 0;
   double seconds = 0.0;

@@ -20,7 +20,7 @@ using BatchObjective = std::function<double(std::span<const double> x, std::span
 
 /// What an optimizer reports after each iteration (L-BFGS) or epoch (SGD, Adam).
 struct Progress {
-  int iteration = 0;       // 1-based
+  int iteration = 0;  // 1-based
   int max_iterations = 0;
   double loss = 0.0;       // objective value (SGD / Adam: mean mini-batch loss of the epoch)
   double grad_norm = 0.0;  // L-BFGS: max-norm of the gradient; SGD / Adam: NaN
@@ -47,14 +47,14 @@ struct OptimResult {
 
 struct LbfgsOptions {
   int max_iterations = 100;
-  int memory = 10;                // pairs (s, y) kept
-  double grad_tol = 1e-5;         // stop when max |g_i| <= grad_tol
-  double rel_loss_tol = 1e-10;    // stop when (f_old - f) <= rel_loss_tol * max(|f|, |f_old|, 1)
-  int max_line_search = 25;       // evaluations per line search
-  double c1 = 1e-4;               // sufficient decrease
-  double c2 = 0.9;                // curvature (strong Wolfe)
-  int patience = 0;               // > 0 with a validation function: stop after this many
-                                  // iterations without a better validation loss, keep the best
+  int memory = 10;              // pairs (s, y) kept
+  double grad_tol = 1e-5;       // stop when max |g_i| <= grad_tol
+  double rel_loss_tol = 1e-10;  // stop when (f_old - f) <= rel_loss_tol * max(|f|, |f_old|, 1)
+  int max_line_search = 25;     // evaluations per line search
+  double c1 = 1e-4;             // sufficient decrease
+  double c2 = 0.9;              // curvature (strong Wolfe)
+  int patience = 0;             // > 0 with a validation function: stop after this many
+                                // iterations without a better validation loss, keep the best
   /// Diagonal of the initial inverse-Hessian approximation H0 (one positive entry per
   /// parameter), or empty for the identity. Each iteration uses gamma * diag(h0) with gamma =
   /// s.y / (y.(h0 y)); the first step goes along -h0 g. A good h0 (1 / the Hessian's diagonal)
@@ -75,14 +75,14 @@ enum class LrSchedule { constant, inverse_sqrt, cosine };
 struct StochasticOptions {
   int epochs = 10;
   std::size_t batch_size = 256;
-  double lr = 0.1;                // SGD default; Adam usually wants about 1e-3
+  double lr = 0.1;  // SGD default; Adam usually wants about 1e-3
   LrSchedule schedule = LrSchedule::constant;
-  double momentum = 0.9;          // SGD heavy-ball momentum, in [0, 1)
-  double beta1 = 0.9;             // Adam
-  double beta2 = 0.999;           // Adam
-  double adam_eps = 1e-8;         // Adam
-  std::uint64_t seed = 0;         // shuffling of rows each epoch
-  int patience = 0;               // early stopping on the validation loss, in epochs
+  double momentum = 0.9;   // SGD heavy-ball momentum, in [0, 1)
+  double beta1 = 0.9;      // Adam
+  double beta2 = 0.999;    // Adam
+  double adam_eps = 1e-8;  // Adam
+  std::uint64_t seed = 0;  // shuffling of rows each epoch
+  int patience = 0;        // early stopping on the validation loss, in epochs
 };
 
 /// Mini-batch SGD with heavy-ball momentum over n rows, shuffled each epoch by a generator

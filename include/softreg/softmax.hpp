@@ -35,22 +35,20 @@ namespace softreg {
 /// out = softmax(x / T) along `axis`. x and out have `shape`.
 void softmax(std::span<float> out, std::span<const float> x, const Shape& shape, int axis = -1,
              double temperature = 1.0);
-void softmax(std::span<double> out, std::span<const double> x, const Shape& shape,
-             int axis = -1, double temperature = 1.0);
+void softmax(std::span<double> out, std::span<const double> x, const Shape& shape, int axis = -1,
+             double temperature = 1.0);
 
 /// out = log_softmax(x / T) = d - log(sum exp d) with d = (x - max x) / T. T == 0 gives 0 at the
 /// argmax and -inf elsewhere (the log of the one-hot). x and out have `shape`.
-void log_softmax(std::span<float> out, std::span<const float> x, const Shape& shape,
-                 int axis = -1, double temperature = 1.0);
+void log_softmax(std::span<float> out, std::span<const float> x, const Shape& shape, int axis = -1,
+                 double temperature = 1.0);
 void log_softmax(std::span<double> out, std::span<const double> x, const Shape& shape,
                  int axis = -1, double temperature = 1.0);
 
 /// out = log(sum exp x) along `axis`, computed as max x + log(sum exp(x - max x)). out has the
 /// shape of x without `axis` (outer * inner elements, in row order). Empty rows give -inf.
-void logsumexp(std::span<float> out, std::span<const float> x, const Shape& shape,
-               int axis = -1);
-void logsumexp(std::span<double> out, std::span<const double> x, const Shape& shape,
-               int axis = -1);
+void logsumexp(std::span<float> out, std::span<const float> x, const Shape& shape, int axis = -1);
+void logsumexp(std::span<double> out, std::span<const double> x, const Shape& shape, int axis = -1);
 
 /// out[r] = index of the largest entry of row r, ties to the lowest index. A row containing a
 /// NaN, and an empty row, give -1 (never a silent 0). A row of only -inf gives 0.
@@ -76,15 +74,13 @@ void softmax_online(std::span<double> out, std::span<const double> x, const Shap
 /// propagates to the row.
 void softmax_backward(std::span<float> dx, std::span<const float> p, std::span<const float> dy,
                       const Shape& shape, int axis = -1, double temperature = 1.0);
-void softmax_backward(std::span<double> dx, std::span<const double> p,
-                      std::span<const double> dy, const Shape& shape, int axis = -1,
-                      double temperature = 1.0);
+void softmax_backward(std::span<double> dx, std::span<const double> p, std::span<const double> dy,
+                      const Shape& shape, int axis = -1, double temperature = 1.0);
 
 /// dx = (dy - exp(y) * sum(dy)) / T where y = log_softmax(x / T) is the forward OUTPUT.
 /// T == 0 gives dx = 0.
-void log_softmax_backward(std::span<float> dx, std::span<const float> y,
-                          std::span<const float> dy, const Shape& shape, int axis = -1,
-                          double temperature = 1.0);
+void log_softmax_backward(std::span<float> dx, std::span<const float> y, std::span<const float> dy,
+                          const Shape& shape, int axis = -1, double temperature = 1.0);
 void log_softmax_backward(std::span<double> dx, std::span<const double> y,
                           std::span<const double> dy, const Shape& shape, int axis = -1,
                           double temperature = 1.0);
@@ -94,9 +90,8 @@ void log_softmax_backward(std::span<double> dx, std::span<const double> y,
 /// writes nothing.
 void logsumexp_backward(std::span<float> dx, std::span<const float> x, std::span<const float> r,
                         std::span<const float> dr, const Shape& shape, int axis = -1);
-void logsumexp_backward(std::span<double> dx, std::span<const double> x,
-                        std::span<const double> r, std::span<const double> dr,
-                        const Shape& shape, int axis = -1);
+void logsumexp_backward(std::span<double> dx, std::span<const double> x, std::span<const double> r,
+                        std::span<const double> dr, const Shape& shape, int axis = -1);
 
 /// The K x K Jacobian of one softmax row, J[i][j] = p_i (delta_ij - p_j), written row-major to
 /// out (K * K elements) from the forward output p (K elements). O(K^2): for checks and small K;

@@ -1,8 +1,8 @@
 // Argument validation shared by the kernels: sizes against shapes, aliasing, temperatures.
 #pragma once
 
-#include <cstddef>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <limits>
 #include <span>
@@ -21,8 +21,8 @@ inline std::string format_number(double v) {
 }
 
 /// Throws InvalidArgument unless `size` == `expected`.
-inline void check_size(const char* caller, const char* what, std::size_t size,
-                       std::size_t expected, const Shape& shape) {
+inline void check_size(const char* caller, const char* what, std::size_t size, std::size_t expected,
+                       const Shape& shape) {
   if (size != expected) {
     throw InvalidArgument(std::string(caller) + ": " + what + " has " + std::to_string(size) +
                           " elements, expected " + std::to_string(expected) + " for shape " +
@@ -41,8 +41,8 @@ void check_alias(const char* caller, const char* out_name, std::span<A> out, con
   const auto* i1 = i0 + in.size_bytes();
   const bool overlap = o0 < i1 && i0 < o1;
   if (overlap && !(o0 == i0 && o1 == i1)) {
-    throw InvalidArgument(std::string(caller) + ": " + out_name + " partially overlaps " +
-                          in_name + "; pass the same array for in-place use or disjoint arrays");
+    throw InvalidArgument(std::string(caller) + ": " + out_name + " partially overlaps " + in_name +
+                          "; pass the same array for in-place use or disjoint arrays");
   }
 }
 

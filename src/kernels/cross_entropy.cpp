@@ -52,12 +52,14 @@ RowNormalizer normalize_row(const T* x, std::size_t stride, std::size_t n) {
 }
 
 /// -q * y with the convention 0 * (-inf) = 0: a class with no target mass costs nothing.
-inline double loss_term(double q, double y) { return q == 0.0 ? 0.0 : -q * y; }
+inline double loss_term(double q, double y) {
+  return q == 0.0 ? 0.0 : -q * y;
+}
 
 /// The per-row target vector q of loss.hpp, for either kind of target.
 template <class T>
 struct TargetRow {
-  std::int64_t index = -1;  // index targets; -1 marks an ignored row
+  std::int64_t index = -1;   // index targets; -1 marks an ignored row
   const T* probs = nullptr;  // probability targets (strided like the logits)
   std::size_t stride = 1;
   const T* weights = nullptr;
@@ -119,7 +121,8 @@ Problem<T> check_problem(const char* caller, std::span<const T> logits, const Sh
     throw InvalidArgument(std::string(caller) +
                           ": Reduction::none needs row_losses to receive one loss per row");
   }
-  if (row_losses_size != 0) detail::check_size(caller, "row_losses", row_losses_size, l.rows(), shape);
+  if (row_losses_size != 0)
+    detail::check_size(caller, "row_losses", row_losses_size, l.rows(), shape);
   if (!(opt.label_smoothing >= 0.0 && opt.label_smoothing <= 1.0)) {
     throw InvalidArgument(std::string(caller) + ": label_smoothing must be in [0, 1], got " +
                           detail::format_number(opt.label_smoothing));
@@ -127,8 +130,8 @@ Problem<T> check_problem(const char* caller, std::span<const T> logits, const Sh
   if (!opt.class_weights.empty()) {
     if (opt.class_weights.size() != l.n) {
       throw InvalidArgument(std::string(caller) + ": class_weights has " +
-                            std::to_string(opt.class_weights.size()) + " entries, expected K = " +
-                            std::to_string(l.n));
+                            std::to_string(opt.class_weights.size()) +
+                            " entries, expected K = " + std::to_string(l.n));
     }
     for (std::size_t k = 0; k < l.n; ++k) {
       const double w = opt.class_weights[k];
@@ -141,10 +144,9 @@ Problem<T> check_problem(const char* caller, std::span<const T> logits, const Sh
   for (std::size_t r = 0; r < index.size(); ++r) {
     const std::int64_t c = index[r];
     if (c != opt.ignore_index && (c < 0 || static_cast<std::size_t>(c) >= l.n)) {
-      throw InvalidArgument(std::string(caller) + ": target[" + std::to_string(r) + "] = " +
-                            std::to_string(c) + " is outside [0, " + std::to_string(l.n) +
-                            ") and is not ignore_index (" + std::to_string(opt.ignore_index) +
-                            ")");
+      throw InvalidArgument(std::string(caller) + ": target[" + std::to_string(r) +
+                            "] = " + std::to_string(c) + " is outside [0, " + std::to_string(l.n) +
+                            ") and is not ignore_index (" + std::to_string(opt.ignore_index) + ")");
     }
   }
   return p;
@@ -193,7 +195,8 @@ double row_loss(const T* x, T* grad, std::size_t stride, std::size_t n, const Ta
       const double total = sum.value();
       const double f = scale * w / total;
       for (std::size_t j = 0; j < n; ++j) {
-        grad[j * stride] = static_cast<T>(f * double(grad[j * stride]) - (j == c ? scale * w : 0.0));
+        grad[j * stride] =
+            static_cast<T>(f * double(grad[j * stride]) - (j == c ? scale * w : 0.0));
       }
       return loss_term(w, shifted_target - std::log(total));
     }
@@ -231,8 +234,8 @@ double run(const Problem<T>& p, std::span<const T> logits, T* grad, std::span<T>
   detail::CompensatedSum total;
   for (std::size_t r = 0; r < l.rows(); ++r) {
     const std::size_t o = l.row_start(r);
-    const double loss = row_loss(logits.data() + o, grad == nullptr ? nullptr : grad + o,
-                                 l.inner, l.n, p.target_row(r), scale);
+    const double loss = row_loss(logits.data() + o, grad == nullptr ? nullptr : grad + o, l.inner,
+                                 l.n, p.target_row(r), scale);
     if (!row_losses.empty()) row_losses[r] = static_cast<T>(loss);
     total.add(loss);
   }
@@ -240,9 +243,9 @@ double run(const Problem<T>& p, std::span<const T> logits, T* grad, std::span<T>
 }
 
 template <class T>
-double forward(std::span<const T> logits, const Shape& shape,
-               std::span<const std::int64_t> index, std::span<const T> probs, bool index_targets,
-               const CrossEntropyOptions<T>& opt, std::span<T> row_losses) {
+double forward(std::span<const T> logits, const Shape& shape, std::span<const std::int64_t> index,
+               std::span<const T> probs, bool index_targets, const CrossEntropyOptions<T>& opt,
+               std::span<T> row_losses) {
   const Problem<T> p = check_problem("softreg::cross_entropy", logits, shape, index, probs,
                                      index_targets, opt, row_losses.size());
   detail::check_alias("softreg::cross_entropy", "row_losses", row_losses, "logits", logits);
@@ -251,9 +254,8 @@ double forward(std::span<const T> logits, const Shape& shape,
 
 template <class T>
 double with_grad(std::span<T> dlogits, std::span<const T> logits, const Shape& shape,
-                 std::span<const std::int64_t> index, std::span<const T> probs,
-                 bool index_targets, const CrossEntropyOptions<T>& opt,
-                 std::span<T> row_losses) {
+                 std::span<const std::int64_t> index, std::span<const T> probs, bool index_targets,
+                 const CrossEntropyOptions<T>& opt, std::span<T> row_losses) {
   const char* caller = "softreg::cross_entropy_with_grad";
   const Problem<T> p =
       check_problem(caller, logits, shape, index, probs, index_targets, opt, row_losses.size());
@@ -281,11 +283,12 @@ double from_probs(std::span<const T> probs, const Shape& shape,
     throw InvalidArgument(std::string(caller) +
                           ": Reduction::none needs row_losses to receive one loss per row");
   }
-  if (!row_losses.empty()) detail::check_size(caller, "row_losses", row_losses.size(), l.rows(), shape);
+  if (!row_losses.empty())
+    detail::check_size(caller, "row_losses", row_losses.size(), l.rows(), shape);
   for (std::size_t r = 0; r < target.size(); ++r) {
     if (target[r] < 0 || static_cast<std::size_t>(target[r]) >= l.n) {
-      throw InvalidArgument(std::string(caller) + ": target[" + std::to_string(r) + "] = " +
-                            std::to_string(target[r]) + " is outside [0, " +
+      throw InvalidArgument(std::string(caller) + ": target[" + std::to_string(r) +
+                            "] = " + std::to_string(target[r]) + " is outside [0, " +
                             std::to_string(l.n) + ")");
     }
   }
@@ -332,8 +335,7 @@ double cross_entropy_with_grad(std::span<float> dlogits, std::span<const float> 
 }
 double cross_entropy_with_grad(std::span<double> dlogits, std::span<const double> logits,
                                const Shape& shape, std::span<const std::int64_t> target,
-                               const CrossEntropyOptions<double>& o,
-                               std::span<double> row_losses) {
+                               const CrossEntropyOptions<double>& o, std::span<double> row_losses) {
   return with_grad<double>(dlogits, logits, shape, target, {}, true, o, row_losses);
 }
 double cross_entropy_with_grad(std::span<float> dlogits, std::span<const float> logits,
@@ -343,8 +345,7 @@ double cross_entropy_with_grad(std::span<float> dlogits, std::span<const float> 
 }
 double cross_entropy_with_grad(std::span<double> dlogits, std::span<const double> logits,
                                const Shape& shape, std::span<const double> target_probs,
-                               const CrossEntropyOptions<double>& o,
-                               std::span<double> row_losses) {
+                               const CrossEntropyOptions<double>& o, std::span<double> row_losses) {
   return with_grad<double>(dlogits, logits, shape, {}, target_probs, false, o, row_losses);
 }
 double cross_entropy_from_probs(std::span<const float> probs, const Shape& shape,

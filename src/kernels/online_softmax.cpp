@@ -128,7 +128,8 @@ void softmax_online_impl(std::span<T> out, std::span<const T> x, const Shape& sh
     const T* xr = x.data() + layout.row_start(r);
     T* outr = out.data() + layout.row_start(r);
     OnlineSoftmax state(t);
-    for (std::size_t j = 0; j < layout.n; ++j) state.update(static_cast<double>(xr[j * layout.inner]));
+    for (std::size_t j = 0; j < layout.n; ++j)
+      state.update(static_cast<double>(xr[j * layout.inner]));
     for (std::size_t j = 0; j < layout.n; ++j) {
       const std::size_t k = j * layout.inner;
       outr[k] = static_cast<T>(state.probability(xr[k]));
@@ -149,8 +150,8 @@ void softmax_online(std::span<float> out, std::span<const float> x, const Shape&
                     double temperature) {
   softmax_online_impl(out, x, shape, axis, temperature);
 }
-void softmax_online(std::span<double> out, std::span<const double> x, const Shape& shape,
-                    int axis, double temperature) {
+void softmax_online(std::span<double> out, std::span<const double> x, const Shape& shape, int axis,
+                    double temperature) {
   softmax_online_impl(out, x, shape, axis, temperature);
 }
 

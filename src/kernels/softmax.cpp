@@ -18,8 +18,8 @@ enum class Op { softmax, log_softmax };
 /// Rows whose maximum is not finite, NaN rows and T = 0: the limits of the edge-case table.
 /// Returns false when the row is ordinary and the caller should run the general path.
 template <class T>
-bool special_row(Op op, T* out, const T* x, std::size_t stride, std::size_t n,
-                 const RowScan& scan, double temperature) {
+bool special_row(Op op, T* out, const T* x, std::size_t stride, std::size_t n, const RowScan& scan,
+                 double temperature) {
   const bool log = op == Op::log_softmax;
   if (scan.nan) {
     fill_row(out, stride, n, kNaN);
@@ -114,8 +114,7 @@ void logsumexp_impl(std::span<T> out, std::span<const T> x, const Shape& shape, 
 }
 
 template <class T>
-void argmax_impl(std::span<std::int64_t> out, std::span<const T> x, const Shape& shape,
-                 int axis) {
+void argmax_impl(std::span<std::int64_t> out, std::span<const T> x, const Shape& shape, int axis) {
   const char* caller = "softreg::argmax";
   const AxisLayout layout = axis_layout(shape, axis, caller);
   check_size(caller, "x", x.size(), layout.size(), shape);
@@ -153,12 +152,10 @@ void logsumexp(std::span<float> out, std::span<const float> x, const Shape& shap
 void logsumexp(std::span<double> out, std::span<const double> x, const Shape& shape, int axis) {
   detail::logsumexp_impl(out, x, shape, axis);
 }
-void argmax(std::span<std::int64_t> out, std::span<const float> x, const Shape& shape,
-            int axis) {
+void argmax(std::span<std::int64_t> out, std::span<const float> x, const Shape& shape, int axis) {
   detail::argmax_impl(out, x, shape, axis);
 }
-void argmax(std::span<std::int64_t> out, std::span<const double> x, const Shape& shape,
-            int axis) {
+void argmax(std::span<std::int64_t> out, std::span<const double> x, const Shape& shape, int axis) {
   detail::argmax_impl(out, x, shape, axis);
 }
 

@@ -118,8 +118,8 @@ void jacobian_impl(std::span<T> out, std::span<const T> p) {
   const std::size_t k = p.size();
   if (out.size() != k * k) {
     throw InvalidArgument("softreg::softmax_jacobian: out has " + std::to_string(out.size()) +
-                          " elements, expected K * K = " + std::to_string(k * k) + " for K = " +
-                          std::to_string(k));
+                          " elements, expected K * K = " + std::to_string(k * k) +
+                          " for K = " + std::to_string(k));
   }
   detail::check_alias("softreg::softmax_jacobian", "out", out, "p", p);
   for (std::size_t i = 0; i < k; ++i) {
@@ -136,14 +136,12 @@ void softmax_backward(std::span<float> dx, std::span<const float> p, std::span<c
                       const Shape& shape, int axis, double temperature) {
   softmax_backward_impl(dx, p, dy, shape, axis, temperature);
 }
-void softmax_backward(std::span<double> dx, std::span<const double> p,
-                      std::span<const double> dy, const Shape& shape, int axis,
-                      double temperature) {
+void softmax_backward(std::span<double> dx, std::span<const double> p, std::span<const double> dy,
+                      const Shape& shape, int axis, double temperature) {
   softmax_backward_impl(dx, p, dy, shape, axis, temperature);
 }
-void log_softmax_backward(std::span<float> dx, std::span<const float> y,
-                          std::span<const float> dy, const Shape& shape, int axis,
-                          double temperature) {
+void log_softmax_backward(std::span<float> dx, std::span<const float> y, std::span<const float> dy,
+                          const Shape& shape, int axis, double temperature) {
   log_softmax_backward_impl(dx, y, dy, shape, axis, temperature);
 }
 void log_softmax_backward(std::span<double> dx, std::span<const double> y,
@@ -155,12 +153,13 @@ void logsumexp_backward(std::span<float> dx, std::span<const float> x, std::span
                         std::span<const float> dr, const Shape& shape, int axis) {
   logsumexp_backward_impl(dx, x, r, dr, shape, axis);
 }
-void logsumexp_backward(std::span<double> dx, std::span<const double> x,
-                        std::span<const double> r, std::span<const double> dr,
-                        const Shape& shape, int axis) {
+void logsumexp_backward(std::span<double> dx, std::span<const double> x, std::span<const double> r,
+                        std::span<const double> dr, const Shape& shape, int axis) {
   logsumexp_backward_impl(dx, x, r, dr, shape, axis);
 }
-void softmax_jacobian(std::span<float> out, std::span<const float> p) { jacobian_impl(out, p); }
+void softmax_jacobian(std::span<float> out, std::span<const float> p) {
+  jacobian_impl(out, p);
+}
 void softmax_jacobian(std::span<double> out, std::span<const double> p) {
   jacobian_impl(out, p);
 }

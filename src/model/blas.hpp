@@ -32,6 +32,8 @@ inline void gemm_tn(std::size_t m, std::size_t n, std::size_t k, double alpha, c
 }
 
 /// Our own threads split the rows; OpenBLAS must not add its own on top of them.
-inline void use_single_threaded_blas() { openblas_set_num_threads(1); }
+inline void use_single_threaded_blas() {
+  openblas_set_num_threads(1);
+}
 
 }  // namespace softreg::detail

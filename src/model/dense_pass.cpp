@@ -2,13 +2,13 @@
 // run time.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "model/dense_pass.cpp"
+#include "model/dense_pass.hpp"
+
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
 #include <algorithm>
 #include <cstddef>
-
-#include "model/dense_pass.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace softreg::detail::HWY_NAMESPACE {
@@ -76,10 +76,17 @@ HWY_INLINE void row_logits(const T* HWY_RESTRICT x, std::size_t d, const T* HWY_
   std::size_t c0 = 0;
   for (; c0 + 4 <= k; c0 += 4) dots<R, 4>(x, d, wt, c0, k, z);
   switch (k - c0) {
-    case 3: dots<R, 3>(x, d, wt, c0, k, z); break;
-    case 2: dots<R, 2>(x, d, wt, c0, k, z); break;
-    case 1: dots<R, 1>(x, d, wt, c0, k, z); break;
-    default: break;
+    case 3:
+      dots<R, 3>(x, d, wt, c0, k, z);
+      break;
+    case 2:
+      dots<R, 2>(x, d, wt, c0, k, z);
+      break;
+    case 1:
+      dots<R, 1>(x, d, wt, c0, k, z);
+      break;
+    default:
+      break;
   }
 }
 
@@ -137,16 +144,23 @@ HWY_INLINE void rows_update(const T* HWY_RESTRICT x, std::size_t d, const T* HWY
 }
 
 template <class T>
-void gradient_impl(const T* HWY_RESTRICT x, std::size_t m, std::size_t d,
-                   const T* HWY_RESTRICT dz, std::size_t k, T* HWY_RESTRICT gt) {
+void gradient_impl(const T* HWY_RESTRICT x, std::size_t m, std::size_t d, const T* HWY_RESTRICT dz,
+                   std::size_t k, T* HWY_RESTRICT gt) {
   std::fill(gt, gt + k * d, T(0));
   std::size_t i = 0;
   for (; i + 4 <= m; i += 4) rows_update<4>(x + i * d, d, dz + i * k, k, gt);
   switch (m - i) {
-    case 3: rows_update<3>(x + i * d, d, dz + i * k, k, gt); break;
-    case 2: rows_update<2>(x + i * d, d, dz + i * k, k, gt); break;
-    case 1: rows_update<1>(x + i * d, d, dz + i * k, k, gt); break;
-    default: break;
+    case 3:
+      rows_update<3>(x + i * d, d, dz + i * k, k, gt);
+      break;
+    case 2:
+      rows_update<2>(x + i * d, d, dz + i * k, k, gt);
+      break;
+    case 1:
+      rows_update<1>(x + i * d, d, dz + i * k, k, gt);
+      break;
+    default:
+      break;
   }
 }
 
@@ -178,20 +192,20 @@ HWY_EXPORT(LogitsF64);
 HWY_EXPORT(GradientF32);
 HWY_EXPORT(GradientF64);
 
-void dense_logits(const float* x, std::size_t m, std::size_t d, const float* wt,
-                  const float* bias, std::size_t k, float* z) {
+void dense_logits(const float* x, std::size_t m, std::size_t d, const float* wt, const float* bias,
+                  std::size_t k, float* z) {
   HWY_DYNAMIC_DISPATCH(LogitsF32)(x, m, d, wt, bias, k, z);
 }
 void dense_logits(const double* x, std::size_t m, std::size_t d, const double* wt,
                   const double* bias, std::size_t k, double* z) {
   HWY_DYNAMIC_DISPATCH(LogitsF64)(x, m, d, wt, bias, k, z);
 }
-void dense_gradient(const float* x, std::size_t m, std::size_t d, const float* dz,
-                    std::size_t k, float* gt) {
+void dense_gradient(const float* x, std::size_t m, std::size_t d, const float* dz, std::size_t k,
+                    float* gt) {
   HWY_DYNAMIC_DISPATCH(GradientF32)(x, m, d, dz, k, gt);
 }
-void dense_gradient(const double* x, std::size_t m, std::size_t d, const double* dz,
-                    std::size_t k, double* gt) {
+void dense_gradient(const double* x, std::size_t m, std::size_t d, const double* dz, std::size_t k,
+                    double* gt) {
   HWY_DYNAMIC_DISPATCH(GradientF64)(x, m, d, dz, k, gt);
 }
 

@@ -8,17 +8,17 @@ namespace softreg::detail {
 
 /// z (m x k, row-major) = x (m x d, row-major) * wt^T + bias, with wt the weights transposed
 /// (k x d, row-major). Each z entry is a dot product of length d accumulated in T.
-void dense_logits(const float* x, std::size_t m, std::size_t d, const float* wt,
-                  const float* bias, std::size_t k, float* z);
+void dense_logits(const float* x, std::size_t m, std::size_t d, const float* wt, const float* bias,
+                  std::size_t k, float* z);
 void dense_logits(const double* x, std::size_t m, std::size_t d, const double* wt,
                   const double* bias, std::size_t k, double* z);
 
 /// gt (k x d, row-major) = dz^T * x, i.e. gt[c][j] = sum_i dz[i][c] x[i][j], for dz (m x k) and
 /// x (m x d). Overwrites gt. Rows go four at a time so every gt load and store serves four
 /// rows (gt, k x d, stays in L1/L2).
-void dense_gradient(const float* x, std::size_t m, std::size_t d, const float* dz,
-                    std::size_t k, float* gt);
-void dense_gradient(const double* x, std::size_t m, std::size_t d, const double* dz,
-                    std::size_t k, double* gt);
+void dense_gradient(const float* x, std::size_t m, std::size_t d, const float* dz, std::size_t k,
+                    float* gt);
+void dense_gradient(const double* x, std::size_t m, std::size_t d, const double* dz, std::size_t k,
+                    double* gt);
 
 }  // namespace softreg::detail

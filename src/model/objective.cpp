@@ -18,12 +18,12 @@ namespace softreg {
 /// mini-batches, the block's gradient product, and the thread's running sums.
 template <class T>
 struct SoftmaxObjective<T>::Workspace {
-  std::vector<T> z;            // block_rows x K: logits, then dZ in place
-  std::vector<T> gathered;     // block_rows x d (dense mini-batches only)
-  std::vector<T> g_block;      // K x d (dense only): this block's X_b^T dZ, transposed
-  std::vector<T> row_loss;     // block_rows
+  std::vector<T> z;                  // block_rows x K: logits, then dZ in place
+  std::vector<T> gathered;           // block_rows x d (dense mini-batches only)
+  std::vector<T> g_block;            // K x d (dense only): this block's X_b^T dZ, transposed
+  std::vector<T> row_loss;           // block_rows
   std::vector<std::int64_t> labels;  // block_rows
-  std::vector<double> g;       // d x K + K, this thread's gradient sum
+  std::vector<double> g;             // d x K + K, this thread's gradient sum
   double loss = 0.0;
   std::size_t correct = 0;
 };
@@ -40,8 +40,8 @@ void check_weights(const std::vector<double>& w, std::size_t expected, const cha
   }
   for (std::size_t i = 0; i < w.size(); ++i) {
     if (!(w[i] >= 0.0) || std::isinf(w[i])) {
-      throw InvalidArgument(std::string(kCaller) + ": " + what + "[" + std::to_string(i) +
-                            "] is " + std::to_string(w[i]) + "; expected finite and >= 0");
+      throw InvalidArgument(std::string(kCaller) + ": " + what + "[" + std::to_string(i) + "] is " +
+                            std::to_string(w[i]) + "; expected finite and >= 0");
     }
   }
 }
@@ -80,13 +80,12 @@ void csr_gradient(const CsrMatrix<T>& x, const std::size_t* rows, std::size_t ro
 }  // namespace
 
 template <class T>
-SoftmaxObjective<T>::SoftmaxObjective(const FeatureMatrix<T>& x,
-                                      std::span<const std::int64_t> y, std::size_t k,
-                                      ObjectiveOptions options)
+SoftmaxObjective<T>::SoftmaxObjective(const FeatureMatrix<T>& x, std::span<const std::int64_t> y,
+                                      std::size_t k, ObjectiveOptions options)
     : x_(x), y_(y), n_(rows_of(x)), d_(cols_of(x)), k_(k), options_(std::move(options)) {
   if (y.size() != n_) {
-    throw InvalidArgument(std::string(kCaller) + ": " + std::to_string(y.size()) +
-                          " labels for " + std::to_string(n_) + " rows");
+    throw InvalidArgument(std::string(kCaller) + ": " + std::to_string(y.size()) + " labels for " +
+                          std::to_string(n_) + " rows");
   }
   if (k_ == 0) throw InvalidArgument(std::string(kCaller) + ": K must be at least 1");
   for (std::size_t i = 0; i < n_; ++i) {
@@ -105,7 +104,8 @@ SoftmaxObjective<T>::SoftmaxObjective(const FeatureMatrix<T>& x,
     row_weight_.assign(n_, 1.0);
     for (std::size_t i = 0; i < n_; ++i) {
       if (!options_.sample_weight.empty()) row_weight_[i] *= options_.sample_weight[i];
-      if (!options_.class_weight.empty()) row_weight_[i] *= options_.class_weight[std::size_t(y[i])];
+      if (!options_.class_weight.empty())
+        row_weight_[i] *= options_.class_weight[std::size_t(y[i])];
     }
   }
   total_weight_ = 0.0;
@@ -157,9 +157,9 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
                                 std::span<const std::size_t> rows) {
   const std::size_t np = n_params();
   if (theta.size() != np || (!grad.empty() && grad.size() != np)) {
-    throw InvalidArgument(std::string(kCaller) + ": theta and grad must have d K + K = " +
-                          std::to_string(np) + " entries, got " + std::to_string(theta.size()) +
-                          " and " + std::to_string(grad.size()));
+    throw InvalidArgument(
+        std::string(kCaller) + ": theta and grad must have d K + K = " + std::to_string(np) +
+        " entries, got " + std::to_string(theta.size()) + " and " + std::to_string(grad.size()));
   }
   const bool want_grad = !grad.empty();
   const bool subset = !rows.empty();
@@ -190,7 +190,8 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
 
   const std::size_t bs = options_.block_rows;
   const std::size_t n_blocks = (m_total + bs - 1) / bs;
-  const int workers = static_cast<int>(std::min<std::size_t>(workspaces_.size(), std::max<std::size_t>(n_blocks, 1)));
+  const int workers = static_cast<int>(
+      std::min<std::size_t>(workspaces_.size(), std::max<std::size_t>(n_blocks, 1)));
 
   detail::fork_join(workers, [&](int t) {
     Workspace& ws = *workspaces_[std::size_t(t)];

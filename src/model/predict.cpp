@@ -24,9 +24,8 @@ void SoftmaxRegression::decision_function(const FeatureMatrix<T>& x, std::span<T
   const std::size_t n = rows_of(x);
   const std::size_t k = n_classes();
   if (cols_of(x) != d_) {
-    throw InvalidArgument("softreg::SoftmaxRegression: the data has " +
-                          std::to_string(cols_of(x)) + " features but the model was trained on " +
-                          std::to_string(d_));
+    throw InvalidArgument("softreg::SoftmaxRegression: the data has " + std::to_string(cols_of(x)) +
+                          " features but the model was trained on " + std::to_string(d_));
   }
   if (out.size() != n * k) {
     throw InvalidArgument("softreg::SoftmaxRegression: out has " + std::to_string(out.size()) +
@@ -37,14 +36,16 @@ void SoftmaxRegression::decision_function(const FeatureMatrix<T>& x, std::span<T
   const std::vector<T> w(w_raw.begin(), w_raw.end());
   const std::vector<T> b(b_raw.begin(), b_raw.end());
   const std::size_t blocks = (n + kBlockRows - 1) / kBlockRows;
-  const int workers = static_cast<int>(
-      std::min<std::size_t>(std::size_t(detail::resolve_threads(threads)), std::max<std::size_t>(blocks, 1)));
+  const int workers = static_cast<int>(std::min<std::size_t>(
+      std::size_t(detail::resolve_threads(threads)), std::max<std::size_t>(blocks, 1)));
   detail::use_single_threaded_blas();
   const auto* dense = std::get_if<DenseMatrix<T>>(&x);
   const auto* sparse = std::get_if<CsrMatrix<T>>(&x);
   detail::fork_join(workers, [&](int t) {
-    const std::size_t row_begin = std::min(n, blocks * std::size_t(t) / std::size_t(workers) * kBlockRows);
-    const std::size_t row_end = std::min(n, blocks * std::size_t(t + 1) / std::size_t(workers) * kBlockRows);
+    const std::size_t row_begin =
+        std::min(n, blocks * std::size_t(t) / std::size_t(workers) * kBlockRows);
+    const std::size_t row_end =
+        std::min(n, blocks * std::size_t(t + 1) / std::size_t(workers) * kBlockRows);
     for (std::size_t i = row_begin; i < row_end; ++i) {
       std::copy(b.begin(), b.end(), out.begin() + std::ptrdiff_t(i * k));
     }
@@ -80,8 +81,7 @@ void SoftmaxRegression::predict_log_proba(const FeatureMatrix<T>& x, std::span<T
 }
 
 template <class T>
-std::vector<std::int64_t> SoftmaxRegression::predict(const FeatureMatrix<T>& x,
-                                                     int threads) const {
+std::vector<std::int64_t> SoftmaxRegression::predict(const FeatureMatrix<T>& x, int threads) const {
   const std::size_t n = rows_of(x);
   std::vector<T> z(n * n_classes());
   decision_function(x, std::span<T>(z), threads);
@@ -111,16 +111,16 @@ double SoftmaxRegression::score(const FeatureMatrix<T>& x, std::span<const std::
   return pred.empty() ? 0.0 : double(hits) / double(pred.size());
 }
 
-#define SOFTREG_PREDICT_INSTANTIATE(T)                                                          \
-  template void SoftmaxRegression::decision_function<T>(const FeatureMatrix<T>&, std::span<T>, \
-                                                        int) const;                            \
-  template void SoftmaxRegression::predict_proba<T>(const FeatureMatrix<T>&, std::span<T>,     \
-                                                    int) const;                                \
-  template void SoftmaxRegression::predict_log_proba<T>(const FeatureMatrix<T>&, std::span<T>, \
-                                                        int) const;                            \
-  template std::vector<std::int64_t> SoftmaxRegression::predict<T>(const FeatureMatrix<T>&,    \
-                                                                   int) const;                 \
-  template double SoftmaxRegression::score<T>(const FeatureMatrix<T>&,                         \
+#define SOFTREG_PREDICT_INSTANTIATE(T)                                                           \
+  template void SoftmaxRegression::decision_function<T>(const FeatureMatrix<T>&, std::span<T>,   \
+                                                        int) const;                              \
+  template void SoftmaxRegression::predict_proba<T>(const FeatureMatrix<T>&, std::span<T>, int)  \
+      const;                                                                                     \
+  template void SoftmaxRegression::predict_log_proba<T>(const FeatureMatrix<T>&, std::span<T>,   \
+                                                        int) const;                              \
+  template std::vector<std::int64_t> SoftmaxRegression::predict<T>(const FeatureMatrix<T>&, int) \
+      const;                                                                                     \
+  template double SoftmaxRegression::score<T>(const FeatureMatrix<T>&,                           \
                                               std::span<const std::string>, int) const;
 SOFTREG_PREDICT_INSTANTIATE(float)
 SOFTREG_PREDICT_INSTANTIATE(double)

@@ -12,7 +12,8 @@ namespace {
 struct Moments {
   std::vector<double> sum, sum_sq, min, max;
   explicit Moments(std::size_t d)
-      : sum(d, 0.0), sum_sq(d, 0.0),
+      : sum(d, 0.0),
+        sum_sq(d, 0.0),
         min(d, std::numeric_limits<double>::infinity()),
         max(d, -std::numeric_limits<double>::infinity()) {}
   void add(std::size_t j, double v) {

@@ -18,21 +18,29 @@ namespace softreg {
 
 const char* solver_name(Solver s) {
   switch (s) {
-    case Solver::lbfgs: return "lbfgs";
-    case Solver::sgd: return "sgd";
-    case Solver::adam: return "adam";
+    case Solver::lbfgs:
+      return "lbfgs";
+    case Solver::sgd:
+      return "sgd";
+    case Solver::adam:
+      return "adam";
   }
   return "?";
 }
 const char* scaling_name(Scaling s) {
   switch (s) {
-    case Scaling::none: return "none";
-    case Scaling::standard: return "standard";
-    case Scaling::minmax: return "minmax";
+    case Scaling::none:
+      return "none";
+    case Scaling::standard:
+      return "standard";
+    case Scaling::minmax:
+      return "minmax";
   }
   return "?";
 }
-const char* dtype_name(DType t) { return t == DType::float32 ? "float32" : "float64"; }
+const char* dtype_name(DType t) {
+  return t == DType::float32 ? "float32" : "float64";
+}
 
 namespace {
 
@@ -61,15 +69,21 @@ std::vector<std::string> sorted_classes(std::span<const std::string> labels) {
   return classes;
 }
 
-void fail(const std::string& what) { throw InvalidArgument("softreg::SoftmaxRegression::fit: " + what); }
+void fail(const std::string& what) {
+  throw InvalidArgument("softreg::SoftmaxRegression::fit: " + what);
+}
 
 }  // namespace
 
 SoftmaxRegression::SoftmaxRegression(std::vector<std::string> classes, std::size_t n_features,
                                      std::vector<double> weights, std::vector<double> bias,
                                      Preprocessing preprocessing, TrainingInfo info)
-    : classes_(std::move(classes)), d_(n_features), w_(std::move(weights)), b_(std::move(bias)),
-      pre_(std::move(preprocessing)), info_(std::move(info)) {
+    : classes_(std::move(classes)),
+      d_(n_features),
+      w_(std::move(weights)),
+      b_(std::move(bias)),
+      pre_(std::move(preprocessing)),
+      info_(std::move(info)) {
   const std::string who = "softreg::SoftmaxRegression: ";
   const std::size_t k = classes_.size();
   if (k == 0) throw InvalidArgument(who + "a model needs at least one class");
@@ -78,8 +92,8 @@ SoftmaxRegression::SoftmaxRegression(std::vector<std::string> classes, std::size
   }
   if (w_.size() != d_ * k || b_.size() != k) {
     throw InvalidArgument(who + "weights have " + std::to_string(w_.size()) + " entries and bias " +
-                          std::to_string(b_.size()) + "; expected d K = " +
-                          std::to_string(d_ * k) + " and K = " + std::to_string(k));
+                          std::to_string(b_.size()) + "; expected d K = " + std::to_string(d_ * k) +
+                          " and K = " + std::to_string(k));
   }
   const bool scaled = pre_.kind != Scaling::none;
   if ((scaled && (pre_.offset.size() != d_ || pre_.scale.size() != d_)) ||
@@ -119,7 +133,8 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   if (n == 0) fail("the training data has no rows");
   if (data.labels.size() != n) fail("training needs one label per row (" + data.source + ")");
   if (!(o.l2 >= 0.0) || !std::isfinite(o.l2)) fail("l2 must be finite and >= 0");
-  if (!(o.valid_fraction >= 0.0 && o.valid_fraction < 1.0)) fail("valid_fraction must be in [0, 1)");
+  if (!(o.valid_fraction >= 0.0 && o.valid_fraction < 1.0))
+    fail("valid_fraction must be in [0, 1)");
   if (o.max_iter < 0 || o.epochs < 0) fail("max_iter and epochs must be >= 0");
   if (!o.sample_weight.empty() && o.sample_weight.size() != n) {
     fail("sample_weight has " + std::to_string(o.sample_weight.size()) + " entries for " +
@@ -130,8 +145,8 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   std::vector<std::string> classes =
       warm ? warm->classes() : sorted_classes(std::span<const std::string>(data.labels));
   if (warm && warm->n_features() != d) {
-    fail("warm start model has " + std::to_string(warm->n_features()) +
-         " features, the data has " + std::to_string(d));
+    fail("warm start model has " + std::to_string(warm->n_features()) + " features, the data has " +
+         std::to_string(d));
   }
   if (classes.size() < 2) {
     fail(data.source + ": training needs at least 2 classes; the labels hold only \"" +
@@ -251,12 +266,12 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
                     ? o.lbfgs_memory
                     : int(std::min<std::size_t>(100, std::max<std::size_t>(10, budget_pairs)));
     lo.patience = valid_rows.empty() ? 0 : o.patience;
-    lo.h0_diagonal = detail::inverse_hessian_diagonal(data.features, pre,
-                                                      std::span<const std::size_t>(train_rows),
-                                                      k, o.l2);
+    lo.h0_diagonal = detail::inverse_hessian_diagonal(
+        data.features, pre, std::span<const std::size_t>(train_rows), k, o.l2);
     const std::span<const std::size_t> rows(train_rows);
-    result = lbfgs([&](std::span<const double> th, std::span<double> g) { return batch(th, g, rows); },
-                   theta, lo, progress, validation);
+    result =
+        lbfgs([&](std::span<const double> th, std::span<double> g) { return batch(th, g, rows); },
+              theta, lo, progress, validation);
   } else {
     StochasticOptions so;
     so.epochs = o.epochs;
@@ -283,7 +298,8 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
     };
     result = o.solver == Solver::sgd ? sgd(f, n_train, theta, so, progress, validation)
                                      : adam(f, n_train, theta, so, progress, validation);
-    if (!std::isfinite(result.loss)) throw Error("softreg::SoftmaxRegression::fit: " + result.message);
+    if (!std::isfinite(result.loss))
+      throw Error("softreg::SoftmaxRegression::fit: " + result.message);
   }
 
   TrainingInfo info;
@@ -301,19 +317,16 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   info.n_train = train_rows.empty() ? n : train_rows.size();
   info.n_valid = valid_rows.size();
   info.loss_history = result.history;
-  info.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::vector<double> w(theta.begin(), theta.begin() + std::ptrdiff_t(d * k));
   std::vector<double> b(theta.begin() + std::ptrdiff_t(d * k), theta.end());
-  return SoftmaxRegression(std::move(classes), d, std::move(w), std::move(b), pre,
-                           std::move(info));
+  return SoftmaxRegression(std::move(classes), d, std::move(w), std::move(b), pre, std::move(info));
 }
 
-template SoftmaxRegression SoftmaxRegression::fit<float>(const Dataset<float>&,
-                                                        const TrainOptions&,
-                                                        const SoftmaxRegression*);
-template SoftmaxRegression SoftmaxRegression::fit<double>(const Dataset<double>&,
-                                                         const TrainOptions&,
+template SoftmaxRegression SoftmaxRegression::fit<float>(const Dataset<float>&, const TrainOptions&,
                                                          const SoftmaxRegression*);
+template SoftmaxRegression SoftmaxRegression::fit<double>(const Dataset<double>&,
+                                                          const TrainOptions&,
+                                                          const SoftmaxRegression*);
 
 }  // namespace softreg

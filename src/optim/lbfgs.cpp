@@ -142,8 +142,10 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
   if (!h0.empty() && (h0.size() != n || !std::all_of(h0.begin(), h0.end(), [](double v) {
                         return v > 0.0 && std::isfinite(v);
                       }))) {
-    throw InvalidArgument("softreg::lbfgs: h0_diagonal must have one finite positive entry per "
-                          "parameter (" + std::to_string(n) + ")");
+    throw InvalidArgument(
+        "softreg::lbfgs: h0_diagonal must have one finite positive entry per "
+        "parameter (" +
+        std::to_string(n) + ")");
   }
   std::vector<double> g(n), d(n), x_trial(n), g_trial(n);
   OptimResult result;

@@ -12,8 +12,7 @@ namespace softreg::detail {
 
 class IterationMonitor {
  public:
-  IterationMonitor(const ProgressCallback& progress, const ValidationLoss& validation,
-                   int patience)
+  IterationMonitor(const ProgressCallback& progress, const ValidationLoss& validation, int patience)
       : progress_(progress), validation_(validation), patience_(patience) {}
 
   /// Reports one iteration at x: fills p.valid_loss, tracks the best validated x, and calls the

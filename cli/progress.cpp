@@ -23,8 +23,9 @@ bool ProgressReporter::operator()(const Progress& p) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double eta =
       p.iteration > 0 ? elapsed / p.iteration * double(p.max_iterations - p.iteration) : 0.0;
-  std::string stats = "loss " + std::to_string(p.loss).substr(0, 8);
   char buf[160];
+  std::snprintf(buf, sizeof buf, "loss %.6f", p.loss);
+  std::string stats = buf;
   if (p.accuracy >= 0) {
     std::snprintf(buf, sizeof buf, "  train acc %.4f", p.accuracy);
     stats += buf;

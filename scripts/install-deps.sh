@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build make pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
-  libopenblas-dev libhwy-dev libcli11-dev zlib1g-dev
+  libhwy-dev libcli11-dev zlib1g-dev
   clang-format
   python3 python3-dev python3-pip python3-pybind11 pybind11-dev python3-pytest
   python3-numpy python3-scipy python3-sklearn python3-torch

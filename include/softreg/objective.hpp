@@ -29,8 +29,8 @@ struct ObjectiveOptions {
 /// for theta = [W (d x K, row-major), b (K)], so n_params() = d K + K. With unit weights this
 /// is scikit-learn's LogisticRegression objective divided by C n, i.e. C = 1 / (lambda n).
 ///
-/// One evaluation reads each row of X once: per block of rows, logits Z = X_b W + b by GEMM
-/// (OpenBLAS for dense X, a CSR loop for sparse X), the fused softmax cross-entropy turns Z
+/// One evaluation reads each row of X once: per block of rows, logits Z = X_b W + b (vectorized
+/// dot products for dense X, a CSR loop for sparse X), the fused softmax cross-entropy turns Z
 /// into dZ = s c (P - Y) / sum s while the block is in cache, then G += X_b^T dZ. Parameters and
 /// gradients are double; the products run in T (float or double); the loss and the gradient
 /// are accumulated in double across blocks, in a fixed order, so the result depends only on

@@ -6,7 +6,7 @@
 #include <string>
 #include <variant>
 
-#include "model/blas.hpp"
+#include "model/csr_pass.hpp"
 #include "model/dense_pass.hpp"
 #include "model/parallel.hpp"
 #include "softreg/error.hpp"
@@ -42,37 +42,6 @@ void check_weights(const std::vector<double>& w, std::size_t expected, const cha
     if (!(w[i] >= 0.0) || std::isinf(w[i])) {
       throw InvalidArgument(std::string(kCaller) + ": " + what + "[" + std::to_string(i) + "] is " +
                             std::to_string(w[i]) + "; expected finite and >= 0");
-    }
-  }
-}
-
-/// Logits of rows [row_begin, row_begin + m) of a CSR matrix: Z = X_b W + b.
-template <class T>
-void csr_logits(const CsrMatrix<T>& x, const std::size_t* rows, std::size_t row_begin,
-                std::size_t m, const T* w, const T* b, std::size_t k, T* z) {
-  for (std::size_t r = 0; r < m; ++r) {
-    const std::size_t i = rows ? rows[r] : row_begin + r;
-    T* zr = z + r * k;
-    std::copy(b, b + k, zr);
-    for (auto p = x.indptr[i]; p < x.indptr[i + 1]; ++p) {
-      const T v = x.values[std::size_t(p)];
-      const T* wr = w + std::size_t(x.indices[std::size_t(p)]) * k;
-      for (std::size_t c = 0; c < k; ++c) zr[c] += v * wr[c];
-    }
-  }
-}
-
-/// G += X_b^T dZ for a CSR block, accumulated straight into the double gradient.
-template <class T>
-void csr_gradient(const CsrMatrix<T>& x, const std::size_t* rows, std::size_t row_begin,
-                  std::size_t m, const T* dz, std::size_t k, double* g) {
-  for (std::size_t r = 0; r < m; ++r) {
-    const std::size_t i = rows ? rows[r] : row_begin + r;
-    const T* dzr = dz + r * k;
-    for (auto p = x.indptr[i]; p < x.indptr[i + 1]; ++p) {
-      const double v = x.values[std::size_t(p)];
-      double* gr = g + std::size_t(x.indices[std::size_t(p)]) * k;
-      for (std::size_t c = 0; c < k; ++c) gr[c] += v * double(dzr[c]);
     }
   }
 }
@@ -124,7 +93,6 @@ SoftmaxObjective<T>::SoftmaxObjective(const FeatureMatrix<T>& x, std::span<const
     if (dense) ws->g_block.resize(d_ * k_);
     workspaces_.push_back(std::move(ws));
   }
-  detail::use_single_threaded_blas();
 }
 
 template <class T>
@@ -219,7 +187,7 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
         }
         detail::dense_logits(xb, m, d_, w_t.data(), bias, k_, ws.z.data());
       } else {
-        csr_logits(*sparse, idx, begin, m, w, bias, k_, ws.z.data());
+        detail::csr_logits(*sparse, idx, begin, m, w, bias, k_, ws.z.data());
       }
       // Accuracy, labels, then the fused softmax cross-entropy: Z becomes P - Y in place.
       for (std::size_t r = 0; r < m; ++r) {
@@ -257,7 +225,7 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
           for (std::size_t j = 0; j < d_; ++j) ws.g[j * k_ + c] += double(gc[j]);
         }
       } else {
-        csr_gradient(*sparse, idx, begin, m, ws.z.data(), k_, ws.g.data());
+        detail::csr_gradient(*sparse, idx, begin, m, ws.z.data(), k_, ws.g.data());
       }
       double* gb = ws.g.data() + d_ * k_;
       for (std::size_t r = 0; r < m; ++r) {

@@ -1,11 +1,12 @@
 // Predictions of a fitted SoftmaxRegression: logits by blocks of rows with the preprocessing
-// folded into the weights, then the softmax-family kernels.
+// folded into the weights (the same products as training), then the softmax-family kernels.
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <variant>
 
-#include "model/blas.hpp"
+#include "model/csr_pass.hpp"
+#include "model/dense_pass.hpp"
 #include "model/parallel.hpp"
 #include "softreg/error.hpp"
 #include "softreg/model.hpp"
@@ -33,35 +34,31 @@ void SoftmaxRegression::decision_function(const FeatureMatrix<T>& x, std::span<T
   }
   std::vector<double> w_raw, b_raw;
   folded_weights(w_raw, b_raw);
-  const std::vector<T> w(w_raw.begin(), w_raw.end());
+  const auto* dense = std::get_if<DenseMatrix<T>>(&x);
+  const auto* sparse = std::get_if<CsrMatrix<T>>(&x);
+  // The training pass's products: dense rows take W transposed (K x d), CSR rows W itself.
+  std::vector<T> w(w_raw.size());
+  for (std::size_t j = 0; j < d_; ++j) {
+    for (std::size_t c = 0; c < k; ++c) {
+      w[dense ? c * d_ + j : j * k + c] = T(w_raw[j * k + c]);
+    }
+  }
   const std::vector<T> b(b_raw.begin(), b_raw.end());
   const std::size_t blocks = (n + kBlockRows - 1) / kBlockRows;
   const int workers = static_cast<int>(std::min<std::size_t>(
       std::size_t(detail::resolve_threads(threads)), std::max<std::size_t>(blocks, 1)));
-  detail::use_single_threaded_blas();
-  const auto* dense = std::get_if<DenseMatrix<T>>(&x);
-  const auto* sparse = std::get_if<CsrMatrix<T>>(&x);
   detail::fork_join(workers, [&](int t) {
     const std::size_t row_begin =
         std::min(n, blocks * std::size_t(t) / std::size_t(workers) * kBlockRows);
     const std::size_t row_end =
         std::min(n, blocks * std::size_t(t + 1) / std::size_t(workers) * kBlockRows);
-    for (std::size_t i = row_begin; i < row_end; ++i) {
-      std::copy(b.begin(), b.end(), out.begin() + std::ptrdiff_t(i * k));
-    }
-    if (row_end == row_begin) return;
+    const std::size_t m = row_end - row_begin;
+    if (m == 0) return;
+    T* z = out.data() + row_begin * k;
     if (dense) {
-      detail::gemm_nn(row_end - row_begin, k, d_, T(1), dense->data.data() + row_begin * d_,
-                      w.data(), T(1), out.data() + row_begin * k);
-      return;
-    }
-    for (std::size_t i = row_begin; i < row_end; ++i) {
-      T* z = out.data() + i * k;
-      for (auto p = sparse->indptr[i]; p < sparse->indptr[i + 1]; ++p) {
-        const T v = sparse->values[std::size_t(p)];
-        const T* wr = w.data() + std::size_t(sparse->indices[std::size_t(p)]) * k;
-        for (std::size_t c = 0; c < k; ++c) z[c] += v * wr[c];
-      }
+      detail::dense_logits(dense->data.data() + row_begin * d_, m, d_, w.data(), b.data(), k, z);
+    } else {
+      detail::csr_logits(*sparse, nullptr, row_begin, m, w.data(), b.data(), k, z);
     }
   });
 }

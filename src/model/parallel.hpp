@@ -6,14 +6,13 @@
 #include <thread>
 #include <vector>
 
+#include "softreg/threads.hpp"
+
 namespace softreg::detail {
 
-/// 0 means every core the system reports; anything else is taken as given (minimum 1).
-inline int resolve_threads(int threads) {
-  if (threads > 0) return threads;
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : static_cast<int>(hw);
-}
+/// 0 means the library's worker count (softreg::get_num_threads()); anything else is taken as
+/// given.
+inline int resolve_threads(int threads) { return threads > 0 ? threads : get_num_threads(); }
 
 /// Calls work(t) for t in [0, workers) on that many threads (the caller runs t = 0) and waits.
 /// The first exception thrown by any worker is rethrown here after all have finished.

@@ -7,6 +7,7 @@
 
 #include "kernels/check.hpp"
 #include "kernels/row.hpp"
+#include "kernels/softmax_simd.hpp"
 #include "softreg/softmax.hpp"
 
 namespace softreg {
@@ -124,17 +125,8 @@ void softmax_online_impl(std::span<T> out, std::span<const T> x, const Shape& sh
     softmax(out, x, shape, axis, 0.0);
     return;
   }
-  for (std::size_t r = 0; r < layout.rows(); ++r) {
-    const T* xr = x.data() + layout.row_start(r);
-    T* outr = out.data() + layout.row_start(r);
-    OnlineSoftmax state(t);
-    for (std::size_t j = 0; j < layout.n; ++j)
-      state.update(static_cast<double>(xr[j * layout.inner]));
-    for (std::size_t j = 0; j < layout.n; ++j) {
-      const std::size_t k = j * layout.inner;
-      outr[k] = static_cast<T>(state.probability(xr[k]));
-    }
-  }
+  detail::softmax_family(detail::RowOp::softmax, detail::Passes::online, out.data(), x.data(),
+                         layout, t);
 }
 
 }  // namespace

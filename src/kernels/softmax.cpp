@@ -1,104 +1,74 @@
-// Scalar softmax, log-softmax, logsumexp and argmax over strided rows, with the edge-case table
-// of docs/NUMERICS.md. Float rows are evaluated in double, so they meet the float bounds with
-// a wide margin; double rows use a compensated sum.
+// Softmax, log-softmax, logsumexp and argmax: argument checks, then the rows split over the
+// library's threads and handed to the vectorized kernels (softmax_simd.cpp), which pass rows
+// that are not ordinary to the scalar reference (reference.hpp).
 #include "softreg/softmax.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <span>
 
+#include "common/thread_pool.hpp"
 #include "kernels/check.hpp"
+#include "kernels/reference.hpp"
 #include "kernels/row.hpp"
+#include "kernels/softmax_simd.hpp"
+#include "softreg/threads.hpp"
 
 namespace softreg {
 namespace detail {
 namespace {
 
-enum class Op { softmax, log_softmax };
-
-/// Rows whose maximum is not finite, NaN rows and T = 0: the limits of the edge-case table.
-/// Returns false when the row is ordinary and the caller should run the general path.
 template <class T>
-bool special_row(Op op, T* out, const T* x, std::size_t stride, std::size_t n, const RowScan& scan,
-                 double temperature) {
-  const bool log = op == Op::log_softmax;
-  if (scan.nan) {
-    fill_row(out, stride, n, kNaN);
-    return true;
-  }
-  if (scan.max == -kInf) {  // fully masked (or empty): no mass anywhere
-    fill_row(out, stride, n, log ? -kInf : 0.0);
-    return true;
-  }
-  if (temperature == 0.0) {  // one-hot at the first maximum
-    fill_row(out, stride, n, log ? -kInf : 0.0);
-    out[static_cast<std::size_t>(scan.first_max) * stride] = T(log ? 0.0 : 1.0);
-    return true;
-  }
-  if (scan.max == kInf) {  // the +inf entries share the mass evenly
-    std::size_t count = 0;
-    for (std::size_t j = 0; j < n; ++j) count += x[j * stride] == kInf ? 1 : 0;
-    const double share = log ? -std::log(static_cast<double>(count)) : 1.0 / double(count);
-    for (std::size_t j = 0; j < n; ++j) {
-      const bool hit = x[j * stride] == kInf;
-      out[j * stride] = static_cast<T>(hit ? share : (log ? -kInf : 0.0));
-    }
-    return true;
-  }
-  return false;
-}
-
-template <class T>
-double sum_exp(const T* x, std::size_t stride, std::size_t n, double max, double t) {
-  CompensatedSum s;
-  for (std::size_t j = 0; j < n; ++j) s.add(std::exp(scaled_shift(x[j * stride], max, t)));
-  return s.value();
-}
-
-template <class T>
-void softmax_row(Op op, T* out, const T* x, std::size_t stride, std::size_t n, double t) {
-  const RowScan scan = scan_row(x, stride, n);
-  if (special_row(op, out, x, stride, n, scan, t)) return;
-  if (op == Op::softmax) {
-    // Three passes: the exponentials are stored in out, then scaled. out may be x: each entry is
-    // read before it is overwritten.
-    CompensatedSum s;
-    for (std::size_t j = 0; j < n; ++j) {
-      const double e = std::exp(scaled_shift(x[j * stride], scan.max, t));
-      s.add(e);
-      out[j * stride] = static_cast<T>(e);
-    }
-    const double sum = s.value();  // >= 1: the maximum contributes exp(0)
-    for (std::size_t j = 0; j < n; ++j) {
-      out[j * stride] = static_cast<T>(static_cast<double>(out[j * stride]) / sum);
-    }
-  } else {
-    const double log_sum = std::log(sum_exp(x, stride, n, scan.max, t));
-    for (std::size_t j = 0; j < n; ++j) {
-      out[j * stride] = static_cast<T>(scaled_shift(x[j * stride], scan.max, t) - log_sum);
+void reference_rows(RowOp op, T* out, const T* x, const AxisLayout& layout, double t,
+                    std::size_t begin, std::size_t end) {
+  for (std::size_t r = begin; r < end; ++r) {
+    const std::size_t start = layout.row_start(r);
+    if (op == RowOp::logsumexp) {
+      out[r] = static_cast<T>(logsumexp_row(x + start, layout.inner, layout.n));
+    } else {
+      softmax_row(op == RowOp::softmax ? Op::softmax : Op::log_softmax, out + start, x + start,
+                  layout.inner, layout.n, t);
     }
   }
 }
 
+/// Work items of at least this many elements each are worth a thread.
+constexpr std::size_t kGrainElements = std::size_t(1) << 15;
+
 template <class T>
-double logsumexp_row(const T* x, std::size_t stride, std::size_t n) {
-  const RowScan scan = scan_row(x, stride, n);
-  if (scan.nan) return kNaN;
-  if (scan.max == -kInf || scan.max == kInf) return scan.max;
-  return scan.max + std::log(sum_exp(x, stride, n, scan.max, 1.0));
+void family_impl(RowOp op, Passes passes, T* out, const T* x, const AxisLayout& layout,
+                 double t) {
+  const int threads = get_num_threads();
+  const std::size_t n = layout.n;
+  const bool vectorized = n > 0 && t > 0.0 && std::isfinite(static_cast<T>(1.0 / t));
+  if (!vectorized) {
+    parallel_for(threads, layout.rows(), std::max<std::size_t>(1, kGrainElements / (n + 1)),
+                 [&](std::size_t b, std::size_t e) { reference_rows(op, out, x, layout, t, b, e); });
+    return;
+  }
+  if (layout.inner == 1) {
+    parallel_for(threads, layout.rows(), std::max<std::size_t>(1, kGrainElements / n),
+                 [&](std::size_t b, std::size_t e) { simd_rows(op, passes, out, x, n, b, e, t); });
+    return;
+  }
+  const std::size_t w =
+      sizeof(T) == 4 ? strided_block_width_f32() : strided_block_width_f64();
+  const std::size_t tasks = layout.outer * ((layout.inner + w - 1) / w);
+  parallel_for(threads, tasks, std::max<std::size_t>(1, kGrainElements / (n * w)),
+               [&](std::size_t b, std::size_t e) {
+                 simd_strided(op, out, x, n, layout.inner, b, e, t);
+               });
 }
 
 template <class T>
-void softmax_like(Op op, const char* caller, std::span<T> out, std::span<const T> x,
+void softmax_like(RowOp op, const char* caller, std::span<T> out, std::span<const T> x,
                   const Shape& shape, int axis, double temperature) {
   const AxisLayout layout = axis_layout(shape, axis, caller);
   check_size(caller, "x", x.size(), layout.size(), shape);
   check_size(caller, "out", out.size(), layout.size(), shape);
   check_alias(caller, "out", out, "x", x);
   const double t = checked_temperature<T>(caller, temperature);
-  for (std::size_t r = 0; r < layout.rows(); ++r) {
-    const std::size_t start = layout.row_start(r);
-    softmax_row(op, out.data() + start, x.data() + start, layout.inner, layout.n, t);
-  }
+  family_impl(op, Passes::automatic, out.data(), x.data(), layout, t);
 }
 
 template <class T>
@@ -108,9 +78,7 @@ void logsumexp_impl(std::span<T> out, std::span<const T> x, const Shape& shape, 
   check_size(caller, "x", x.size(), layout.size(), shape);
   check_size(caller, "out", out.size(), layout.rows(), shape);
   check_alias(caller, "out", out, "x", x);
-  for (std::size_t r = 0; r < layout.rows(); ++r) {
-    out[r] = static_cast<T>(logsumexp_row(x.data() + layout.row_start(r), layout.inner, layout.n));
-  }
+  family_impl(RowOp::logsumexp, Passes::automatic, out.data(), x.data(), layout, 1.0);
 }
 
 template <class T>
@@ -126,24 +94,34 @@ void argmax_impl(std::span<std::int64_t> out, std::span<const T> x, const Shape&
 }
 
 }  // namespace
+
+void softmax_family(RowOp op, Passes passes, float* out, const float* x, const AxisLayout& layout,
+                    double temperature) {
+  family_impl(op, passes, out, x, layout, temperature);
+}
+void softmax_family(RowOp op, Passes passes, double* out, const double* x,
+                    const AxisLayout& layout, double temperature) {
+  family_impl(op, passes, out, x, layout, temperature);
+}
+
 }  // namespace detail
 
 void softmax(std::span<float> out, std::span<const float> x, const Shape& shape, int axis,
              double temperature) {
-  detail::softmax_like(detail::Op::softmax, "softreg::softmax", out, x, shape, axis, temperature);
+  detail::softmax_like(detail::RowOp::softmax, "softreg::softmax", out, x, shape, axis, temperature);
 }
 void softmax(std::span<double> out, std::span<const double> x, const Shape& shape, int axis,
              double temperature) {
-  detail::softmax_like(detail::Op::softmax, "softreg::softmax", out, x, shape, axis, temperature);
+  detail::softmax_like(detail::RowOp::softmax, "softreg::softmax", out, x, shape, axis, temperature);
 }
 void log_softmax(std::span<float> out, std::span<const float> x, const Shape& shape, int axis,
                  double temperature) {
-  detail::softmax_like(detail::Op::log_softmax, "softreg::log_softmax", out, x, shape, axis,
+  detail::softmax_like(detail::RowOp::log_softmax, "softreg::log_softmax", out, x, shape, axis,
                        temperature);
 }
 void log_softmax(std::span<double> out, std::span<const double> x, const Shape& shape, int axis,
                  double temperature) {
-  detail::softmax_like(detail::Op::log_softmax, "softreg::log_softmax", out, x, shape, axis,
+  detail::softmax_like(detail::RowOp::log_softmax, "softreg::log_softmax", out, x, shape, axis,
                        temperature);
 }
 void logsumexp(std::span<float> out, std::span<const float> x, const Shape& shape, int axis) {

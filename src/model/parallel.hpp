@@ -1,10 +1,10 @@
-// Static fork-join over a fixed number of workers, with exceptions carried back to the caller.
+// Fork-join over a fixed number of workers (on the shared pool), with exceptions carried back.
 #pragma once
 
-#include <exception>
-#include <mutex>
-#include <thread>
-#include <vector>
+#include <functional>
+#include <utility>
+
+#include "common/thread_pool.hpp"
 
 #include "softreg/threads.hpp"
 
@@ -18,26 +18,7 @@ inline int resolve_threads(int threads) { return threads > 0 ? threads : get_num
 /// The first exception thrown by any worker is rethrown here after all have finished.
 template <class Work>
 void fork_join(int workers, Work&& work) {
-  if (workers <= 1) {
-    work(0);
-    return;
-  }
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto guarded = [&](int t) {
-    try {
-      work(t);
-    } catch (...) {
-      const std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-    }
-  };
-  std::vector<std::thread> pool;
-  pool.reserve(static_cast<std::size_t>(workers - 1));
-  for (int t = 1; t < workers; ++t) pool.emplace_back(guarded, t);
-  guarded(0);
-  for (auto& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
+  parallel_run(workers, std::function<void(int)>(std::forward<Work>(work)));
 }
 
 }  // namespace softreg::detail

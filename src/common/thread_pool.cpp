@@ -1,0 +1,119 @@
+// The worker pool behind parallel_run (thread_pool.hpp).
+#include "common/thread_pool.hpp"
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace softreg::detail {
+namespace {
+
+thread_local bool in_job = false;
+
+class Pool {
+ public:
+  ~Pool() {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& th : threads_) th.join();
+  }
+
+  /// Runs the job if the pool is free; returns false (having run nothing) if it is busy.
+  bool try_run(int workers, const std::function<void(int)>& work) {
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (!busy.owns_lock()) return false;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      while (threads_.size() < std::size_t(workers - 1)) {
+        const int index = static_cast<int>(threads_.size()) + 1;
+        threads_.emplace_back([this, index] { loop(index); });
+      }
+      job_ = &work;
+      job_workers_ = workers;
+      pending_ = workers - 1;
+      error_ = nullptr;
+      ++generation_;
+    }
+    wake_.notify_all();
+    run_part(0);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+    job_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+    return true;
+  }
+
+ private:
+  void run_part(int t) {
+    in_job = true;
+    try {
+      (*job_)(t);
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    in_job = false;
+  }
+
+  void loop(int index) {
+    std::uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+        if (index >= job_workers_) continue;
+      }
+      run_part(index);
+      {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        --pending_;
+      }
+      done_.notify_one();
+    }
+  }
+
+  std::mutex busy_;  // held for the whole of one job
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  std::vector<std::thread> threads_;
+  const std::function<void(int)>* job_ = nullptr;
+  int job_workers_ = 0;
+  int pending_ = 0;
+  std::uint64_t generation_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+};
+
+Pool& pool() {
+  static Pool instance;
+  return instance;
+}
+
+void run_serially(int workers, const std::function<void(int)>& work) {
+  std::exception_ptr error;
+  for (int t = 0; t < workers; ++t) {
+    try {
+      work(t);
+    } catch (...) {
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
+void parallel_run(int workers, const std::function<void(int)>& work) {
+  if (workers <= 1 || in_job || !pool().try_run(workers, work)) run_serially(workers, work);
+}
+
+}  // namespace softreg::detail

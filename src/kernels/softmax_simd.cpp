@@ -1,0 +1,552 @@
+// Highway implementations of softmax_simd.hpp, compiled once per SIMD target.
+//
+// Accuracy: the exponentials come from simd_math-inl.h (<= 1 ULP), the shift x - max and the
+// temperature are applied in the kernel's type, and the sum of exponentials is accumulated in
+// double (float kernels: four vectors are added in float, then widened; double kernels: a
+// compensated two-sum per lane). The results stay within the bounds of docs/NUMERICS.md.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/softmax_simd.cpp"
+#include "kernels/softmax_simd.hpp"
+
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <limits>
+
+#include "kernels/reference.hpp"
+#include "kernels/simd_math-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace softreg::detail::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+/// Per-lane sums of exponentials in double. Float lanes are widened (the lower and upper halves
+/// of a float vector become two double vectors); double lanes keep a two-sum compensation.
+template <class D>
+class LaneSums {
+  using T = hn::TFromD<D>;
+  using V = hn::Vec<D>;
+
+ public:
+  explicit LaneSums(D d) : d_(d) {
+    if constexpr (kFloat) {
+      lo_ = hn::Zero(dw_);
+      hi_ = hn::Zero(dw_);
+    } else {
+      sum_ = hn::Zero(d);
+      comp_ = hn::Zero(d);
+    }
+  }
+
+  void add(V v) {
+    if constexpr (kFloat) {
+#if HWY_TARGET == HWY_SCALAR
+      lo_ = hn::Add(lo_, hn::PromoteTo(dw_, v));
+#else
+      lo_ = hn::Add(lo_, hn::PromoteTo(dw_, hn::LowerHalf(dh_, v)));
+      hi_ = hn::Add(hi_, hn::PromoteTo(dw_, hn::UpperHalf(dh_, v)));
+#endif
+    } else {
+      const V s = hn::Add(sum_, v);
+      const V bp = hn::Sub(s, sum_);
+      const V err = hn::Add(hn::Sub(sum_, hn::Sub(s, bp)), hn::Sub(v, bp));
+      comp_ = hn::Add(comp_, err);
+      sum_ = s;
+    }
+  }
+
+  /// The sum over all lanes.
+  double total() const {
+    if constexpr (kFloat) {
+#if HWY_TARGET == HWY_SCALAR
+      return hn::GetLane(lo_);
+#else
+      return hn::GetLane(hn::SumOfLanes(dw_, hn::Add(lo_, hi_)));
+#endif
+    } else {
+      HWY_ALIGN T sums[hn::MaxLanes(D())];
+      HWY_ALIGN T comps[hn::MaxLanes(D())];
+      hn::Store(sum_, d_, sums);
+      hn::Store(comp_, d_, comps);
+      CompensatedSum s;
+      double c = 0.0;
+      for (std::size_t i = 0; i < hn::Lanes(d_); ++i) {
+        s.add(sums[i]);
+        c += comps[i];
+      }
+      return s.value() + c;
+    }
+  }
+
+  /// Per lane: 1 / sum (as_log false) or log(sum) (as_log true), rounded to T.
+  V per_lane(bool as_log) const {
+    if constexpr (kFloat) {
+      auto f = [&](hn::Vec<decltype(dw_)> s) {
+        return as_log ? Log(dw_, s) : hn::Div(hn::Set(dw_, 1.0), s);
+      };
+#if HWY_TARGET == HWY_SCALAR
+      return hn::DemoteTo(d_, f(lo_));
+#else
+      return hn::Combine(d_, hn::DemoteTo(dh_, f(hi_)), hn::DemoteTo(dh_, f(lo_)));
+#endif
+    } else {
+      const V s = hn::Add(sum_, comp_);
+      return as_log ? Log(d_, s) : hn::Div(hn::Set(d_, T(1)), s);
+    }
+  }
+
+ private:
+  static constexpr bool kFloat = sizeof(T) == 4;
+#if HWY_TARGET == HWY_SCALAR
+  using DW = hn::Rebind<double, D>;
+#else
+  using DW = hn::Rebind<double, hn::Half<D>>;
+  hn::Half<D> dh_;
+#endif
+  D d_;
+  DW dw_;
+  hn::Vec<DW> lo_, hi_;
+  V sum_, comp_;
+};
+
+/// Loads the first `count` (< lanes) entries of p; the other lanes get `fill`.
+template <class D>
+HWY_INLINE hn::Vec<D> LoadTail(D d, const hn::TFromD<D>* p, std::size_t count,
+                               hn::TFromD<D> fill) {
+  using T = hn::TFromD<D>;
+  HWY_ALIGN T buf[hn::MaxLanes(D())];
+  for (std::size_t i = 0; i < hn::Lanes(d); ++i) buf[i] = i < count ? p[i] : fill;
+  return hn::Load(d, buf);
+}
+
+template <class D>
+HWY_INLINE void StoreTail(D d, hn::Vec<D> v, hn::TFromD<D>* p, std::size_t count) {
+  using T = hn::TFromD<D>;
+  HWY_ALIGN T buf[hn::MaxLanes(D())];
+  hn::Store(v, d, buf);
+  std::memcpy(p, buf, count * sizeof(T));
+}
+
+template <class T>
+struct Range {
+  T max;
+  T min;
+};
+
+/// Replaces -inf lanes by +inf, so that a minimum skips masked entries.
+template <class D, class V>
+HWY_INLINE V SkipMasked(D d, V a) {
+  using T = hn::TFromD<D>;
+  const T inf = std::numeric_limits<T>::infinity();
+  return hn::IfThenElse(hn::Eq(a, hn::Set(d, -inf)), hn::Set(d, inf), a);
+}
+
+/// The largest entry of x[0, n) and, with kMin, the smallest one other than -inf (+inf if
+/// none, or without kMin). The minimum matters only for T > 1, where x - max can overflow
+/// although (x - max) / T would not. With a NaN in the row either may be NaN or ignore it;
+/// callers catch that through the checks or the NaN it puts in the sum.
+template <bool kMin, class D>
+HWY_INLINE Range<hn::TFromD<D>> RowRange(D d, const hn::TFromD<D>* HWY_RESTRICT x,
+                                         std::size_t n) {
+  using T = hn::TFromD<D>;
+  const std::size_t N = hn::Lanes(d);
+  const T inf = std::numeric_limits<T>::infinity();
+  auto mx0 = hn::Set(d, -inf), mx1 = mx0, mn0 = hn::Set(d, inf), mn1 = mn0;
+  std::size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    const auto a = hn::LoadU(d, x + i);
+    const auto b = hn::LoadU(d, x + i + N);
+    mx0 = hn::Max(mx0, a);
+    mx1 = hn::Max(mx1, b);
+    if constexpr (kMin) {
+      mn0 = hn::Min(mn0, SkipMasked(d, a));
+      mn1 = hn::Min(mn1, SkipMasked(d, b));
+    }
+  }
+  for (; i + N <= n; i += N) {
+    const auto a = hn::LoadU(d, x + i);
+    mx0 = hn::Max(mx0, a);
+    if constexpr (kMin) mn0 = hn::Min(mn0, SkipMasked(d, a));
+  }
+  if (i < n) {
+    mx1 = hn::Max(mx1, LoadTail(d, x + i, n - i, -inf));
+    if constexpr (kMin) mn1 = hn::Min(mn1, SkipMasked(d, LoadTail(d, x + i, n - i, inf)));
+  }
+  return {hn::GetLane(hn::MaxOfLanes(d, hn::Max(mx0, mx1))),
+          hn::GetLane(hn::MinOfLanes(d, hn::Min(mn0, mn1)))};
+}
+
+/// Whether a row with this range can take the vectorized path: a finite maximum and, for
+/// T > 1 (wide), a shift x - max that does not overflow.
+template <class T>
+HWY_INLINE bool Ordinary(const Range<T>& r, bool wide) {
+  return std::isfinite(r.max) && (!wide || std::isfinite(r.max - r.min));
+}
+
+/// exp((x - m) * inv_t) lane-wise.
+template <class D, class V>
+HWY_INLINE V ShiftedExp(D d, V x, V m, V inv_t) {
+  return Exp(d, hn::Mul(hn::Sub(x, m), inv_t));
+}
+
+/// sum_j exp((x_j - m) * inv_t) in double; with kStore the exponentials are also written to
+/// out (which may be x).
+template <bool kStore, class D>
+HWY_INLINE double RowSumExp(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std::size_t n,
+                            hn::TFromD<D> m, hn::TFromD<D> inv_t) {
+  using T = hn::TFromD<D>;
+  const std::size_t N = hn::Lanes(d);
+  const auto vm = hn::Set(d, m);
+  const auto vt = hn::Set(d, inv_t);
+  LaneSums<D> sums(d);
+  std::size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    const auto e0 = ShiftedExp(d, hn::LoadU(d, x + i), vm, vt);
+    const auto e1 = ShiftedExp(d, hn::LoadU(d, x + i + N), vm, vt);
+    const auto e2 = ShiftedExp(d, hn::LoadU(d, x + i + 2 * N), vm, vt);
+    const auto e3 = ShiftedExp(d, hn::LoadU(d, x + i + 3 * N), vm, vt);
+    if constexpr (kStore) {
+      hn::StoreU(e0, d, out + i);
+      hn::StoreU(e1, d, out + i + N);
+      hn::StoreU(e2, d, out + i + 2 * N);
+      hn::StoreU(e3, d, out + i + 3 * N);
+    }
+    sums.add(hn::Add(hn::Add(e0, e1), hn::Add(e2, e3)));
+  }
+  for (; i + N <= n; i += N) {
+    const auto e = ShiftedExp(d, hn::LoadU(d, x + i), vm, vt);
+    if constexpr (kStore) hn::StoreU(e, d, out + i);
+    sums.add(e);
+  }
+  if (i < n) {
+    const T fill = -std::numeric_limits<T>::infinity();
+    const auto e = ShiftedExp(d, LoadTail(d, x + i, n - i, fill), vm, vt);
+    if constexpr (kStore) StoreTail(d, e, out + i, n - i);
+    sums.add(e);
+  }
+  return sums.total();
+}
+
+/// out *= s.
+template <class D>
+HWY_INLINE void RowScale(D d, hn::TFromD<D>* out, std::size_t n, hn::TFromD<D> s) {
+  const std::size_t N = hn::Lanes(d);
+  const auto vs = hn::Set(d, s);
+  std::size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, out + i), vs), d, out + i);
+  for (; i < n; ++i) out[i] *= s;
+}
+
+/// out = (x - m) * inv_t - c.
+template <class D>
+HWY_INLINE void RowShift(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std::size_t n,
+                         hn::TFromD<D> m, hn::TFromD<D> inv_t, hn::TFromD<D> c) {
+  const std::size_t N = hn::Lanes(d);
+  const auto vm = hn::Set(d, m);
+  const auto vt = hn::Set(d, inv_t);
+  const auto vc = hn::Set(d, c);
+  std::size_t i = 0;
+  for (; i + N <= n; i += N) {
+    hn::StoreU(hn::Sub(hn::Mul(hn::Sub(hn::LoadU(d, x + i), vm), vt), vc), d, out + i);
+  }
+  for (; i < n; ++i) out[i] = (x[i] - m) * inv_t - c;
+}
+
+/// out = exp((x - m) * inv_t) * s.
+template <class D>
+HWY_INLINE void RowExpScale(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std::size_t n,
+                            hn::TFromD<D> m, hn::TFromD<D> inv_t, hn::TFromD<D> s) {
+  using T = hn::TFromD<D>;
+  const std::size_t N = hn::Lanes(d);
+  const auto vm = hn::Set(d, m);
+  const auto vt = hn::Set(d, inv_t);
+  const auto vs = hn::Set(d, s);
+  std::size_t i = 0;
+  for (; i + N <= n; i += N) {
+    hn::StoreU(hn::Mul(ShiftedExp(d, hn::LoadU(d, x + i), vm, vt), vs), d, out + i);
+  }
+  if (i < n) {
+    const auto v = LoadTail(d, x + i, n - i, -std::numeric_limits<T>::infinity());
+    StoreTail(d, hn::Mul(ShiftedExp(d, v, vm, vt), vs), out + i, n - i);
+  }
+}
+
+/// The maximum and the sum of exp((x - max) * inv_t) of a row in one read, a block of
+/// kOnlineBlock entries at a time (the block is read twice, from L1). Returns false when the
+/// row is not ordinary (non-finite maximum, or a range whose shift overflows).
+constexpr std::size_t kOnlineBlock = 2048;
+
+template <class D>
+HWY_INLINE bool OnlineMaxSum(D d, const hn::TFromD<D>* x, std::size_t n, hn::TFromD<D> inv_t,
+                             bool wide, hn::TFromD<D>& max, double& sum) {
+  using T = hn::TFromD<D>;
+  T m = -std::numeric_limits<T>::infinity();
+  T lowest = std::numeric_limits<T>::infinity();
+  double s = 0.0;
+  for (std::size_t b = 0; b < n; b += kOnlineBlock) {
+    const std::size_t len = std::min(kOnlineBlock, n - b);
+    const Range<T> r = wide ? RowRange<true>(d, x + b, len) : RowRange<false>(d, x + b, len);
+    if (!std::isfinite(r.max) || std::isnan(r.min)) return false;
+    lowest = std::min(lowest, r.min);
+    const double block = RowSumExp<false>(d, static_cast<T*>(nullptr), x + b, len, r.max, inv_t);
+    if (r.max > m) {
+      s = s * std::exp(static_cast<double>((m - r.max) * inv_t)) + block;
+      m = r.max;
+    } else {
+      s += block * std::exp(static_cast<double>((r.max - m) * inv_t));
+    }
+  }
+  if (!Ordinary(Range<T>{m, lowest}, wide)) return false;
+  max = m;
+  sum = s;
+  return true;
+}
+
+template <class T>
+void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::size_t begin,
+              std::size_t end, double temperature) {
+  const hn::ScalableTag<T> d;
+  const T inv_t = static_cast<T>(1.0 / temperature);
+  const bool online =
+      passes == Passes::online || (passes == Passes::automatic && n * sizeof(T) > kOnlineRowBytes);
+  const Op ref_op = op == RowOp::log_softmax ? Op::log_softmax : Op::softmax;
+  const bool wide = temperature > 1.0;
+  for (std::size_t r = begin; r < end; ++r) {
+    const T* xr = x + r * n;
+    T* outr = op == RowOp::logsumexp ? out + r : out + r * n;
+    T m;
+    double s;
+    if (online) {
+      if (!OnlineMaxSum(d, xr, n, inv_t, wide, m, s)) {
+        if (op == RowOp::logsumexp) {
+          *outr = static_cast<T>(logsumexp_row(xr, 1, n));
+        } else {
+          softmax_row(ref_op, outr, xr, 1, n, temperature);
+        }
+        continue;
+      }
+      if (op == RowOp::softmax) {
+        RowExpScale(d, outr, xr, n, m, inv_t, static_cast<T>(1.0 / s));
+        continue;
+      }
+    } else {
+      const Range<T> range = wide ? RowRange<true>(d, xr, n) : RowRange<false>(d, xr, n);
+      if (!Ordinary(range, wide)) {
+        if (op == RowOp::logsumexp) {
+          *outr = static_cast<T>(logsumexp_row(xr, 1, n));
+        } else {
+          softmax_row(ref_op, outr, xr, 1, n, temperature);
+        }
+        continue;
+      }
+      m = range.max;
+      if (op == RowOp::softmax) {
+        // A NaN in the row makes s NaN, and with it the whole row.
+        s = RowSumExp<true>(d, outr, xr, n, m, inv_t);
+        RowScale(d, outr, n, static_cast<T>(1.0 / s));
+        continue;
+      }
+      s = RowSumExp<false>(d, static_cast<T*>(nullptr), xr, n, m, inv_t);
+    }
+    if (op == RowOp::logsumexp) {
+      *outr = static_cast<T>(static_cast<double>(m) + std::log(s));
+    } else {
+      RowShift(d, outr, xr, n, m, inv_t, static_cast<T>(std::log(s)));
+    }
+  }
+}
+
+/// One block of `cols` columns (a whole number of vectors, 1 or 2) of the slice at x / out.
+template <std::size_t kVectors, class D>
+HWY_INLINE bool StridedBlock(D d, RowOp op, hn::TFromD<D>* out, const hn::TFromD<D>* x,
+                             std::size_t n, std::size_t inner, hn::TFromD<D> inv_t, bool wide,
+                             hn::TFromD<D>* lse_out) {
+  using T = hn::TFromD<D>;
+  using V = hn::Vec<D>;
+  const std::size_t N = hn::Lanes(d);
+  const T inf = std::numeric_limits<T>::infinity();
+  V mx[kVectors], mn[kVectors];
+  for (std::size_t v = 0; v < kVectors; ++v) {
+    mx[v] = hn::Set(d, -inf);
+    mn[v] = hn::Set(d, inf);
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    for (std::size_t v = 0; v < kVectors; ++v) {
+      const V a = hn::LoadU(d, x + k * inner + v * N);
+      mx[v] = hn::Max(mx[v], a);
+      if (wide) mn[v] = hn::Min(mn[v], SkipMasked(d, a));
+    }
+  }
+  for (std::size_t v = 0; v < kVectors; ++v) {
+    if (!hn::AllTrue(d, hn::IsFinite(mx[v])) ||
+        (wide && !hn::AllTrue(d, hn::IsFinite(hn::Sub(mx[v], mn[v]))))) {
+      return false;  // nothing written yet
+    }
+  }
+  const V vt = hn::Set(d, inv_t);
+  LaneSums<D> sums0(d), sums1(d);
+  LaneSums<D>* sums[2] = {&sums0, &sums1};
+  for (std::size_t k = 0; k < n; ++k) {
+    for (std::size_t v = 0; v < kVectors; ++v) {
+      const V e = ShiftedExp(d, hn::LoadU(d, x + k * inner + v * N), mx[v], vt);
+      if (op == RowOp::softmax) hn::StoreU(e, d, out + k * inner + v * N);
+      sums[v]->add(e);
+    }
+  }
+  for (std::size_t v = 0; v < kVectors; ++v) {
+    if (op == RowOp::softmax) {
+      const V inv = sums[v]->per_lane(false);
+      for (std::size_t k = 0; k < n; ++k) {
+        T* p = out + k * inner + v * N;
+        hn::StoreU(hn::Mul(hn::LoadU(d, p), inv), d, p);
+      }
+    } else if (op == RowOp::log_softmax) {
+      const V lg = sums[v]->per_lane(true);
+      for (std::size_t k = 0; k < n; ++k) {
+        const V y = hn::Sub(hn::Mul(hn::Sub(hn::LoadU(d, x + k * inner + v * N), mx[v]), vt), lg);
+        hn::StoreU(y, d, out + k * inner + v * N);
+      }
+    } else {
+      hn::StoreU(hn::Add(mx[v], sums[v]->per_lane(true)), d, lse_out + v * N);
+    }
+  }
+  return true;
+}
+
+template <class T>
+std::size_t BlockWidth() {
+  return 2 * hn::Lanes(hn::ScalableTag<T>());
+}
+
+template <class T>
+void StridedImpl(RowOp op, T* out, const T* x, std::size_t n, std::size_t inner,
+                 std::size_t begin, std::size_t end, double temperature) {
+  const hn::ScalableTag<T> d;
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t w = BlockWidth<T>();
+  const std::size_t blocks = (inner + w - 1) / w;
+  const T inv_t = static_cast<T>(1.0 / temperature);
+  const Op ref_op = op == RowOp::log_softmax ? Op::log_softmax : Op::softmax;
+  const bool wide = temperature > 1.0;
+  for (std::size_t task = begin; task < end; ++task) {
+    const std::size_t slice = task / blocks;
+    std::size_t j = (task % blocks) * w;
+    const std::size_t j_end = std::min(inner, j + w);
+    const T* xs = x + slice * n * inner;
+    T* os = op == RowOp::logsumexp ? out + slice * inner : out + slice * n * inner;
+    auto reference = [&](std::size_t from, std::size_t to) {
+      for (std::size_t c = from; c < to; ++c) {
+        if (op == RowOp::logsumexp) {
+          os[c] = static_cast<T>(logsumexp_row(xs + c, inner, n));
+        } else {
+          softmax_row(ref_op, os + c, xs + c, inner, n, temperature);
+        }
+      }
+    };
+    if (j + 2 * N <= j_end) {
+      if (!StridedBlock<2>(d, op, os + j, xs + j, n, inner, inv_t, wide, os + j)) reference(j, j + 2 * N);
+      j += 2 * N;
+    }
+    if (j + N <= j_end) {
+      if (!StridedBlock<1>(d, op, os + j, xs + j, n, inner, inv_t, wide, os + j)) reference(j, j + N);
+      j += N;
+    }
+    reference(j, j_end);
+  }
+}
+
+template <class T>
+void ExpArray(T* out, const T* x, std::size_t n) {
+  const hn::ScalableTag<T> d;
+  const std::size_t N = hn::Lanes(d);
+  std::size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(Exp(d, hn::LoadU(d, x + i)), d, out + i);
+  if (i < n) StoreTail(d, Exp(d, LoadTail(d, x + i, n - i, T(0))), out + i, n - i);
+}
+
+template <class T>
+void LogArray(T* out, const T* x, std::size_t n) {
+  const hn::ScalableTag<T> d;
+  const std::size_t N = hn::Lanes(d);
+  std::size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(Log(d, hn::LoadU(d, x + i)), d, out + i);
+  if (i < n) StoreTail(d, Log(d, LoadTail(d, x + i, n - i, T(1))), out + i, n - i);
+}
+
+void RowsF32(RowOp op, Passes passes, float* out, const float* x, std::size_t n,
+             std::size_t begin, std::size_t end, double t) {
+  RowsImpl(op, passes, out, x, n, begin, end, t);
+}
+void RowsF64(RowOp op, Passes passes, double* out, const double* x, std::size_t n,
+             std::size_t begin, std::size_t end, double t) {
+  RowsImpl(op, passes, out, x, n, begin, end, t);
+}
+void StridedF32(RowOp op, float* out, const float* x, std::size_t n, std::size_t inner,
+                std::size_t begin, std::size_t end, double t) {
+  StridedImpl(op, out, x, n, inner, begin, end, t);
+}
+void StridedF64(RowOp op, double* out, const double* x, std::size_t n, std::size_t inner,
+                std::size_t begin, std::size_t end, double t) {
+  StridedImpl(op, out, x, n, inner, begin, end, t);
+}
+std::size_t WidthF32() { return BlockWidth<float>(); }
+std::size_t WidthF64() { return BlockWidth<double>(); }
+void ExpF32(float* out, const float* x, std::size_t n) { ExpArray(out, x, n); }
+void ExpF64(double* out, const double* x, std::size_t n) { ExpArray(out, x, n); }
+void LogF32(float* out, const float* x, std::size_t n) { LogArray(out, x, n); }
+void LogF64(double* out, const double* x, std::size_t n) { LogArray(out, x, n); }
+
+}  // namespace softreg::detail::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace softreg::detail {
+
+HWY_EXPORT(RowsF32);
+HWY_EXPORT(RowsF64);
+HWY_EXPORT(StridedF32);
+HWY_EXPORT(StridedF64);
+HWY_EXPORT(WidthF32);
+HWY_EXPORT(WidthF64);
+HWY_EXPORT(ExpF32);
+HWY_EXPORT(ExpF64);
+HWY_EXPORT(LogF32);
+HWY_EXPORT(LogF64);
+
+void simd_rows(RowOp op, Passes passes, float* out, const float* x, std::size_t n,
+               std::size_t begin, std::size_t end, double temperature) {
+  HWY_DYNAMIC_DISPATCH(RowsF32)(op, passes, out, x, n, begin, end, temperature);
+}
+void simd_rows(RowOp op, Passes passes, double* out, const double* x, std::size_t n,
+               std::size_t begin, std::size_t end, double temperature) {
+  HWY_DYNAMIC_DISPATCH(RowsF64)(op, passes, out, x, n, begin, end, temperature);
+}
+std::size_t strided_block_width_f32() { return HWY_DYNAMIC_DISPATCH(WidthF32)(); }
+std::size_t strided_block_width_f64() { return HWY_DYNAMIC_DISPATCH(WidthF64)(); }
+void simd_strided(RowOp op, float* out, const float* x, std::size_t n, std::size_t inner,
+                  std::size_t begin, std::size_t end, double temperature) {
+  HWY_DYNAMIC_DISPATCH(StridedF32)(op, out, x, n, inner, begin, end, temperature);
+}
+void simd_strided(RowOp op, double* out, const double* x, std::size_t n, std::size_t inner,
+                  std::size_t begin, std::size_t end, double temperature) {
+  HWY_DYNAMIC_DISPATCH(StridedF64)(op, out, x, n, inner, begin, end, temperature);
+}
+void vector_exp(float* out, const float* x, std::size_t n) {
+  HWY_DYNAMIC_DISPATCH(ExpF32)(out, x, n);
+}
+void vector_exp(double* out, const double* x, std::size_t n) {
+  HWY_DYNAMIC_DISPATCH(ExpF64)(out, x, n);
+}
+void vector_log(float* out, const float* x, std::size_t n) {
+  HWY_DYNAMIC_DISPATCH(LogF32)(out, x, n);
+}
+void vector_log(double* out, const double* x, std::size_t n) {
+  HWY_DYNAMIC_DISPATCH(LogF64)(out, x, n);
+}
+
+}  // namespace softreg::detail
+#endif  // HWY_ONCE

@@ -1,0 +1,58 @@
+// The vectorized softmax-family row kernels (Highway, dispatched at run time to AVX-512, AVX2,
+// SSE4, SSSE3 or scalar code), called by the public functions in softmax.cpp after they have
+// validated their arguments. Rows that are not ordinary (NaN, an infinite maximum, a range that
+// overflows) go to the scalar reference rows of reference.hpp, so the edge-case table holds.
+#pragma once
+
+#include <cstddef>
+
+#include "softreg/shape.hpp"
+
+namespace softreg::detail {
+
+enum class RowOp : int { softmax, log_softmax, logsumexp };
+
+/// How a contiguous row is read. cached: one pass for the maximum, one that computes (and for
+/// softmax stores) the exponentials and their sum, one that writes the result; a row that
+/// fits in L2 is read from memory once. online: one pass finds the maximum and the sum
+/// together (blocks of L1 size, rescaled as the maximum grows), a second writes the result;
+/// a row far larger than cache is read from memory twice instead of three times.
+enum class Passes : int { automatic, cached, online };
+
+/// Rows of more than this many bytes use the online passes under Passes::automatic.
+inline constexpr std::size_t kOnlineRowBytes = std::size_t(256) << 10;
+
+/// Contiguous rows (inner == 1) r in [begin, end), each n >= 1 long; T = temperature > 0 with
+/// 1 / T finite. softmax / log_softmax write n entries per row to out (which may be x);
+/// logsumexp writes one entry per row.
+void simd_rows(RowOp op, Passes passes, float* out, const float* x, std::size_t n,
+               std::size_t begin, std::size_t end, double temperature);
+void simd_rows(RowOp op, Passes passes, double* out, const double* x, std::size_t n,
+               std::size_t begin, std::size_t end, double temperature);
+
+/// Strided rows (inner > 1) processed a block of columns at a time: task i covers slice
+/// i / blocks and columns [(i % blocks) w, ...) with w = strided_block_width(T), blocks =
+/// ceil(inner / w). Tasks [begin, end).
+std::size_t strided_block_width_f32();
+std::size_t strided_block_width_f64();
+void simd_strided(RowOp op, float* out, const float* x, std::size_t n, std::size_t inner,
+                  std::size_t begin, std::size_t end, double temperature);
+void simd_strided(RowOp op, double* out, const double* x, std::size_t n, std::size_t inner,
+                  std::size_t begin, std::size_t end, double temperature);
+
+/// The whole of a validated call: every row of `layout`, split over the library's threads
+/// (rows are independent, so the split never changes a result). temperature is already
+/// checked and rounded to the kernel's type; T = 0, empty rows and a 1 / T that overflows go to
+/// the scalar reference rows. For logsumexp, out has layout.rows() entries.
+void softmax_family(RowOp op, Passes passes, float* out, const float* x, const AxisLayout& layout,
+                    double temperature);
+void softmax_family(RowOp op, Passes passes, double* out, const double* x,
+                    const AxisLayout& layout, double temperature);
+
+/// Lane-wise exp and log over arrays (out may be x), exposed for the accuracy tests.
+void vector_exp(float* out, const float* x, std::size_t n);
+void vector_exp(double* out, const double* x, std::size_t n);
+void vector_log(float* out, const float* x, std::size_t n);
+void vector_log(double* out, const double* x, std::size_t n);
+
+}  // namespace softreg::detail

@@ -10,6 +10,8 @@
 //        double: <= 1 ULP for x in [-708.3, 709.7]; the same rules at the subnormal edge,
 //        0 below -745.2 and +inf above 709.79.
 //   Log  float and double: <= 1 ULP for every positive finite x, subnormals included.
+//   ExpNonPositive (x <= 0 only, used by the softmax kernels): <= 1 ULP for normal results;
+//        results below the smallest normal number are 0 (absolute error below that number).
 //   Special values: exp(-inf) = 0, exp(+inf) = +inf, log(0) = -inf, log(+inf) = +inf, log of a
 //   negative number is NaN, and NaN stays NaN.
 #if defined(SOFTREG_KERNELS_SIMD_MATH_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -41,7 +43,9 @@ struct MathConstants<float> {
   static constexpr float kLn2Lo = 1.42860682030941723212e-6f;
   static constexpr float kExpLow = -104.0f;  // exp rounds to 0 below -103.98
   static constexpr float kExpHigh = 89.0f;   // and to +inf above 88.73
+  static constexpr float kFlushBelow = -88.0f;  // exp(-88) < smallest normal; 2^-127 -> 0
   static constexpr float kShifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  static constexpr std::int32_t kShifterBits = 0x4B400000;
   static constexpr float kSmallestNormal = 1.17549435e-38f;
   static constexpr float kSubnormalScale = 16777216.0f;  // 2^24
   static constexpr int kSubnormalShift = 24;
@@ -56,25 +60,27 @@ struct MathConstants<double> {
   static constexpr double kLn2Lo = 1.90821492927058770002e-10;
   static constexpr double kExpLow = -746.0;
   static constexpr double kExpHigh = 710.0;
+  static constexpr double kFlushBelow = -709.0;
   static constexpr double kShifter = 6755399441055744.0;  // 1.5 * 2^52
+  static constexpr std::int64_t kShifterBits = 0x4338000000000000LL;
   static constexpr double kSmallestNormal = 2.2250738585072014e-308;
   static constexpr double kSubnormalScale = 18014398509481984.0;  // 2^54
   static constexpr int kSubnormalShift = 54;
 };
 
-/// exp(r) - 1 - r for |r| <= ln(2) / 2, as r^2 times a Taylor polynomial: degree 7 in all
-/// for float (truncation below 2^-28 relative), degree 13 for double (below 2^-57).
+/// exp(r) - 1 - r for |r| <= ln(2) / 2, as r^2 q(r). float: q of degree 4, fitted to
+/// (e^r - 1 - r) / r^2 on that interval (relative error of the approximation 3e-9, a twentieth
+/// of float's eps); double: the Taylor polynomial of degree 11 (truncation below 2^-57).
 template <class D, class V>
 HWY_INLINE V ExpTail(D d, V r) {
   using T = hn::TFromD<D>;
   V p;
   if constexpr (sizeof(T) == 4) {
-    p = hn::Set(d, T(1.0 / 5040));
-    p = hn::MulAdd(p, r, hn::Set(d, T(1.0 / 720)));
-    p = hn::MulAdd(p, r, hn::Set(d, T(1.0 / 120)));
-    p = hn::MulAdd(p, r, hn::Set(d, T(1.0 / 24)));
-    p = hn::MulAdd(p, r, hn::Set(d, T(1.0 / 6)));
-    p = hn::MulAdd(p, r, hn::Set(d, T(0.5)));
+    p = hn::Set(d, T(0.0013813258847221732));
+    p = hn::MulAdd(p, r, hn::Set(d, T(0.008368706330657005)));
+    p = hn::MulAdd(p, r, hn::Set(d, T(0.04166841506958008)));
+    p = hn::MulAdd(p, r, hn::Set(d, T(0.1666652113199234)));
+    p = hn::MulAdd(p, r, hn::Set(d, T(0.4999999403953552)));
   } else {
     p = hn::Set(d, T(1.0 / 6227020800.0));
     p = hn::MulAdd(p, r, hn::Set(d, T(1.0 / 479001600.0)));
@@ -89,7 +95,13 @@ HWY_INLINE V ExpTail(D d, V r) {
     p = hn::MulAdd(p, r, hn::Set(d, T(1.0 / 6.0)));
     p = hn::MulAdd(p, r, hn::Set(d, T(0.5)));
   }
-  return hn::Mul(hn::Mul(r, r), p);
+  return p;
+}
+
+/// exp(r) - 1 = r + r^2 q(r).
+template <class D, class V>
+HWY_INLINE V ExpM1Reduced(D d, V r) {
+  return hn::MulAdd(hn::Mul(r, r), ExpTail(d, r), r);
 }
 
 /// e^x, lane by lane (see the accuracy table at the top of this file).
@@ -107,7 +119,7 @@ HWY_INLINE V Exp(D d, V x) {
   // r = x - n ln 2, exact in two steps.
   V r = hn::NegMulAdd(n, hn::Set(d, C::kLn2Hi), xc);
   r = hn::NegMulAdd(n, hn::Set(d, C::kLn2Lo), r);
-  const V y = hn::Add(hn::Add(ExpTail(d, r), r), hn::Set(d, T(1)));
+  const V y = hn::Add(ExpM1Reduced(d, r), hn::Set(d, T(1)));
   // 2^n as two factors 2^(n/2) 2^(n - n/2), so subnormal and overflowing results round once.
   const auto half = hn::ShiftRight<1>(ni);
   const auto bias = hn::Set(di, static_cast<hn::TFromD<decltype(di)>>(C::kBias));
@@ -115,6 +127,35 @@ HWY_INLINE V Exp(D d, V x) {
   const V f2 = hn::BitCast(d, hn::ShiftLeft<C::kMantissaBits>(hn::Add(hn::Sub(ni, half), bias)));
   const V result = hn::Mul(hn::Mul(y, f1), f2);
   return hn::IfThenElse(hn::IsNaN(x), x, result);
+}
+
+/// e^x for x <= 0 (or NaN, or -inf), the exponential softmax needs: results below the smallest
+/// normal number flush to 0 (an absolute error below it), which saves the overflow clamp, the
+/// two-factor scaling and, on x86, the NaN fix-up of Exp. <= 1 ULP for normal results.
+template <class D, class V>
+HWY_INLINE V ExpNonPositive(D d, V x) {
+  using T = hn::TFromD<D>;
+  using C = MathConstants<T>;
+  using TI = hn::TFromD<hn::RebindToSigned<D>>;
+  const hn::RebindToSigned<D> di;
+  // x86 max returns its second operand when either is NaN, so NaN survives the clamp there.
+  const V xc = hn::Max(hn::Set(d, C::kFlushBelow), x);
+  const V shifted = hn::MulAdd(xc, hn::Set(d, C::kLog2e), hn::Set(d, C::kShifter));
+  const V n = hn::Sub(shifted, hn::Set(d, C::kShifter));
+  V r = hn::NegMulAdd(n, hn::Set(d, C::kLn2Hi), xc);
+  r = hn::NegMulAdd(n, hn::Set(d, C::kLn2Lo), r);
+  // The biased exponent n + bias straight from the shifter's bits; n >= -bias, and a biased
+  // exponent of 0 makes the scale, and the result, exactly 0.
+  const TI offset = static_cast<TI>(C::kBias) - static_cast<TI>(C::kShifterBits);
+  const V scale =
+      hn::BitCast(d, hn::ShiftLeft<C::kMantissaBits>(hn::Add(hn::BitCast(di, shifted),
+                                                             hn::Set(di, offset))));
+  const V result = hn::MulAdd(ExpM1Reduced(d, r), scale, scale);
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+  return result;
+#else
+  return hn::IfThenElse(hn::IsNaN(x), x, result);
+#endif
 }
 
 /// 2 atanh(s) / (2 s) - 1 = s^2/3 + s^4/5 + ... for |s| <= 0.1716 (s^2 <= 0.0295): terms to

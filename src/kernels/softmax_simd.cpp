@@ -113,22 +113,40 @@ class LaneSums {
   V sum_, comp_;
 };
 
-/// Loads the first `count` (< lanes) entries of p; the other lanes get `fill`.
+/// Loads the first `count` (< lanes) entries of p; the other lanes get `fill`. AVX2 and
+/// AVX-512 have masked loads and stores that never touch the masked-off memory; elsewhere the
+/// partial vector goes through a stack buffer (a full-width access could cross the end of the
+/// array, and a full-width store would race with the thread that owns the next row).
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+#define SOFTREG_NATIVE_MASKED_ACCESS 1
+#else
+#define SOFTREG_NATIVE_MASKED_ACCESS 0
+#endif
+
 template <class D>
 HWY_INLINE hn::Vec<D> LoadTail(D d, const hn::TFromD<D>* p, std::size_t count,
                                hn::TFromD<D> fill) {
+#if SOFTREG_NATIVE_MASKED_ACCESS
+  const auto mask = hn::FirstN(d, count);
+  return hn::IfThenElse(mask, hn::MaskedLoad(mask, d, p), hn::Set(d, fill));
+#else
   using T = hn::TFromD<D>;
   HWY_ALIGN T buf[hn::MaxLanes(D())];
   for (std::size_t i = 0; i < hn::Lanes(d); ++i) buf[i] = i < count ? p[i] : fill;
   return hn::Load(d, buf);
+#endif
 }
 
 template <class D>
 HWY_INLINE void StoreTail(D d, hn::Vec<D> v, hn::TFromD<D>* p, std::size_t count) {
+#if SOFTREG_NATIVE_MASKED_ACCESS
+  hn::BlendedStore(v, hn::FirstN(d, count), d, p);
+#else
   using T = hn::TFromD<D>;
   HWY_ALIGN T buf[hn::MaxLanes(D())];
   hn::Store(v, d, buf);
   std::memcpy(p, buf, count * sizeof(T));
+#endif
 }
 
 template <class T>
@@ -187,15 +205,17 @@ HWY_INLINE bool Ordinary(const Range<T>& r, bool wide) {
   return std::isfinite(r.max) && (!wide || std::isfinite(r.max - r.min));
 }
 
-/// exp((x - m) * inv_t) lane-wise.
-template <class D, class V>
+/// exp((x - m) * inv_t) lane-wise, for m >= x; kScaled false skips the multiply (T = 1).
+template <bool kScaled, class D, class V>
 HWY_INLINE V ShiftedExp(D d, V x, V m, V inv_t) {
-  return Exp(d, hn::Mul(hn::Sub(x, m), inv_t));
+  V z = hn::Sub(x, m);
+  if constexpr (kScaled) z = hn::Mul(z, inv_t);
+  return ExpNonPositive(d, z);
 }
 
 /// sum_j exp((x_j - m) * inv_t) in double; with kStore the exponentials are also written to
 /// out (which may be x).
-template <bool kStore, class D>
+template <bool kStore, bool kScaled, class D>
 HWY_INLINE double RowSumExp(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std::size_t n,
                             hn::TFromD<D> m, hn::TFromD<D> inv_t) {
   using T = hn::TFromD<D>;
@@ -205,10 +225,10 @@ HWY_INLINE double RowSumExp(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std
   LaneSums<D> sums(d);
   std::size_t i = 0;
   for (; i + 4 * N <= n; i += 4 * N) {
-    const auto e0 = ShiftedExp(d, hn::LoadU(d, x + i), vm, vt);
-    const auto e1 = ShiftedExp(d, hn::LoadU(d, x + i + N), vm, vt);
-    const auto e2 = ShiftedExp(d, hn::LoadU(d, x + i + 2 * N), vm, vt);
-    const auto e3 = ShiftedExp(d, hn::LoadU(d, x + i + 3 * N), vm, vt);
+    const auto e0 = ShiftedExp<kScaled>(d, hn::LoadU(d, x + i), vm, vt);
+    const auto e1 = ShiftedExp<kScaled>(d, hn::LoadU(d, x + i + N), vm, vt);
+    const auto e2 = ShiftedExp<kScaled>(d, hn::LoadU(d, x + i + 2 * N), vm, vt);
+    const auto e3 = ShiftedExp<kScaled>(d, hn::LoadU(d, x + i + 3 * N), vm, vt);
     if constexpr (kStore) {
       hn::StoreU(e0, d, out + i);
       hn::StoreU(e1, d, out + i + N);
@@ -218,13 +238,13 @@ HWY_INLINE double RowSumExp(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std
     sums.add(hn::Add(hn::Add(e0, e1), hn::Add(e2, e3)));
   }
   for (; i + N <= n; i += N) {
-    const auto e = ShiftedExp(d, hn::LoadU(d, x + i), vm, vt);
+    const auto e = ShiftedExp<kScaled>(d, hn::LoadU(d, x + i), vm, vt);
     if constexpr (kStore) hn::StoreU(e, d, out + i);
     sums.add(e);
   }
   if (i < n) {
     const T fill = -std::numeric_limits<T>::infinity();
-    const auto e = ShiftedExp(d, LoadTail(d, x + i, n - i, fill), vm, vt);
+    const auto e = ShiftedExp<kScaled>(d, LoadTail(d, x + i, n - i, fill), vm, vt);
     if constexpr (kStore) StoreTail(d, e, out + i, n - i);
     sums.add(e);
   }
@@ -257,7 +277,7 @@ HWY_INLINE void RowShift(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std::s
 }
 
 /// out = exp((x - m) * inv_t) * s.
-template <class D>
+template <bool kScaled, class D>
 HWY_INLINE void RowExpScale(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std::size_t n,
                             hn::TFromD<D> m, hn::TFromD<D> inv_t, hn::TFromD<D> s) {
   using T = hn::TFromD<D>;
@@ -267,11 +287,11 @@ HWY_INLINE void RowExpScale(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std
   const auto vs = hn::Set(d, s);
   std::size_t i = 0;
   for (; i + N <= n; i += N) {
-    hn::StoreU(hn::Mul(ShiftedExp(d, hn::LoadU(d, x + i), vm, vt), vs), d, out + i);
+    hn::StoreU(hn::Mul(ShiftedExp<kScaled>(d, hn::LoadU(d, x + i), vm, vt), vs), d, out + i);
   }
   if (i < n) {
     const auto v = LoadTail(d, x + i, n - i, -std::numeric_limits<T>::infinity());
-    StoreTail(d, hn::Mul(ShiftedExp(d, v, vm, vt), vs), out + i, n - i);
+    StoreTail(d, hn::Mul(ShiftedExp<kScaled>(d, v, vm, vt), vs), out + i, n - i);
   }
 }
 
@@ -280,7 +300,7 @@ HWY_INLINE void RowExpScale(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std
 /// row is not ordinary (non-finite maximum, or a range whose shift overflows).
 constexpr std::size_t kOnlineBlock = 2048;
 
-template <class D>
+template <bool kScaled, class D>
 HWY_INLINE bool OnlineMaxSum(D d, const hn::TFromD<D>* x, std::size_t n, hn::TFromD<D> inv_t,
                              bool wide, hn::TFromD<D>& max, double& sum) {
   using T = hn::TFromD<D>;
@@ -292,7 +312,7 @@ HWY_INLINE bool OnlineMaxSum(D d, const hn::TFromD<D>* x, std::size_t n, hn::TFr
     const Range<T> r = wide ? RowRange<true>(d, x + b, len) : RowRange<false>(d, x + b, len);
     if (!std::isfinite(r.max) || std::isnan(r.min)) return false;
     lowest = std::min(lowest, r.min);
-    const double block = RowSumExp<false>(d, static_cast<T*>(nullptr), x + b, len, r.max, inv_t);
+    const double block = RowSumExp<false, kScaled>(d, static_cast<T*>(nullptr), x + b, len, r.max, inv_t);
     if (r.max > m) {
       s = s * std::exp(static_cast<double>((m - r.max) * inv_t)) + block;
       m = r.max;
@@ -306,7 +326,69 @@ HWY_INLINE bool OnlineMaxSum(D d, const hn::TFromD<D>* x, std::size_t n, hn::TFr
   return true;
 }
 
-template <class T>
+/// A row of at most kV vectors, held in registers from one read to the one write: the short
+/// rows of classifiers (K = 10) pay for no second pass and no loop overhead. Returns false,
+/// having written nothing, when the row is not ordinary.
+template <std::size_t kV, bool kScaled, class D>
+HWY_INLINE bool SmallRow(D d, RowOp op, hn::TFromD<D>* out, const hn::TFromD<D>* x,
+                         std::size_t n, hn::TFromD<D> inv_t, bool wide) {
+  using T = hn::TFromD<D>;
+  using V = hn::Vec<D>;
+  const std::size_t N = hn::Lanes(d);
+  const T inf = std::numeric_limits<T>::infinity();
+  const std::size_t full = n / N;
+  const std::size_t rem = n % N;
+  V v[kV];
+  for (std::size_t i = 0; i < kV; ++i) {
+    if (i < full) {
+      v[i] = hn::LoadU(d, x + i * N);
+    } else if (i == full && rem != 0) {
+      v[i] = LoadTail(d, x + i * N, rem, -inf);
+    } else {
+      v[i] = hn::Set(d, -inf);
+    }
+  }
+  V mx = v[0];
+  for (std::size_t i = 1; i < kV; ++i) mx = hn::Max(mx, v[i]);
+  mx = hn::MaxOfLanes(d, mx);
+  Range<T> range{hn::GetLane(mx), inf};
+  if (wide) {
+    V mn = SkipMasked(d, v[0]);
+    for (std::size_t i = 1; i < kV; ++i) mn = hn::Min(mn, SkipMasked(d, v[i]));
+    range.min = hn::GetLane(hn::MinOfLanes(d, mn));
+  }
+  if (!Ordinary(range, wide)) return false;
+  const V vt = hn::Set(d, inv_t);
+  LaneSums<D> sums(d);
+  V e[kV];
+  for (std::size_t i = 0; i < kV; ++i) {
+    e[i] = ShiftedExp<kScaled>(d, v[i], mx, vt);
+    sums.add(e[i]);
+  }
+  const double s = sums.total();
+  if (op == RowOp::logsumexp) {
+    *out = static_cast<T>(static_cast<double>(range.max) + std::log(s));
+    return true;
+  }
+  V y[kV];
+  if (op == RowOp::softmax) {
+    const V inv = hn::Set(d, static_cast<T>(1.0 / s));
+    for (std::size_t i = 0; i < kV; ++i) y[i] = hn::Mul(e[i], inv);
+  } else {
+    const V c = hn::Set(d, static_cast<T>(std::log(s)));
+    for (std::size_t i = 0; i < kV; ++i) y[i] = hn::Sub(hn::Mul(hn::Sub(v[i], mx), vt), c);
+  }
+  for (std::size_t i = 0; i < kV; ++i) {
+    if (i < full) {
+      hn::StoreU(y[i], d, out + i * N);
+    } else if (i == full && rem != 0) {
+      StoreTail(d, y[i], out + i * N, rem);
+    }
+  }
+  return true;
+}
+
+template <bool kScaled, class T>
 void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::size_t begin,
               std::size_t end, double temperature) {
   const hn::ScalableTag<T> d;
@@ -315,13 +397,27 @@ void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::s
       passes == Passes::online || (passes == Passes::automatic && n * sizeof(T) > kOnlineRowBytes);
   const Op ref_op = op == RowOp::log_softmax ? Op::log_softmax : Op::softmax;
   const bool wide = temperature > 1.0;
+  const std::size_t N = hn::Lanes(d);
   for (std::size_t r = begin; r < end; ++r) {
     const T* xr = x + r * n;
     T* outr = op == RowOp::logsumexp ? out + r : out + r * n;
+    if (n <= 4 * N) {
+      const bool done = n <= N       ? SmallRow<1, kScaled>(d, op, outr, xr, n, inv_t, wide)
+                        : n <= 2 * N ? SmallRow<2, kScaled>(d, op, outr, xr, n, inv_t, wide)
+                                     : SmallRow<4, kScaled>(d, op, outr, xr, n, inv_t, wide);
+      if (!done) {
+        if (op == RowOp::logsumexp) {
+          *outr = static_cast<T>(logsumexp_row(xr, 1, n));
+        } else {
+          softmax_row(ref_op, outr, xr, 1, n, temperature);
+        }
+      }
+      continue;
+    }
     T m;
     double s;
     if (online) {
-      if (!OnlineMaxSum(d, xr, n, inv_t, wide, m, s)) {
+      if (!OnlineMaxSum<kScaled>(d, xr, n, inv_t, wide, m, s)) {
         if (op == RowOp::logsumexp) {
           *outr = static_cast<T>(logsumexp_row(xr, 1, n));
         } else {
@@ -330,7 +426,7 @@ void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::s
         continue;
       }
       if (op == RowOp::softmax) {
-        RowExpScale(d, outr, xr, n, m, inv_t, static_cast<T>(1.0 / s));
+        RowExpScale<kScaled>(d, outr, xr, n, m, inv_t, static_cast<T>(1.0 / s));
         continue;
       }
     } else {
@@ -346,11 +442,11 @@ void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::s
       m = range.max;
       if (op == RowOp::softmax) {
         // A NaN in the row makes s NaN, and with it the whole row.
-        s = RowSumExp<true>(d, outr, xr, n, m, inv_t);
+        s = RowSumExp<true, kScaled>(d, outr, xr, n, m, inv_t);
         RowScale(d, outr, n, static_cast<T>(1.0 / s));
         continue;
       }
-      s = RowSumExp<false>(d, static_cast<T*>(nullptr), xr, n, m, inv_t);
+      s = RowSumExp<false, kScaled>(d, static_cast<T*>(nullptr), xr, n, m, inv_t);
     }
     if (op == RowOp::logsumexp) {
       *outr = static_cast<T>(static_cast<double>(m) + std::log(s));
@@ -361,7 +457,7 @@ void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::s
 }
 
 /// One block of `cols` columns (a whole number of vectors, 1 or 2) of the slice at x / out.
-template <std::size_t kVectors, class D>
+template <std::size_t kVectors, bool kScaled, class D>
 HWY_INLINE bool StridedBlock(D d, RowOp op, hn::TFromD<D>* out, const hn::TFromD<D>* x,
                              std::size_t n, std::size_t inner, hn::TFromD<D> inv_t, bool wide,
                              hn::TFromD<D>* lse_out) {
@@ -392,7 +488,7 @@ HWY_INLINE bool StridedBlock(D d, RowOp op, hn::TFromD<D>* out, const hn::TFromD
   LaneSums<D>* sums[2] = {&sums0, &sums1};
   for (std::size_t k = 0; k < n; ++k) {
     for (std::size_t v = 0; v < kVectors; ++v) {
-      const V e = ShiftedExp(d, hn::LoadU(d, x + k * inner + v * N), mx[v], vt);
+      const V e = ShiftedExp<kScaled>(d, hn::LoadU(d, x + k * inner + v * N), mx[v], vt);
       if (op == RowOp::softmax) hn::StoreU(e, d, out + k * inner + v * N);
       sums[v]->add(e);
     }
@@ -422,7 +518,7 @@ std::size_t BlockWidth() {
   return 2 * hn::Lanes(hn::ScalableTag<T>());
 }
 
-template <class T>
+template <bool kScaled, class T>
 void StridedImpl(RowOp op, T* out, const T* x, std::size_t n, std::size_t inner,
                  std::size_t begin, std::size_t end, double temperature) {
   const hn::ScalableTag<T> d;
@@ -448,11 +544,11 @@ void StridedImpl(RowOp op, T* out, const T* x, std::size_t n, std::size_t inner,
       }
     };
     if (j + 2 * N <= j_end) {
-      if (!StridedBlock<2>(d, op, os + j, xs + j, n, inner, inv_t, wide, os + j)) reference(j, j + 2 * N);
+      if (!StridedBlock<2, kScaled>(d, op, os + j, xs + j, n, inner, inv_t, wide, os + j)) reference(j, j + 2 * N);
       j += 2 * N;
     }
     if (j + N <= j_end) {
-      if (!StridedBlock<1>(d, op, os + j, xs + j, n, inner, inv_t, wide, os + j)) reference(j, j + N);
+      if (!StridedBlock<1, kScaled>(d, op, os + j, xs + j, n, inner, inv_t, wide, os + j)) reference(j, j + N);
       j += N;
     }
     reference(j, j_end);
@@ -477,21 +573,41 @@ void LogArray(T* out, const T* x, std::size_t n) {
   if (i < n) StoreTail(d, Log(d, LoadTail(d, x + i, n - i, T(1))), out + i, n - i);
 }
 
+template <class T>
+void Rows(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::size_t begin,
+          std::size_t end, double t) {
+  if (static_cast<T>(1.0 / t) == T(1)) {
+    RowsImpl<false>(op, passes, out, x, n, begin, end, t);
+  } else {
+    RowsImpl<true>(op, passes, out, x, n, begin, end, t);
+  }
+}
+
+template <class T>
+void Strided(RowOp op, T* out, const T* x, std::size_t n, std::size_t inner, std::size_t begin,
+             std::size_t end, double t) {
+  if (static_cast<T>(1.0 / t) == T(1)) {
+    StridedImpl<false>(op, out, x, n, inner, begin, end, t);
+  } else {
+    StridedImpl<true>(op, out, x, n, inner, begin, end, t);
+  }
+}
+
 void RowsF32(RowOp op, Passes passes, float* out, const float* x, std::size_t n,
              std::size_t begin, std::size_t end, double t) {
-  RowsImpl(op, passes, out, x, n, begin, end, t);
+  Rows(op, passes, out, x, n, begin, end, t);
 }
 void RowsF64(RowOp op, Passes passes, double* out, const double* x, std::size_t n,
              std::size_t begin, std::size_t end, double t) {
-  RowsImpl(op, passes, out, x, n, begin, end, t);
+  Rows(op, passes, out, x, n, begin, end, t);
 }
 void StridedF32(RowOp op, float* out, const float* x, std::size_t n, std::size_t inner,
                 std::size_t begin, std::size_t end, double t) {
-  StridedImpl(op, out, x, n, inner, begin, end, t);
+  Strided(op, out, x, n, inner, begin, end, t);
 }
 void StridedF64(RowOp op, double* out, const double* x, std::size_t n, std::size_t inner,
                 std::size_t begin, std::size_t end, double t) {
-  StridedImpl(op, out, x, n, inner, begin, end, t);
+  Strided(op, out, x, n, inner, begin, end, t);
 }
 std::size_t WidthF32() { return BlockWidth<float>(); }
 std::size_t WidthF64() { return BlockWidth<double>(); }

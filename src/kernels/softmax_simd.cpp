@@ -326,66 +326,128 @@ HWY_INLINE bool OnlineMaxSum(D d, const hn::TFromD<D>* x, std::size_t n, hn::TFr
   return true;
 }
 
-/// A row of at most kV vectors, held in registers from one read to the one write: the short
-/// rows of classifiers (K = 10) pay for no second pass and no loop overhead. Returns false,
-/// having written nothing, when the row is not ordinary.
-template <std::size_t kV, bool kScaled, class D>
-HWY_INLINE bool SmallRow(D d, RowOp op, hn::TFromD<D>* out, const hn::TFromD<D>* x,
-                         std::size_t n, hn::TFromD<D> inv_t, bool wide) {
-  using T = hn::TFromD<D>;
-  using V = hn::Vec<D>;
+/// Loads a row of at most kV vectors; lanes past its end hold -inf.
+template <std::size_t kV, class D>
+HWY_INLINE void LoadSmall(D d, const hn::TFromD<D>* x, std::size_t n, hn::Vec<D>* v) {
   const std::size_t N = hn::Lanes(d);
-  const T inf = std::numeric_limits<T>::infinity();
-  const std::size_t full = n / N;
-  const std::size_t rem = n % N;
-  V v[kV];
+  const auto fill = -std::numeric_limits<hn::TFromD<D>>::infinity();
   for (std::size_t i = 0; i < kV; ++i) {
-    if (i < full) {
+    if ((i + 1) * N <= n) {
       v[i] = hn::LoadU(d, x + i * N);
-    } else if (i == full && rem != 0) {
-      v[i] = LoadTail(d, x + i * N, rem, -inf);
+    } else if (i * N < n) {
+      v[i] = LoadTail(d, x + i * N, n - i * N, fill);
     } else {
-      v[i] = hn::Set(d, -inf);
+      v[i] = hn::Set(d, fill);
     }
   }
-  V mx = v[0];
-  for (std::size_t i = 1; i < kV; ++i) mx = hn::Max(mx, v[i]);
-  mx = hn::MaxOfLanes(d, mx);
-  Range<T> range{hn::GetLane(mx), inf};
-  if (wide) {
-    V mn = SkipMasked(d, v[0]);
-    for (std::size_t i = 1; i < kV; ++i) mn = hn::Min(mn, SkipMasked(d, v[i]));
-    range.min = hn::GetLane(hn::MinOfLanes(d, mn));
-  }
-  if (!Ordinary(range, wide)) return false;
-  const V vt = hn::Set(d, inv_t);
-  LaneSums<D> sums(d);
-  V e[kV];
+}
+
+template <std::size_t kV, class D>
+HWY_INLINE void StoreSmall(D d, const hn::Vec<D>* y, hn::TFromD<D>* out, std::size_t n) {
+  const std::size_t N = hn::Lanes(d);
   for (std::size_t i = 0; i < kV; ++i) {
-    e[i] = ShiftedExp<kScaled>(d, v[i], mx, vt);
-    sums.add(e[i]);
-  }
-  const double s = sums.total();
-  if (op == RowOp::logsumexp) {
-    *out = static_cast<T>(static_cast<double>(range.max) + std::log(s));
-    return true;
-  }
-  V y[kV];
-  if (op == RowOp::softmax) {
-    const V inv = hn::Set(d, static_cast<T>(1.0 / s));
-    for (std::size_t i = 0; i < kV; ++i) y[i] = hn::Mul(e[i], inv);
-  } else {
-    const V c = hn::Set(d, static_cast<T>(std::log(s)));
-    for (std::size_t i = 0; i < kV; ++i) y[i] = hn::Sub(hn::Mul(hn::Sub(v[i], mx), vt), c);
-  }
-  for (std::size_t i = 0; i < kV; ++i) {
-    if (i < full) {
+    if ((i + 1) * N <= n) {
       hn::StoreU(y[i], d, out + i * N);
-    } else if (i == full && rem != 0) {
-      StoreTail(d, y[i], out + i * N, rem);
+    } else if (i * N < n) {
+      StoreTail(d, y[i], out + i * N, n - i * N);
     }
   }
-  return true;
+}
+
+/// log (as_log) or 1 / s of count sums at once.
+HWY_INLINE void LogOrInverseBatch(bool as_log, double* s, std::size_t count) {
+  const hn::ScalableTag<double> dd;
+  const std::size_t N = hn::Lanes(dd);
+  auto f = [&](hn::Vec<decltype(dd)> v) {
+    return as_log ? Log(dd, v) : hn::Div(hn::Set(dd, 1.0), v);
+  };
+  std::size_t i = 0;
+  for (; i + N <= count; i += N) hn::StoreU(f(hn::LoadU(dd, s + i)), dd, s + i);
+  if (i < count) StoreTail(dd, f(LoadTail(dd, s + i, count - i, 1.0)), s + i, count - i);
+}
+
+/// Rows of at most kV vectors. Each row is read once into registers and written once; two rows
+/// go through the same statements side by side (their long dependency chains, max -> exp ->
+/// sum, then overlap), and the divisions or logarithms of a batch of rows are done as one
+/// vector operation. This is what makes short classifier rows (K = 10) fast.
+template <std::size_t kV, bool kScaled, class T>
+void SmallRows(RowOp op, T* out, const T* x, std::size_t n, std::size_t begin, std::size_t end,
+               double temperature, T inv_t, bool wide) {
+  const hn::ScalableTag<T> d;
+  using V = hn::Vec<decltype(d)>;
+  const Op ref_op = op == RowOp::log_softmax ? Op::log_softmax : Op::softmax;
+  const T inf = std::numeric_limits<T>::infinity();
+  const V vt = hn::Set(d, inv_t);
+  constexpr std::size_t kBatch = 16;
+  for (std::size_t r0 = begin; r0 < end; r0 += kBatch) {
+    const std::size_t count = std::min(kBatch, end - r0);
+    double sums[kBatch];
+    T maxes[kBatch];
+    bool ordinary[kBatch];
+    for (std::size_t b = 0; b < count; b += 2) {
+      const std::size_t pair = std::min<std::size_t>(2, count - b);
+      V v[2][kV], e[2][kV], mx[2];
+      for (std::size_t j = 0; j < 2; ++j) {
+        LoadSmall<kV>(d, x + (r0 + b + (j < pair ? j : 0)) * n, n, v[j]);
+      }
+      for (std::size_t j = 0; j < 2; ++j) {
+        mx[j] = v[j][0];
+        for (std::size_t i = 1; i < kV; ++i) mx[j] = hn::Max(mx[j], v[j][i]);
+        mx[j] = hn::MaxOfLanes(d, mx[j]);
+      }
+      for (std::size_t j = 0; j < 2; ++j) {
+        for (std::size_t i = 0; i < kV; ++i) e[j][i] = ShiftedExp<kScaled>(d, v[j][i], mx[j], vt);
+      }
+      for (std::size_t j = 0; j < pair; ++j) {
+        const std::size_t r = r0 + b + j;
+        Range<T> range{hn::GetLane(mx[j]), inf};
+        if (wide) {
+          V mn = SkipMasked(d, v[j][0]);
+          for (std::size_t i = 1; i < kV; ++i) mn = hn::Min(mn, SkipMasked(d, v[j][i]));
+          range.min = hn::GetLane(hn::MinOfLanes(d, mn));
+        }
+        ordinary[b + j] = Ordinary(range, wide);
+        if (!ordinary[b + j]) {
+          if (op == RowOp::logsumexp) {
+            out[r] = static_cast<T>(logsumexp_row(x + r * n, 1, n));
+          } else {
+            softmax_row(ref_op, out + r * n, x + r * n, 1, n, temperature);
+          }
+          sums[b + j] = 1.0;
+          continue;
+        }
+        maxes[b + j] = range.max;
+        // A NaN in the row makes the sum, and with it the row, NaN.
+        LaneSums<decltype(d)> acc(d);
+        V partial = e[j][0];
+        for (std::size_t i = 1; i < kV; ++i) partial = hn::Add(partial, e[j][i]);
+        acc.add(partial);
+        sums[b + j] = acc.total();
+        if (op == RowOp::softmax) StoreSmall<kV>(d, e[j], out + r * n, n);
+      }
+    }
+    LogOrInverseBatch(op != RowOp::softmax, sums, count);
+    for (std::size_t b = 0; b < count; ++b) {
+      if (!ordinary[b]) continue;
+      const std::size_t r = r0 + b;
+      if (op == RowOp::logsumexp) {
+        out[r] = static_cast<T>(static_cast<double>(maxes[b]) + sums[b]);
+        continue;
+      }
+      V y[kV];
+      if (op == RowOp::softmax) {  // the exponentials stored above, from L1
+        LoadSmall<kV>(d, out + r * n, n, y);
+        const V inv = hn::Set(d, static_cast<T>(sums[b]));
+        for (std::size_t i = 0; i < kV; ++i) y[i] = hn::Mul(y[i], inv);
+      } else {
+        LoadSmall<kV>(d, x + r * n, n, y);
+        const V mx = hn::Set(d, maxes[b]);
+        const V c = hn::Set(d, static_cast<T>(sums[b]));
+        for (std::size_t i = 0; i < kV; ++i) y[i] = hn::Sub(hn::Mul(hn::Sub(y[i], mx), vt), c);
+      }
+      StoreSmall<kV>(d, y, out + r * n, n);
+    }
+  }
 }
 
 template <bool kScaled, class T>
@@ -398,22 +460,19 @@ void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::s
   const Op ref_op = op == RowOp::log_softmax ? Op::log_softmax : Op::softmax;
   const bool wide = temperature > 1.0;
   const std::size_t N = hn::Lanes(d);
+  if (n <= 4 * N) {
+    if (n <= N) {
+      SmallRows<1, kScaled>(op, out, x, n, begin, end, temperature, inv_t, wide);
+    } else if (n <= 2 * N) {
+      SmallRows<2, kScaled>(op, out, x, n, begin, end, temperature, inv_t, wide);
+    } else {
+      SmallRows<4, kScaled>(op, out, x, n, begin, end, temperature, inv_t, wide);
+    }
+    return;
+  }
   for (std::size_t r = begin; r < end; ++r) {
     const T* xr = x + r * n;
     T* outr = op == RowOp::logsumexp ? out + r : out + r * n;
-    if (n <= 4 * N) {
-      const bool done = n <= N       ? SmallRow<1, kScaled>(d, op, outr, xr, n, inv_t, wide)
-                        : n <= 2 * N ? SmallRow<2, kScaled>(d, op, outr, xr, n, inv_t, wide)
-                                     : SmallRow<4, kScaled>(d, op, outr, xr, n, inv_t, wide);
-      if (!done) {
-        if (op == RowOp::logsumexp) {
-          *outr = static_cast<T>(logsumexp_row(xr, 1, n));
-        } else {
-          softmax_row(ref_op, outr, xr, 1, n, temperature);
-        }
-      }
-      continue;
-    }
     T m;
     double s;
     if (online) {

@@ -36,6 +36,8 @@ void set_num_threads(int n) {
   current().store(n == 0 ? default_threads() : n, std::memory_order_relaxed);
 }
 
-int get_num_threads() { return current().load(std::memory_order_relaxed); }
+int get_num_threads() {
+  return current().load(std::memory_order_relaxed);
+}
 
 }  // namespace softreg

@@ -1,12 +1,19 @@
 // Cross-entropy from logits (forward, and fused forward + backward) and the clipped-probability
-// form. The maths and the PyTorch correspondences are in include/softreg/loss.hpp.
+// form. The maths and the PyTorch correspondences are in include/softreg/loss.hpp. Contiguous
+// rows with unsmoothed index targets run the vectorized rows of cross_entropy_simd.cpp; the
+// scalar rows here handle everything else and every row whose maximum is not finite.
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <span>
 #include <string>
 
+#include "common/thread_pool.hpp"
 #include "kernels/check.hpp"
+#include "kernels/cross_entropy_simd.hpp"
 #include "kernels/row.hpp"
 #include "softreg/loss.hpp"
+#include "softreg/threads.hpp"
 
 namespace softreg {
 namespace {
@@ -228,17 +235,68 @@ double row_loss(const T* x, T* grad, std::size_t stride, std::size_t n, const Ta
 }
 
 template <class T>
+struct FallbackContext {
+  const Problem<T>* problem;
+  const T* logits;
+  T* grad;
+  double scale;
+};
+
+template <class T>
+double fallback_row(const void* context, std::size_t r) {
+  const auto& c = *static_cast<const FallbackContext<T>*>(context);
+  const AxisLayout& l = c.problem->layout;
+  const std::size_t o = l.row_start(r);
+  return row_loss(c.logits + o, c.grad == nullptr ? nullptr : c.grad + o, l.inner, l.n,
+                  c.problem->target_row(r), c.scale);
+}
+
+/// The rows go in a fixed number of chunks (a function of the row count alone), each summed
+/// in row order, and the chunk sums are added in chunk order: the loss is bitwise the same for
+/// any number of threads.
+constexpr std::size_t kMaxChunks = 256;
+
+template <class T>
 double run(const Problem<T>& p, std::span<const T> logits, T* grad, std::span<T> row_losses) {
   const AxisLayout& l = p.layout;
   const double scale = reduction_scale(p);
+  const std::size_t rows = l.rows();
+  const bool vectorized =
+      p.index_targets && l.inner == 1 && l.n > 0 && p.options->label_smoothing == 0.0;
+  const FallbackContext<T> context{&p, logits.data(), grad, scale};
+  detail::CrossEntropyRows<T> job;
+  job.x = logits.data();
+  job.grad = grad;
+  job.n = l.n;
+  job.target = p.index.data();
+  job.ignore_index = p.options->ignore_index;
+  job.weights = p.options->class_weights.empty() ? nullptr : p.options->class_weights.data();
+  job.scale = scale;
+  job.row_losses = row_losses.empty() ? nullptr : row_losses.data();
+  job.fallback = &fallback_row<T>;
+  job.context = &context;
+
+  const std::size_t chunks = std::min(rows, kMaxChunks);
+  std::array<detail::CompensatedSum, kMaxChunks> partial{};
+  const std::size_t chunk_elements = chunks == 0 ? 0 : (rows / chunks + 1) * (l.n + 1);
+  const std::size_t grain = std::max<std::size_t>(1, (std::size_t(1) << 15) / (chunk_elements + 1));
+  detail::parallel_for(get_num_threads(), chunks, grain, [&](std::size_t cb, std::size_t ce) {
+    for (std::size_t c = cb; c < ce; ++c) {
+      const std::size_t begin = rows * c / chunks;
+      const std::size_t end = rows * (c + 1) / chunks;
+      if (vectorized) {
+        detail::simd_cross_entropy_rows(job, begin, end, partial[c]);
+        continue;
+      }
+      for (std::size_t r = begin; r < end; ++r) {
+        const double loss = fallback_row<T>(&context, r);
+        if (!row_losses.empty()) row_losses[r] = static_cast<T>(loss);
+        partial[c].add(loss);
+      }
+    }
+  });
   detail::CompensatedSum total;
-  for (std::size_t r = 0; r < l.rows(); ++r) {
-    const std::size_t o = l.row_start(r);
-    const double loss = row_loss(logits.data() + o, grad == nullptr ? nullptr : grad + o, l.inner,
-                                 l.n, p.target_row(r), scale);
-    if (!row_losses.empty()) row_losses[r] = static_cast<T>(loss);
-    total.add(loss);
-  }
+  for (std::size_t c = 0; c < chunks; ++c) total.add(partial[c].value());
   return p.options->reduction == Reduction::mean ? scale * total.value() : total.value();
 }
 

@@ -16,8 +16,8 @@ enum class Op { softmax, log_softmax };
 /// Rows whose maximum is not finite, NaN rows and T = 0: the limits of the edge-case table.
 /// Returns false when the row is ordinary and the caller should run the general path.
 template <class T>
-inline bool special_row(Op op, T* out, const T* x, std::size_t stride, std::size_t n, const RowScan& scan,
-                 double temperature) {
+inline bool special_row(Op op, T* out, const T* x, std::size_t stride, std::size_t n,
+                        const RowScan& scan, double temperature) {
   const bool log = op == Op::log_softmax;
   if (scan.nan) {
     fill_row(out, stride, n, kNaN);

@@ -41,9 +41,9 @@ struct MathConstants<float> {
   // ln 2 split so that n * kLn2Hi is exact for |n| < 2^9.
   static constexpr float kLn2Hi = 0.693145751953125f;
   static constexpr float kLn2Lo = 1.42860682030941723212e-6f;
-  static constexpr float kExpLow = -104.0f;  // exp rounds to 0 below -103.98
-  static constexpr float kExpHigh = 89.0f;   // and to +inf above 88.73
-  static constexpr float kFlushBelow = -88.0f;  // exp(-88) < smallest normal; 2^-127 -> 0
+  static constexpr float kExpLow = -104.0f;       // exp rounds to 0 below -103.98
+  static constexpr float kExpHigh = 89.0f;        // and to +inf above 88.73
+  static constexpr float kFlushBelow = -88.0f;    // exp(-88) < smallest normal; 2^-127 -> 0
   static constexpr float kShifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   static constexpr std::int32_t kShifterBits = 0x4B400000;
   static constexpr float kSmallestNormal = 1.17549435e-38f;
@@ -147,9 +147,8 @@ HWY_INLINE V ExpNonPositive(D d, V x) {
   // The biased exponent n + bias straight from the shifter's bits; n >= -bias, and a biased
   // exponent of 0 makes the scale, and the result, exactly 0.
   const TI offset = static_cast<TI>(C::kBias) - static_cast<TI>(C::kShifterBits);
-  const V scale =
-      hn::BitCast(d, hn::ShiftLeft<C::kMantissaBits>(hn::Add(hn::BitCast(di, shifted),
-                                                             hn::Set(di, offset))));
+  const V scale = hn::BitCast(
+      d, hn::ShiftLeft<C::kMantissaBits>(hn::Add(hn::BitCast(di, shifted), hn::Set(di, offset))));
   const V result = hn::MulAdd(ExpM1Reduced(d, r), scale, scale);
 #if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
   return result;
@@ -193,12 +192,12 @@ HWY_INLINE V Log(D d, V x) {
   const TI mantissa_mask = (TI(1) << C::kMantissaBits) - 1;
   const auto shifted = hn::Sub(bits, hn::Set(di, sqrt_half_bits));
   auto e = hn::ShiftRight<C::kMantissaBits>(shifted);  // arithmetic: floor
-  e = hn::Sub(e, hn::IfThenElseZero(hn::RebindMask(di, subnormal),
-                                    hn::Set(di, TI(C::kSubnormalShift))));
-  const auto mbits = hn::Add(hn::And(shifted, hn::Set(di, mantissa_mask)),
-                             hn::Set(di, sqrt_half_bits));
+  e = hn::Sub(
+      e, hn::IfThenElseZero(hn::RebindMask(di, subnormal), hn::Set(di, TI(C::kSubnormalShift))));
+  const auto mbits =
+      hn::Add(hn::And(shifted, hn::Set(di, mantissa_mask)), hn::Set(di, sqrt_half_bits));
   const V m = hn::BitCast(d, mbits);
-  const V f = hn::Sub(m, hn::Set(d, T(1)));          // exact
+  const V f = hn::Sub(m, hn::Set(d, T(1)));              // exact
   const V s = hn::Div(f, hn::Add(f, hn::Set(d, T(2))));  // f / (2 + f)
   const V s2 = hn::Mul(s, s);
   // log m = 2 atanh(s) = f - s f + 2 s tail, arranged so the large term f enters exactly.
@@ -213,7 +212,8 @@ HWY_INLINE V Log(D d, V x) {
   // Special values: 0 -> -inf, negative -> NaN, +inf and NaN -> themselves.
   const V inf = hn::Inf(d);
   result = hn::IfThenElse(hn::Eq(x, hn::Zero(d)), hn::Neg(inf), result);
-  result = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), hn::Set(d, std::numeric_limits<T>::quiet_NaN()), result);
+  result = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), hn::Set(d, std::numeric_limits<T>::quiet_NaN()),
+                          result);
   result = hn::IfThenElse(hn::Or(hn::IsNaN(x), hn::Eq(x, inf)), x, result);
   return result;
 }

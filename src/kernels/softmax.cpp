@@ -36,14 +36,14 @@ void reference_rows(RowOp op, T* out, const T* x, const AxisLayout& layout, doub
 constexpr std::size_t kGrainElements = std::size_t(1) << 15;
 
 template <class T>
-void family_impl(RowOp op, Passes passes, T* out, const T* x, const AxisLayout& layout,
-                 double t) {
+void family_impl(RowOp op, Passes passes, T* out, const T* x, const AxisLayout& layout, double t) {
   const int threads = get_num_threads();
   const std::size_t n = layout.n;
   const bool vectorized = n > 0 && t > 0.0 && std::isfinite(static_cast<T>(1.0 / t));
   if (!vectorized) {
-    parallel_for(threads, layout.rows(), std::max<std::size_t>(1, kGrainElements / (n + 1)),
-                 [&](std::size_t b, std::size_t e) { reference_rows(op, out, x, layout, t, b, e); });
+    parallel_for(
+        threads, layout.rows(), std::max<std::size_t>(1, kGrainElements / (n + 1)),
+        [&](std::size_t b, std::size_t e) { reference_rows(op, out, x, layout, t, b, e); });
     return;
   }
   if (layout.inner == 1) {
@@ -51,13 +51,11 @@ void family_impl(RowOp op, Passes passes, T* out, const T* x, const AxisLayout& 
                  [&](std::size_t b, std::size_t e) { simd_rows(op, passes, out, x, n, b, e, t); });
     return;
   }
-  const std::size_t w =
-      sizeof(T) == 4 ? strided_block_width_f32() : strided_block_width_f64();
+  const std::size_t w = sizeof(T) == 4 ? strided_block_width_f32() : strided_block_width_f64();
   const std::size_t tasks = layout.outer * ((layout.inner + w - 1) / w);
-  parallel_for(threads, tasks, std::max<std::size_t>(1, kGrainElements / (n * w)),
-               [&](std::size_t b, std::size_t e) {
-                 simd_strided(op, out, x, n, layout.inner, b, e, t);
-               });
+  parallel_for(
+      threads, tasks, std::max<std::size_t>(1, kGrainElements / (n * w)),
+      [&](std::size_t b, std::size_t e) { simd_strided(op, out, x, n, layout.inner, b, e, t); });
 }
 
 template <class T>
@@ -99,8 +97,8 @@ void softmax_family(RowOp op, Passes passes, float* out, const float* x, const A
                     double temperature) {
   family_impl(op, passes, out, x, layout, temperature);
 }
-void softmax_family(RowOp op, Passes passes, double* out, const double* x,
-                    const AxisLayout& layout, double temperature) {
+void softmax_family(RowOp op, Passes passes, double* out, const double* x, const AxisLayout& layout,
+                    double temperature) {
   family_impl(op, passes, out, x, layout, temperature);
 }
 
@@ -108,11 +106,13 @@ void softmax_family(RowOp op, Passes passes, double* out, const double* x,
 
 void softmax(std::span<float> out, std::span<const float> x, const Shape& shape, int axis,
              double temperature) {
-  detail::softmax_like(detail::RowOp::softmax, "softreg::softmax", out, x, shape, axis, temperature);
+  detail::softmax_like(detail::RowOp::softmax, "softreg::softmax", out, x, shape, axis,
+                       temperature);
 }
 void softmax(std::span<double> out, std::span<const double> x, const Shape& shape, int axis,
              double temperature) {
-  detail::softmax_like(detail::RowOp::softmax, "softreg::softmax", out, x, shape, axis, temperature);
+  detail::softmax_like(detail::RowOp::softmax, "softreg::softmax", out, x, shape, axis,
+                       temperature);
 }
 void log_softmax(std::span<float> out, std::span<const float> x, const Shape& shape, int axis,
                  double temperature) {

@@ -46,8 +46,8 @@ void simd_strided(RowOp op, double* out, const double* x, std::size_t n, std::si
 /// the scalar reference rows. For logsumexp, out has layout.rows() entries.
 void softmax_family(RowOp op, Passes passes, float* out, const float* x, const AxisLayout& layout,
                     double temperature);
-void softmax_family(RowOp op, Passes passes, double* out, const double* x,
-                    const AxisLayout& layout, double temperature);
+void softmax_family(RowOp op, Passes passes, double* out, const double* x, const AxisLayout& layout,
+                    double temperature);
 
 /// Lane-wise exp and log over arrays (out may be x), exposed for the accuracy tests.
 void vector_exp(float* out, const float* x, std::size_t n);

@@ -1,0 +1,213 @@
+// Highway implementation of cross_entropy_simd.hpp, compiled once per SIMD target.
+//
+// A row is read once to find its maximum and once more to compute the exponentials (stored in
+// the gradient) and their sum in double; the gradient is then scaled in place, from cache, and
+// its target entry set to (w_c p_c - w_c) scale computed in double. Short rows (up to four
+// vectors) stay in registers and share their divisions and logarithms with their neighbours.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cross_entropy_simd.cpp"
+#include "kernels/cross_entropy_simd.hpp"
+
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+
+#include "kernels/row_simd-inl.h"
+#include "kernels/simd_math-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace softreg::detail::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+template <class T>
+struct RowTarget {
+  bool ignored;
+  std::size_t c;
+  double w;
+};
+
+template <class T>
+HWY_INLINE RowTarget<T> target_of(const CrossEntropyRows<T>& job, std::size_t r) {
+  const std::int64_t t = job.target[r];
+  if (t == job.ignore_index) return {true, 0, 0.0};
+  const auto c = static_cast<std::size_t>(t);
+  return {false, c, job.weights != nullptr ? static_cast<double>(job.weights[c]) : 1.0};
+}
+
+template <class T>
+HWY_INLINE void zero_row(T* g, std::size_t n) {
+  std::fill(g, g + n, T(0));
+}
+
+/// loss = w (log s - (x_c - m)); 0 for a zero weight, as the scalar rows define it.
+HWY_INLINE double row_loss(double w, double log_s, double xc, double m) {
+  return w == 0.0 ? 0.0 : w * (log_s - (xc - m));
+}
+
+template <class T>
+HWY_INLINE void record(const CrossEntropyRows<T>& job, std::size_t r, double loss,
+                       CompensatedSum& total) {
+  if (job.row_losses != nullptr) job.row_losses[r] = static_cast<T>(loss);
+  total.add(loss);
+}
+
+template <class T>
+void LongRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t end,
+              CompensatedSum& total) {
+  const hn::ScalableTag<T> d;
+  const std::size_t n = job.n;
+  for (std::size_t r = begin; r < end; ++r) {
+    const RowTarget<T> t = target_of(job, r);
+    const T* xr = job.x + r * n;
+    T* gr = job.grad != nullptr ? job.grad + r * n : nullptr;
+    if (t.ignored) {
+      if (gr != nullptr) zero_row(gr, n);
+      record(job, r, 0.0, total);
+      continue;
+    }
+    const Range<T> range = RowRange<false>(d, xr, n);
+    if (!std::isfinite(range.max)) {
+      record(job, r, job.fallback(job.context, r), total);
+      continue;
+    }
+    const T m = range.max;
+    const double xc = xr[t.c];  // read before the gradient may overwrite it
+    double s;
+    if (gr != nullptr) {
+      s = RowSumExp<true, false>(d, gr, xr, n, m, T(1));
+      const double ec = gr[t.c];
+      const double f = job.scale * t.w / s;
+      RowScale(d, gr, n, static_cast<T>(f));
+      gr[t.c] = static_cast<T>(f * ec - job.scale * t.w);
+    } else {
+      s = RowSumExp<false, false>(d, static_cast<T*>(nullptr), xr, n, m, T(1));
+    }
+    record(job, r, row_loss(t.w, std::log(s), xc, m), total);
+  }
+}
+
+template <std::size_t kV, class T>
+void ShortRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t end,
+               CompensatedSum& total) {
+  const hn::ScalableTag<T> d;
+  using V = hn::Vec<decltype(d)>;
+  const std::size_t n = job.n;
+  const V one = hn::Set(d, T(1));
+  constexpr std::size_t kBatch = 16;
+  for (std::size_t r0 = begin; r0 < end; r0 += kBatch) {
+    const std::size_t count = std::min(kBatch, end - r0);
+    double logs[kBatch] = {};
+    double invs[kBatch] = {};
+    double shifted[kBatch] = {};  // x_c - m
+    double losses[kBatch] = {};
+    bool vector_row[kBatch] = {};
+    for (std::size_t b = 0; b < count; b += 2) {
+      const std::size_t pair = std::min<std::size_t>(2, count - b);
+      V v[2][kV], e[2][kV], mx[2];
+      for (std::size_t j = 0; j < 2; ++j) {
+        LoadSmall<kV>(d, job.x + (r0 + b + (j < pair ? j : 0)) * n, n, v[j]);
+      }
+      for (std::size_t j = 0; j < 2; ++j) {
+        mx[j] = v[j][0];
+        for (std::size_t i = 1; i < kV; ++i) mx[j] = hn::Max(mx[j], v[j][i]);
+        mx[j] = hn::MaxOfLanes(d, mx[j]);
+      }
+      for (std::size_t j = 0; j < 2; ++j) {
+        for (std::size_t i = 0; i < kV; ++i) e[j][i] = ShiftedExp<false>(d, v[j][i], mx[j], one);
+      }
+      for (std::size_t j = 0; j < pair; ++j) {
+        const std::size_t r = r0 + b + j;
+        const RowTarget<T> t = target_of(job, r);
+        T* gr = job.grad != nullptr ? job.grad + r * n : nullptr;
+        if (t.ignored) {
+          if (gr != nullptr) zero_row(gr, n);
+          continue;  // loss 0
+        }
+        const T m = hn::GetLane(mx[j]);
+        if (!std::isfinite(m)) {
+          losses[b + j] = job.fallback(job.context, r);
+          continue;
+        }
+        vector_row[b + j] = true;
+        shifted[b + j] = static_cast<double>(job.x[r * n + t.c]) - static_cast<double>(m);
+        LaneSums<decltype(d)> acc(d);
+        V partial = e[j][0];
+        for (std::size_t i = 1; i < kV; ++i) partial = hn::Add(partial, e[j][i]);
+        acc.add(partial);
+        logs[b + j] = acc.total();  // the sum for now; a NaN in the row makes it NaN
+        if (gr != nullptr) StoreSmall<kV>(d, e[j], gr, n);
+      }
+    }
+    for (std::size_t b = 0; b < count; ++b) invs[b] = vector_row[b] ? logs[b] : 1.0;
+    LogOrInverseBatch(true, logs, count);
+    if (job.grad != nullptr) LogOrInverseBatch(false, invs, count);
+    for (std::size_t b = 0; b < count; ++b) {
+      const std::size_t r = r0 + b;
+      if (vector_row[b]) {
+        const RowTarget<T> t = target_of(job, r);
+        losses[b] = t.w == 0.0 ? 0.0 : t.w * (logs[b] - shifted[b]);
+        if (job.grad != nullptr) {
+          T* gr = job.grad + r * n;
+          const double ec = gr[t.c];
+          const double f = job.scale * t.w * invs[b];
+          V y[kV];
+          LoadSmall<kV>(d, gr, n, y);
+          const V vf = hn::Set(d, static_cast<T>(f));
+          for (std::size_t i = 0; i < kV; ++i) y[i] = hn::Mul(y[i], vf);
+          StoreSmall<kV>(d, y, gr, n);
+          gr[t.c] = static_cast<T>(f * ec - job.scale * t.w);
+        }
+      }
+      record(job, r, losses[b], total);
+    }
+  }
+}
+
+template <class T>
+void CrossEntropyImpl(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t end,
+                      CompensatedSum& total) {
+  const std::size_t N = hn::Lanes(hn::ScalableTag<T>());
+  if (job.n <= N) {
+    ShortRows<1>(job, begin, end, total);
+  } else if (job.n <= 2 * N) {
+    ShortRows<2>(job, begin, end, total);
+  } else if (job.n <= 4 * N) {
+    ShortRows<4>(job, begin, end, total);
+  } else {
+    LongRows(job, begin, end, total);
+  }
+}
+
+void CrossEntropyF32(const CrossEntropyRows<float>& job, std::size_t begin, std::size_t end,
+                     CompensatedSum& total) {
+  CrossEntropyImpl(job, begin, end, total);
+}
+void CrossEntropyF64(const CrossEntropyRows<double>& job, std::size_t begin, std::size_t end,
+                     CompensatedSum& total) {
+  CrossEntropyImpl(job, begin, end, total);
+}
+
+}  // namespace softreg::detail::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace softreg::detail {
+
+HWY_EXPORT(CrossEntropyF32);
+HWY_EXPORT(CrossEntropyF64);
+
+void simd_cross_entropy_rows(const CrossEntropyRows<float>& job, std::size_t begin, std::size_t end,
+                             CompensatedSum& total) {
+  HWY_DYNAMIC_DISPATCH(CrossEntropyF32)(job, begin, end, total);
+}
+void simd_cross_entropy_rows(const CrossEntropyRows<double>& job, std::size_t begin,
+                             std::size_t end, CompensatedSum& total) {
+  HWY_DYNAMIC_DISPATCH(CrossEntropyF64)(job, begin, end, total);
+}
+
+}  // namespace softreg::detail
+#endif  // HWY_ONCE

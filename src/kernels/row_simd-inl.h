@@ -1,0 +1,304 @@
+// Row building blocks shared by the vectorized kernels (included once per Highway target):
+// double-width sums of exponentials, partial vectors at row ends, the row range, the shifted
+// exponential and the batched reciprocals and logarithms of short rows.
+#if defined(SOFTREG_KERNELS_ROW_SIMD_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef SOFTREG_KERNELS_ROW_SIMD_INL_H_
+#undef SOFTREG_KERNELS_ROW_SIMD_INL_H_
+#else
+#define SOFTREG_KERNELS_ROW_SIMD_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <limits>
+
+#include "kernels/row.hpp"
+#include "kernels/simd_math-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace softreg::detail::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+/// Per-lane sums of exponentials in double. Float lanes are widened (the lower and upper halves
+/// of a float vector become two double vectors); double lanes keep a two-sum compensation.
+template <class D>
+class LaneSums {
+  using T = hn::TFromD<D>;
+  using V = hn::Vec<D>;
+
+ public:
+  explicit LaneSums(D d) : d_(d) {
+    if constexpr (kFloat) {
+      lo_ = hn::Zero(dw_);
+      hi_ = hn::Zero(dw_);
+    } else {
+      sum_ = hn::Zero(d);
+      comp_ = hn::Zero(d);
+    }
+  }
+
+  void add(V v) {
+    if constexpr (kFloat) {
+#if HWY_TARGET == HWY_SCALAR
+      lo_ = hn::Add(lo_, hn::PromoteTo(dw_, v));
+#else
+      lo_ = hn::Add(lo_, hn::PromoteTo(dw_, hn::LowerHalf(dh_, v)));
+      hi_ = hn::Add(hi_, hn::PromoteTo(dw_, hn::UpperHalf(dh_, v)));
+#endif
+    } else {
+      const V s = hn::Add(sum_, v);
+      const V bp = hn::Sub(s, sum_);
+      const V err = hn::Add(hn::Sub(sum_, hn::Sub(s, bp)), hn::Sub(v, bp));
+      comp_ = hn::Add(comp_, err);
+      sum_ = s;
+    }
+  }
+
+  /// The sum over all lanes.
+  double total() const {
+    if constexpr (kFloat) {
+#if HWY_TARGET == HWY_SCALAR
+      return hn::GetLane(lo_);
+#else
+      return hn::GetLane(hn::SumOfLanes(dw_, hn::Add(lo_, hi_)));
+#endif
+    } else {
+      HWY_ALIGN T sums[hn::MaxLanes(D())];
+      HWY_ALIGN T comps[hn::MaxLanes(D())];
+      hn::Store(sum_, d_, sums);
+      hn::Store(comp_, d_, comps);
+      CompensatedSum s;
+      double c = 0.0;
+      for (std::size_t i = 0; i < hn::Lanes(d_); ++i) {
+        s.add(sums[i]);
+        c += comps[i];
+      }
+      return s.value() + c;
+    }
+  }
+
+  /// Per lane: 1 / sum (as_log false) or log(sum) (as_log true), rounded to T.
+  V per_lane(bool as_log) const {
+    if constexpr (kFloat) {
+      auto f = [&](hn::Vec<decltype(dw_)> s) {
+        return as_log ? Log(dw_, s) : hn::Div(hn::Set(dw_, 1.0), s);
+      };
+#if HWY_TARGET == HWY_SCALAR
+      return hn::DemoteTo(d_, f(lo_));
+#else
+      return hn::Combine(d_, hn::DemoteTo(dh_, f(hi_)), hn::DemoteTo(dh_, f(lo_)));
+#endif
+    } else {
+      const V s = hn::Add(sum_, comp_);
+      return as_log ? Log(d_, s) : hn::Div(hn::Set(d_, T(1)), s);
+    }
+  }
+
+ private:
+  static constexpr bool kFloat = sizeof(T) == 4;
+#if HWY_TARGET == HWY_SCALAR
+  using DW = hn::Rebind<double, D>;
+#else
+  using DW = hn::Rebind<double, hn::Half<D>>;
+  hn::Half<D> dh_;
+#endif
+  D d_;
+  DW dw_;
+  hn::Vec<DW> lo_, hi_;
+  V sum_, comp_;
+};
+
+/// Loads the first `count` (< lanes) entries of p; the other lanes get `fill`. AVX2 and
+/// AVX-512 have masked loads and stores that never touch the masked-off memory; elsewhere the
+/// partial vector goes through a stack buffer (a full-width access could cross the end of the
+/// array, and a full-width store would race with the thread that owns the next row).
+#undef SOFTREG_NATIVE_MASKED_ACCESS
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+#define SOFTREG_NATIVE_MASKED_ACCESS 1
+#else
+#define SOFTREG_NATIVE_MASKED_ACCESS 0
+#endif
+
+template <class D>
+HWY_INLINE hn::Vec<D> LoadTail(D d, const hn::TFromD<D>* p, std::size_t count, hn::TFromD<D> fill) {
+#if SOFTREG_NATIVE_MASKED_ACCESS
+  const auto mask = hn::FirstN(d, count);
+  return hn::IfThenElse(mask, hn::MaskedLoad(mask, d, p), hn::Set(d, fill));
+#else
+  using T = hn::TFromD<D>;
+  HWY_ALIGN T buf[hn::MaxLanes(D())];
+  for (std::size_t i = 0; i < hn::Lanes(d); ++i) buf[i] = i < count ? p[i] : fill;
+  return hn::Load(d, buf);
+#endif
+}
+
+template <class D>
+HWY_INLINE void StoreTail(D d, hn::Vec<D> v, hn::TFromD<D>* p, std::size_t count) {
+#if SOFTREG_NATIVE_MASKED_ACCESS
+  hn::BlendedStore(v, hn::FirstN(d, count), d, p);
+#else
+  using T = hn::TFromD<D>;
+  HWY_ALIGN T buf[hn::MaxLanes(D())];
+  hn::Store(v, d, buf);
+  std::memcpy(p, buf, count * sizeof(T));
+#endif
+}
+
+template <class T>
+struct Range {
+  T max;
+  T min;
+};
+
+/// Replaces -inf lanes by +inf, so that a minimum skips masked entries.
+template <class D, class V>
+HWY_INLINE V SkipMasked(D d, V a) {
+  using T = hn::TFromD<D>;
+  const T inf = std::numeric_limits<T>::infinity();
+  return hn::IfThenElse(hn::Eq(a, hn::Set(d, -inf)), hn::Set(d, inf), a);
+}
+
+/// The largest entry of x[0, n) and, with kMin, the smallest one other than -inf (+inf if
+/// none, or without kMin). The minimum matters only for T > 1, where x - max can overflow
+/// although (x - max) / T would not. With a NaN in the row either may be NaN or ignore it;
+/// callers catch that through the checks or the NaN it puts in the sum.
+template <bool kMin, class D>
+HWY_INLINE Range<hn::TFromD<D>> RowRange(D d, const hn::TFromD<D>* HWY_RESTRICT x, std::size_t n) {
+  using T = hn::TFromD<D>;
+  const std::size_t N = hn::Lanes(d);
+  const T inf = std::numeric_limits<T>::infinity();
+  auto mx0 = hn::Set(d, -inf), mx1 = mx0, mn0 = hn::Set(d, inf), mn1 = mn0;
+  std::size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    const auto a = hn::LoadU(d, x + i);
+    const auto b = hn::LoadU(d, x + i + N);
+    mx0 = hn::Max(mx0, a);
+    mx1 = hn::Max(mx1, b);
+    if constexpr (kMin) {
+      mn0 = hn::Min(mn0, SkipMasked(d, a));
+      mn1 = hn::Min(mn1, SkipMasked(d, b));
+    }
+  }
+  for (; i + N <= n; i += N) {
+    const auto a = hn::LoadU(d, x + i);
+    mx0 = hn::Max(mx0, a);
+    if constexpr (kMin) mn0 = hn::Min(mn0, SkipMasked(d, a));
+  }
+  if (i < n) {
+    mx1 = hn::Max(mx1, LoadTail(d, x + i, n - i, -inf));
+    if constexpr (kMin) mn1 = hn::Min(mn1, SkipMasked(d, LoadTail(d, x + i, n - i, inf)));
+  }
+  return {hn::GetLane(hn::MaxOfLanes(d, hn::Max(mx0, mx1))),
+          hn::GetLane(hn::MinOfLanes(d, hn::Min(mn0, mn1)))};
+}
+
+/// Whether a row with this range can take the vectorized path: a finite maximum and, for
+/// T > 1 (wide), a shift x - max that does not overflow.
+template <class T>
+HWY_INLINE bool Ordinary(const Range<T>& r, bool wide) {
+  return std::isfinite(r.max) && (!wide || std::isfinite(r.max - r.min));
+}
+
+/// exp((x - m) * inv_t) lane-wise, for m >= x; kScaled false skips the multiply (T = 1).
+template <bool kScaled, class D, class V>
+HWY_INLINE V ShiftedExp(D d, V x, V m, V inv_t) {
+  V z = hn::Sub(x, m);
+  if constexpr (kScaled) z = hn::Mul(z, inv_t);
+  return ExpNonPositive(d, z);
+}
+
+/// sum_j exp((x_j - m) * inv_t) in double; with kStore the exponentials are also written to
+/// out (which may be x).
+template <bool kStore, bool kScaled, class D>
+HWY_INLINE double RowSumExp(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std::size_t n,
+                            hn::TFromD<D> m, hn::TFromD<D> inv_t) {
+  using T = hn::TFromD<D>;
+  const std::size_t N = hn::Lanes(d);
+  const auto vm = hn::Set(d, m);
+  const auto vt = hn::Set(d, inv_t);
+  LaneSums<D> sums(d);
+  std::size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    const auto e0 = ShiftedExp<kScaled>(d, hn::LoadU(d, x + i), vm, vt);
+    const auto e1 = ShiftedExp<kScaled>(d, hn::LoadU(d, x + i + N), vm, vt);
+    const auto e2 = ShiftedExp<kScaled>(d, hn::LoadU(d, x + i + 2 * N), vm, vt);
+    const auto e3 = ShiftedExp<kScaled>(d, hn::LoadU(d, x + i + 3 * N), vm, vt);
+    if constexpr (kStore) {
+      hn::StoreU(e0, d, out + i);
+      hn::StoreU(e1, d, out + i + N);
+      hn::StoreU(e2, d, out + i + 2 * N);
+      hn::StoreU(e3, d, out + i + 3 * N);
+    }
+    sums.add(hn::Add(hn::Add(e0, e1), hn::Add(e2, e3)));
+  }
+  for (; i + N <= n; i += N) {
+    const auto e = ShiftedExp<kScaled>(d, hn::LoadU(d, x + i), vm, vt);
+    if constexpr (kStore) hn::StoreU(e, d, out + i);
+    sums.add(e);
+  }
+  if (i < n) {
+    const T fill = -std::numeric_limits<T>::infinity();
+    const auto e = ShiftedExp<kScaled>(d, LoadTail(d, x + i, n - i, fill), vm, vt);
+    if constexpr (kStore) StoreTail(d, e, out + i, n - i);
+    sums.add(e);
+  }
+  return sums.total();
+}
+
+/// Loads a row of at most kV vectors; lanes past its end hold -inf.
+template <std::size_t kV, class D>
+HWY_INLINE void LoadSmall(D d, const hn::TFromD<D>* x, std::size_t n, hn::Vec<D>* v) {
+  const std::size_t N = hn::Lanes(d);
+  const auto fill = -std::numeric_limits<hn::TFromD<D>>::infinity();
+  for (std::size_t i = 0; i < kV; ++i) {
+    if ((i + 1) * N <= n) {
+      v[i] = hn::LoadU(d, x + i * N);
+    } else if (i * N < n) {
+      v[i] = LoadTail(d, x + i * N, n - i * N, fill);
+    } else {
+      v[i] = hn::Set(d, fill);
+    }
+  }
+}
+
+template <std::size_t kV, class D>
+HWY_INLINE void StoreSmall(D d, const hn::Vec<D>* y, hn::TFromD<D>* out, std::size_t n) {
+  const std::size_t N = hn::Lanes(d);
+  for (std::size_t i = 0; i < kV; ++i) {
+    if ((i + 1) * N <= n) {
+      hn::StoreU(y[i], d, out + i * N);
+    } else if (i * N < n) {
+      StoreTail(d, y[i], out + i * N, n - i * N);
+    }
+  }
+}
+
+/// log (as_log) or 1 / s of count sums at once.
+HWY_INLINE void LogOrInverseBatch(bool as_log, double* s, std::size_t count) {
+  const hn::ScalableTag<double> dd;
+  const std::size_t N = hn::Lanes(dd);
+  auto f = [&](hn::Vec<decltype(dd)> v) {
+    return as_log ? Log(dd, v) : hn::Div(hn::Set(dd, 1.0), v);
+  };
+  std::size_t i = 0;
+  for (; i + N <= count; i += N) hn::StoreU(f(hn::LoadU(dd, s + i)), dd, s + i);
+  if (i < count) StoreTail(dd, f(LoadTail(dd, s + i, count - i, 1.0)), s + i, count - i);
+}
+
+/// out *= s.
+template <class D>
+HWY_INLINE void RowScale(D d, hn::TFromD<D>* out, std::size_t n, hn::TFromD<D> s) {
+  const std::size_t N = hn::Lanes(d);
+  const auto vs = hn::Set(d, s);
+  std::size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, out + i), vs), d, out + i);
+  for (; i < n; ++i) out[i] *= s;
+}
+
+}  // namespace softreg::detail::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // SOFTREG_KERNELS_ROW_SIMD_INL_H_

@@ -8,10 +8,13 @@
 #define SOFTREG_KERNELS_ROW_SIMD_INL_H_
 #endif
 
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -296,6 +299,36 @@ HWY_INLINE void RowScale(D d, hn::TFromD<D>* out, std::size_t n, hn::TFromD<D> s
   std::size_t i = 0;
   for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, out + i), vs), d, out + i);
   for (; i < n; ++i) out[i] *= s;
+}
+
+/// Writes a row of n entries whose vector at element i (count lanes valid, count <= lanes) is
+/// y(i, count). kStream uses non-temporal stores for the aligned middle: an output far larger
+/// than cache then costs no read-for-ownership and does not evict the input. The caller ends
+/// the batch with hwy::FlushStream().
+template <bool kStream, class D, class F>
+HWY_INLINE void WriteRow(D d, hn::TFromD<D>* out, std::size_t n, F&& y) {
+  using T = hn::TFromD<D>;
+  const std::size_t N = hn::Lanes(d);
+  std::size_t i = 0;
+  if constexpr (kStream) {
+    const std::size_t misalign = (reinterpret_cast<std::uintptr_t>(out) / sizeof(T)) % N;
+    if (misalign != 0) {
+      const std::size_t head = std::min(n, N - misalign);
+      StoreTail(d, y(i, head), out, head);
+      i = head;
+    }
+    for (; i + N <= n; i += N) hn::Stream(y(i, N), d, out + i);
+  } else {
+    for (; i + N <= n; i += N) hn::StoreU(y(i, N), d, out + i);
+  }
+  if (i < n) StoreTail(d, y(i, n - i), out + i, n - i);
+}
+
+/// Loads count (<= lanes) entries at p; missing lanes hold `fill`.
+template <class D>
+HWY_INLINE hn::Vec<D> LoadCount(D d, const hn::TFromD<D>* p, std::size_t count,
+                                hn::TFromD<D> fill) {
+  return count == hn::Lanes(d) ? hn::LoadU(d, p) : LoadTail(d, p, count, fill);
 }
 
 }  // namespace softreg::detail::HWY_NAMESPACE

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <span>
+#include <vector>
 
 #include "common/thread_pool.hpp"
 #include "kernels/check.hpp"
@@ -47,8 +48,22 @@ void family_impl(RowOp op, Passes passes, T* out, const T* x, const AxisLayout& 
     return;
   }
   if (layout.inner == 1) {
+    const bool stream = op != RowOp::logsumexp && layout.size() * sizeof(T) > kStreamBytes;
+    const bool cached = passes == Passes::cached ||
+                        (passes == Passes::automatic && n * sizeof(T) <= kOnlineRowBytes);
+    const bool use_scratch = op == RowOp::softmax && cached && stream;
     parallel_for(threads, layout.rows(), std::max<std::size_t>(1, kGrainElements / n),
-                 [&](std::size_t b, std::size_t e) { simd_rows(op, passes, out, x, n, b, e, t); });
+                 [&](std::size_t b, std::size_t e) {
+                   T* scratch = nullptr;
+                   if (use_scratch) {
+                     if constexpr (sizeof(T) == 4) {
+                       scratch = scratch_row_f32(n);
+                     } else {
+                       scratch = scratch_row_f64(n);
+                     }
+                   }
+                   simd_rows(op, passes, out, x, n, b, e, t, scratch, stream);
+                 });
     return;
   }
   const std::size_t w = sizeof(T) == 4 ? strided_block_width_f32() : strided_block_width_f64();
@@ -92,6 +107,17 @@ void argmax_impl(std::span<std::int64_t> out, std::span<const T> x, const Shape&
 }
 
 }  // namespace
+
+float* scratch_row_f32(std::size_t n) {
+  thread_local std::vector<float> row;
+  if (row.size() < n + 64) row.resize(n + 64);
+  return row.data();
+}
+double* scratch_row_f64(std::size_t n) {
+  thread_local std::vector<double> row;
+  if (row.size() < n + 64) row.resize(n + 64);
+  return row.data();
+}
 
 void softmax_family(RowOp op, Passes passes, float* out, const float* x, const AxisLayout& layout,
                     double temperature) {

@@ -8,6 +8,7 @@
 #define HWY_TARGET_INCLUDE "kernels/softmax_simd.cpp"
 #include "kernels/softmax_simd.hpp"
 
+#include <hwy/cache_control.h>
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
@@ -26,37 +27,39 @@ namespace softreg::detail::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 /// out = (x - m) * inv_t - c.
-template <class D>
+template <bool kStream, class D>
 HWY_INLINE void RowShift(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std::size_t n,
                          hn::TFromD<D> m, hn::TFromD<D> inv_t, hn::TFromD<D> c) {
-  const std::size_t N = hn::Lanes(d);
+  using T = hn::TFromD<D>;
   const auto vm = hn::Set(d, m);
   const auto vt = hn::Set(d, inv_t);
   const auto vc = hn::Set(d, c);
-  std::size_t i = 0;
-  for (; i + N <= n; i += N) {
-    hn::StoreU(hn::Sub(hn::Mul(hn::Sub(hn::LoadU(d, x + i), vm), vt), vc), d, out + i);
-  }
-  for (; i < n; ++i) out[i] = (x[i] - m) * inv_t - c;
+  WriteRow<kStream>(d, out, n, [&](std::size_t i, std::size_t count) {
+    return hn::Sub(hn::Mul(hn::Sub(LoadCount(d, x + i, count, T(0)), vm), vt), vc);
+  });
 }
 
 /// out = exp((x - m) * inv_t) * s.
-template <bool kScaled, class D>
+template <bool kStream, bool kScaled, class D>
 HWY_INLINE void RowExpScale(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std::size_t n,
                             hn::TFromD<D> m, hn::TFromD<D> inv_t, hn::TFromD<D> s) {
   using T = hn::TFromD<D>;
-  const std::size_t N = hn::Lanes(d);
   const auto vm = hn::Set(d, m);
   const auto vt = hn::Set(d, inv_t);
   const auto vs = hn::Set(d, s);
-  std::size_t i = 0;
-  for (; i + N <= n; i += N) {
-    hn::StoreU(hn::Mul(ShiftedExp<kScaled>(d, hn::LoadU(d, x + i), vm, vt), vs), d, out + i);
-  }
-  if (i < n) {
-    const auto v = LoadTail(d, x + i, n - i, -std::numeric_limits<T>::infinity());
-    StoreTail(d, hn::Mul(ShiftedExp<kScaled>(d, v, vm, vt), vs), out + i, n - i);
-  }
+  WriteRow<kStream>(d, out, n, [&](std::size_t i, std::size_t count) {
+    const auto v = LoadCount(d, x + i, count, -std::numeric_limits<T>::infinity());
+    return hn::Mul(ShiftedExp<kScaled>(d, v, vm, vt), vs);
+  });
+}
+
+/// out = e * s for the exponentials e kept in a scratch row (readable a vector past n).
+template <bool kStream, class D>
+HWY_INLINE void RowScaleFrom(D d, hn::TFromD<D>* out, const hn::TFromD<D>* e, std::size_t n,
+                             hn::TFromD<D> s) {
+  const auto vs = hn::Set(d, s);
+  WriteRow<kStream>(d, out, n,
+                    [&](std::size_t i, std::size_t) { return hn::Mul(hn::LoadU(d, e + i), vs); });
 }
 
 /// The maximum and the sum of exp((x - max) * inv_t) of a row in one read, a block of
@@ -175,9 +178,9 @@ void SmallRows(RowOp op, T* out, const T* x, std::size_t n, std::size_t begin, s
   }
 }
 
-template <bool kScaled, class T>
+template <bool kScaled, bool kStream, class T>
 void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::size_t begin,
-              std::size_t end, double temperature) {
+              std::size_t end, double temperature, T* scratch) {
   const hn::ScalableTag<T> d;
   const T inv_t = static_cast<T>(1.0 / temperature);
   const bool online =
@@ -210,7 +213,7 @@ void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::s
         continue;
       }
       if (op == RowOp::softmax) {
-        RowExpScale<kScaled>(d, outr, xr, n, m, inv_t, static_cast<T>(1.0 / s));
+        RowExpScale<kStream, kScaled>(d, outr, xr, n, m, inv_t, static_cast<T>(1.0 / s));
         continue;
       }
     } else {
@@ -225,9 +228,15 @@ void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::s
       }
       m = range.max;
       if (op == RowOp::softmax) {
-        // A NaN in the row makes s NaN, and with it the whole row.
-        s = RowSumExp<true, kScaled>(d, outr, xr, n, m, inv_t);
-        RowScale(d, outr, n, static_cast<T>(1.0 / s));
+        // A NaN in the row makes s NaN, and with it the whole row. The exponentials wait in
+        // the scratch row (in L2), so out is written once, without being read.
+        if (scratch != nullptr) {
+          s = RowSumExp<true, kScaled>(d, scratch, xr, n, m, inv_t);
+          RowScaleFrom<kStream>(d, outr, scratch, n, static_cast<T>(1.0 / s));
+        } else {
+          s = RowSumExp<true, kScaled>(d, outr, xr, n, m, inv_t);
+          RowScale(d, outr, n, static_cast<T>(1.0 / s));
+        }
         continue;
       }
       s = RowSumExp<false, kScaled>(d, static_cast<T*>(nullptr), xr, n, m, inv_t);
@@ -235,7 +244,7 @@ void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::s
     if (op == RowOp::logsumexp) {
       *outr = static_cast<T>(static_cast<double>(m) + std::log(s));
     } else {
-      RowShift(d, outr, xr, n, m, inv_t, static_cast<T>(std::log(s)));
+      RowShift<kStream>(d, outr, xr, n, m, inv_t, static_cast<T>(std::log(s)));
     }
   }
 }
@@ -361,11 +370,19 @@ void LogArray(T* out, const T* x, std::size_t n) {
 
 template <class T>
 void Rows(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::size_t begin,
-          std::size_t end, double t) {
-  if (static_cast<T>(1.0 / t) == T(1)) {
-    RowsImpl<false>(op, passes, out, x, n, begin, end, t);
+          std::size_t end, double t, T* scratch, bool stream) {
+  const bool scaled = static_cast<T>(1.0 / t) != T(1);
+  if (stream) {
+    if (scaled) {
+      RowsImpl<true, true>(op, passes, out, x, n, begin, end, t, scratch);
+    } else {
+      RowsImpl<false, true>(op, passes, out, x, n, begin, end, t, scratch);
+    }
+    hwy::FlushStream();
+  } else if (scaled) {
+    RowsImpl<true, false>(op, passes, out, x, n, begin, end, t, scratch);
   } else {
-    RowsImpl<true>(op, passes, out, x, n, begin, end, t);
+    RowsImpl<false, false>(op, passes, out, x, n, begin, end, t, scratch);
   }
 }
 
@@ -380,12 +397,12 @@ void Strided(RowOp op, T* out, const T* x, std::size_t n, std::size_t inner, std
 }
 
 void RowsF32(RowOp op, Passes passes, float* out, const float* x, std::size_t n, std::size_t begin,
-             std::size_t end, double t) {
-  Rows(op, passes, out, x, n, begin, end, t);
+             std::size_t end, double t, float* scratch, bool stream) {
+  Rows(op, passes, out, x, n, begin, end, t, scratch, stream);
 }
 void RowsF64(RowOp op, Passes passes, double* out, const double* x, std::size_t n,
-             std::size_t begin, std::size_t end, double t) {
-  Rows(op, passes, out, x, n, begin, end, t);
+             std::size_t begin, std::size_t end, double t, double* scratch, bool stream) {
+  Rows(op, passes, out, x, n, begin, end, t, scratch, stream);
 }
 void StridedF32(RowOp op, float* out, const float* x, std::size_t n, std::size_t inner,
                 std::size_t begin, std::size_t end, double t) {
@@ -432,12 +449,14 @@ HWY_EXPORT(LogF32);
 HWY_EXPORT(LogF64);
 
 void simd_rows(RowOp op, Passes passes, float* out, const float* x, std::size_t n,
-               std::size_t begin, std::size_t end, double temperature) {
-  HWY_DYNAMIC_DISPATCH(RowsF32)(op, passes, out, x, n, begin, end, temperature);
+               std::size_t begin, std::size_t end, double temperature, float* scratch,
+               bool stream) {
+  HWY_DYNAMIC_DISPATCH(RowsF32)(op, passes, out, x, n, begin, end, temperature, scratch, stream);
 }
 void simd_rows(RowOp op, Passes passes, double* out, const double* x, std::size_t n,
-               std::size_t begin, std::size_t end, double temperature) {
-  HWY_DYNAMIC_DISPATCH(RowsF64)(op, passes, out, x, n, begin, end, temperature);
+               std::size_t begin, std::size_t end, double temperature, double* scratch,
+               bool stream) {
+  HWY_DYNAMIC_DISPATCH(RowsF64)(op, passes, out, x, n, begin, end, temperature, scratch, stream);
 }
 std::size_t strided_block_width_f32() {
   return HWY_DYNAMIC_DISPATCH(WidthF32)();

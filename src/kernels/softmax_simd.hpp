@@ -22,13 +22,25 @@ enum class Passes : int { automatic, cached, online };
 /// Rows of more than this many bytes use the online passes under Passes::automatic.
 inline constexpr std::size_t kOnlineRowBytes = std::size_t(256) << 10;
 
+/// Outputs of more than this many bytes are written with non-temporal stores: they would not
+/// stay in cache anyway, and streaming them saves reading each line before it is written.
+inline constexpr std::size_t kStreamBytes = std::size_t(16) << 20;
+
 /// Contiguous rows (inner == 1) r in [begin, end), each n >= 1 long; T = temperature > 0 with
 /// 1 / T finite. softmax / log_softmax write n entries per row to out (which may be x);
-/// logsumexp writes one entry per row.
+/// logsumexp writes one entry per row. scratch, if not null, holds n + 64 entries of the
+/// calling thread's own: cached softmax rows keep their exponentials there rather than in out.
+/// stream: write out with non-temporal stores.
 void simd_rows(RowOp op, Passes passes, float* out, const float* x, std::size_t n,
-               std::size_t begin, std::size_t end, double temperature);
+               std::size_t begin, std::size_t end, double temperature, float* scratch, bool stream);
 void simd_rows(RowOp op, Passes passes, double* out, const double* x, std::size_t n,
-               std::size_t begin, std::size_t end, double temperature);
+               std::size_t begin, std::size_t end, double temperature, double* scratch,
+               bool stream);
+
+/// A scratch row of at least n + 64 entries owned by the calling thread (grown on demand and
+/// kept for the thread's lifetime; used only for rows of at most kOnlineRowBytes).
+float* scratch_row_f32(std::size_t n);
+double* scratch_row_f64(std::size_t n);
 
 /// Strided rows (inner > 1) processed a block of columns at a time: task i covers slice
 /// i / blocks and columns [(i % blocks) w, ...) with w = strided_block_width(T), blocks =

@@ -200,8 +200,6 @@ void register_kernels(py::module_& m) {
   using py::arg;
   m.def("softmax", &softmax_py, arg("x"), arg("axis") = -1, arg("temperature") = 1.0, py::kw_only(),
         arg("out") = py::none(), R"doc(
-softmax(x, axis=-1, temperature=1.0, *, out=None)
-
 Softmax of ``x / temperature`` along ``axis``: ``exp(d) / sum(exp(d))`` with
 ``d = (x - max x) / temperature``, so no entry overflows.
 
@@ -232,8 +230,6 @@ equally; a row of only ``-inf`` gives zeros; an empty axis writes nothing. Error
 )doc");
   m.def("log_softmax", &log_softmax_py, arg("x"), arg("axis") = -1, arg("temperature") = 1.0,
         py::kw_only(), arg("out") = py::none(), R"doc(
-log_softmax(x, axis=-1, temperature=1.0, *, out=None)
-
 ``d - log(sum(exp(d)))`` with ``d = (x - max x) / temperature``, along ``axis``: the log of
 softmax without ever forming a probability, so tiny probabilities keep their full precision.
 
@@ -244,8 +240,6 @@ them) and ``-inf`` elsewhere; a row of only ``-inf`` stays ``-inf``. Error bound
 )doc");
   m.def("logsumexp", &logsumexp_py, arg("x"), arg("axis") = -1, arg("keepdims") = false,
         py::kw_only(), arg("out") = py::none(), R"doc(
-logsumexp(x, axis=-1, keepdims=False, *, out=None)
-
 ``log(sum(exp(x)))`` along ``axis``, computed as ``max x + log(sum(exp(x - max x)))``.
 
 Returns an array of ``x``'s shape without ``axis`` (with ``axis`` kept as 1 when
@@ -256,9 +250,6 @@ bound: ``|r - r_exact| <= 8 eps (1 + |r|)``.
 )doc");
 
   const char* ce_doc = R"doc(
-cross_entropy(logits, target, weight=None, ignore_index=-100, label_smoothing=0.0,
-              reduction="mean", axis=-1, *, out=None)
-
 Cross-entropy from logits (never ``-log(softmax)``), with PyTorch's semantics
 (``torch.nn.functional.cross_entropy``) except where docs/NUMERICS.md says otherwise.
 
@@ -313,9 +304,6 @@ A row with a NaN logit has a NaN loss.
       arg("logits"), arg("target"), arg("weight") = py::none(), arg("ignore_index") = -100,
       arg("label_smoothing") = 0.0, arg("reduction") = "mean", arg("axis") = -1, py::kw_only(),
       arg("out") = py::none(), R"doc(
-cross_entropy_with_grad(logits, target, weight=None, ignore_index=-100, label_smoothing=0.0,
-                        reduction="mean", axis=-1, *, out=None)
-
 The loss of :func:`cross_entropy` and its gradient with respect to the logits, in one fused
 pass: ``(S p - q) / denominator`` (``(P - Y) / n`` for a plain mean over index targets).
 

@@ -29,16 +29,12 @@ PYBIND11_MODULE(_core, m) {
   });
 
   m.def("set_num_threads", &softreg::set_num_threads, py::arg("n"), R"doc(
-set_num_threads(n)
-
 Sets the number of worker threads of every softreg kernel, fit and prediction from now on, for
 the whole process. ``n >= 1`` sets it; ``n == 0`` restores the default (the
 ``SOFTREG_NUM_THREADS`` environment variable if it holds a positive integer, else every core);
 ``n < 0`` raises ValueError. Results do not depend on the thread count.
 )doc");
   m.def("get_num_threads", &softreg::get_num_threads, R"doc(
-get_num_threads()
-
 The current worker-thread count (always >= 1).
 )doc");
 

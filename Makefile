@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-asan bench install clean
+.PHONY: all deps build demo test test-asan bench python install clean
 
 all: build
 
@@ -12,7 +12,7 @@ deps:
 	@bash scripts/install-deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOFTREG_BUILD_PYTHON=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
@@ -22,9 +22,10 @@ test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory test-asan; fi
 
-# The same suite under AddressSanitizer and UndefinedBehaviorSanitizer (run by CI).
+# The same suite under AddressSanitizer and UndefinedBehaviorSanitizer (run by CI), without the
+# Python module: an instrumented extension needs the sanitizer runtime preloaded into Python.
 test-asan: deps
-	@cmake -S . -B $(BUILD)-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	@cmake -S . -B $(BUILD)-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSOFTREG_BUILD_PYTHON=OFF \
 	  -DCMAKE_CXX_FLAGS="-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	  $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD)-asan -j $(JOBS)
@@ -34,6 +35,11 @@ bench: deps
 	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOFTREG_BUILD_BENCH=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 	@bash bench/run.sh $(BUILD)
+
+# The Python package in the build tree: PYTHONPATH=$(BUILD)/python /usr/bin/python3 -c 'import softreg'
+# (docs/PYTHON.md: installing it with pip).
+python: build
+	@echo "softreg Python package: $(BUILD)/python/softreg (use PYTHONPATH=$(BUILD)/python)"
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)

@@ -9,7 +9,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libhwy-dev libcli11-dev zlib1g-dev
   clang-format
-  python3 python3-dev python3-pip python3-pybind11 pybind11-dev python3-pytest
+  python3 python3-dev python3-pip python3-venv python3-setuptools python3-wheel
+  python3-pybind11 pybind11-dev python3-pytest
   python3-numpy python3-scipy python3-sklearn python3-torch
   liblinear-tools time
   dataset-fashion-mnist

@@ -1,0 +1,35 @@
+"""softreg: softmax-family numerics and a softmax-regression classifier.
+
+Kernels (NumPy arrays of any shape, float32 or float64, reduced along any axis):
+:func:`softmax`, :func:`log_softmax`, :func:`logsumexp`, :func:`cross_entropy`,
+:func:`cross_entropy_with_grad`. The worker-thread count: :func:`set_num_threads`,
+:func:`get_num_threads`. The classifier: :class:`SoftmaxRegression` (scikit-learn API).
+Model files: :meth:`SoftmaxRegression.save_model`, :func:`load_model`. Data files:
+:func:`read_dataset`. docs/PYTHON.md describes them all.
+"""
+from softreg._core import (
+    cross_entropy,
+    cross_entropy_with_grad,
+    get_num_threads,
+    log_softmax,
+    logsumexp,
+    set_num_threads,
+    softmax,
+)
+from softreg.datasets import read_dataset
+from softreg.estimator import SoftmaxRegression, load_model
+
+__all__ = [
+    "softmax",
+    "log_softmax",
+    "logsumexp",
+    "cross_entropy",
+    "cross_entropy_with_grad",
+    "set_num_threads",
+    "get_num_threads",
+    "SoftmaxRegression",
+    "load_model",
+    "read_dataset",
+]
+
+__version__ = "0.1.0"

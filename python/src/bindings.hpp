@@ -1,0 +1,12 @@
+// The parts of the softreg._core module, each registered by its own file.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace softreg::python {
+
+void register_kernels(pybind11::module_& m);  // kernels.cpp
+void register_model(pybind11::module_& m);    // model.cpp
+void register_data(pybind11::module_& m);     // data.cpp
+
+}  // namespace softreg::python

@@ -1,0 +1,386 @@
+"""SoftmaxRegression against scikit-learn's LogisticRegression (multinomial, L-BFGS) on the
+same data, and the estimator's own contract: labels, sparse input, weights, pickling, model
+files, interruption."""
+import os
+import pickle
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_iris, make_classification
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import softreg
+from softreg import SoftmaxRegression
+
+TIGHT = dict(tol=1e-9, max_iter=2000)
+
+
+def objective(coef, intercept, X, y_index, lam, sample_weight=None, class_weight=None):
+    """The documented objective in float64: weighted mean cross-entropy + (lam / 2) ||W||^2."""
+    z = np.asarray(X @ coef.T, dtype=np.float64) + intercept
+    z -= z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    s = np.ones(len(y_index)) if sample_weight is None else np.asarray(sample_weight, float)
+    c = np.ones(coef.shape[0]) if class_weight is None else np.asarray(class_weight, float)
+    ce = -logp[np.arange(len(y_index)), y_index]
+    return (s * c[y_index] * ce).sum() / s.sum() + 0.5 * lam * np.sum(coef * coef)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(n_samples=400, n_features=12, n_informative=8, n_classes=4,
+                               n_clusters_per_class=1, random_state=3)
+    return StandardScaler().fit_transform(X), y
+
+
+def sklearn_fit(X, y, C=1.0, **kwargs):
+    return LogisticRegression(C=C, multi_class="multinomial", solver="lbfgs", tol=1e-10,
+                              max_iter=5000, **kwargs).fit(X, y)
+
+
+@pytest.mark.parametrize("C", [0.05, 1.0, 20.0])
+def test_same_optimum_as_logistic_regression(data, C):
+    X, y = data
+    ours = SoftmaxRegression(C=C, **TIGHT).fit(X, y)
+    theirs = sklearn_fit(X, y, C)
+    lam = 1.0 / (C * len(y))
+    f_ours = objective(ours.coef_, ours.intercept_, X, y, lam)
+    f_theirs = objective(theirs.coef_, theirs.intercept_, X, y, lam)
+    assert f_ours <= f_theirs + 1e-9 * abs(f_theirs)  # at least as low as scikit-learn's
+    assert ours.training_info_["final_loss"] == pytest.approx(f_ours, rel=1e-9)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=2e-3 * max(1, np.abs(theirs.coef_).max()))
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, atol=2e-3 * max(1, C))
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-4)
+    assert np.mean(ours.predict(X) == theirs.predict(X)) >= 0.99
+
+
+def test_alpha_is_lambda_and_wins_over_C(data):
+    X, y = data
+    by_c = SoftmaxRegression(C=0.5, **TIGHT).fit(X, y)
+    by_alpha = SoftmaxRegression(C=123.0, alpha=1.0 / (0.5 * len(y)), **TIGHT).fit(X, y)
+    np.testing.assert_array_equal(by_c.coef_, by_alpha.coef_)
+    assert by_alpha.training_info_["l2"] == pytest.approx(1.0 / (0.5 * len(y)), rel=1e-15)
+
+
+def test_sample_weight_maps_C_through_the_weight_sum(data, rng):
+    X, y = data
+    w = rng.uniform(0.0, 3.0, len(y))
+    ours = SoftmaxRegression(C=2.0, **TIGHT).fit(X, y, sample_weight=w)
+    theirs = sklearn_fit(X, y, 2.0).fit(X, y, sample_weight=w)
+    lam = 1.0 / (2.0 * w.sum())
+    f = objective(ours.coef_, ours.intercept_, X, y, lam, w)
+    assert f <= objective(theirs.coef_, theirs.intercept_, X, y, lam, w) + 1e-9
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-4)
+
+
+@pytest.mark.parametrize("class_weight", ["balanced", {0: 3.0, 2: 0.5}])
+def test_class_weight_as_logistic_regression(data, class_weight):
+    X, y = data
+    y = np.where(y == 3, 0, y) if class_weight == "balanced" else y  # unbalance the classes
+    ours = SoftmaxRegression(class_weight=class_weight, **TIGHT).fit(X, y)
+    theirs = sklearn_fit(X, y, class_weight=class_weight)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-4)
+
+
+def test_zero_sample_weight_is_the_same_optimum_as_removing_the_rows(data):
+    X, y = data
+    w = np.ones(len(y))
+    w[::3] = 0
+    zero = SoftmaxRegression(**TIGHT).fit(X, y, sample_weight=w)
+    removed = SoftmaxRegression(**TIGHT).fit(X[w > 0], y[w > 0])
+    lam = 1.0 / w.sum()
+    f_zero = objective(zero.coef_, zero.intercept_, X, y, lam, w)
+    f_removed = objective(removed.coef_, removed.intercept_, X[w > 0], y[w > 0], lam)
+    assert f_zero == pytest.approx(f_removed, rel=1e-9)
+    # L-BFGS also stops on a relative decrease of 1e-10, so the weights agree less tightly.
+    np.testing.assert_allclose(zero.predict_proba(X), removed.predict_proba(X), atol=1e-4)
+
+
+def test_binary_problems_follow_scikit_learns_conventions(data):
+    X, y = data
+    y = (y % 2 == 0)
+    ours = SoftmaxRegression(**TIGHT).fit(X, y)
+    theirs = sklearn_fit(X, y)
+    assert ours.classes_.dtype == bool and ours.coef_.shape == (2, X.shape[1])
+    decision = ours.decision_function(X)
+    assert decision.shape == (len(y),)
+    np.testing.assert_array_equal(ours.predict(X), ours.classes_[(decision > 0).astype(int)])
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-4)
+    # The symmetric optimum: the two rows are opposite, their difference is scikit-learn's 2w.
+    np.testing.assert_allclose(ours.coef_[1] - ours.coef_[0], 2 * theirs.coef_[0], atol=1e-3)
+
+
+@pytest.mark.parametrize("labels", [
+    np.array(["cat", "dog", "emu"]), np.array([-5, 10, 7]), np.array([1.0, 2.0, -3.0]),
+], ids=["str", "int", "float"])
+def test_labels_keep_their_dtype_and_order(labels):
+    X, y_index = load_iris(return_X_y=True)
+    y = labels[y_index]
+    est = SoftmaxRegression().fit(X, y)
+    np.testing.assert_array_equal(est.classes_, np.unique(y))
+    assert est.classes_.dtype == y.dtype
+    assert est.predict(X).dtype == y.dtype
+    assert est.score(X, y) > 0.95
+    proba = est.predict_proba(X)
+    np.testing.assert_array_equal(est.classes_[proba.argmax(axis=1)], est.predict(X))
+
+
+def test_log_proba_and_decision_function_are_consistent(data):
+    X, y = data
+    est = SoftmaxRegression().fit(X, y)
+    z = est.decision_function(X)
+    np.testing.assert_allclose(z, X @ est.coef_.T + est.intercept_, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(est.predict_log_proba(X), softreg.log_softmax(z), rtol=1e-12)
+    np.testing.assert_allclose(np.exp(est.predict_log_proba(X)), est.predict_proba(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "lil"])
+def test_sparse_input_gives_the_dense_result(data, fmt, rng):
+    X, y = data
+    X = np.where(rng.random(X.shape) < 0.6, 0.0, X)
+    dense = SoftmaxRegression(**TIGHT).fit(X, y)
+    Xs = sp.csr_matrix(X).asformat(fmt)
+    sparse = SoftmaxRegression(**TIGHT).fit(Xs, y)
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, atol=1e-5)
+    np.testing.assert_allclose(sparse.predict_proba(Xs), dense.predict_proba(X), atol=1e-7)
+    np.testing.assert_allclose(sparse.predict_proba(X), sparse.predict_proba(Xs), atol=1e-12)
+
+
+def test_non_canonical_csr_is_summed_and_sorted(data):
+    X, y = data
+    csr = sp.csr_matrix(X)
+    rows = np.repeat(np.arange(X.shape[0]), X.shape[1])
+    cols = np.tile(np.arange(X.shape[1]), X.shape[0])[::-1].copy()  # unsorted within a row
+    vals = X[rows, cols]
+    messy = sp.csr_matrix((np.r_[vals / 2, vals / 2], (np.r_[rows, rows], np.r_[cols, cols])),
+                          shape=X.shape)
+    messy.has_canonical_format = False
+    est = SoftmaxRegression().fit(csr, y)
+    np.testing.assert_allclose(est.predict_proba(messy), est.predict_proba(csr), atol=1e-12)
+
+
+def test_float32_input_trains_and_predicts_in_float32(data):
+    X, y = data
+    est = SoftmaxRegression(**TIGHT).fit(X.astype(np.float32), y)
+    assert est.training_info_["dtype"] == "float32"
+    assert est.predict_proba(X).dtype == np.float32
+    wide = SoftmaxRegression(**TIGHT).fit(X, y)
+    np.testing.assert_allclose(est.predict_proba(X), wide.predict_proba(X), atol=1e-3)
+    assert SoftmaxRegression(dtype="float64").fit(X.astype(np.float32), y) \
+        .training_info_["dtype"] == "float64"
+
+
+def test_thread_count_changes_the_result_at_most_in_the_last_bits(data):
+    """The objective sums its blocks in an order fixed for a given thread count
+    (include/softreg/objective.hpp): the same count repeats bitwise, another one agrees to
+    rounding."""
+    X, y = data
+    a = SoftmaxRegression(n_jobs=1).fit(X, y)
+    np.testing.assert_array_equal(SoftmaxRegression(n_jobs=1).fit(X, y).coef_, a.coef_)
+    b = SoftmaxRegression(n_jobs=2).fit(X, y)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-9, atol=1e-12)
+
+
+def test_pickle_round_trip_keeps_predictions_and_labels(data):
+    X, y = data
+    est = SoftmaxRegression(scale="standard").fit(X * 7 + 3, np.array(list("abcd"))[y])
+    back = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
+    np.testing.assert_array_equal(back.classes_, est.classes_)
+    assert back.get_params() == est.get_params()
+    assert back.training_info_ == est.training_info_
+
+
+def test_model_file_round_trip(data, tmp_path):
+    X, y = data
+    est = SoftmaxRegression(scale="minmax").fit(X, np.array([10, 20, 30, 40])[y])
+    est.save_model(tmp_path / "m.srm")
+    back = softreg.load_model(tmp_path / "m.srm")
+    np.testing.assert_array_equal(back.classes_, est.classes_)
+    np.testing.assert_allclose(back.predict_proba(X), est.predict_proba(X), rtol=1e-12)
+    # A loaded model warm-starts a new fit on the same labels.
+    back.set_params(warm_start=True, max_iter=3)
+    back.fit(X, np.array([10, 20, 30, 40])[y])
+    with pytest.raises(OSError):
+        softreg.load_model(tmp_path / "missing.srm")
+    (tmp_path / "bad.srm").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="bad.srm"):
+        softreg.load_model(tmp_path / "bad.srm")
+
+
+def test_warm_start_continues_from_the_previous_weights(data):
+    X, y = data
+    est = SoftmaxRegression(warm_start=True, **TIGHT).fit(X, y)
+    first = est.n_iter_
+    est.fit(X, y)
+    assert est.n_iter_ < max(3, first // 4)
+    cold = SoftmaxRegression(**TIGHT).fit(X, y)
+    assert cold.n_iter_ == first
+
+
+@pytest.mark.parametrize("solver,lr", [("sgd", 0.05), ("adam", 0.01)])
+def test_stochastic_solvers_approach_the_optimum_and_repeat(data, solver, lr):
+    X, y = data
+    lam = 1.0 / len(y)
+    best = SoftmaxRegression(**TIGHT).fit(X, y)
+    f_best = objective(best.coef_, best.intercept_, X, y, lam)
+    est = SoftmaxRegression(solver=solver, lr=lr, max_iter=60, batch_size=32, random_state=1)
+    est.fit(X, y)
+    f = objective(est.coef_, est.intercept_, X, y, lam)
+    assert f_best <= f <= f_best + 0.02
+    again = SoftmaxRegression(**est.get_params()).fit(X, y)
+    np.testing.assert_array_equal(again.coef_, est.coef_)
+    assert est.n_iter_ == 60
+
+
+def test_early_stopping_on_a_validation_split(data):
+    X, y = data
+    est = SoftmaxRegression(solver="adam", lr=0.05, max_iter=500, validation_fraction=0.2,
+                            n_iter_no_change=3, random_state=0).fit(X, y)
+    assert est.n_iter_ < 500 and est.training_info_["n_valid"] == 80
+
+
+def test_convergence_warning_when_max_iter_is_reached(data):
+    X, y = data
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        SoftmaxRegression(max_iter=2, tol=0).fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_verbose_prints_progress(data, capsys):
+    X, y = data
+    SoftmaxRegression(verbose=1, max_iter=3).fit(X, y)
+    assert "iteration 1/3  loss" in capsys.readouterr().out
+
+
+def test_input_errors_are_scikit_learn_style(data):
+    X, y = data
+    est = SoftmaxRegression()
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+    bad = X.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        est.fit(bad, y)
+    bad[3, 2] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        est.fit(bad, y)
+    with pytest.raises(ValueError, match="only one class"):
+        est.fit(X, np.zeros(len(y)))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        est.fit(X, np.linspace(0, 1, len(y)))
+    with pytest.raises(ValueError, match="sample_weight must be non-negative"):
+        est.fit(X, y, sample_weight=-np.ones(len(y)))
+    with pytest.raises(ValueError, match=r"The classes, \[7\], are not in class"):
+        SoftmaxRegression(class_weight={7: 2.0}).fit(X, y)
+    est.fit(X, y)
+    with pytest.raises(ValueError, match="expecting 12 features"):
+        est.predict(X[:, :5])
+
+
+@pytest.mark.parametrize("params,error,match", [
+    (dict(C=0), ValueError, "'C' parameter"),
+    (dict(C="1"), TypeError, "'C' parameter"),
+    (dict(alpha=-1.0), ValueError, "'alpha' parameter"),
+    (dict(solver="newton"), ValueError, "'solver' parameter"),
+    (dict(max_iter=1.5), TypeError, "'max_iter' parameter"),
+    (dict(class_weight="auto"), ValueError, "'class_weight' parameter"),
+    (dict(scale="robust"), ValueError, "'scale' parameter"),
+    (dict(dtype="float16"), ValueError, "'dtype' parameter"),
+    (dict(validation_fraction=1.0), ValueError, "'validation_fraction' parameter"),
+    (dict(n_jobs=0), ValueError, "'n_jobs' parameter"),
+])
+def test_bad_parameters_name_the_parameter(data, params, error, match):
+    X, y = data
+    with pytest.raises(error, match=match):
+        SoftmaxRegression(**params).fit(X, y)
+
+
+def test_pipeline_and_grid_search():
+    X, y = load_iris(return_X_y=True)
+    pipe = make_pipeline(StandardScaler(), SoftmaxRegression())
+    search = GridSearchCV(pipe, {"softmaxregression__C": [0.01, 1.0, 100.0]}, cv=3)
+    search.fit(X, y)
+    assert search.best_params_["softmaxregression__C"] in (1.0, 100.0)
+    assert search.best_score_ > 0.9
+    assert search.predict(X).shape == y.shape
+
+
+def test_ctrl_c_interrupts_training():
+    """SIGINT during fit stops training within an iteration and raises KeyboardInterrupt;
+    the estimator stays unfitted."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5000, 50))
+    y = rng.integers(0, 5, 5000)
+    # About 20 batch steps per epoch and 10**6 epochs: far longer than the test waits.
+    est = SoftmaxRegression(solver="sgd", lr=1e-4, batch_size=256, max_iter=10**6)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    start = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            est.fit(X, y)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - start < 10
+    assert not hasattr(est, "coef_")
+
+
+def test_a_raising_progress_callback_stops_training(data):
+    """The library's progress hook is also where Python exceptions surface."""
+    X, y = data
+
+    class Stop(Exception):
+        pass
+
+    def callback(progress):
+        if progress["iteration"] == 2:
+            raise Stop()
+
+    options = softreg._core.TrainOptions()
+    with pytest.raises(Stop):
+        softreg._core.Model.fit(X, y.astype(np.int64), options, None, callback)
+    stopped = softreg._core.Model.fit(X, y.astype(np.int64), options, None, lambda p: False)
+    assert stopped.info["iterations"] == 1
+
+
+def test_read_dataset_csv_libsvm_and_errors(tmp_path):
+    (tmp_path / "d.csv").write_text("a,b,label\n1,2,cat\n3,4.5,dog\n")
+    X, y = softreg.read_dataset(tmp_path / "d.csv")
+    np.testing.assert_array_equal(X, np.array([[1, 2], [3, 4.5]], np.float32))
+    np.testing.assert_array_equal(y, ["cat", "dog"])
+    (tmp_path / "d.svm").write_text("1 1:0.5 3:2\n-1 2:1\n")
+    X, y = softreg.read_dataset(tmp_path / "d.svm", dtype=np.float64)
+    assert sp.isspmatrix_csr(X) and X.dtype == np.float64
+    np.testing.assert_array_equal(X.toarray(), [[0.5, 0, 2], [0, 1, 0]])
+    np.testing.assert_array_equal(y, [1, -1])
+    (tmp_path / "bad.csv").write_text("a,label\n1,x\nzz,y\n")
+    with pytest.raises(ValueError, match=r"bad.csv:3"):
+        softreg.read_dataset(tmp_path / "bad.csv")
+    with pytest.raises(OSError):
+        softreg.read_dataset(tmp_path / "none.csv")
+
+
+FASHION = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
+
+
+@pytest.mark.skipif(not os.path.exists(FASHION), reason="dataset-fashion-mnist not installed")
+def test_read_dataset_idx_matches_a_direct_decoding():
+    import gzip
+
+    X, y = softreg.read_dataset(FASHION)
+    with gzip.open(FASHION) as f:
+        raw = np.frombuffer(f.read(), np.uint8, offset=16)
+    with gzip.open(FASHION.replace("images-idx3", "labels-idx1")) as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    assert X.shape == (10000, 784) and X.dtype == np.float32 and X.flags.c_contiguous
+    np.testing.assert_array_equal(X, (raw.reshape(10000, 784) / np.float32(255)).astype(np.float32))
+    np.testing.assert_array_equal(y, labels)

@@ -21,7 +21,8 @@ struct ObjectiveOptions {
   std::vector<double> class_weight;
   /// Rows per block: the block's logits stay in cache between the two products.
   std::size_t block_rows = 256;
-  /// Worker threads over blocks; 0 means all cores. Results are identical for a given count.
+  /// Worker threads over blocks; 0 means softreg::get_num_threads(). The result is bitwise the
+  /// same for any count.
   int threads = 1;
 };
 
@@ -33,8 +34,9 @@ struct ObjectiveOptions {
 /// dot products for dense X, a CSR loop for sparse X), the fused softmax cross-entropy turns Z
 /// into dZ = s c (P - Y) / sum s while the block is in cache, then G += X_b^T dZ. Parameters and
 /// gradients are double; the products run in T (float or double); the loss and the gradient
-/// are accumulated in double across blocks, in a fixed order, so the result depends only on
-/// the thread count. The objective keeps references to X and y: they must outlive it.
+/// are accumulated in double per group of blocks (a fixed number of groups, chosen from the
+/// problem's size alone) and the groups are added in order, so the result is bitwise the same
+/// for any thread count. The objective keeps references to X and y: they must outlive it.
 template <class T>
 class SoftmaxObjective {
  public:

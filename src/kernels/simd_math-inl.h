@@ -116,16 +116,21 @@ HWY_INLINE V Exp(D d, V x) {
   const V shifted = hn::MulAdd(xc, hn::Set(d, C::kLog2e), hn::Set(d, C::kShifter));
   const V n = hn::Sub(shifted, hn::Set(d, C::kShifter));
   const auto ni = hn::Sub(hn::BitCast(di, shifted), hn::BitCast(di, hn::Set(d, C::kShifter)));
-  // r = x - n ln 2, exact in two steps.
-  V r = hn::NegMulAdd(n, hn::Set(d, C::kLn2Hi), xc);
-  r = hn::NegMulAdd(n, hn::Set(d, C::kLn2Lo), r);
-  const V y = hn::Add(ExpM1Reduced(d, r), hn::Set(d, T(1)));
+  // r = x - n ln 2: the first step is exact, the second rounds; what it drops (corr) is added
+  // back to exp(r) - 1, which keeps the result within one rounding of the exact value.
+  const V r_hi = hn::NegMulAdd(n, hn::Set(d, C::kLn2Hi), xc);
+  const V r = hn::NegMulAdd(n, hn::Set(d, C::kLn2Lo), r_hi);
+  const V corr = hn::NegMulAdd(n, hn::Set(d, C::kLn2Lo), hn::Sub(r_hi, r));
+  // exp(r + corr) - 1 = r + (r^2 q(r) + corr): the small term is formed first, so only the
+  // last addition rounds at the size of the result.
+  const V em1 = hn::Add(r, hn::MulAdd(hn::Mul(r, r), ExpTail(d, r), corr));
   // 2^n as two factors 2^(n/2) 2^(n - n/2), so subnormal and overflowing results round once.
   const auto half = hn::ShiftRight<1>(ni);
   const auto bias = hn::Set(di, static_cast<hn::TFromD<decltype(di)>>(C::kBias));
   const V f1 = hn::BitCast(d, hn::ShiftLeft<C::kMantissaBits>(hn::Add(half, bias)));
   const V f2 = hn::BitCast(d, hn::ShiftLeft<C::kMantissaBits>(hn::Add(hn::Sub(ni, half), bias)));
-  const V result = hn::Mul(hn::Mul(y, f1), f2);
+  // (1 + em1) f1 rounds once (f1 is a power of two); times f2 is exact unless subnormal.
+  const V result = hn::Mul(hn::MulAdd(em1, f1, f1), f2);
   return hn::IfThenElse(hn::IsNaN(x), x, result);
 }
 

@@ -16,6 +16,9 @@ namespace softreg {
 
 /// Per-thread scratch, sized once: logits of a block, a gathered copy of dense rows for
 /// mini-batches, the block's gradient product, and the thread's running sums.
+/// The most groups of blocks an evaluation is split into (see the constructor).
+constexpr std::size_t kMaxGroups = 32;
+
 template <class T>
 struct SoftmaxObjective<T>::Workspace {
   std::vector<T> z;                  // block_rows x K: logits, then dZ in place
@@ -81,10 +84,15 @@ SoftmaxObjective<T>::SoftmaxObjective(const FeatureMatrix<T>& x, std::span<const
   for (std::size_t i = 0; i < n_; ++i) {
     total_weight_ += options_.sample_weight.empty() ? 1.0 : options_.sample_weight[i];
   }
-  const int threads = detail::resolve_threads(options_.threads);
   const bool dense = std::holds_alternative<DenseMatrix<T>>(x_);
   const std::size_t b = options_.block_rows;
-  for (int t = 0; t < threads; ++t) {
+  // A fixed number of groups of blocks, each with its own partial sums, added in group order:
+  // the result is the same for any thread count. The count depends on the problem alone: up
+  // to kMaxGroups, within a 256 MiB budget for the partial gradients.
+  const std::size_t per_group = n_params() * sizeof(double) + d_ * k_ * sizeof(T) + 1;
+  const std::size_t n_groups =
+      std::clamp<std::size_t>((std::size_t(256) << 20) / per_group, 1, kMaxGroups);
+  for (std::size_t t = 0; t < n_groups; ++t) {
     auto ws = std::make_unique<Workspace>();
     ws->z.resize(b * k_);
     ws->row_loss.resize(b);
@@ -158,16 +166,16 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
 
   const std::size_t bs = options_.block_rows;
   const std::size_t n_blocks = (m_total + bs - 1) / bs;
-  const int workers = static_cast<int>(
-      std::min<std::size_t>(workspaces_.size(), std::max<std::size_t>(n_blocks, 1)));
+  const std::size_t groups =
+      std::min<std::size_t>(workspaces_.size(), std::max<std::size_t>(n_blocks, 1));
 
-  detail::fork_join(workers, [&](int t) {
-    Workspace& ws = *workspaces_[std::size_t(t)];
+  auto run_group = [&](std::size_t t) {
+    Workspace& ws = *workspaces_[t];
     ws.loss = 0.0;
     ws.correct = 0;
     if (want_grad) std::fill(ws.g.begin(), ws.g.end(), 0.0);
-    const std::size_t first = n_blocks * std::size_t(t) / std::size_t(workers);
-    const std::size_t last = n_blocks * std::size_t(t + 1) / std::size_t(workers);
+    const std::size_t first = n_blocks * t / groups;
+    const std::size_t last = n_blocks * (t + 1) / groups;
     for (std::size_t blk = first; blk < last; ++blk) {
       const std::size_t begin = blk * bs;
       const std::size_t m = std::min(bs, m_total - begin);
@@ -232,14 +240,18 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
         for (std::size_t c = 0; c < k_; ++c) gb[c] += double(ws.z[r * k_ + c]);
       }
     }
-  });
+  };
+  detail::parallel_for(detail::resolve_threads(options_.threads), groups, 1,
+                       [&](std::size_t gb, std::size_t ge) {
+                         for (std::size_t t = gb; t < ge; ++t) run_group(t);
+                       });
 
-  // Fixed-order reduction over workers, then the penalty.
+  // Fixed-order reduction over the groups, then the penalty.
   double loss = 0.0;
   std::size_t correct = 0;
   if (want_grad) std::fill(grad.begin(), grad.end(), 0.0);
-  for (int t = 0; t < workers; ++t) {
-    const Workspace& ws = *workspaces_[std::size_t(t)];
+  for (std::size_t t = 0; t < groups; ++t) {
+    const Workspace& ws = *workspaces_[t];
     loss += ws.loss;
     correct += ws.correct;
     if (want_grad) {

@@ -43,9 +43,11 @@ HWY_INLINE void zero_row(T* g, std::size_t n) {
   std::fill(g, g + n, T(0));
 }
 
-/// loss = w (log s - (x_c - m)); 0 for a zero weight, as the scalar rows define it.
+/// loss = w (log s - (x_c - m)); 0 for a zero weight (even if x_c is -inf), but NaN for a row
+/// holding a NaN, whose sum s is then NaN.
 HWY_INLINE double row_loss(double w, double log_s, double xc, double m) {
-  return w == 0.0 ? 0.0 : w * (log_s - (xc - m));
+  if (w == 0.0) return std::isnan(log_s) ? log_s : 0.0;
+  return w * (log_s - (xc - m));
 }
 
 template <class T>
@@ -149,7 +151,7 @@ void ShortRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t en
       const std::size_t r = r0 + b;
       if (vector_row[b]) {
         const RowTarget<T> t = target_of(job, r);
-        losses[b] = t.w == 0.0 ? 0.0 : t.w * (logs[b] - shifted[b]);
+        losses[b] = row_loss(t.w, logs[b], shifted[b], 0.0);
         if (job.grad != nullptr) {
           T* gr = job.grad + r * n;
           const double ec = gr[t.c];

@@ -106,6 +106,14 @@ void add_train(CLI::App& app) {
                   "L-BFGS curvature pairs kept (0: up to 100, within a 64 MiB budget)")
       ->check(CLI::Range(0, 10000, "INTEGER in [0, 10000]"))
       ->capture_default_str();
+  add_choice<Preconditioner>(
+      *cmd, "--preconditioner", o.preconditioner,
+      {{"auto", Preconditioner::automatic},
+       {"diagonal", Preconditioner::diagonal},
+       {"none", Preconditioner::none}},
+      "L-BFGS initial inverse Hessian: auto (second moments of the features for dense data with "
+      "up to 2048 features, else diagonal), diagonal or none",
+      "auto");
   cmd->add_option("--epochs", o.epochs, "SGD / Adam passes over the data")
       ->check(non_negative())
       ->capture_default_str();

@@ -18,6 +18,10 @@ namespace softreg {
 enum class Solver { lbfgs, sgd, adam };
 enum class Scaling { none, standard, minmax };
 enum class DType { float32, float64 };
+/// L-BFGS's initial inverse Hessian. automatic: the second-moment preconditioner for dense data
+/// of up to 2048 features (the Hessian at the start, classes decoupled), the diagonal otherwise;
+/// diagonal: 1 / the Hessian's diagonal at the start; none: the identity.
+enum class Preconditioner { automatic, diagonal, none };
 
 const char* solver_name(Solver s);    // "lbfgs", "sgd", "adam"
 const char* scaling_name(Scaling s);  // "none", "standard", "minmax"
@@ -45,9 +49,10 @@ struct TrainOptions {
   /// 100 pairs reach scikit-learn's 400-iteration objective in about 160 iterations, 10 pairs
   /// need 500), while the 64 MiB budget keeps large problems at the classic 10.
   int lbfgs_memory = 0;
-  int epochs = 10;               // SGD / Adam
-  std::size_t batch_size = 256;  // SGD / Adam
-  double lr = 0.0;               // SGD / Adam; 0 picks the solver's default (0.1 / 0.001)
+  Preconditioner preconditioner = Preconditioner::automatic;  // L-BFGS
+  int epochs = 10;                                            // SGD / Adam
+  std::size_t batch_size = 256;                               // SGD / Adam
+  double lr = 0.0;  // SGD / Adam; 0 picks the solver's default (0.1 / 0.001)
   LrSchedule schedule = LrSchedule::constant;
   double momentum = 0.9;        // SGD
   double valid_fraction = 0.0;  // in [0, 1): rows held out for early stopping

@@ -60,6 +60,10 @@ struct LbfgsOptions {
   /// s.y / (y.(h0 y)); the first step goes along -h0 g. A good h0 (1 / the Hessian's diagonal)
   /// saves iterations without changing the objective or the meaning of grad_tol.
   std::vector<double> h0_diagonal;
+  /// A general H0 (symmetric positive definite), applied in place to a vector of the
+  /// parameters' size; when set it replaces h0_diagonal, with the same gamma scaling
+  /// (s.y / (y.(H0 y))).
+  std::function<void(std::span<double>)> h0_apply;
 };
 
 /// Minimizes f from x (updated in place) with limited-memory BFGS; the line search finds a step

@@ -102,11 +102,18 @@ void ShortRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t en
   constexpr std::size_t kBatch = 16;
   for (std::size_t r0 = begin; r0 < end; r0 += kBatch) {
     const std::size_t count = std::min(kBatch, end - r0);
-    double logs[kBatch] = {};
-    double invs[kBatch] = {};
-    double shifted[kBatch] = {};  // x_c - m
-    double losses[kBatch] = {};
-    bool vector_row[kBatch] = {};
+    // Set entry by entry below (an aggregate zeroing here costs more than the batch's maths).
+    double logs[kBatch];
+    double invs[kBatch];
+    double shifted[kBatch];  // x_c - m
+    double losses[kBatch];
+    bool vector_row[kBatch];
+    for (std::size_t b = 0; b < kBatch; ++b) {
+      logs[b] = 1.0;
+      invs[b] = 1.0;
+      losses[b] = 0.0;
+      vector_row[b] = false;
+    }
     for (std::size_t b = 0; b < count; b += 2) {
       const std::size_t pair = std::min<std::size_t>(2, count - b);
       V v[2][kV], e[2][kV], mx[2];

@@ -109,7 +109,8 @@ void SmallRows(RowOp op, T* out, const T* x, std::size_t n, std::size_t begin, s
   constexpr std::size_t kBatch = 16;
   for (std::size_t r0 = begin; r0 < end; r0 += kBatch) {
     const std::size_t count = std::min(kBatch, end - r0);
-    double sums[kBatch] = {};
+    double sums[kBatch];
+    for (double& v : sums) v = 1.0;  // entries past count are read (masked) but unused
     T maxes[kBatch];
     bool ordinary[kBatch];
     for (std::size_t b = 0; b < count; b += 2) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "model/preconditioner.hpp"
 #include "model/preprocess.hpp"
 #include "softreg/error.hpp"
 #include "softreg/model.hpp"
@@ -266,8 +267,17 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
                     ? o.lbfgs_memory
                     : int(std::min<std::size_t>(100, std::max<std::size_t>(10, budget_pairs)));
     lo.patience = valid_rows.empty() ? 0 : o.patience;
-    lo.h0_diagonal = detail::inverse_hessian_diagonal(
-        data.features, pre, std::span<const std::size_t>(train_rows), k, o.l2);
+    std::unique_ptr<detail::SecondMomentPreconditioner> second_moment;
+    if (o.preconditioner == Preconditioner::automatic) {
+      second_moment = detail::SecondMomentPreconditioner::build(
+          data.features, pre, std::span<const std::size_t>(train_rows), k, o.l2);
+    }
+    if (second_moment) {
+      lo.h0_apply = [&](std::span<double> v) { second_moment->apply(v); };
+    } else if (o.preconditioner != Preconditioner::none) {
+      lo.h0_diagonal = detail::inverse_hessian_diagonal(
+          data.features, pre, std::span<const std::size_t>(train_rows), k, o.l2);
+    }
     const std::span<const std::size_t> rows(train_rows);
     result =
         lbfgs([&](std::span<const double> th, std::span<double> g) { return batch(th, g, rows); },

@@ -147,7 +147,7 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
         "parameter (" +
         std::to_string(n) + ")");
   }
-  std::vector<double> g(n), d(n), x_trial(n), g_trial(n);
+  std::vector<double> g(n), d(n), x_trial(n), g_trial(n), hy;
   OptimResult result;
   double fx = f(x, g);
   result.evaluations = 1;
@@ -173,7 +173,16 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
       alpha_buf[j] = rho_hist[j] * dot(s_hist[j], d);
       for (std::size_t i = 0; i < n; ++i) d[i] -= alpha_buf[j] * y_hist[j][i];
     }
-    if (!h0.empty()) {
+    if (o.h0_apply) {
+      double gamma = 1.0;
+      if (m > 0) {
+        hy = y_hist[m - 1];
+        o.h0_apply(hy);
+        gamma = dot(s_hist[m - 1], y_hist[m - 1]) / dot(y_hist[m - 1], hy);
+      }
+      o.h0_apply(d);
+      for (double& v : d) v *= gamma;
+    } else if (!h0.empty()) {
       double yhy = 0.0;
       if (m > 0) {
         for (std::size_t i = 0; i < n; ++i) yhy += y_hist[m - 1][i] * h0[i] * y_hist[m - 1][i];
@@ -194,10 +203,16 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
       y_hist.clear();
       rho_hist.clear();
       for (std::size_t i = 0; i < n; ++i) d[i] = -g[i] * (h0.empty() ? 1.0 : h0[i]);
+      if (o.h0_apply) {
+        for (std::size_t i = 0; i < n; ++i) d[i] = -g[i];
+        o.h0_apply(d);
+      }
       dphi0 = dot(g, d);
     }
     // First step: scaled so the move is about unit length; later steps: the quasi-Newton 1.
-    const double alpha0 = s_hist.empty() ? 1.0 / std::max(1.0, std::sqrt(dot(d, d))) : 1.0;
+    // A general H0 is taken to be Hessian-shaped, so its first step is tried in full.
+    const double alpha0 =
+        s_hist.empty() && !o.h0_apply ? 1.0 / std::max(1.0, std::sqrt(dot(d, d))) : 1.0;
     LineFunction line(f, x, d, x_trial, g_trial);
     const double f_new = wolfe_search(line, fx, dphi0, alpha0, o, x_trial, g_trial);
     result.evaluations += line.evaluations;

@@ -50,6 +50,7 @@ struct LbfgsOptions {
   int memory = 10;              // pairs (s, y) kept
   double grad_tol = 1e-5;       // stop when max |g_i| <= grad_tol
   double rel_loss_tol = 1e-10;  // stop when (f_old - f) <= rel_loss_tol * max(|f|, |f_old|, 1)
+                                // on two iterations in a row
   int max_line_search = 25;     // evaluations per line search
   double c1 = 1e-4;             // sufficient decrease
   double c2 = 0.9;              // curvature (strong Wolfe)

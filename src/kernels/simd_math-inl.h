@@ -98,12 +98,6 @@ HWY_INLINE V ExpTail(D d, V r) {
   return p;
 }
 
-/// exp(r) - 1 = r + r^2 q(r).
-template <class D, class V>
-HWY_INLINE V ExpM1Reduced(D d, V r) {
-  return hn::MulAdd(hn::Mul(r, r), ExpTail(d, r), r);
-}
-
 /// e^x, lane by lane (see the accuracy table at the top of this file).
 template <class D, class V>
 HWY_INLINE V Exp(D d, V x) {
@@ -147,14 +141,16 @@ HWY_INLINE V ExpNonPositive(D d, V x) {
   const V xc = hn::Max(hn::Set(d, C::kFlushBelow), x);
   const V shifted = hn::MulAdd(xc, hn::Set(d, C::kLog2e), hn::Set(d, C::kShifter));
   const V n = hn::Sub(shifted, hn::Set(d, C::kShifter));
-  V r = hn::NegMulAdd(n, hn::Set(d, C::kLn2Hi), xc);
-  r = hn::NegMulAdd(n, hn::Set(d, C::kLn2Lo), r);
+  const V r_hi = hn::NegMulAdd(n, hn::Set(d, C::kLn2Hi), xc);
+  const V r = hn::NegMulAdd(n, hn::Set(d, C::kLn2Lo), r_hi);
+  const V corr = hn::NegMulAdd(n, hn::Set(d, C::kLn2Lo), hn::Sub(r_hi, r));
   // The biased exponent n + bias straight from the shifter's bits; n >= -bias, and a biased
   // exponent of 0 makes the scale, and the result, exactly 0.
   const TI offset = static_cast<TI>(C::kBias) - static_cast<TI>(C::kShifterBits);
   const V scale = hn::BitCast(
       d, hn::ShiftLeft<C::kMantissaBits>(hn::Add(hn::BitCast(di, shifted), hn::Set(di, offset))));
-  const V result = hn::MulAdd(ExpM1Reduced(d, r), scale, scale);
+  const V em1 = hn::Add(r, hn::MulAdd(hn::Mul(r, r), ExpTail(d, r), corr));  // as in Exp
+  const V result = hn::MulAdd(em1, scale, scale);
 #if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
   return result;
 #else

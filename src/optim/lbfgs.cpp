@@ -160,6 +160,7 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
   detail::IterationMonitor monitor(progress, validation, o.patience);
 
   result.message = "reached the iteration limit";
+  int small_steps = 0;
   for (int iter = 1; iter <= o.max_iterations; ++iter) {
     if (max_abs(g) <= o.grad_tol) {
       result.converged = true;
@@ -251,7 +252,11 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
     const std::string stop = monitor.step(p, x);
     if (!stop.empty()) result.message = stop;
     if (!stop.empty()) break;
-    if (f_old - fx <= o.rel_loss_tol * std::max({std::fabs(fx), std::fabs(f_old), 1.0})) {
+    // Two iterations in a row: one short step (a poor line-search bracket) is not convergence.
+    const bool small =
+        f_old - fx <= o.rel_loss_tol * std::max({std::fabs(fx), std::fabs(f_old), 1.0});
+    small_steps = small ? small_steps + 1 : 0;
+    if (small_steps >= 2) {
       result.converged = true;
       result.message = "relative decrease of the objective below tolerance";
       break;

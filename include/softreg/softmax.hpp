@@ -13,11 +13,17 @@
 //     the mass, split evenly over them. A row of only -inf (fully masked) gives softmax 0,
 //     log_softmax -inf and logsumexp -inf. An empty row (n == 0) writes nothing and its
 //     logsumexp is -inf. K = 1 gives softmax 1 for any non-NaN entry except -inf (then 0).
-//   * Nothing allocates; nothing is thread-local.
+//   * Rows are split over softreg::get_num_threads() threads (threads.hpp); the results are
+//     bitwise the same for any count. Nothing allocates, except that softmax with an output
+//     above 16 MiB and rows longer than four vectors keeps one scratch row (at most 256 KiB)
+//     per thread, allocated on first use and reused.
+//   * Vectorized for every SIMD target Highway dispatches to (AVX-512, AVX2, SSE4, SSSE3,
+//     scalar); rows that are not ordinary take the scalar reference path. Same bounds.
 //
-// Error bounds against an evaluation in higher precision of the same inputs (float64 for the
-// float kernels, 80-bit long double for the double kernels), with eps = 2^-24 (float) or 2^-53
-// (double), d_j = (z_j - max z) / T and tiny the smallest normal number of the type:
+// Error bounds (met by every path and target; docs/NUMERICS.md) against an evaluation in higher
+// precision of the same inputs (float64 for the float kernels, 80-bit long double for the double
+// kernels), with eps = 2^-24 (float) or 2^-53 (double), d_j = (z_j - max z) / T and tiny the
+// smallest normal number of the type:
 //   softmax      |p^ - p| <= 8 eps (1 + |d_j|) p + tiny
 //   log_softmax  |y^ - y| <= 8 eps (1 + |y|)
 //   logsumexp    |r^ - r| <= 8 eps (1 + |r|)            (for T = 1, r = max z + log sum exp d)

@@ -34,8 +34,8 @@ HWY_INLINE void keep_in_register(V& v) {
 /// kPrefetch: also ask for the next R rows of x, one cache line per row every few steps, so
 /// that the stream from memory overlaps the multiply-adds (the first class chunk only).
 template <std::size_t R, std::size_t C, bool kPrefetch = false, class T>
-HWY_INLINE void dots(const T* HWY_RESTRICT x, std::size_t d, const T* HWY_RESTRICT wt,
-                     std::size_t c0, std::size_t k, T* HWY_RESTRICT z) {
+HWY_INLINE void dots(const T* const* x, const T* const* next, std::size_t d,
+                     const T* HWY_RESTRICT wt, std::size_t c0, std::size_t k, T* HWY_RESTRICT z) {
   const hn::ScalableTag<T> dt;
   const std::size_t n = hn::Lanes(dt);
   using V = hn::Vec<decltype(dt)>;
@@ -47,8 +47,8 @@ HWY_INLINE void dots(const T* HWY_RESTRICT x, std::size_t d, const T* HWY_RESTRI
   for (; j + n <= d; j += n) {
     V xv[R];
     for (std::size_t r = 0; r < R; ++r) {
-      if constexpr (kPrefetch) hwy::Prefetch(x + (R + r) * d + j);
-      xv[r] = hn::LoadU(dt, x + r * d + j);
+      if constexpr (kPrefetch) hwy::Prefetch(next[r] + j);
+      xv[r] = hn::LoadU(dt, x[r] + j);
       keep_in_register(xv[r]);
     }
     for (std::size_t c = 0; c < C; ++c) {
@@ -60,7 +60,7 @@ HWY_INLINE void dots(const T* HWY_RESTRICT x, std::size_t d, const T* HWY_RESTRI
   if (j < d) {
     const auto mask = hn::FirstN(dt, d - j);
     V xv[R];
-    for (std::size_t r = 0; r < R; ++r) xv[r] = hn::MaskedLoad(mask, dt, x + r * d + j);
+    for (std::size_t r = 0; r < R; ++r) xv[r] = hn::MaskedLoad(mask, dt, x[r] + j);
     for (std::size_t c = 0; c < C; ++c) {
       const V w = hn::MaskedLoad(mask, dt, wt + (c0 + c) * d + j);
       for (std::size_t r = 0; r < R; ++r) acc[r][c] = hn::MulAdd(xv[r], w, acc[r][c]);
@@ -76,28 +76,28 @@ HWY_INLINE void dots(const T* HWY_RESTRICT x, std::size_t d, const T* HWY_RESTRI
 /// All K logits of R rows, classes five at a time when K is a multiple of 5 (K = 10: two
 /// chunks, 14 loads per 20 multiply-adds), else four at a time.
 template <std::size_t R, class T>
-HWY_INLINE void row_logits(const T* HWY_RESTRICT x, std::size_t d, const T* HWY_RESTRICT wt,
-                           std::size_t k, T* HWY_RESTRICT z) {
+HWY_INLINE void row_logits(const T* const* x, const T* const* next, std::size_t d,
+                           const T* HWY_RESTRICT wt, std::size_t k, T* HWY_RESTRICT z) {
   std::size_t c0 = 0;
   if (k % 5 == 0) {
-    dots<R, 5, true>(x, d, wt, 0, k, z);
-    for (c0 = 5; c0 < k; c0 += 5) dots<R, 5>(x, d, wt, c0, k, z);
+    dots<R, 5, true>(x, next, d, wt, 0, k, z);
+    for (c0 = 5; c0 < k; c0 += 5) dots<R, 5>(x, next, d, wt, c0, k, z);
     return;
   }
   if (k >= 4) {
-    dots<R, 4, true>(x, d, wt, 0, k, z);
+    dots<R, 4, true>(x, next, d, wt, 0, k, z);
     c0 = 4;
   }
-  for (; c0 + 4 <= k; c0 += 4) dots<R, 4>(x, d, wt, c0, k, z);
+  for (; c0 + 4 <= k; c0 += 4) dots<R, 4>(x, next, d, wt, c0, k, z);
   switch (k - c0) {
     case 3:
-      dots<R, 3>(x, d, wt, c0, k, z);
+      dots<R, 3>(x, next, d, wt, c0, k, z);
       break;
     case 2:
-      dots<R, 2>(x, d, wt, c0, k, z);
+      dots<R, 2>(x, next, d, wt, c0, k, z);
       break;
     case 1:
-      dots<R, 1>(x, d, wt, c0, k, z);
+      dots<R, 1>(x, next, d, wt, c0, k, z);
       break;
     default:
       break;
@@ -105,19 +105,27 @@ HWY_INLINE void row_logits(const T* HWY_RESTRICT x, std::size_t d, const T* HWY_
 }
 
 template <class T>
-void logits_impl(const T* HWY_RESTRICT x, std::size_t m, std::size_t d, const T* HWY_RESTRICT wt,
+void logits_impl(const RowSource<T>& x, std::size_t m, std::size_t d, const T* HWY_RESTRICT wt,
                  const T* HWY_RESTRICT bias, std::size_t k, T* HWY_RESTRICT z) {
   for (std::size_t i = 0; i < m; ++i) std::copy(bias, bias + k, z + i * k);
   std::size_t i = 0;
-  for (; i + 2 <= m; i += 2) row_logits<2>(x + i * d, d, wt, k, z + i * k);
-  if (i < m) row_logits<1>(x + i * d, d, wt, k, z + i * k);
+  for (; i + 2 <= m; i += 2) {
+    const T* rows[2] = {x.row(i), x.row(i + 1)};
+    // The rows after these (or these again at the end): prefetching a row twice is harmless.
+    const T* next[2] = {x.row(i + 2 < m ? i + 2 : i), x.row(i + 3 < m ? i + 3 : i + 1)};
+    row_logits<2>(rows, next, d, wt, k, z + i * k);
+  }
+  if (i < m) {
+    const T* rows[1] = {x.row(i)};
+    row_logits<1>(rows, rows, d, wt, k, z + i * k);
+  }
 }
 
 /// gt[c0 .. c0 + C) += sum over R rows of dz[r][c] * x[r]. The R x C multipliers are
 /// broadcast once into registers; each step loads R slices of x (in L1) and C slices of gt and
 /// does R x C multiply-adds (R = 4, C = 2: 8 broadcasts + 4 + 2 vectors in registers).
 template <std::size_t R, std::size_t C, class T>
-HWY_INLINE void rank_update(const T* HWY_RESTRICT x, std::size_t d, const T* HWY_RESTRICT dz,
+HWY_INLINE void rank_update(const T* const* x, std::size_t d, const T* HWY_RESTRICT dz,
                             std::size_t k, std::size_t c0, T* HWY_RESTRICT gt) {
   const hn::ScalableTag<T> dt;
   const std::size_t n = hn::Lanes(dt);
@@ -130,7 +138,7 @@ HWY_INLINE void rank_update(const T* HWY_RESTRICT x, std::size_t d, const T* HWY
   for (; j + n <= d; j += n) {
     V xv[R];
     for (std::size_t r = 0; r < R; ++r) {
-      xv[r] = hn::LoadU(dt, x + r * d + j);
+      xv[r] = hn::LoadU(dt, x[r] + j);
       keep_in_register(xv[r]);
     }
     for (std::size_t c = 0; c < C; ++c) {
@@ -143,55 +151,57 @@ HWY_INLINE void rank_update(const T* HWY_RESTRICT x, std::size_t d, const T* HWY
   for (; j < d; ++j) {
     for (std::size_t c = 0; c < C; ++c) {
       T g = gt[(c0 + c) * d + j];
-      for (std::size_t r = 0; r < R; ++r) g += dz[r * k + c0 + c] * x[r * d + j];
+      for (std::size_t r = 0; r < R; ++r) g += dz[r * k + c0 + c] * x[r][j];
       gt[(c0 + c) * d + j] = g;
     }
   }
 }
 
 template <std::size_t R, class T>
-HWY_INLINE void rows_update(const T* HWY_RESTRICT x, std::size_t d, const T* HWY_RESTRICT dz,
-                            std::size_t k, T* HWY_RESTRICT gt) {
+HWY_INLINE void rows_update(const RowSource<T>& source, std::size_t i, std::size_t d,
+                            const T* HWY_RESTRICT dz, std::size_t k, T* HWY_RESTRICT gt) {
+  const T* x[R];
+  for (std::size_t r = 0; r < R; ++r) x[r] = source.row(i + r);
   std::size_t c0 = 0;
   for (; c0 + 2 <= k; c0 += 2) rank_update<R, 2>(x, d, dz, k, c0, gt);
   if (c0 < k) rank_update<R, 1>(x, d, dz, k, c0, gt);
 }
 
 template <class T>
-void gradient_impl(const T* HWY_RESTRICT x, std::size_t m, std::size_t d, const T* HWY_RESTRICT dz,
+void gradient_impl(const RowSource<T>& x, std::size_t m, std::size_t d, const T* HWY_RESTRICT dz,
                    std::size_t k, T* HWY_RESTRICT gt) {
   std::fill(gt, gt + k * d, T(0));
   std::size_t i = 0;
-  for (; i + 4 <= m; i += 4) rows_update<4>(x + i * d, d, dz + i * k, k, gt);
+  for (; i + 4 <= m; i += 4) rows_update<4>(x, i, d, dz + i * k, k, gt);
   switch (m - i) {
     case 3:
-      rows_update<3>(x + i * d, d, dz + i * k, k, gt);
+      rows_update<3>(x, i, d, dz + i * k, k, gt);
       break;
     case 2:
-      rows_update<2>(x + i * d, d, dz + i * k, k, gt);
+      rows_update<2>(x, i, d, dz + i * k, k, gt);
       break;
     case 1:
-      rows_update<1>(x + i * d, d, dz + i * k, k, gt);
+      rows_update<1>(x, i, d, dz + i * k, k, gt);
       break;
     default:
       break;
   }
 }
 
-void LogitsF32(const float* x, std::size_t m, std::size_t d, const float* wt, const float* b,
-               std::size_t k, float* z) {
+void LogitsF32(const RowSource<float>& x, std::size_t m, std::size_t d, const float* wt,
+               const float* b, std::size_t k, float* z) {
   logits_impl(x, m, d, wt, b, k, z);
 }
-void LogitsF64(const double* x, std::size_t m, std::size_t d, const double* wt, const double* b,
-               std::size_t k, double* z) {
+void LogitsF64(const RowSource<double>& x, std::size_t m, std::size_t d, const double* wt,
+               const double* b, std::size_t k, double* z) {
   logits_impl(x, m, d, wt, b, k, z);
 }
-void GradientF32(const float* x, std::size_t m, std::size_t d, const float* dz, std::size_t k,
-                 float* gt) {
+void GradientF32(const RowSource<float>& x, std::size_t m, std::size_t d, const float* dz,
+                 std::size_t k, float* gt) {
   gradient_impl(x, m, d, dz, k, gt);
 }
-void GradientF64(const double* x, std::size_t m, std::size_t d, const double* dz, std::size_t k,
-                 double* gt) {
+void GradientF64(const RowSource<double>& x, std::size_t m, std::size_t d, const double* dz,
+                 std::size_t k, double* gt) {
   gradient_impl(x, m, d, dz, k, gt);
 }
 
@@ -207,20 +217,20 @@ HWY_EXPORT(GradientF32);
 HWY_EXPORT(GradientF64);
 
 void dense_logits(const float* x, std::size_t m, std::size_t d, const float* wt, const float* bias,
-                  std::size_t k, float* z) {
-  HWY_DYNAMIC_DISPATCH(LogitsF32)(x, m, d, wt, bias, k, z);
+                  std::size_t k, float* z, const std::size_t* rows) {
+  HWY_DYNAMIC_DISPATCH(LogitsF32)(RowSource<float>{x, d, rows}, m, d, wt, bias, k, z);
 }
 void dense_logits(const double* x, std::size_t m, std::size_t d, const double* wt,
-                  const double* bias, std::size_t k, double* z) {
-  HWY_DYNAMIC_DISPATCH(LogitsF64)(x, m, d, wt, bias, k, z);
+                  const double* bias, std::size_t k, double* z, const std::size_t* rows) {
+  HWY_DYNAMIC_DISPATCH(LogitsF64)(RowSource<double>{x, d, rows}, m, d, wt, bias, k, z);
 }
 void dense_gradient(const float* x, std::size_t m, std::size_t d, const float* dz, std::size_t k,
-                    float* gt) {
-  HWY_DYNAMIC_DISPATCH(GradientF32)(x, m, d, dz, k, gt);
+                    float* gt, const std::size_t* rows) {
+  HWY_DYNAMIC_DISPATCH(GradientF32)(RowSource<float>{x, d, rows}, m, d, dz, k, gt);
 }
 void dense_gradient(const double* x, std::size_t m, std::size_t d, const double* dz, std::size_t k,
-                    double* gt) {
-  HWY_DYNAMIC_DISPATCH(GradientF64)(x, m, d, dz, k, gt);
+                    double* gt, const std::size_t* rows) {
+  HWY_DYNAMIC_DISPATCH(GradientF64)(RowSource<double>{x, d, rows}, m, d, dz, k, gt);
 }
 
 }  // namespace softreg::detail

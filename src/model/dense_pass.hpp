@@ -6,19 +6,30 @@
 
 namespace softreg::detail {
 
+/// Row i of a row-major matrix with d columns at x: x + i d, or x + rows[i] d when a list of
+/// row numbers is given (a mini-batch read in place, without gathering it into a copy).
+template <class T>
+struct RowSource {
+  const T* x;
+  std::size_t d;
+  const std::size_t* rows;
+  const T* row(std::size_t i) const { return x + (rows != nullptr ? rows[i] : i) * d; }
+};
+
 /// z (m x k, row-major) = x (m x d, row-major) * wt^T + bias, with wt the weights transposed
 /// (k x d, row-major). Each z entry is a dot product of length d accumulated in T.
+/// With `rows`, the m rows used are rows[0 .. m) of x (not the first m).
 void dense_logits(const float* x, std::size_t m, std::size_t d, const float* wt, const float* bias,
-                  std::size_t k, float* z);
+                  std::size_t k, float* z, const std::size_t* rows = nullptr);
 void dense_logits(const double* x, std::size_t m, std::size_t d, const double* wt,
-                  const double* bias, std::size_t k, double* z);
+                  const double* bias, std::size_t k, double* z, const std::size_t* rows = nullptr);
 
 /// gt (k x d, row-major) = dz^T * x, i.e. gt[c][j] = sum_i dz[i][c] x[i][j], for dz (m x k) and
 /// x (m x d). Overwrites gt. Rows go four at a time so every gt load and store serves four
 /// rows (gt, k x d, stays in L1/L2).
 void dense_gradient(const float* x, std::size_t m, std::size_t d, const float* dz, std::size_t k,
-                    float* gt);
+                    float* gt, const std::size_t* rows = nullptr);
 void dense_gradient(const double* x, std::size_t m, std::size_t d, const double* dz, std::size_t k,
-                    double* gt);
+                    double* gt, const std::size_t* rows = nullptr);
 
 }  // namespace softreg::detail

@@ -14,15 +14,14 @@
 
 namespace softreg {
 
-/// Per-thread scratch, sized once: logits of a block, a gathered copy of dense rows for
-/// mini-batches, the block's gradient product, and the thread's running sums.
 /// The most groups of blocks an evaluation is split into (see the constructor).
 constexpr std::size_t kMaxGroups = 32;
 
+/// Per-group scratch, sized once: logits of a block, the block's gradient product, and the
+/// group's running sums.
 template <class T>
 struct SoftmaxObjective<T>::Workspace {
   std::vector<T> z;                  // block_rows x K: logits, then dZ in place
-  std::vector<T> gathered;           // block_rows x d (dense mini-batches only)
   std::vector<T> g_block;            // K x d (dense only): this block's X_b^T dZ, transposed
   std::vector<T> row_loss;           // block_rows
   std::vector<std::int64_t> labels;  // block_rows
@@ -180,20 +179,11 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
       const std::size_t begin = blk * bs;
       const std::size_t m = std::min(bs, m_total - begin);
       const std::size_t* idx = subset ? rows.data() + begin : nullptr;
-      // Logits of the block.
+      // Logits of the block; a subset's rows are read where they are, through idx.
       const T* xb = nullptr;
       if (dense) {
-        if (subset) {
-          ws.gathered.resize(bs * d_);
-          for (std::size_t r = 0; r < m; ++r) {
-            const auto src = dense->row(idx[r]);
-            std::copy(src.begin(), src.end(), ws.gathered.begin() + std::ptrdiff_t(r * d_));
-          }
-          xb = ws.gathered.data();
-        } else {
-          xb = dense->data.data() + begin * d_;
-        }
-        detail::dense_logits(xb, m, d_, w_t.data(), bias, k_, ws.z.data());
+        xb = subset ? dense->data.data() : dense->data.data() + begin * d_;
+        detail::dense_logits(xb, m, d_, w_t.data(), bias, k_, ws.z.data(), idx);
       } else {
         detail::csr_logits(*sparse, idx, begin, m, w, bias, k_, ws.z.data());
       }
@@ -227,7 +217,7 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
       // G += X_b^T dZ; gb += column sums of dZ.
       if (dense) {
         // Per block in T, then into the double sum: rounding grows with the block, not with n.
-        detail::dense_gradient(xb, m, d_, ws.z.data(), k_, ws.g_block.data());
+        detail::dense_gradient(xb, m, d_, ws.z.data(), k_, ws.g_block.data(), idx);
         for (std::size_t c = 0; c < k_; ++c) {
           const T* gc = ws.g_block.data() + c * d_;
           for (std::size_t j = 0; j < d_; ++j) ws.g[j * k_ + c] += double(gc[j]);

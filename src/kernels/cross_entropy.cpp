@@ -11,6 +11,7 @@
 #include "common/thread_pool.hpp"
 #include "kernels/check.hpp"
 #include "kernels/cross_entropy_simd.hpp"
+#include "kernels/softmax_simd.hpp"
 #include "kernels/row.hpp"
 #include "softreg/loss.hpp"
 #include "softreg/threads.hpp"
@@ -274,6 +275,7 @@ double run(const Problem<T>& p, std::span<const T> logits, T* grad, std::span<T>
   job.scale = scale;
   job.row_losses = row_losses.empty() ? nullptr : row_losses.data();
   job.fallback = &fallback_row<T>;
+  job.stream = grad != nullptr && l.size() * sizeof(T) > detail::kStreamBytes;
   job.context = &context;
 
   const std::size_t chunks = std::min(rows, kMaxChunks);

@@ -9,6 +9,7 @@
 #include "kernels/cross_entropy_simd.hpp"
 
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <limits>
 
 #include "kernels/row_simd-inl.h"
+#include "kernels/softmax_simd.hpp"
 #include "kernels/simd_math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -57,11 +59,34 @@ HWY_INLINE void record(const CrossEntropyRows<T>& job, std::size_t r, double los
   total.add(loss);
 }
 
-template <class T>
+/// The gradient row from its exponentials: grad = e f, then the target entry in double.
+template <bool kStream, class D>
+HWY_INLINE void WriteGradient(D d, hn::TFromD<D>* gr, const hn::TFromD<D>* e, std::size_t n,
+                              double f, std::size_t c, double ec, double target_term) {
+  using T = hn::TFromD<D>;
+  if constexpr (kStream) {
+    RowScaleFrom<true>(d, gr, e, n, static_cast<T>(f));
+    hwy::FlushStream();  // the streamed row is ordered before the store below
+  } else {
+    RowScale(d, gr, n, static_cast<T>(f));
+  }
+  gr[c] = static_cast<T>(f * ec - target_term);
+}
+
+template <bool kStream, class T>
 void LongRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t end,
               CompensatedSum& total) {
   const hn::ScalableTag<T> d;
   const std::size_t n = job.n;
+  const bool online = n * sizeof(T) > kOnlineRowBytes;
+  T* scratch = nullptr;
+  if (kStream && !online && job.grad != nullptr) {
+    if constexpr (sizeof(T) == 4) {
+      scratch = scratch_row_f32(n);
+    } else {
+      scratch = scratch_row_f64(n);
+    }
+  }
   for (std::size_t r = begin; r < end; ++r) {
     const RowTarget<T> t = target_of(job, r);
     const T* xr = job.x + r * n;
@@ -71,22 +96,40 @@ void LongRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t end
       record(job, r, 0.0, total);
       continue;
     }
-    const Range<T> range = RowRange<false>(d, xr, n);
-    if (!std::isfinite(range.max)) {
-      record(job, r, job.fallback(job.context, r), total);
-      continue;
-    }
-    const T m = range.max;
-    const double xc = xr[t.c];  // read before the gradient may overwrite it
+    T m;
     double s;
-    if (gr != nullptr) {
-      s = RowSumExp<true, false>(d, gr, xr, n, m, T(1));
-      const double ec = gr[t.c];
-      const double f = job.scale * t.w / s;
-      RowScale(d, gr, n, static_cast<T>(f));
-      gr[t.c] = static_cast<T>(f * ec - job.scale * t.w);
+    const double xc = xr[t.c];  // read before the gradient may overwrite it
+    if (online) {
+      if (!OnlineMaxSum<false>(d, xr, n, T(1), false, m, s)) {
+        record(job, r, job.fallback(job.context, r), total);
+        continue;
+      }
+      if (gr != nullptr) {
+        const double f = job.scale * t.w / s;
+        const double ec = std::exp(xc - double(m));
+        RowExpScale<kStream, false>(d, gr, xr, n, m, T(1), static_cast<T>(f));
+        if constexpr (kStream) hwy::FlushStream();
+        gr[t.c] = static_cast<T>(f * ec - job.scale * t.w);
+      }
     } else {
-      s = RowSumExp<false, false>(d, static_cast<T*>(nullptr), xr, n, m, T(1));
+      const Range<T> range = RowRange<false>(d, xr, n);
+      if (!std::isfinite(range.max)) {
+        record(job, r, job.fallback(job.context, r), total);
+        continue;
+      }
+      m = range.max;
+      if (gr != nullptr) {
+        T* e = scratch != nullptr ? scratch : gr;
+        s = RowSumExp<true, false>(d, e, xr, n, m, T(1));
+        const double f = job.scale * t.w / s;
+        if (scratch != nullptr) {
+          WriteGradient<true>(d, gr, e, n, f, t.c, double(e[t.c]), job.scale * t.w);
+        } else {
+          WriteGradient<false>(d, gr, e, n, f, t.c, double(e[t.c]), job.scale * t.w);
+        }
+      } else {
+        s = RowSumExp<false, false>(d, static_cast<T*>(nullptr), xr, n, m, T(1));
+      }
     }
     record(job, r, row_loss(t.w, std::log(s), xc, m), total);
   }
@@ -186,8 +229,10 @@ void CrossEntropyImpl(const CrossEntropyRows<T>& job, std::size_t begin, std::si
     ShortRows<2>(job, begin, end, total);
   } else if (job.n <= 4 * N) {
     ShortRows<4>(job, begin, end, total);
+  } else if (job.stream) {
+    LongRows<true>(job, begin, end, total);
   } else {
-    LongRows(job, begin, end, total);
+    LongRows<false>(job, begin, end, total);
   }
 }
 

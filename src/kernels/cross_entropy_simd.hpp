@@ -21,6 +21,10 @@ struct CrossEntropyRows {
   const T* weights = nullptr;  // n class weights, or nullptr
   double scale = 1.0;          // the reduction's factor applied to the gradient
   T* row_losses = nullptr;     // one per row, or nullptr
+  /// Write the gradient with non-temporal stores (an output far larger than cache); rows of
+  /// up to kOnlineRowBytes then keep their exponentials in the thread's scratch row, longer
+  /// rows take the online normalizer and compute them again for the write.
+  bool stream = false;
   /// Computes row r's loss and gradient the scalar way; called for rows whose maximum is not
   /// finite, before anything of that row is written.
   double (*fallback)(const void* context, std::size_t r) = nullptr;

@@ -331,6 +331,61 @@ HWY_INLINE hn::Vec<D> LoadCount(D d, const hn::TFromD<D>* p, std::size_t count,
   return count == hn::Lanes(d) ? hn::LoadU(d, p) : LoadTail(d, p, count, fill);
 }
 
+/// out = exp((x - m) * inv_t) * s.
+template <bool kStream, bool kScaled, class D>
+HWY_INLINE void RowExpScale(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std::size_t n,
+                            hn::TFromD<D> m, hn::TFromD<D> inv_t, hn::TFromD<D> s) {
+  using T = hn::TFromD<D>;
+  const auto vm = hn::Set(d, m);
+  const auto vt = hn::Set(d, inv_t);
+  const auto vs = hn::Set(d, s);
+  WriteRow<kStream>(d, out, n, [&](std::size_t i, std::size_t count) {
+    const auto v = LoadCount(d, x + i, count, -std::numeric_limits<T>::infinity());
+    return hn::Mul(ShiftedExp<kScaled>(d, v, vm, vt), vs);
+  });
+}
+
+/// out = e * s for the exponentials e kept in a scratch row (readable a vector past n).
+template <bool kStream, class D>
+HWY_INLINE void RowScaleFrom(D d, hn::TFromD<D>* out, const hn::TFromD<D>* e, std::size_t n,
+                             hn::TFromD<D> s) {
+  const auto vs = hn::Set(d, s);
+  WriteRow<kStream>(d, out, n,
+                    [&](std::size_t i, std::size_t) { return hn::Mul(hn::LoadU(d, e + i), vs); });
+}
+
+/// The maximum and the sum of exp((x - max) * inv_t) of a row in one read, a block of
+/// kOnlineBlock entries at a time (the block is read twice, from L1). Returns false when the
+/// row is not ordinary (non-finite maximum, or a range whose shift overflows).
+constexpr std::size_t kOnlineBlock = 2048;
+
+template <bool kScaled, class D>
+HWY_INLINE bool OnlineMaxSum(D d, const hn::TFromD<D>* x, std::size_t n, hn::TFromD<D> inv_t,
+                             bool wide, hn::TFromD<D>& max, double& sum) {
+  using T = hn::TFromD<D>;
+  T m = -std::numeric_limits<T>::infinity();
+  T lowest = std::numeric_limits<T>::infinity();
+  double s = 0.0;
+  for (std::size_t b = 0; b < n; b += kOnlineBlock) {
+    const std::size_t len = std::min(kOnlineBlock, n - b);
+    const Range<T> r = wide ? RowRange<true>(d, x + b, len) : RowRange<false>(d, x + b, len);
+    if (!std::isfinite(r.max) || std::isnan(r.min)) return false;
+    lowest = std::min(lowest, r.min);
+    const double block =
+        RowSumExp<false, kScaled>(d, static_cast<T*>(nullptr), x + b, len, r.max, inv_t);
+    if (r.max > m) {
+      s = s * std::exp(static_cast<double>((m - r.max) * inv_t)) + block;
+      m = r.max;
+    } else {
+      s += block * std::exp(static_cast<double>((r.max - m) * inv_t));
+    }
+  }
+  if (!Ordinary(Range<T>{m, lowest}, wide)) return false;
+  max = m;
+  sum = s;
+  return true;
+}
+
 }  // namespace softreg::detail::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 

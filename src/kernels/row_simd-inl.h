@@ -348,10 +348,18 @@ HWY_INLINE void RowExpScale(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std
 /// out = e * s for the exponentials e kept in a scratch row (readable a vector past n).
 template <bool kStream, class D>
 HWY_INLINE void RowScaleFrom(D d, hn::TFromD<D>* out, const hn::TFromD<D>* e, std::size_t n,
-                             hn::TFromD<D> s) {
+                             hn::TFromD<D> s, const hn::TFromD<D>* prefetch = nullptr) {
   const auto vs = hn::Set(d, s);
-  WriteRow<kStream>(d, out, n,
-                    [&](std::size_t i, std::size_t) { return hn::Mul(hn::LoadU(d, e + i), vs); });
+  if (prefetch == nullptr) {
+    WriteRow<kStream>(d, out, n,
+                      [&](std::size_t i, std::size_t) { return hn::Mul(hn::LoadU(d, e + i), vs); });
+    return;
+  }
+  // While the row drains to memory, the next row is fetched into cache.
+  WriteRow<kStream>(d, out, n, [&](std::size_t i, std::size_t) {
+    if ((i & 15) == 0) hwy::Prefetch(prefetch + i);  // one per 64-byte line of floats
+    return hn::Mul(hn::LoadU(d, e + i), vs);
+  });
 }
 
 /// The maximum and the sum of exp((x - max) * inv_t) of a row in one read, a block of

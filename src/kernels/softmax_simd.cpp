@@ -178,7 +178,8 @@ void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::s
         // the scratch row (in L2), so out is written once, without being read.
         if (scratch != nullptr) {
           s = RowSumExp<true, kScaled>(d, scratch, xr, n, m, inv_t);
-          RowScaleFrom<kStream>(d, outr, scratch, n, static_cast<T>(1.0 / s));
+          RowScaleFrom<kStream>(d, outr, scratch, n, static_cast<T>(1.0 / s),
+                                r + 1 < end ? xr + n : nullptr);
         } else {
           s = RowSumExp<true, kScaled>(d, outr, xr, n, m, inv_t);
           RowScale(d, outr, n, static_cast<T>(1.0 / s));

@@ -11,8 +11,8 @@
 #include "common/thread_pool.hpp"
 #include "kernels/check.hpp"
 #include "kernels/cross_entropy_simd.hpp"
-#include "kernels/softmax_simd.hpp"
 #include "kernels/row.hpp"
+#include "kernels/softmax_simd.hpp"
 #include "softreg/loss.hpp"
 #include "softreg/threads.hpp"
 
@@ -278,7 +278,8 @@ double run(const Problem<T>& p, std::span<const T> logits, T* grad, std::span<T>
   job.stream = grad != nullptr && l.size() * sizeof(T) > detail::kStreamBytes;
   job.context = &context;
 
-  const std::size_t chunks = std::min(rows, kMaxChunks);
+  // At least 64 rows per chunk, so short rows still batch their divisions and logarithms.
+  const std::size_t chunks = std::clamp<std::size_t>(rows / 64, rows == 0 ? 0 : 1, kMaxChunks);
   std::array<detail::CompensatedSum, kMaxChunks> partial{};
   const std::size_t chunk_elements = chunks == 0 ? 0 : (rows / chunks + 1) * (l.n + 1);
   const std::size_t grain = std::max<std::size_t>(1, (std::size_t(1) << 15) / (chunk_elements + 1));

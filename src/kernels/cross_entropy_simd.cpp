@@ -8,8 +8,8 @@
 #define HWY_TARGET_INCLUDE "kernels/cross_entropy_simd.cpp"
 #include "kernels/cross_entropy_simd.hpp"
 
-#include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/cache_control.h>
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
 #include <algorithm>
@@ -18,8 +18,8 @@
 #include <limits>
 
 #include "kernels/row_simd-inl.h"
-#include "kernels/softmax_simd.hpp"
 #include "kernels/simd_math-inl.h"
+#include "kernels/softmax_simd.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace softreg::detail::HWY_NAMESPACE {

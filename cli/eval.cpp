@@ -120,7 +120,8 @@ void add_eval(CLI::App& app) {
   cmd->add_flag("--json", args->json,
                 "One JSON object on stdout (keys n, accuracy, top5_accuracy, log_loss, "
                 "macro_f1, classes, confusion, per_class)");
-  cmd->add_option("--threads", args->threads, "Worker threads (0: all cores)")
+  cmd->add_option("--threads", args->threads,
+                  "Worker threads (0: SOFTREG_NUM_THREADS if set, else all cores)")
       ->check(non_negative());
   cmd->callback([args]() {
     const SoftmaxRegression model = load_model(args->model);

@@ -93,7 +93,8 @@ void add_predict(CLI::App& app) {
   cmd->add_option("--top-k", args->top_k, "Add the K most probable classes and their probabilities")
       ->check(positive());
   cmd->add_option("--output", args->output, "CSV file to write (default: standard output)");
-  cmd->add_option("--threads", args->threads, "Worker threads (0: all cores)")
+  cmd->add_option("--threads", args->threads,
+                  "Worker threads (0: SOFTREG_NUM_THREADS if set, else all cores)")
       ->check(non_negative());
   cmd->callback([args]() {
     const SoftmaxRegression model = load_model(args->model);

@@ -153,7 +153,8 @@ void add_train(CLI::App& app) {
                   "Start from this model's weights (its classes and preprocessing are kept)");
   cmd->add_option("--seed", o.seed, "Seed of the validation split and the mini-batch order")
       ->capture_default_str();
-  cmd->add_option("--threads", o.threads, "Worker threads (0: all cores)")
+  cmd->add_option("--threads", o.threads,
+                  "Worker threads (0: SOFTREG_NUM_THREADS if set, else all cores)")
       ->check(non_negative())
       ->capture_default_str();
   cmd->add_flag("--quiet", args->quiet, "Print nothing but errors");

@@ -513,6 +513,24 @@ TYPED_TEST(SimdTargets, CrossEntropyMatchesTheOracleOnEveryTarget) {
   check_ce_case<T>(plain_ce<T>(kLong, 3, true, rng), salt++);
 }
 
+// Gradients above 16 MiB are written with non-temporal stores: rows that fit in cache from the
+// thread's scratch row, rows above 256 KiB through the online normalizer. Native target only
+// (the paths are the same code on every target; the size makes a sweep slow).
+TYPED_TEST(SimdTargets, CrossEntropyStreamedGradientsMatchTheOracle) {
+  using T = TypeParam;
+  const std::size_t scale = sizeof(double) / sizeof(T);  // the same bytes for float and double
+  std::mt19937_64 rng(9100);
+  std::size_t salt = 500;
+  for (const auto& [rows, n] : {std::pair<std::size_t, std::size_t>{1100 * scale, 2049},
+                                std::pair<std::size_t, std::size_t>{32 * scale, 70000}}) {
+    const CeCase<T> c = plain_ce<T>(n, rows, true, rng);
+    SCOPED_TRACE(testing::Message() << "shape " << oracle::to_shape(c.dims).str());
+    const ce_oracle::Reference ref = c.reference();
+    check_ce<T>(c, ref, Reduction::mean, Layout::aligned, salt++);
+    check_ce<T>(c, ref, Reduction::sum, Layout::in_place, salt++);
+  }
+}
+
 // loss.hpp: "NaN logits make that row's loss and gradient NaN". A class weight of 0 on the
 // target does not change that: the scalar rows give NaN, and so must the vectorized ones.
 TYPED_TEST(SimdTargets, CrossEntropyNanRowIsNanEvenWithAZeroTargetWeight) {

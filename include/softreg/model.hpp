@@ -59,7 +59,7 @@ struct TrainOptions {
   int patience = 5;             // iterations / epochs without validation improvement
   Scaling scale = Scaling::none;
   std::uint64_t seed = 0;  // validation split and mini-batch order
-  int threads = 0;         // 0: all cores
+  int threads = 0;         // 0: softreg::get_num_threads()
   /// Class weights: empty for none, {"balanced"} for n / (K n_c), or a weight per label.
   bool balanced = false;
   std::map<std::string, double> class_weight;

@@ -120,7 +120,7 @@ void LongRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t end
       m = range.max;
       if (gr != nullptr) {
         T* e = scratch != nullptr ? scratch : gr;
-        s = RowSumExp<true, false>(d, e, xr, n, m, T(1));
+        s = RowSumExp<true, false>(d, e, xr, n, m, T(1), kStream && r + 1 < end ? xr + n : nullptr);
         const double f = job.scale * t.w / s;
         if (scratch != nullptr) {
           WriteGradient<true>(d, gr, e, n, f, t.c, double(e[t.c]), job.scale * t.w);

@@ -217,7 +217,8 @@ HWY_INLINE V ShiftedExp(D d, V x, V m, V inv_t) {
 /// out (which may be x).
 template <bool kStore, bool kScaled, class D>
 HWY_INLINE double RowSumExp(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std::size_t n,
-                            hn::TFromD<D> m, hn::TFromD<D> inv_t) {
+                            hn::TFromD<D> m, hn::TFromD<D> inv_t,
+                            const hn::TFromD<D>* prefetch = nullptr) {
   using T = hn::TFromD<D>;
   const std::size_t N = hn::Lanes(d);
   const auto vm = hn::Set(d, m);
@@ -225,6 +226,10 @@ HWY_INLINE double RowSumExp(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std
   LaneSums<D> sums(d);
   std::size_t i = 0;
   for (; i + 4 * N <= n; i += 4 * N) {
+    if (prefetch != nullptr) {  // the next row, fetched while this one is computed
+      const char* p = reinterpret_cast<const char*>(prefetch + i);
+      for (std::size_t b = 0; b < 4 * N * sizeof(T); b += 64) hwy::Prefetch(p + b);
+    }
     const auto e0 = ShiftedExp<kScaled>(d, hn::LoadU(d, x + i), vm, vt);
     const auto e1 = ShiftedExp<kScaled>(d, hn::LoadU(d, x + i + N), vm, vt);
     const auto e2 = ShiftedExp<kScaled>(d, hn::LoadU(d, x + i + 2 * N), vm, vt);
@@ -348,18 +353,10 @@ HWY_INLINE void RowExpScale(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std
 /// out = e * s for the exponentials e kept in a scratch row (readable a vector past n).
 template <bool kStream, class D>
 HWY_INLINE void RowScaleFrom(D d, hn::TFromD<D>* out, const hn::TFromD<D>* e, std::size_t n,
-                             hn::TFromD<D> s, const hn::TFromD<D>* prefetch = nullptr) {
+                             hn::TFromD<D> s) {
   const auto vs = hn::Set(d, s);
-  if (prefetch == nullptr) {
-    WriteRow<kStream>(d, out, n,
-                      [&](std::size_t i, std::size_t) { return hn::Mul(hn::LoadU(d, e + i), vs); });
-    return;
-  }
-  // While the row drains to memory, the next row is fetched into cache.
-  WriteRow<kStream>(d, out, n, [&](std::size_t i, std::size_t) {
-    if ((i & 15) == 0) hwy::Prefetch(prefetch + i);  // one per 64-byte line of floats
-    return hn::Mul(hn::LoadU(d, e + i), vs);
-  });
+  WriteRow<kStream>(d, out, n,
+                    [&](std::size_t i, std::size_t) { return hn::Mul(hn::LoadU(d, e + i), vs); });
 }
 
 /// The maximum and the sum of exp((x - max) * inv_t) of a row in one read, a block of

@@ -177,16 +177,16 @@ void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::s
         // A NaN in the row makes s NaN, and with it the whole row. The exponentials wait in
         // the scratch row (in L2), so out is written once, without being read.
         if (scratch != nullptr) {
-          s = RowSumExp<true, kScaled>(d, scratch, xr, n, m, inv_t);
-          RowScaleFrom<kStream>(d, outr, scratch, n, static_cast<T>(1.0 / s),
-                                r + 1 < end ? xr + n : nullptr);
+          s = RowSumExp<true, kScaled>(d, scratch, xr, n, m, inv_t, r + 1 < end ? xr + n : nullptr);
+          RowScaleFrom<kStream>(d, outr, scratch, n, static_cast<T>(1.0 / s));
         } else {
           s = RowSumExp<true, kScaled>(d, outr, xr, n, m, inv_t);
           RowScale(d, outr, n, static_cast<T>(1.0 / s));
         }
         continue;
       }
-      s = RowSumExp<false, kScaled>(d, static_cast<T*>(nullptr), xr, n, m, inv_t);
+      s = RowSumExp<false, kScaled>(d, static_cast<T*>(nullptr), xr, n, m, inv_t,
+                                    kStream && r + 1 < end ? xr + n : nullptr);
     }
     if (op == RowOp::logsumexp) {
       *outr = static_cast<T>(static_cast<double>(m) + std::log(s));

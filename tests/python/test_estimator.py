@@ -149,8 +149,10 @@ def test_sparse_input_gives_the_dense_result(data, fmt, rng):
     dense = SoftmaxRegression(**TIGHT).fit(X, y)
     Xs = sp.csr_matrix(X).asformat(fmt)
     sparse = SoftmaxRegression(**TIGHT).fit(Xs, y)
+    # Dense data starts L-BFGS from the second-moment preconditioner, sparse data from the
+    # diagonal one: two paths to the same optimum, which agree to the optimizer's tolerance.
     np.testing.assert_allclose(sparse.coef_, dense.coef_, atol=1e-5)
-    np.testing.assert_allclose(sparse.predict_proba(Xs), dense.predict_proba(X), atol=1e-7)
+    np.testing.assert_allclose(sparse.predict_proba(Xs), dense.predict_proba(X), atol=1e-5)
     np.testing.assert_allclose(sparse.predict_proba(X), sparse.predict_proba(Xs), atol=1e-12)
 
 

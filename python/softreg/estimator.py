@@ -396,17 +396,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         )
 
     def _more_tags(self):
-        tags = {"requires_y": True}
-        if self.solver == "lbfgs":
-            tags["_xfail_checks"] = {
-                "check_sample_weights_invariance": (
-                    "zero sample weights do not change the objective or its optimum, but "
-                    "L-BFGS's diagonal preconditioner is built from unweighted feature "
-                    "moments, so the path and the point where it stops within tol differ "
-                    "(tests/python/test_estimator.py checks the optimum at a tight tol)"
-                ),
-            }
-        return tags
+        return {"requires_y": True}
 
 def load_model(path):
     """A fitted SoftmaxRegression from a softreg model file (written by ``softreg train`` or

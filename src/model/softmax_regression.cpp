@@ -267,16 +267,28 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
                     ? o.lbfgs_memory
                     : int(std::min<std::size_t>(100, std::max<std::size_t>(10, budget_pairs)));
     lo.patience = valid_rows.empty() ? 0 : o.patience;
+    // The preconditioners look at the training rows that carry weight: a row of sample weight 0
+    // is not in the objective, so it must not shape the path either.
+    std::vector<std::size_t> weighted_rows;
+    if (!o.sample_weight.empty()) {
+      const std::size_t count = train_rows.empty() ? n : train_rows.size();
+      for (std::size_t r = 0; r < count; ++r) {
+        const std::size_t row = train_rows.empty() ? r : train_rows[r];
+        if (o.sample_weight[row] > 0.0) weighted_rows.push_back(row);
+      }
+    }
+    const std::span<const std::size_t> shaping_rows =
+        o.sample_weight.empty() ? std::span<const std::size_t>(train_rows)
+                                : std::span<const std::size_t>(weighted_rows);
     std::unique_ptr<detail::SecondMomentPreconditioner> second_moment;
     if (o.preconditioner == Preconditioner::automatic) {
-      second_moment = detail::SecondMomentPreconditioner::build(
-          data.features, pre, std::span<const std::size_t>(train_rows), k, o.l2);
+      second_moment =
+          detail::SecondMomentPreconditioner::build(data.features, pre, shaping_rows, k, o.l2);
     }
     if (second_moment) {
       lo.h0_apply = [&](std::span<double> v) { second_moment->apply(v); };
     } else if (o.preconditioner != Preconditioner::none) {
-      lo.h0_diagonal = detail::inverse_hessian_diagonal(
-          data.features, pre, std::span<const std::size_t>(train_rows), k, o.l2);
+      lo.h0_diagonal = detail::inverse_hessian_diagonal(data.features, pre, shaping_rows, k, o.l2);
     }
     const std::span<const std::size_t> rows(train_rows);
     result =

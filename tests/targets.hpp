@@ -14,6 +14,20 @@
 
 namespace simd_targets {
 
+/// Whether the suite runs under AddressSanitizer or UndefinedBehaviorSanitizer (about ten times
+/// slower): the long sweeps are thinned then.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
 /// Restores the CPU's own target choice when it goes out of scope, so that a failing assertion
 /// inside a per-target body cannot leave the rest of the suite on a forced target.
 class TargetGuard {

@@ -29,18 +29,7 @@
 namespace {
 
 using Real = long double;
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+using simd_targets::kSanitized;
 
 /// Sweeps are thinned under the sanitizers, which run about ten times slower; odd strides
 /// reach every pattern of the low mantissa bits.

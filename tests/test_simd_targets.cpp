@@ -28,19 +28,8 @@
 namespace {
 
 using oracle::Real;
+using simd_targets::kSanitized;
 using softreg::Reduction;
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
 
 // Both sides of 1, 2 and 4 vectors for every width from 1 to 16 lanes, longer cached rows, and
 // (kLong) a row of more than kOnlineRowBytes for float and double, which takes the online path.

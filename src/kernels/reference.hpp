@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #include "kernels/row.hpp"
+#include "kernels/softmax_simd.hpp"
 
 namespace softreg::detail {
 
@@ -83,6 +84,18 @@ inline double logsumexp_row(const T* x, std::size_t stride, std::size_t n) {
   if (scan.nan) return kNaN;
   if (scan.max == -kInf || scan.max == kInf) return scan.max;
   return scan.max + std::log(sum_exp(x, stride, n, scan.max, 1.0));
+}
+
+/// One row of any of the three functions the scalar way: softmax / log_softmax write the row
+/// (stride apart) at out, logsumexp writes *out.
+template <class T>
+inline void reference_row(RowOp op, T* out, const T* x, std::size_t stride, std::size_t n,
+                          double t) {
+  if (op == RowOp::logsumexp) {
+    *out = static_cast<T>(logsumexp_row(x, stride, n));
+  } else {
+    softmax_row(op == RowOp::softmax ? Op::softmax : Op::log_softmax, out, x, stride, n, t);
+  }
 }
 
 }  // namespace softreg::detail

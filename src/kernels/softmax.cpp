@@ -24,12 +24,8 @@ void reference_rows(RowOp op, T* out, const T* x, const AxisLayout& layout, doub
                     std::size_t begin, std::size_t end) {
   for (std::size_t r = begin; r < end; ++r) {
     const std::size_t start = layout.row_start(r);
-    if (op == RowOp::logsumexp) {
-      out[r] = static_cast<T>(logsumexp_row(x + start, layout.inner, layout.n));
-    } else {
-      softmax_row(op == RowOp::softmax ? Op::softmax : Op::log_softmax, out + start, x + start,
-                  layout.inner, layout.n, t);
-    }
+    reference_row(op, op == RowOp::logsumexp ? out + r : out + start, x + start, layout.inner,
+                  layout.n, t);
   }
 }
 

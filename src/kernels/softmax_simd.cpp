@@ -48,7 +48,6 @@ void SmallRows(RowOp op, T* out, const T* x, std::size_t n, std::size_t begin, s
                double temperature, T inv_t, bool wide) {
   const hn::ScalableTag<T> d;
   using V = hn::Vec<decltype(d)>;
-  const Op ref_op = op == RowOp::log_softmax ? Op::log_softmax : Op::softmax;
   const T inf = std::numeric_limits<T>::infinity();
   const V vt = hn::Set(d, inv_t);
   constexpr std::size_t kBatch = 16;
@@ -82,11 +81,8 @@ void SmallRows(RowOp op, T* out, const T* x, std::size_t n, std::size_t begin, s
         }
         ordinary[b + j] = Ordinary(range, wide);
         if (!ordinary[b + j]) {
-          if (op == RowOp::logsumexp) {
-            out[r] = static_cast<T>(logsumexp_row(x + r * n, 1, n));
-          } else {
-            softmax_row(ref_op, out + r * n, x + r * n, 1, n, temperature);
-          }
+          reference_row(op, op == RowOp::logsumexp ? out + r : out + r * n, x + r * n, 1, n,
+                        temperature);
           sums[b + j] = 1.0;
           continue;
         }
@@ -131,7 +127,6 @@ void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::s
   const T inv_t = static_cast<T>(1.0 / temperature);
   const bool online =
       passes == Passes::online || (passes == Passes::automatic && n * sizeof(T) > kOnlineRowBytes);
-  const Op ref_op = op == RowOp::log_softmax ? Op::log_softmax : Op::softmax;
   const bool wide = temperature > 1.0;
   const std::size_t N = hn::Lanes(d);
   if (n <= 4 * N) {
@@ -151,11 +146,7 @@ void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::s
     double s;
     if (online) {
       if (!OnlineMaxSum<kScaled>(d, xr, n, inv_t, wide, m, s)) {
-        if (op == RowOp::logsumexp) {
-          *outr = static_cast<T>(logsumexp_row(xr, 1, n));
-        } else {
-          softmax_row(ref_op, outr, xr, 1, n, temperature);
-        }
+        reference_row(op, outr, xr, 1, n, temperature);
         continue;
       }
       if (op == RowOp::softmax) {
@@ -165,11 +156,7 @@ void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::s
     } else {
       const Range<T> range = wide ? RowRange<true>(d, xr, n) : RowRange<false>(d, xr, n);
       if (!Ordinary(range, wide)) {
-        if (op == RowOp::logsumexp) {
-          *outr = static_cast<T>(logsumexp_row(xr, 1, n));
-        } else {
-          softmax_row(ref_op, outr, xr, 1, n, temperature);
-        }
+        reference_row(op, outr, xr, 1, n, temperature);
         continue;
       }
       m = range.max;
@@ -266,7 +253,6 @@ void StridedImpl(RowOp op, T* out, const T* x, std::size_t n, std::size_t inner,
   const std::size_t w = BlockWidth<T>();
   const std::size_t blocks = (inner + w - 1) / w;
   const T inv_t = static_cast<T>(1.0 / temperature);
-  const Op ref_op = op == RowOp::log_softmax ? Op::log_softmax : Op::softmax;
   const bool wide = temperature > 1.0;
   for (std::size_t task = begin; task < end; ++task) {
     const std::size_t slice = task / blocks;
@@ -276,11 +262,7 @@ void StridedImpl(RowOp op, T* out, const T* x, std::size_t n, std::size_t inner,
     T* os = op == RowOp::logsumexp ? out + slice * inner : out + slice * n * inner;
     auto reference = [&](std::size_t from, std::size_t to) {
       for (std::size_t c = from; c < to; ++c) {
-        if (op == RowOp::logsumexp) {
-          os[c] = static_cast<T>(logsumexp_row(xs + c, inner, n));
-        } else {
-          softmax_row(ref_op, os + c, xs + c, inner, n, temperature);
-        }
+        reference_row(op, os + c, xs + c, inner, n, temperature);
       }
     };
     if (j + 2 * N <= j_end) {
@@ -297,22 +279,24 @@ void StridedImpl(RowOp op, T* out, const T* x, std::size_t n, std::size_t inner,
   }
 }
 
-template <class T>
-void ExpArray(T* out, const T* x, std::size_t n) {
+/// out[i] = f(x[i]) for the vector function f; the tail is padded with `fill`.
+template <class T, class F>
+void MapArray(T* out, const T* x, std::size_t n, T fill, F f) {
   const hn::ScalableTag<T> d;
   const std::size_t N = hn::Lanes(d);
   std::size_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(Exp(d, hn::LoadU(d, x + i)), d, out + i);
-  if (i < n) StoreTail(d, Exp(d, LoadTail(d, x + i, n - i, T(0))), out + i, n - i);
+  for (; i + N <= n; i += N) hn::StoreU(f(d, hn::LoadU(d, x + i)), d, out + i);
+  if (i < n) StoreTail(d, f(d, LoadTail(d, x + i, n - i, fill)), out + i, n - i);
+}
+
+template <class T>
+void ExpArray(T* out, const T* x, std::size_t n) {
+  MapArray(out, x, n, T(0), [](auto d, auto v) { return Exp(d, v); });
 }
 
 template <class T>
 void LogArray(T* out, const T* x, std::size_t n) {
-  const hn::ScalableTag<T> d;
-  const std::size_t N = hn::Lanes(d);
-  std::size_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(Log(d, hn::LoadU(d, x + i)), d, out + i);
-  if (i < n) StoreTail(d, Log(d, LoadTail(d, x + i, n - i, T(1))), out + i, n - i);
+  MapArray(out, x, n, T(1), [](auto d, auto v) { return Log(d, v); });
 }
 
 template <class T>

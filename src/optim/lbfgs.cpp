@@ -203,11 +203,8 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
       s_hist.clear();
       y_hist.clear();
       rho_hist.clear();
-      for (std::size_t i = 0; i < n; ++i) d[i] = -g[i] * (h0.empty() ? 1.0 : h0[i]);
-      if (o.h0_apply) {
-        for (std::size_t i = 0; i < n; ++i) d[i] = -g[i];
-        o.h0_apply(d);
-      }
+      for (std::size_t i = 0; i < n; ++i) d[i] = -g[i] * (h0.empty() || o.h0_apply ? 1.0 : h0[i]);
+      if (o.h0_apply) o.h0_apply(d);
       dphi0 = dot(g, d);
     }
     // First step: scaled so the move is about unit length; later steps: the quasi-Newton 1.

@@ -72,6 +72,16 @@ inline std::size_t float_lanes(std::int64_t target) {
   }
 }
 
+/// Whether `target` has fused multiply-add (the float exponential of the softmax kernels takes
+/// its one-step argument reduction there).
+inline bool has_fma(std::int64_t target) {
+#if HWY_ARCH_X86
+  return target == HWY_AVX2 || target == HWY_AVX3 || target == HWY_AVX3_DL;
+#else
+  return target != HWY_SCALAR && target != HWY_EMU128;
+#endif
+}
+
 /// The targets to sweep: compiled and supported, listed with the mock switched off.
 inline std::vector<std::int64_t> all() {
   TargetGuard::reset();

@@ -481,7 +481,9 @@ TEST(SimdMath, LogSpecialValues) {
 // ExpNonPositive's value unchanged, and it is compared with the exact e^x: 1 ULP for normal
 // results, an absolute error below the smallest normal number for the others. (The exact p_1 =
 // e^x / (1 + e^x) differs from e^x by up to 0.25 ULP for float at x = -18: this is a test of
-// the exponential, not of the softmax bound, which is far looser.)
+// the exponential, not of the softmax bound, which is far looser.) Float on targets with FMA
+// takes a one-step argument reduction with ln 2 rounded to float, allowed 1 + 0.05 |x| ULP
+// (the offset n (ln2_f - ln 2) is at most 0.046 |x| ULP of the result).
 template <class T>
 void sweep_exp_non_positive(const std::vector<T>& xs, const char* label) {
   std::vector<T> rows(2 * xs.size());
@@ -500,6 +502,8 @@ void sweep_exp_non_positive(const std::vector<T>& xs, const char* label) {
     std::size_t bad = 0;
     std::string first;
     const auto tiny = static_cast<Exact<T>>(std::numeric_limits<T>::min());
+    const double per_unit_x = sizeof(T) == 4 && simd_targets::has_fma(target) ? 0.05 : 0.0;
+    double max_excess = 0;  // the largest error over its allowance, <= 0 when all pass
     for (std::size_t i = 0; i < xs.size(); ++i) {
       const T got = p[2 * i + 1];
       bool ok;
@@ -511,7 +515,9 @@ void sweep_exp_non_positive(const std::vector<T>& xs, const char* label) {
           max_ulp = v.ulp;
           worst = xs[i];
         }
-        ok = v.ok;
+        const double allowed = 1.0 + per_unit_x * std::fabs(static_cast<double>(xs[i]));
+        max_excess = std::max(max_excess, v.ulp - allowed);
+        ok = v.measured && v.ulp <= allowed;
       }
       if (!ok && bad++ < 8) {
         first += "  x = " + show(xs[i]) + ": got " + show(got) + ", exact " +
@@ -524,7 +530,7 @@ void sweep_exp_non_positive(const std::vector<T>& xs, const char* label) {
         std::string(label) + "_" + simd_targets::name(target) + "_max_ulp",
         std::to_string(max_ulp));
     EXPECT_EQ(bad, 0u) << first;
-    EXPECT_LE(max_ulp, 1.0);
+    EXPECT_LE(max_excess, 0.0);
   });
 }
 

@@ -279,6 +279,37 @@ TYPED_TEST(SimdTargets, LongRowsTakeTheOnlinePathAndMatchTheOracle) {
   }
 }
 
+// Outputs above 16 MiB are written with non-temporal stores: softmax rows from the thread's
+// scratch row of exponentials, log_softmax rows of 64 KiB or more with the write of each row
+// interleaved with the next row's exponentials (a NaN, +inf or fully masked row in between
+// drains that pipeline), rows above 256 KiB through the online passes. Native target only (the
+// same code on every target; the size makes a sweep slow).
+TYPED_TEST(SimdTargets, StreamedRowsMatchTheOracle) {
+  using T = TypeParam;
+  const std::size_t scale = sizeof(double) / sizeof(T);  // the same bytes for float and double
+  static_assert(20000 * sizeof(float) >= softreg::detail::kPipelineRowBytes);
+  std::mt19937_64 rng(16000);
+  std::size_t salt = 700;
+  for (const auto& [rows, n] : {std::pair<std::size_t, std::size_t>{1100 * scale, 2049},
+                                std::pair<std::size_t, std::size_t>{110 * scale, 20000},
+                                std::pair<std::size_t, std::size_t>{32 * scale, 70000}}) {
+    ASSERT_GT(rows * n * sizeof(T), softreg::detail::kStreamBytes);
+    Case<T> c{"streamed", oracle::random_logits<T>(rows * n, rng), {rows, n}};
+    make_special<T>(c.x, n, 16, rng);  // rows 0-15 special, the rest plain
+    for (const double t : {1.0, 2.0}) {
+      if (kSanitized && t != 1.0) continue;
+      c.temperature = t;
+      SCOPED_TRACE(testing::Message() << "shape " << oracle::to_shape(c.dims).str() << " T " << t);
+      const auto ref = oracle::evaluate<T>(std::span<const T>(c.x), c.dims, c.axis,
+                                           oracle::effective_temperature<T>(t));
+      for (const Fn f : {Fn::softmax, Fn::log_softmax}) {
+        run_and_check<T>(f, c, ref, Layout::misaligned, salt++);
+        run_and_check<T>(f, c, ref, Layout::in_place, salt++);
+      }
+    }
+  }
+}
+
 // Logits near the ends of the range with temperatures so large that the shift x - max
 // overflows although (x - max) / T does not (those rows go to the scalar reference), and ones
 // that make (x - max) / T moderate again.

@@ -213,12 +213,19 @@ HWY_INLINE V ShiftedExp(D d, V x, V m, V inv_t) {
   return ExpNonPositive(d, z);
 }
 
+/// A companion of RowSumExp that does nothing.
+struct NoWriter {
+  HWY_INLINE void step() {}
+};
+
 /// sum_j exp((x_j - m) * inv_t) in double; with kStore the exponentials are also written to
-/// out (which may be x).
-template <bool kStore, bool kScaled, class D>
+/// out (which may be x). `prefetch`, if not null, is fetched alongside (the next row), and
+/// writer.step() is called once per four vectors (the write of the previous row, see
+/// StreamWriter), so memory traffic overlaps with the exponentials.
+template <bool kStore, bool kScaled, class D, class W = NoWriter>
 HWY_INLINE double RowSumExp(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std::size_t n,
                             hn::TFromD<D> m, hn::TFromD<D> inv_t,
-                            const hn::TFromD<D>* prefetch = nullptr) {
+                            const hn::TFromD<D>* prefetch = nullptr, W* writer = nullptr) {
   using T = hn::TFromD<D>;
   const std::size_t N = hn::Lanes(d);
   const auto vm = hn::Set(d, m);
@@ -241,6 +248,7 @@ HWY_INLINE double RowSumExp(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std
       hn::StoreU(e3, d, out + i + 3 * N);
     }
     sums.add(hn::Add(hn::Add(e0, e1), hn::Add(e2, e3)));
+    if (writer != nullptr) writer->step();
   }
   for (; i + N <= n; i += N) {
     const auto e = ShiftedExp<kScaled>(d, hn::LoadU(d, x + i), vm, vt);
@@ -328,6 +336,44 @@ HWY_INLINE void WriteRow(D d, hn::TFromD<D>* out, std::size_t n, F&& y) {
   }
   if (i < n) StoreTail(d, y(i, n - i), out + i, n - i);
 }
+
+/// Writes a row of n entries with non-temporal stores a few vectors at a time, so that the
+/// write of one row can be interleaved with the computation of the next (RowSumExp's writer).
+/// y(i, count) gives the vector at element i (count lanes valid). The misaligned head is
+/// written on construction, step() writes up to four aligned vectors, finish() the rest.
+template <class D, class Y>
+class StreamWriter {
+  using T = hn::TFromD<D>;
+
+ public:
+  StreamWriter(D d, T* out, std::size_t n, Y y) : d_(d), out_(out), n_(n), y_(y) {
+    const std::size_t N = hn::Lanes(d);
+    const std::size_t misalign = (reinterpret_cast<std::uintptr_t>(out) / sizeof(T)) % N;
+    if (misalign != 0) {
+      i_ = std::min(n, N - misalign);
+      StoreTail(d, y_(0, i_), out, i_);
+    }
+  }
+
+  HWY_INLINE void step() {
+    const std::size_t N = hn::Lanes(d_);
+    for (int k = 0; k < 4 && i_ + N <= n_; ++k, i_ += N) hn::Stream(y_(i_, N), d_, out_ + i_);
+  }
+
+  void finish() {
+    const std::size_t N = hn::Lanes(d_);
+    for (; i_ + N <= n_; i_ += N) hn::Stream(y_(i_, N), d_, out_ + i_);
+    if (i_ < n_) StoreTail(d_, y_(i_, n_ - i_), out_ + i_, n_ - i_);
+    i_ = n_;
+  }
+
+ private:
+  D d_;
+  T* out_;
+  std::size_t n_;
+  Y y_;
+  std::size_t i_ = 0;
+};
 
 /// Loads count (<= lanes) entries at p; missing lanes hold `fill`.
 template <class D>

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "kernels/reference.hpp"
 #include "kernels/row_simd-inl.h"
@@ -120,6 +121,58 @@ void SmallRows(RowOp op, T* out, const T* x, std::size_t n, std::size_t begin, s
   }
 }
 
+/// The write of a finished log_softmax row: (x - m) * inv_t - c with c = log(sum).
+template <class D>
+struct LogSoftmaxRow {
+  using T = hn::TFromD<D>;
+  using V = hn::Vec<D>;
+  D d;
+  const T* x;
+  V vm, vt, vc;
+
+  HWY_INLINE V operator()(std::size_t i, std::size_t count) const {
+    return hn::Sub(hn::Mul(hn::Sub(LoadCount(d, x + i, count, T(0)), vm), vt), vc);
+  }
+};
+
+/// Cached log_softmax rows of a large output: the write of row r - 1 (non-temporal stores) is
+/// interleaved with the exponentials of row r while row r + 1 is fetched, so one thread keeps
+/// memory busy while it computes. (Softmax would need two scratch rows of exponentials for
+/// this, which with the input rows overflow L2 at the sizes where it matters: measured slower.)
+template <bool kScaled, class T>
+void PipelinedLogRows(T* out, const T* x, std::size_t n, std::size_t begin, std::size_t end,
+                      double temperature) {
+  const hn::ScalableTag<T> d;
+  using D = decltype(d);
+  const T inv_t = static_cast<T>(1.0 / temperature);
+  const bool wide = temperature > 1.0;
+  const auto vt = hn::Set(d, inv_t);
+  std::optional<StreamWriter<D, LogSoftmaxRow<D>>> pending;
+  auto drain = [&] {
+    if (pending) pending->finish();
+    pending.reset();
+  };
+  for (std::size_t r = begin; r < end; ++r) {
+    const T* xr = x + r * n;
+    T* outr = out + r * n;
+    const Range<T> range = wide ? RowRange<true>(d, xr, n) : RowRange<false>(d, xr, n);
+    if (!Ordinary(range, wide)) {
+      drain();
+      reference_row(RowOp::log_softmax, outr, xr, 1, n, temperature);
+      continue;
+    }
+    // A NaN in the row makes s NaN, and with it the whole row.
+    const double s =
+        RowSumExp<false, kScaled>(d, static_cast<T*>(nullptr), xr, n, range.max, inv_t,
+                                  r + 1 < end ? xr + n : nullptr, pending ? &*pending : nullptr);
+    drain();
+    pending.emplace(d, outr, n,
+                    LogSoftmaxRow<D>{d, xr, hn::Set(d, range.max), vt,
+                                     hn::Set(d, static_cast<T>(std::log(s)))});
+  }
+  drain();
+}
+
 template <bool kScaled, bool kStream, class T>
 void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::size_t begin,
               std::size_t end, double temperature, T* scratch) {
@@ -137,6 +190,10 @@ void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::s
     } else {
       SmallRows<4, kScaled>(op, out, x, n, begin, end, temperature, inv_t, wide);
     }
+    return;
+  }
+  if (kStream && !online && op == RowOp::log_softmax && n * sizeof(T) >= kPipelineRowBytes) {
+    PipelinedLogRows<kScaled>(out, x, n, begin, end, temperature);
     return;
   }
   for (std::size_t r = begin; r < end; ++r) {

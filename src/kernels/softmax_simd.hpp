@@ -22,6 +22,10 @@ enum class Passes : int { automatic, cached, online };
 /// Rows of more than this many bytes use the online passes under Passes::automatic.
 inline constexpr std::size_t kOnlineRowBytes = std::size_t(256) << 10;
 
+/// Streamed log_softmax rows of at least this many bytes interleave the write of one row with
+/// the exponentials of the next (shorter rows measured faster without).
+inline constexpr std::size_t kPipelineRowBytes = std::size_t(64) << 10;
+
 /// Outputs of more than this many bytes are written with non-temporal stores: they would not
 /// stay in cache anyway, and streaming them saves reading each line before it is written.
 inline constexpr std::size_t kStreamBytes = std::size_t(16) << 20;

@@ -6,12 +6,15 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "common/thread_pool.hpp"
 #include "io/byte_source.hpp"
 #include "io/readers.hpp"
 #include "softreg/error.hpp"
+#include "softreg/threads.hpp"
 
 namespace softreg::detail {
 namespace {
@@ -154,23 +157,26 @@ std::string dims_text(const std::vector<std::uint64_t>& dims, std::size_t from) 
 }
 
 // Calls convert(bytes, first_item, n_items) for consecutive runs of the payload; a short file
-// names the whole payload in its message, not the chunk.
+// names the whole payload in its message, not the chunk. With `whole` (h.count * h.item bytes)
+// the payload is read into it rather than through a chunk buffer.
 template <class Convert>
-void stream_payload(ByteSource& src, const IdxHeader& h, bool labels, Convert&& convert) {
+void stream_payload(ByteSource& src, const IdxHeader& h, bool labels, Convert&& convert,
+                    unsigned char* whole = nullptr) {
   const char* what = payload_noun(h.type, labels);
   const std::size_t item = h.item;
   const std::size_t total = static_cast<std::size_t>(h.count);
-  std::vector<unsigned char> chunk(kChunkBytes);
+  std::vector<unsigned char> chunk(whole == nullptr ? kChunkBytes : 0);
   for (std::size_t done = 0; done < total;) {
     const std::size_t n = std::min(kChunkBytes / item, total - done);
-    const std::size_t got = src.read(chunk.data(), n * item);
+    unsigned char* buf = whole == nullptr ? chunk.data() : whole + done * item;
+    const std::size_t got = src.read(buf, n * item);
     if (got != n * item) {
       throw_at_byte(src.path(), h.data_offset,
                     "file ends after " + std::to_string(done * item + got) + " of " +
                         std::to_string(total * item) + " " + what +
                         (src.truncated() ? " (the gzip stream is truncated)" : ""));
     }
-    convert(chunk.data(), done, n);
+    convert(buf, done, n);
     done += n;
   }
   src.expect_end(std::string("the ") + std::to_string(total * item) + " " + what);
@@ -216,13 +222,38 @@ void read_idx(const std::string& path, const ReadOptions& options, Dataset<T>& d
                       " values per item (n_features), found " + std::to_string(cols) + " (" +
                       dims_text(h.dims, 1) + ")");
   }
+  // A table rather than a division per pixel: same values as pixel / T(255), several times
+  // faster.
+  std::array<T, 256> scale{};
+  for (std::size_t i = 0; i < scale.size(); ++i) scale[i] = static_cast<T>(i) / T(255);
+  const int threads = get_num_threads();
+  if (h.type == kUbyte && threads >= 2) {
+    // Two things take the time here: inflating the file and the first touch of every page of
+    // the matrix (4 bytes per pixel). They overlap: the pixels are read whole into a byte buffer
+    // (a quarter of the matrix, freed on return) while another thread allocates the matrix,
+    // then the threads convert. Measured 0.47 -> 0.3 s for Fashion-MNIST's training images.
+    std::unique_ptr<unsigned char[]> pixels(new unsigned char[rows * cols]);
+    DenseMatrix<T> m;
+    parallel_run(2, [&](int t) {
+      if (t == 0) {
+        stream_payload(src, h, false, [](const unsigned char*, std::size_t, std::size_t) {},
+                       pixels.get());
+      } else {
+        m = DenseMatrix<T>(rows, cols);
+      }
+    });
+    T* out = m.data.data();
+    const unsigned char* p = pixels.get();
+    parallel_for(threads, rows, std::max<std::size_t>(1, (std::size_t(1) << 16) / cols),
+                 [&](std::size_t b, std::size_t e) {
+                   for (std::size_t i = b * cols; i < e * cols; ++i) out[i] = scale[p[i]];
+                 });
+    ds.features = std::move(m);
+    return;
+  }
   DenseMatrix<T> m(rows, cols);
   T* out = m.data.data();
   if (h.type == kUbyte) {
-    // A table rather than a division per pixel: same values as pixel / T(255), several times
-    // faster.
-    std::array<T, 256> scale{};
-    for (std::size_t i = 0; i < scale.size(); ++i) scale[i] = static_cast<T>(i) / T(255);
     stream_payload(src, h, false, [&](const unsigned char* p, std::size_t k, std::size_t n) {
       for (std::size_t i = 0; i < n; ++i) out[k + i] = scale[p[i]];
     });

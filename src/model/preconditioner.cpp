@@ -1,5 +1,5 @@
 // SecondMomentPreconditioner: the sampled second moments through the vectorized dense products,
-// a Cholesky factorization, and two triangular solves per application.
+// a Cholesky factorization, and two vectorized triangular solves per application.
 #include "model/preconditioner.hpp"
 
 #include <algorithm>
@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "model/dense_pass.hpp"
+#include "model/triangular.hpp"
 
 namespace softreg::detail {
 
@@ -71,72 +72,24 @@ std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build(
   auto result = std::make_unique<SecondMomentPreconditioner>();
   result->d1_ = d1;
   result->k_ = k;
+  result->upper_.assign(d1 * d1, 0.0);
+  for (std::size_t i = 0; i < d1; ++i) {
+    for (std::size_t j = 0; j <= i; ++j) result->upper_[j * d1 + i] = c[i * d1 + j];
+  }
   result->chol_ = std::move(c);
   return result;
 }
 
-namespace {
-
-/// The two triangular solves on a copy of theta whose rows are padded to kWidth classes (a
-/// compile-time width, so every row update is a few full vector multiply-adds).
-template <std::size_t kWidth>
-void solve_padded(const std::vector<double>& chol, std::size_t d1, std::size_t k,
-                  std::span<double> theta, std::vector<double>& work) {
-  work.assign(d1 * kWidth, 0.0);
-  for (std::size_t i = 0; i < d1; ++i) {
-    std::copy(theta.begin() + std::ptrdiff_t(i * k), theta.begin() + std::ptrdiff_t(i * k + k),
-              work.begin() + std::ptrdiff_t(i * kWidth));
-  }
-  double* y = work.data();
-  // L Y = Theta.
-  for (std::size_t i = 0; i < d1; ++i) {
-    const double* li = chol.data() + i * d1;
-    double acc[kWidth];
-    for (std::size_t c = 0; c < kWidth; ++c) acc[c] = y[i * kWidth + c];
-    for (std::size_t p = 0; p < i; ++p) {
-      const double l = li[p];
-      const double* yp = y + p * kWidth;
-      for (std::size_t c = 0; c < kWidth; ++c) acc[c] -= l * yp[c];
-    }
-    const double inv = 1.0 / li[i];
-    for (std::size_t c = 0; c < kWidth; ++c) y[i * kWidth + c] = acc[c] * inv;
-  }
-  // L^T X = Y, from the last row up.
-  for (std::size_t i = d1; i-- > 0;) {
-    double* yi = y + i * kWidth;
-    const double inv = 1.0 / chol[i * d1 + i];
-    for (std::size_t c = 0; c < kWidth; ++c) yi[c] *= inv;
-    const double* li = chol.data() + i * d1;
-    for (std::size_t p = 0; p < i; ++p) {
-      const double l = li[p];
-      double* yp = y + p * kWidth;
-      for (std::size_t c = 0; c < kWidth; ++c) yp[c] -= l * yi[c];
-    }
-  }
-  for (std::size_t i = 0; i < d1; ++i) {
-    std::copy(work.begin() + std::ptrdiff_t(i * kWidth),
-              work.begin() + std::ptrdiff_t(i * kWidth + k), theta.begin() + std::ptrdiff_t(i * k));
-  }
-}
-
-}  // namespace
-
 void SecondMomentPreconditioner::apply(std::span<double> theta) const {
-  if (k_ <= 4) {
-    solve_padded<4>(chol_, d1_, k_, theta, work_);
-  } else if (k_ <= 8) {
-    solve_padded<8>(chol_, d1_, k_, theta, work_);
-  } else if (k_ <= 16) {
-    solve_padded<16>(chol_, d1_, k_, theta, work_);
-  } else {
-    // Wide K: one class at a time.
-    std::vector<double> column(d1_);
-    std::vector<double> scratch;
-    for (std::size_t c = 0; c < k_; ++c) {
-      for (std::size_t i = 0; i < d1_; ++i) column[i] = theta[i * k_ + c];
-      solve_padded<1>(chol_, d1_, 1, column, scratch);
-      for (std::size_t i = 0; i < d1_; ++i) theta[i * k_ + c] = column[i];
-    }
+  // Rows padded to whole vectors of classes: each row update is a few full multiply-adds.
+  const std::size_t w = cholesky_solve_width(k_);
+  work_.assign(d1_ * w, 0.0);
+  for (std::size_t i = 0; i < d1_; ++i) {
+    std::copy_n(theta.begin() + std::ptrdiff_t(i * k_), k_, work_.begin() + std::ptrdiff_t(i * w));
+  }
+  cholesky_solve(chol_.data(), upper_.data(), d1_, work_.data(), w);
+  for (std::size_t i = 0; i < d1_; ++i) {
+    std::copy_n(work_.begin() + std::ptrdiff_t(i * w), k_, theta.begin() + std::ptrdiff_t(i * k_));
   }
 }
 

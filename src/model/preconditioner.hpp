@@ -38,7 +38,8 @@ class SecondMomentPreconditioner {
  private:
   std::size_t d1_ = 0;  // d + 1
   std::size_t k_ = 0;
-  std::vector<double> chol_;  // lower Cholesky factor of M, row-major d1 x d1
+  std::vector<double> chol_;   // lower Cholesky factor L of M, row-major d1 x d1
+  std::vector<double> upper_;  // L^T, row-major, for the backward solve's contiguous rows
   mutable std::vector<double> work_;
 };
 

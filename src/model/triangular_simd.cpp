@@ -1,0 +1,103 @@
+// Highway implementation of cholesky_solve (triangular.hpp), compiled once per SIMD target.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "model/triangular_simd.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cstddef>
+
+#include "model/triangular.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace softreg::detail::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+/// Both triangular solves for kV vectors of columns starting at column c0 of b (row stride w):
+/// the columns are independent, so each group keeps its kV accumulators in registers and reads
+/// the factors once per group.
+template <std::size_t kV>
+HWY_INLINE void SolveGroup(const double* HWY_RESTRICT lower, const double* HWY_RESTRICT upper,
+                           std::size_t d1, double* HWY_RESTRICT b, std::size_t w, std::size_t c0) {
+  const hn::ScalableTag<double> d;
+  const std::size_t N = hn::Lanes(d);
+  using V = hn::Vec<decltype(d)>;
+  // L Y = B, row by row: y_i = (b_i - sum_{p < i} L[i][p] y_p) / L[i][i].
+  for (std::size_t i = 0; i < d1; ++i) {
+    const double* li = lower + i * d1;
+    V acc[kV];
+    for (std::size_t v = 0; v < kV; ++v) acc[v] = hn::LoadU(d, b + i * w + c0 + v * N);
+    for (std::size_t p = 0; p < i; ++p) {
+      const V l = hn::Set(d, li[p]);
+      const double* yp = b + p * w + c0;
+      for (std::size_t v = 0; v < kV; ++v)
+        acc[v] = hn::NegMulAdd(l, hn::LoadU(d, yp + v * N), acc[v]);
+    }
+    const V inv = hn::Set(d, 1.0 / li[i]);
+    for (std::size_t v = 0; v < kV; ++v)
+      hn::StoreU(hn::Mul(acc[v], inv), d, b + i * w + c0 + v * N);
+  }
+  // L^T X = Y from the last row up, with U = L^T stored row-major: x_i = (y_i - sum_{p > i}
+  // U[i][p] x_p) / U[i][i].
+  for (std::size_t i = d1; i-- > 0;) {
+    const double* ui = upper + i * d1;
+    V acc[kV];
+    for (std::size_t v = 0; v < kV; ++v) acc[v] = hn::LoadU(d, b + i * w + c0 + v * N);
+    for (std::size_t p = i + 1; p < d1; ++p) {
+      const V u = hn::Set(d, ui[p]);
+      const double* xp = b + p * w + c0;
+      for (std::size_t v = 0; v < kV; ++v)
+        acc[v] = hn::NegMulAdd(u, hn::LoadU(d, xp + v * N), acc[v]);
+    }
+    const V inv = hn::Set(d, 1.0 / ui[i]);
+    for (std::size_t v = 0; v < kV; ++v)
+      hn::StoreU(hn::Mul(acc[v], inv), d, b + i * w + c0 + v * N);
+  }
+}
+
+std::size_t SolveWidth(std::size_t k) {
+  const std::size_t N = hn::Lanes(hn::ScalableTag<double>());
+  return (k + N - 1) / N * N;
+}
+
+void CholeskySolve(const double* lower, const double* upper, std::size_t d1, double* b,
+                   std::size_t w) {
+  const std::size_t N = hn::Lanes(hn::ScalableTag<double>());
+  const std::size_t vectors = w / N;
+  std::size_t v = 0;
+  for (; v + 4 <= vectors; v += 4) SolveGroup<4>(lower, upper, d1, b, w, v * N);
+  switch (vectors - v) {
+    case 3:
+      SolveGroup<3>(lower, upper, d1, b, w, v * N);
+      break;
+    case 2:
+      SolveGroup<2>(lower, upper, d1, b, w, v * N);
+      break;
+    case 1:
+      SolveGroup<1>(lower, upper, d1, b, w, v * N);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace softreg::detail::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace softreg::detail {
+
+HWY_EXPORT(SolveWidth);
+HWY_EXPORT(CholeskySolve);
+
+std::size_t cholesky_solve_width(std::size_t k) {
+  return HWY_DYNAMIC_DISPATCH(SolveWidth)(k);
+}
+
+void cholesky_solve(const double* lower, const double* upper, std::size_t d1, double* b,
+                    std::size_t w) {
+  HWY_DYNAMIC_DISPATCH(CholeskySolve)(lower, upper, d1, b, w);
+}
+
+}  // namespace softreg::detail
+#endif  // HWY_ONCE

@@ -25,7 +25,8 @@ struct SoftmaxObjective<T>::Workspace {
   std::vector<T> g_block;            // K x d (dense only): this block's X_b^T dZ, transposed
   std::vector<T> row_loss;           // block_rows
   std::vector<std::int64_t> labels;  // block_rows
-  std::vector<double> g;             // d x K + K, this thread's gradient sum
+  std::vector<double> g;             // this group's gradient sum: d x K + K (sparse), or
+                                     // K x d (W transposed, contiguous per class) + K (dense)
   double loss = 0.0;
   std::size_t correct = 0;
 };
@@ -217,11 +218,10 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
       // G += X_b^T dZ; gb += column sums of dZ.
       if (dense) {
         // Per block in T, then into the double sum: rounding grows with the block, not with n.
+        // Kept transposed (K x d) like the block's product, so this sum runs contiguously; the
+        // reduction below transposes once per evaluation.
         detail::dense_gradient(xb, m, d_, ws.z.data(), k_, ws.g_block.data(), idx);
-        for (std::size_t c = 0; c < k_; ++c) {
-          const T* gc = ws.g_block.data() + c * d_;
-          for (std::size_t j = 0; j < d_; ++j) ws.g[j * k_ + c] += double(gc[j]);
-        }
+        for (std::size_t i = 0; i < d_ * k_; ++i) ws.g[i] += double(ws.g_block[i]);
       } else {
         detail::csr_gradient(*sparse, idx, begin, m, ws.z.data(), k_, ws.g.data());
       }
@@ -246,6 +246,12 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
     correct += ws.correct;
     if (want_grad) {
       for (std::size_t j = 0; j < np; ++j) grad[j] += ws.g[j];
+    }
+  }
+  if (want_grad && dense) {  // the groups' W part is K x d: back to d x K
+    std::vector<double> gt(grad.begin(), grad.begin() + std::ptrdiff_t(d_ * k_));
+    for (std::size_t c = 0; c < k_; ++c) {
+      for (std::size_t j = 0; j < d_; ++j) grad[j * k_ + c] = gt[c * d_ + j];
     }
   }
   double penalty = 0.0;

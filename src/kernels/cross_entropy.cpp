@@ -278,8 +278,12 @@ double run(const Problem<T>& p, std::span<const T> logits, T* grad, std::span<T>
   job.stream = grad != nullptr && l.size() * sizeof(T) > detail::kStreamBytes;
   job.context = &context;
 
-  // At least 64 rows per chunk, so short rows still batch their divisions and logarithms.
-  const std::size_t chunks = std::clamp<std::size_t>(rows / 64, rows == 0 ? 0 : 1, kMaxChunks);
+  // Short rows (K <= 64) at least 64 to a chunk, so that they still batch their divisions and
+  // logarithms; longer ones at least 4096 entries to a chunk, down to one row (16 rows of a
+  // million classes are 16 chunks, shared by the threads).
+  const std::size_t min_rows = l.n <= 64 ? 64 : std::max<std::size_t>(1, 4096 / l.n);
+  const std::size_t chunks =
+      std::clamp<std::size_t>(rows / min_rows, rows == 0 ? 0 : 1, kMaxChunks);
   std::array<detail::CompensatedSum, kMaxChunks> partial{};
   const std::size_t chunk_elements = chunks == 0 ? 0 : (rows / chunks + 1) * (l.n + 1);
   const std::size_t grain = std::max<std::size_t>(1, (std::size_t(1) << 15) / (chunk_elements + 1));

@@ -59,18 +59,29 @@ HWY_INLINE void record(const CrossEntropyRows<T>& job, std::size_t r, double los
   total.add(loss);
 }
 
-/// The gradient row from its exponentials: grad = e f, then the target entry in double.
+/// v with lane c - i replaced by `value` when the vector at element i (count lanes) holds entry
+/// c; the branch is taken once per row.
+template <class D>
+HWY_INLINE hn::Vec<D> WithTarget(D d, hn::Vec<D> v, std::size_t i, std::size_t count, std::size_t c,
+                                 hn::TFromD<D> value) {
+  using T = hn::TFromD<D>;
+  if (c < i || c >= i + count) return v;
+  const auto lane = hn::Eq(hn::Iota(d, T(0)), hn::Set(d, static_cast<T>(c - i)));
+  return hn::IfThenElse(lane, hn::Set(d, value), v);
+}
+
+/// The gradient row written once: e f, with the target entry (f e_c - target_term, computed
+/// in double) put in its vector on the way, so streamed rows need no fence between them.
 template <bool kStream, class D>
 HWY_INLINE void WriteGradient(D d, hn::TFromD<D>* gr, const hn::TFromD<D>* e, std::size_t n,
                               double f, std::size_t c, double ec, double target_term) {
   using T = hn::TFromD<D>;
-  if constexpr (kStream) {
-    RowScaleFrom<true>(d, gr, e, n, static_cast<T>(f));
-    hwy::FlushStream();  // the streamed row is ordered before the store below
-  } else {
-    RowScale(d, gr, n, static_cast<T>(f));
-  }
-  gr[c] = static_cast<T>(f * ec - target_term);
+  const auto vf = hn::Set(d, static_cast<T>(f));
+  const T target = static_cast<T>(f * ec - target_term);
+  WriteRow<kStream>(d, gr, n, [&](std::size_t i, std::size_t count) {
+    const auto y = hn::Mul(LoadCount(d, e + i, count, T(0)), vf);
+    return WithTarget(d, y, i, count, c, target);
+  });
 }
 
 template <bool kStream, class T>
@@ -106,10 +117,16 @@ void LongRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t end
       }
       if (gr != nullptr) {
         const double f = job.scale * t.w / s;
-        const double ec = std::exp(xc - double(m));
-        RowExpScale<kStream, false>(d, gr, xr, n, m, T(1), static_cast<T>(f));
-        if constexpr (kStream) hwy::FlushStream();
-        gr[t.c] = static_cast<T>(f * ec - job.scale * t.w);
+        const T target = static_cast<T>(f * std::exp(xc - double(m)) - job.scale * t.w);
+        const auto vm = hn::Set(d, m);
+        const auto vf = hn::Set(d, static_cast<T>(f));
+        const auto one = hn::Set(d, T(1));
+        const T inf = std::numeric_limits<T>::infinity();
+        WriteRow<kStream>(d, gr, n, [&](std::size_t i, std::size_t count) {
+          const auto v = LoadCount(d, xr + i, count, -inf);
+          return WithTarget(d, hn::Mul(ShiftedExp<false>(d, v, vm, one), vf), i, count, t.c,
+                            target);
+        });
       }
     } else {
       const Range<T> range = RowRange<false>(d, xr, n);
@@ -122,17 +139,14 @@ void LongRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t end
         T* e = scratch != nullptr ? scratch : gr;
         s = RowSumExp<true, false>(d, e, xr, n, m, T(1), kStream && r + 1 < end ? xr + n : nullptr);
         const double f = job.scale * t.w / s;
-        if (scratch != nullptr) {
-          WriteGradient<true>(d, gr, e, n, f, t.c, double(e[t.c]), job.scale * t.w);
-        } else {
-          WriteGradient<false>(d, gr, e, n, f, t.c, double(e[t.c]), job.scale * t.w);
-        }
+        WriteGradient<kStream>(d, gr, e, n, f, t.c, double(e[t.c]), job.scale * t.w);
       } else {
         s = RowSumExp<false, false>(d, static_cast<T*>(nullptr), xr, n, m, T(1));
       }
     }
     record(job, r, row_loss(t.w, std::log(s), xc, m), total);
   }
+  if constexpr (kStream) hwy::FlushStream();
 }
 
 template <std::size_t kV, class T>

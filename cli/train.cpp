@@ -106,6 +106,11 @@ void add_train(CLI::App& app) {
                   "L-BFGS curvature pairs kept (0: up to 100, within a 64 MiB budget)")
       ->check(CLI::Range(0, 10000, "INTEGER in [0, 10000]"))
       ->capture_default_str();
+  cmd->add_option("--lbfgs-warmup", o.lbfgs_warmup,
+                  "L-BFGS: epochs of Adam (lr 0.02, cosine) first, kept if they lower the loss "
+                  "(-1: 3 for 20000+ training rows without --warm-start, else 0)")
+      ->check(CLI::Range(-1, 1000, "INTEGER in [-1, 1000]"))
+      ->capture_default_str();
   add_choice<Preconditioner>(
       *cmd, "--preconditioner", o.preconditioner,
       {{"auto", Preconditioner::automatic},

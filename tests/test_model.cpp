@@ -57,6 +57,45 @@ TEST(Model, LbfgsReachesAStationaryPointOfTheObjective) {
   for (const double v : g) EXPECT_LT(std::fabs(v), 1e-6);
 }
 
+// The Adam warm-up of L-BFGS changes the path, not the optimum: with and without it the fit
+// reaches the same objective (to the stopping tolerance), and the record says it ran. It is
+// automatic from kAutoWarmupRows rows, and off below that or when asked.
+TEST(Model, LbfgsWarmupReachesTheSameOptimumAndIsRecorded) {
+  const auto data = blobs<float>(softreg::TrainOptions::kAutoWarmupRows, 8, 4, 1.5, 21);
+  softreg::TrainOptions o;
+  o.max_iter = 300;
+  o.tol = 1e-7;
+  const auto automatic = softreg::SoftmaxRegression::fit(data, o);
+  EXPECT_NE(automatic.info().message.find("3-epoch Adam warm-up"), std::string::npos)
+      << automatic.info().message;
+  o.lbfgs_warmup = 0;
+  const auto cold = softreg::SoftmaxRegression::fit(data, o);
+  EXPECT_EQ(cold.info().message.find("warm-up"), std::string::npos) << cold.info().message;
+  EXPECT_NEAR(automatic.info().final_loss, cold.info().final_loss,
+              1e-6 * cold.info().final_loss);
+
+  const auto fewer = blobs<float>(softreg::TrainOptions::kAutoWarmupRows - 1, 8, 4, 1.5, 21);
+  o.lbfgs_warmup = -1;
+  EXPECT_EQ(softreg::SoftmaxRegression::fit(fewer, o).info().message.find("warm-up"),
+            std::string::npos);
+}
+
+// The warm-up is kept only if it lowers the full objective: from the optimum, Adam's noisy
+// steps cannot, so L-BFGS starts from the optimum itself and says nothing of a warm-up.
+TEST(Model, LbfgsWarmupThatDoesNotHelpIsDropped) {
+  const auto data = blobs<double>(2000, 5, 3, 1.0, 22);
+  softreg::TrainOptions o;
+  o.dtype = softreg::DType::float64;
+  o.max_iter = 500;
+  o.tol = 1e-9;
+  const auto optimum = softreg::SoftmaxRegression::fit(data, o);
+  o.lbfgs_warmup = 3;
+  o.max_iter = 0;
+  const auto again = softreg::SoftmaxRegression::fit(data, o, &optimum);
+  EXPECT_EQ(again.info().message.find("warm-up"), std::string::npos) << again.info().message;
+  EXPECT_EQ(again.weights(), optimum.weights());
+}
+
 TEST(Model, TwoClassesAndStringLabelsRoundTrip) {
   const auto data = blobs<float>(200, 3, 2, 6.0, 3, {"dog", "cat"});
   const auto m = softreg::SoftmaxRegression::fit(data, {});

@@ -50,9 +50,17 @@ struct TrainOptions {
   /// need 500), while the 64 MiB budget keeps large problems at the classic 10.
   int lbfgs_memory = 0;
   Preconditioner preconditioner = Preconditioner::automatic;  // L-BFGS
-  int epochs = 10;                                            // SGD / Adam
-  std::size_t batch_size = 256;                               // SGD / Adam
-  double lr = 0.0;  // SGD / Adam; 0 picks the solver's default (0.1 / 0.001)
+  /// L-BFGS: epochs of Adam (mini-batches of 256, lr 0.02 decaying to 0 on a cosine) run
+  /// first, kept only if they lower the full objective. Mini-batches make their progress for a
+  /// fraction of the cost of full passes, and L-BFGS then needs fewer of them (Fashion-MNIST:
+  /// 3 epochs, about 0.15 s, take the iterations to scikit-learn's objective from 103 to 71).
+  /// -1 picks 3 when there are at least kAutoWarmupRows training rows and no warm start, else
+  /// 0 (on small problems full passes are cheap); 0 switches it off.
+  int lbfgs_warmup = -1;
+  static constexpr std::size_t kAutoWarmupRows = 20000;
+  int epochs = 10;               // SGD / Adam
+  std::size_t batch_size = 256;  // SGD / Adam
+  double lr = 0.0;               // SGD / Adam; 0 picks the solver's default (0.1 / 0.001)
   LrSchedule schedule = LrSchedule::constant;
   double momentum = 0.9;        // SGD
   double valid_fraction = 0.0;  // in [0, 1): rows held out for early stopping

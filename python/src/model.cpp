@@ -337,6 +337,7 @@ estimator softreg.SoftmaxRegression fills them from its parameters.
       .def_readwrite("max_iter", &TrainOptions::max_iter)
       .def_readwrite("tol", &TrainOptions::tol)
       .def_readwrite("lbfgs_memory", &TrainOptions::lbfgs_memory)
+      .def_readwrite("lbfgs_warmup", &TrainOptions::lbfgs_warmup)
       .def_readwrite("epochs", &TrainOptions::epochs)
       .def_readwrite("batch_size", &TrainOptions::batch_size)
       .def_readwrite("lr", &TrainOptions::lr)

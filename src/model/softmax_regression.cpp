@@ -257,8 +257,47 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
     return go_on && !reached_target;
   };
 
+  // Mini-batch objective for SGD / Adam: rows are positions in the training subset.
+  const std::size_t n_train = train_rows.empty() ? n : train_rows.size();
+  std::vector<std::size_t> mapped;
+  BatchObjective minibatch = [&](std::span<const double> th, std::span<double> g,
+                                 std::span<const std::size_t> rows) {
+    std::span<const std::size_t> use = rows;
+    if (!train_rows.empty()) {  // positions in the training subset -> row numbers
+      mapped.resize(rows.size());
+      for (std::size_t i = 0; i < rows.size(); ++i) mapped[i] = train_rows[rows[i]];
+      use = mapped;
+    }
+    const double loss = batch(th, g, use);
+    seen += use.size();
+    correct += std::size_t(std::llround(objective.last_accuracy() * double(use.size())));
+    return loss;
+  };
+
   OptimResult result;
+  std::string warmup_note;
   if (o.solver == Solver::lbfgs) {
+    const int warmup = o.lbfgs_warmup >= 0
+                           ? o.lbfgs_warmup
+                           : (n_train >= TrainOptions::kAutoWarmupRows && warm == nullptr ? 3 : 0);
+    if (warmup > 0) {
+      const std::span<const std::size_t> rows(train_rows);
+      const std::vector<double> theta0 = theta;
+      const double before = batch(theta, {}, rows);
+      StochasticOptions so;
+      so.epochs = warmup;
+      so.lr = 0.02;
+      so.schedule = LrSchedule::cosine;
+      so.seed = o.seed;
+      const OptimResult w = adam(minibatch, n_train, theta, so);
+      const double after = std::isfinite(w.loss) ? batch(theta, {}, rows) : before;
+      if (after < before) {
+        warmup_note = "; after a " + std::to_string(warmup) + "-epoch Adam warm-up";
+      } else {
+        theta = theta0;
+      }
+      seen = correct = 0;
+    }
     LbfgsOptions lo;
     lo.max_iterations = o.max_iter;
     lo.grad_tol = o.tol;
@@ -303,23 +342,8 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
     so.momentum = o.momentum;
     so.seed = o.seed;
     so.patience = valid_rows.empty() ? 0 : o.patience;
-    const std::size_t n_train = train_rows.empty() ? n : train_rows.size();
-    std::vector<std::size_t> mapped;
-    BatchObjective f = [&](std::span<const double> th, std::span<double> g,
-                           std::span<const std::size_t> rows) {
-      std::span<const std::size_t> use = rows;
-      if (!train_rows.empty()) {  // positions in the training subset -> row numbers
-        mapped.resize(rows.size());
-        for (std::size_t i = 0; i < rows.size(); ++i) mapped[i] = train_rows[rows[i]];
-        use = mapped;
-      }
-      const double loss = batch(th, g, use);
-      seen += use.size();
-      correct += std::size_t(std::llround(objective.last_accuracy() * double(use.size())));
-      return loss;
-    };
-    result = o.solver == Solver::sgd ? sgd(f, n_train, theta, so, progress, validation)
-                                     : adam(f, n_train, theta, so, progress, validation);
+    result = o.solver == Solver::sgd ? sgd(minibatch, n_train, theta, so, progress, validation)
+                                     : adam(minibatch, n_train, theta, so, progress, validation);
     if (!std::isfinite(result.loss))
       throw Error("softreg::SoftmaxRegression::fit: " + result.message);
   }
@@ -331,7 +355,7 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   info.iterations = result.iterations;
   info.evaluations = result.evaluations;
   info.converged = result.converged;
-  info.message = reached_target ? "reached the target loss" : result.message;
+  info.message = (reached_target ? "reached the target loss" : result.message) + warmup_note;
   info.converged = info.converged || reached_target;
   info.final_loss = result.loss;
   info.grad_norm = result.grad_norm;

@@ -39,7 +39,7 @@ bool ProgressReporter::operator()(const Progress& p) {
     const int filled = p.max_iterations > 0 ? width * p.iteration / p.max_iterations : width;
     std::string bar(std::size_t(filled), '#');
     bar.resize(std::size_t(width), '.');
-    std::fprintf(stderr, "\r[%s] %s %d/%d  %s  ETA %s   ", bar.c_str(), unit_, p.iteration,
+    std::fprintf(stderr, "\r[%s] %s %d/%d  %s  ETA %s   ", bar.c_str(), unit(p), p.iteration,
                  p.max_iterations, stats.c_str(), format_seconds(eta).c_str());
     std::fflush(stderr);
     drawn_ = true;
@@ -48,10 +48,14 @@ bool ProgressReporter::operator()(const Progress& p) {
   // Plain lines: all of a short run, about twenty of a long one, and always the last.
   const int every = p.max_iterations <= 40 ? 1 : p.max_iterations / 20;
   if (p.iteration == 1 || p.iteration % every == 0 || p.iteration == p.max_iterations) {
-    std::fprintf(stderr, "%s %d/%d  %s  elapsed %s\n", unit_, p.iteration, p.max_iterations,
+    std::fprintf(stderr, "%s %d/%d  %s  elapsed %s\n", unit(p), p.iteration, p.max_iterations,
                  stats.c_str(), format_seconds(elapsed).c_str());
   }
   return true;
+}
+
+const char* ProgressReporter::unit(const Progress& p) const {
+  return p.warmup ? "warm-up epoch" : unit_;
 }
 
 void ProgressReporter::finish() {

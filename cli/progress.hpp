@@ -17,6 +17,9 @@ class ProgressReporter {
   void finish();
 
  private:
+  /// "warm-up epoch" for the epochs of L-BFGS's Adam warm-up, else the unit given.
+  const char* unit(const Progress& p) const;
+
   const char* unit_;
   bool quiet_;
   bool tty_;

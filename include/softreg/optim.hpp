@@ -27,6 +27,7 @@ struct Progress {
   double valid_loss = -1;  // validation loss when a validation function is given, else -1
   double accuracy = -1;    // training accuracy when the caller knows it (the model fills it)
   double valid_accuracy = -1;
+  bool warmup = false;  // an epoch of the Adam warm-up before L-BFGS (SoftmaxRegression::fit)
 };
 
 /// Return false to stop the optimizer after the current iteration (Ctrl-C, early stopping).

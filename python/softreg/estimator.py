@@ -352,7 +352,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     @staticmethod
     def _print_progress(p):
         grad = "" if np.isnan(p["grad_norm"]) else f"  max|grad| {p['grad_norm']:.3e}"
-        print(f"iteration {p['iteration']}/{p['max_iterations']}  loss {p['loss']:.6f}{grad}")
+        unit = "warm-up epoch" if p["warmup"] else "iteration"
+        print(f"{unit} {p['iteration']}/{p['max_iterations']}  loss {p['loss']:.6f}{grad}")
 
     # ---- prediction
 

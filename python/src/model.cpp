@@ -243,6 +243,7 @@ SoftmaxRegression fit_typed(FeatureMatrix<T>&& features, const py::array_t<std::
       d["valid_loss"] = p.valid_loss;
       d["accuracy"] = p.accuracy;
       d["valid_accuracy"] = p.valid_accuracy;
+      d["warmup"] = p.warmup;
       const py::object r = callback(d);
       return r.is_none() || r.cast<bool>();
     } catch (py::error_already_set& e) {

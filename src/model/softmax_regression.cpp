@@ -277,19 +277,34 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   OptimResult result;
   std::string warmup_note;
   if (o.solver == Solver::lbfgs) {
+    int lo_max_iterations = o.max_iter;
     const int warmup = o.lbfgs_warmup >= 0
                            ? o.lbfgs_warmup
                            : (n_train >= TrainOptions::kAutoWarmupRows && warm == nullptr ? 3 : 0);
     if (warmup > 0) {
       const std::span<const std::size_t> rows(train_rows);
       const std::vector<double> theta0 = theta;
-      const double before = batch(theta, {}, rows);
+      // At theta = 0 without weights the objective is log K exactly: no pass needed.
+      const bool plain_zero =
+          !o.balanced && o.class_weight.empty() && o.sample_weight.empty() &&
+          std::all_of(theta.begin(), theta.end(), [](double v) { return v == 0.0; });
+      const double before = plain_zero ? std::log(double(k)) : batch(theta, {}, rows);
       StochasticOptions so;
       so.epochs = warmup;
       so.lr = 0.02;
       so.schedule = LrSchedule::cosine;
       so.seed = o.seed;
-      const OptimResult w = adam(minibatch, n_train, theta, so);
+      bool interrupted = false;  // the caller's stop request ends the whole fit
+      const ProgressCallback warm_progress = [&](const Progress& p) {
+        Progress q = p;
+        q.warmup = true;
+        q.accuracy = seen == 0 ? -1.0 : double(correct) / double(seen);
+        seen = correct = 0;
+        interrupted = o.progress && !o.progress(q);
+        return !interrupted;
+      };
+      const OptimResult w = adam(minibatch, n_train, theta, so, warm_progress);
+      if (interrupted) lo_max_iterations = 0;
       const double after = std::isfinite(w.loss) ? batch(theta, {}, rows) : before;
       if (after < before) {
         warmup_note = "; after a " + std::to_string(warmup) + "-epoch Adam warm-up";
@@ -299,7 +314,7 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
       seen = correct = 0;
     }
     LbfgsOptions lo;
-    lo.max_iterations = o.max_iter;
+    lo.max_iterations = lo_max_iterations;
     lo.grad_tol = o.tol;
     const std::size_t budget_pairs = (std::size_t{64} << 20) / (16 * np);
     lo.memory = o.lbfgs_memory > 0

@@ -62,11 +62,17 @@ void family_impl(RowOp op, Passes passes, T* out, const T* x, const AxisLayout& 
                  });
     return;
   }
-  const std::size_t w = sizeof(T) == 4 ? strided_block_width_f32() : strided_block_width_f64();
+  // Long columns go in wide ranges of whole row segments (see simd_strided), when the slices
+  // are wide enough to fill one.
+  const bool wide_ranges = n >= kWideRowsFrom && layout.inner * sizeof(T) >= 256;
+  const std::size_t w = wide_ranges      ? kWideBytes / sizeof(T)
+                        : sizeof(T) == 4 ? strided_block_width_f32()
+                                         : strided_block_width_f64();
   const std::size_t tasks = layout.outer * ((layout.inner + w - 1) / w);
-  parallel_for(
-      threads, tasks, std::max<std::size_t>(1, kGrainElements / (n * w)),
-      [&](std::size_t b, std::size_t e) { simd_strided(op, out, x, n, layout.inner, b, e, t); });
+  parallel_for(threads, tasks, std::max<std::size_t>(1, kGrainElements / (n * w)),
+               [&](std::size_t b, std::size_t e) {
+                 simd_strided(op, out, x, n, layout.inner, b, e, t, wide_ranges);
+               });
 }
 
 template <class T>

@@ -302,37 +302,167 @@ std::size_t BlockWidth() {
   return 2 * hn::Lanes(hn::ScalableTag<T>());
 }
 
+/// Columns [j, j_end) of one slice (xs / os at the slice's start) in blocks of two vectors,
+/// then one, then the scalar reference for what is left.
+template <bool kScaled, class T>
+void StridedColumns(RowOp op, T* os, const T* xs, std::size_t n, std::size_t inner, std::size_t j,
+                    std::size_t j_end, double temperature) {
+  const hn::ScalableTag<T> d;
+  const std::size_t N = hn::Lanes(d);
+  const T inv_t = static_cast<T>(1.0 / temperature);
+  const bool wide = temperature > 1.0;
+  auto reference = [&](std::size_t from, std::size_t to) {
+    for (std::size_t c = from; c < to; ++c) {
+      reference_row(op, os + c, xs + c, inner, n, temperature);
+    }
+  };
+  for (; j + 2 * N <= j_end; j += 2 * N) {
+    if (!StridedBlock<2, kScaled>(d, op, os + j, xs + j, n, inner, inv_t, wide, os + j))
+      reference(j, j + 2 * N);
+  }
+  if (j + N <= j_end) {
+    if (!StridedBlock<1, kScaled>(d, op, os + j, xs + j, n, inner, inv_t, wide, os + j))
+      reference(j, j + N);
+    j += N;
+  }
+  reference(j, j_end);
+}
+
 template <bool kScaled, class T>
 void StridedImpl(RowOp op, T* out, const T* x, std::size_t n, std::size_t inner, std::size_t begin,
                  std::size_t end, double temperature) {
-  const hn::ScalableTag<T> d;
-  const std::size_t N = hn::Lanes(d);
   const std::size_t w = BlockWidth<T>();
   const std::size_t blocks = (inner + w - 1) / w;
-  const T inv_t = static_cast<T>(1.0 / temperature);
-  const bool wide = temperature > 1.0;
   for (std::size_t task = begin; task < end; ++task) {
     const std::size_t slice = task / blocks;
-    std::size_t j = (task % blocks) * w;
-    const std::size_t j_end = std::min(inner, j + w);
+    const std::size_t j = (task % blocks) * w;
     const T* xs = x + slice * n * inner;
     T* os = op == RowOp::logsumexp ? out + slice * inner : out + slice * n * inner;
-    auto reference = [&](std::size_t from, std::size_t to) {
-      for (std::size_t c = from; c < to; ++c) {
-        reference_row(op, os + c, xs + c, inner, n, temperature);
-      }
-    };
-    if (j + 2 * N <= j_end) {
-      if (!StridedBlock<2, kScaled>(d, op, os + j, xs + j, n, inner, inv_t, wide, os + j))
-        reference(j, j + 2 * N);
-      j += 2 * N;
+    StridedColumns<kScaled>(op, os, xs, n, inner, j, std::min(inner, j + w), temperature);
+  }
+}
+
+/// Adds the lanes of e to per-column sums in double (float: widened halves; double: a two-sum
+/// per column with its compensation in comp).
+template <class D>
+HWY_INLINE void AddToColumns(D d, hn::Vec<D> e, double* HWY_RESTRICT sum,
+                             double* HWY_RESTRICT comp) {
+  using T = hn::TFromD<D>;
+  if constexpr (sizeof(T) == 4) {
+#if HWY_TARGET == HWY_SCALAR
+    sum[0] += static_cast<double>(hn::GetLane(e));
+    (void)comp;
+#else
+    const hn::Half<D> dh;
+    const hn::Rebind<double, decltype(dh)> dw;
+    const std::size_t h = hn::Lanes(dw);
+    hn::Store(hn::Add(hn::Load(dw, sum), hn::PromoteTo(dw, hn::LowerHalf(dh, e))), dw, sum);
+    hn::Store(hn::Add(hn::Load(dw, sum + h), hn::PromoteTo(dw, hn::UpperHalf(dh, e))), dw, sum + h);
+    (void)comp;
+#endif
+  } else {
+    const auto s0 = hn::Load(d, sum);
+    const auto s = hn::Add(s0, e);
+    const auto bp = hn::Sub(s, s0);
+    const auto err = hn::Add(hn::Sub(s0, hn::Sub(s, bp)), hn::Sub(e, bp));
+    hn::Store(s, d, sum);
+    hn::Store(hn::Add(hn::Load(d, comp), err), d, comp);
+  }
+}
+
+/// A range of columns of one slice that is a whole number of vectors, kWideBytes of each row
+/// at most: three passes (maxima, sums of exponentials, the write), each reading whole rows
+/// of the range, so every memory page is used in full. For large n the column blocks of
+/// StridedColumns touch one page per row in every pass, and page walks then bound them.
+/// Returns false, having written nothing, if a column is not ordinary.
+template <bool kScaled, class T>
+bool WideColumns(RowOp op, T* os, const T* xs, std::size_t n, std::size_t inner, std::size_t w,
+                 double temperature) {
+  const hn::ScalableTag<T> d;
+  using V = hn::Vec<decltype(d)>;
+  const std::size_t N = hn::Lanes(d);
+  constexpr std::size_t kMax = kWideBytes / sizeof(T);
+  HWY_ALIGN T mx[kMax];
+  HWY_ALIGN T aux[kMax];  // minima (wide temperatures), then 1 / sum or log(sum) in T
+  HWY_ALIGN double sum[kMax];
+  HWY_ALIGN double comp[kMax];
+  const T inf = std::numeric_limits<T>::infinity();
+  const T inv_t = static_cast<T>(1.0 / temperature);
+  const bool wide = temperature > 1.0;
+  for (std::size_t i = 0; i < w; i += N) {
+    hn::Store(hn::Set(d, -inf), d, mx + i);
+    hn::Store(hn::Set(d, inf), d, aux + i);
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    const T* xr = xs + k * inner;
+    for (std::size_t i = 0; i < w; i += N) {
+      const V a = hn::LoadU(d, xr + i);
+      hn::Store(hn::Max(hn::Load(d, mx + i), a), d, mx + i);
+      if (wide) hn::Store(hn::Min(hn::Load(d, aux + i), SkipMasked(d, a)), d, aux + i);
     }
-    if (j + N <= j_end) {
-      if (!StridedBlock<1, kScaled>(d, op, os + j, xs + j, n, inner, inv_t, wide, os + j))
-        reference(j, j + N);
-      j += N;
+  }
+  for (std::size_t i = 0; i < w; i += N) {
+    const V m = hn::Load(d, mx + i);
+    if (!hn::AllTrue(d, hn::IsFinite(m)) ||
+        (wide && !hn::AllTrue(d, hn::IsFinite(hn::Sub(m, hn::Load(d, aux + i)))))) {
+      return false;
     }
-    reference(j, j_end);
+  }
+  std::fill(sum, sum + w, 0.0);
+  std::fill(comp, comp + w, 0.0);
+  const V vt = hn::Set(d, inv_t);
+  for (std::size_t k = 0; k < n; ++k) {
+    const T* xr = xs + k * inner;
+    for (std::size_t i = 0; i < w; i += N) {
+      const V e = ShiftedExp<kScaled>(d, hn::LoadU(d, xr + i), hn::Load(d, mx + i), vt);
+      AddToColumns(d, e, sum + i, comp + i);
+    }
+  }
+  // A NaN in a column makes its sum, and with it the column, NaN.
+  for (std::size_t i = 0; i < w; ++i) {
+    const double total = sum[i] + comp[i];
+    if (op == RowOp::logsumexp) {
+      os[i] = static_cast<T>(static_cast<double>(mx[i]) + std::log(total));
+    } else {
+      aux[i] = static_cast<T>(op == RowOp::softmax ? 1.0 / total : std::log(total));
+    }
+  }
+  if (op == RowOp::logsumexp) return true;
+  for (std::size_t k = 0; k < n; ++k) {
+    const T* xr = xs + k * inner;
+    T* orow = os + k * inner;
+    for (std::size_t i = 0; i < w; i += N) {
+      const V x = hn::LoadU(d, xr + i);
+      const V m = hn::Load(d, mx + i);
+      const V f = hn::Load(d, aux + i);
+      const V y = op == RowOp::softmax ? hn::Mul(ShiftedExp<kScaled>(d, x, m, vt), f)
+                                       : hn::Sub(hn::Mul(hn::Sub(x, m), vt), f);
+      hn::StoreU(y, d, orow + i);
+    }
+  }
+  return true;
+}
+
+/// Task i covers slice i / ranges and columns [(i % ranges) W, ...) with W = kWideBytes /
+/// sizeof(T) and ranges = ceil(inner / W): WideColumns for the whole vectors of the range
+/// (StridedColumns if a column is not ordinary), StridedColumns for the rest.
+template <bool kScaled, class T>
+void StridedWideImpl(RowOp op, T* out, const T* x, std::size_t n, std::size_t inner,
+                     std::size_t begin, std::size_t end, double temperature) {
+  const std::size_t N = hn::Lanes(hn::ScalableTag<T>());
+  constexpr std::size_t kMax = kWideBytes / sizeof(T);
+  const std::size_t ranges = (inner + kMax - 1) / kMax;
+  for (std::size_t task = begin; task < end; ++task) {
+    const std::size_t slice = task / ranges;
+    const std::size_t j = (task % ranges) * kMax;
+    const std::size_t j_end = std::min(inner, j + kMax);
+    const std::size_t whole = (j_end - j) / N * N;
+    const T* xs = x + slice * n * inner;
+    T* os = op == RowOp::logsumexp ? out + slice * inner : out + slice * n * inner;
+    if (whole > 0 && !WideColumns<kScaled>(op, os + j, xs + j, n, inner, whole, temperature)) {
+      StridedColumns<kScaled>(op, os, xs, n, inner, j, j + whole, temperature);
+    }
+    StridedColumns<kScaled>(op, os, xs, n, inner, j + whole, j_end, temperature);
   }
 }
 
@@ -376,11 +506,18 @@ void Rows(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::size_
 
 template <class T>
 void Strided(RowOp op, T* out, const T* x, std::size_t n, std::size_t inner, std::size_t begin,
-             std::size_t end, double t) {
-  if (static_cast<T>(1.0 / t) == T(1)) {
-    StridedImpl<false>(op, out, x, n, inner, begin, end, t);
-  } else {
+             std::size_t end, double t, bool wide_ranges) {
+  const bool scaled = static_cast<T>(1.0 / t) != T(1);
+  if (wide_ranges) {
+    if (scaled) {
+      StridedWideImpl<true>(op, out, x, n, inner, begin, end, t);
+    } else {
+      StridedWideImpl<false>(op, out, x, n, inner, begin, end, t);
+    }
+  } else if (scaled) {
     StridedImpl<true>(op, out, x, n, inner, begin, end, t);
+  } else {
+    StridedImpl<false>(op, out, x, n, inner, begin, end, t);
   }
 }
 
@@ -393,12 +530,12 @@ void RowsF64(RowOp op, Passes passes, double* out, const double* x, std::size_t 
   Rows(op, passes, out, x, n, begin, end, t, scratch, stream);
 }
 void StridedF32(RowOp op, float* out, const float* x, std::size_t n, std::size_t inner,
-                std::size_t begin, std::size_t end, double t) {
-  Strided(op, out, x, n, inner, begin, end, t);
+                std::size_t begin, std::size_t end, double t, bool wide_ranges) {
+  Strided(op, out, x, n, inner, begin, end, t, wide_ranges);
 }
 void StridedF64(RowOp op, double* out, const double* x, std::size_t n, std::size_t inner,
-                std::size_t begin, std::size_t end, double t) {
-  Strided(op, out, x, n, inner, begin, end, t);
+                std::size_t begin, std::size_t end, double t, bool wide_ranges) {
+  Strided(op, out, x, n, inner, begin, end, t, wide_ranges);
 }
 std::size_t WidthF32() {
   return BlockWidth<float>();
@@ -453,12 +590,12 @@ std::size_t strided_block_width_f64() {
   return HWY_DYNAMIC_DISPATCH(WidthF64)();
 }
 void simd_strided(RowOp op, float* out, const float* x, std::size_t n, std::size_t inner,
-                  std::size_t begin, std::size_t end, double temperature) {
-  HWY_DYNAMIC_DISPATCH(StridedF32)(op, out, x, n, inner, begin, end, temperature);
+                  std::size_t begin, std::size_t end, double temperature, bool wide_ranges) {
+  HWY_DYNAMIC_DISPATCH(StridedF32)(op, out, x, n, inner, begin, end, temperature, wide_ranges);
 }
 void simd_strided(RowOp op, double* out, const double* x, std::size_t n, std::size_t inner,
-                  std::size_t begin, std::size_t end, double temperature) {
-  HWY_DYNAMIC_DISPATCH(StridedF64)(op, out, x, n, inner, begin, end, temperature);
+                  std::size_t begin, std::size_t end, double temperature, bool wide_ranges) {
+  HWY_DYNAMIC_DISPATCH(StridedF64)(op, out, x, n, inner, begin, end, temperature, wide_ranges);
 }
 void vector_exp(float* out, const float* x, std::size_t n) {
   HWY_DYNAMIC_DISPATCH(ExpF32)(out, x, n);

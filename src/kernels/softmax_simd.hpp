@@ -46,15 +46,20 @@ void simd_rows(RowOp op, Passes passes, double* out, const double* x, std::size_
 float* scratch_row_f32(std::size_t n);
 double* scratch_row_f64(std::size_t n);
 
-/// Strided rows (inner > 1) processed a block of columns at a time: task i covers slice
-/// i / blocks and columns [(i % blocks) w, ...) with w = strided_block_width(T), blocks =
-/// ceil(inner / w). Tasks [begin, end).
+/// Strided rows (inner > 1). Without wide_ranges, a block of columns at a time: task i covers
+/// slice i / blocks and columns [(i % blocks) w, ...) with w = strided_block_width(T), blocks
+/// = ceil(inner / w); each pass over a block touches a line per row, which suits short n.
+/// With wide_ranges, task i covers slice i / ranges and columns [(i % ranges) W, ...) with
+/// W = kWideBytes / sizeof(T), ranges = ceil(inner / W): passes over whole row segments, for
+/// long n (kWideRowsFrom rows and more). Tasks [begin, end).
+inline constexpr std::size_t kWideBytes = 4096;
+inline constexpr std::size_t kWideRowsFrom = 64;
 std::size_t strided_block_width_f32();
 std::size_t strided_block_width_f64();
 void simd_strided(RowOp op, float* out, const float* x, std::size_t n, std::size_t inner,
-                  std::size_t begin, std::size_t end, double temperature);
+                  std::size_t begin, std::size_t end, double temperature, bool wide_ranges);
 void simd_strided(RowOp op, double* out, const double* x, std::size_t n, std::size_t inner,
-                  std::size_t begin, std::size_t end, double temperature);
+                  std::size_t begin, std::size_t end, double temperature, bool wide_ranges);
 
 /// The whole of a validated call: every row of `layout`, split over the library's threads
 /// (rows are independent, so the split never changes a result). temperature is already

@@ -7,7 +7,9 @@ softmax, log_softmax, logsumexp and fused cross-entropy forward + backward, and 
 fastest form of each (with and without a preallocated output; for cross-entropy autograd,
 and the explicit aten forward/backward pair). Bandwidth counts bytes read + written: the
 logits read once and the output written once (for logsumexp, one value per row).
-Ratios are same-run: softreg speed / PyTorch speed, and softreg GB/s / copy GB/s.
+Ratios are same-run: softreg speed / PyTorch speed, and softreg GB/s / copy GB/s. Both
+sides report a median: PyTorch's of single calls, softreg's of five Google Benchmark
+repetitions.
 """
 import argparse
 import json
@@ -70,12 +72,17 @@ def torch_forms(torch, op, rows, k):
 
 
 def run_softreg(binary, min_time):
-    cmd = [binary, "--benchmark_format=json", f"--benchmark_min_time={min_time}",
+    # Five repetitions, their median reported: the same statistic as PyTorch's side (median
+    # of calls), and as robust to a burst of noise from other tenants of the machine.
+    cmd = [binary, "--benchmark_format=json", f"--benchmark_min_time={min_time / 5}",
+           "--benchmark_repetitions=5", "--benchmark_report_aggregates_only=true",
            "--benchmark_filter=BM_(copy|softmax|log_softmax|logsumexp|cross_entropy_with_grad)/"]
     res = subprocess.run(cmd, capture_output=True, text=True, check=True)
     out = {}
     for b in json.loads(res.stdout)["benchmarks"]:
-        name = b["name"]  # BM_softmax/rows:1024/K:50257/threads:1/real_time
+        if b.get("aggregate_name") != "median":
+            continue
+        name = b["run_name"]  # BM_softmax/rows:1024/K:50257/threads:1/real_time
         parts = name.split("/")
         op = parts[0][3:]
         rows, k, threads = (int(p.split(":")[1]) for p in parts[1:4])

@@ -71,8 +71,7 @@ TEST(Model, LbfgsWarmupReachesTheSameOptimumAndIsRecorded) {
   o.lbfgs_warmup = 0;
   const auto cold = softreg::SoftmaxRegression::fit(data, o);
   EXPECT_EQ(cold.info().message.find("warm-up"), std::string::npos) << cold.info().message;
-  EXPECT_NEAR(automatic.info().final_loss, cold.info().final_loss,
-              1e-6 * cold.info().final_loss);
+  EXPECT_NEAR(automatic.info().final_loss, cold.info().final_loss, 1e-6 * cold.info().final_loss);
 
   const auto fewer = blobs<float>(softreg::TrainOptions::kAutoWarmupRows - 1, 8, 4, 1.5, 21);
   o.lbfgs_warmup = -1;
@@ -94,6 +93,28 @@ TEST(Model, LbfgsWarmupThatDoesNotHelpIsDropped) {
   const auto again = softreg::SoftmaxRegression::fit(data, o, &optimum);
   EXPECT_EQ(again.info().message.find("warm-up"), std::string::npos) << again.info().message;
   EXPECT_EQ(again.weights(), optimum.weights());
+}
+
+// A stop request during the warm-up ends the fit there: no L-BFGS, the start kept, and the
+// record says why. lbfgs_warmup below -1 is rejected.
+TEST(Model, StopDuringTheLbfgsWarmupEndsTheFit) {
+  const auto data = blobs<float>(3000, 4, 3, 1.5, 23);
+  softreg::TrainOptions o;
+  o.lbfgs_warmup = 2;
+  int calls = 0;
+  o.progress = [&](const softreg::Progress& p) {
+    ++calls;
+    EXPECT_TRUE(p.warmup);
+    return false;
+  };
+  const auto m = softreg::SoftmaxRegression::fit(data, o);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(m.info().iterations, 0);
+  EXPECT_EQ(m.info().message, "stopped by the caller (during the Adam warm-up)");
+  for (const double w : m.weights()) EXPECT_EQ(w, 0.0);
+  o.progress = nullptr;
+  o.lbfgs_warmup = -2;
+  EXPECT_THROW(softreg::SoftmaxRegression::fit(data, o), softreg::InvalidArgument);
 }
 
 TEST(Model, TwoClassesAndStringLabelsRoundTrip) {

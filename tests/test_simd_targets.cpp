@@ -340,8 +340,8 @@ TYPED_TEST(SimdTargets, ExtremeLogitsWithHugeTemperatures) {
 TYPED_TEST(SimdTargets, NonLastAxisMatchesTheOracleOnEveryTarget) {
   using T = TypeParam;
   std::size_t salt = 0;
-  // n >= 64 with rows of 256 bytes or more take the wide ranges (kWideBytes of each row per
-  // pass): 70 and 1100 floats cover one range with a partial vector and two ranges.
+  // n >= 64 with rows of 256 bytes or more take ranges of whole row segments (wide_range):
+  // 70 entries are one range ending in a partial vector, 1100 floats two ranges.
   const auto inners = [](std::size_t n) {
     std::vector<std::size_t> v{1, 2, 3, 7, 8, 9, 16, 17, 33, 40};
     if (n >= softreg::detail::kWideRowsFrom) v.push_back(70);

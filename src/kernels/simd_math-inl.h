@@ -11,7 +11,8 @@
 //        0 below -745.2 and +inf above 709.79.
 //   Log  float and double: <= 1 ULP for every positive finite x, subnormals included.
 //   ExpNonPositive (x <= 0 only, used by the softmax kernels): <= 1 ULP for normal results,
-//        except float on targets with FMA (AVX2, AVX-512): <= 1 + 0.05 |x| ULP (a cheaper
+//        except float on targets with native FMA (AVX2, AVX-512, NEON on aarch64, SVE):
+//        <= 1 + 0.05 |x| ULP (a cheaper
 //        argument reduction; at most 5.4 ULP at x = -87.3, measured 4.5). Results below the
 //        smallest normal number are 0 (absolute error below that number).
 //   Special values: exp(-inf) = 0, exp(+inf) = +inf, log(0) = -inf, log(+inf) = +inf, log of a

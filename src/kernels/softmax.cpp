@@ -62,16 +62,15 @@ void family_impl(RowOp op, Passes passes, T* out, const T* x, const AxisLayout& 
                  });
     return;
   }
-  // Long columns go in wide ranges of whole row segments (see simd_strided), when the slices
-  // are wide enough to fill one.
-  const bool wide_ranges = n >= kWideRowsFrom && layout.inner * sizeof(T) >= 256;
-  const std::size_t w = wide_ranges      ? kWideBytes / sizeof(T)
+  // Long columns go in ranges of whole row segments (see simd_strided).
+  const std::size_t range = wide_range(n, layout.inner, sizeof(T));
+  const std::size_t w = range != 0       ? range
                         : sizeof(T) == 4 ? strided_block_width_f32()
                                          : strided_block_width_f64();
   const std::size_t tasks = layout.outer * ((layout.inner + w - 1) / w);
   parallel_for(threads, tasks, std::max<std::size_t>(1, kGrainElements / (n * w)),
                [&](std::size_t b, std::size_t e) {
-                 simd_strided(op, out, x, n, layout.inner, b, e, t, wide_ranges);
+                 simd_strided(op, out, x, n, layout.inner, b, e, t, range);
                });
 }
 

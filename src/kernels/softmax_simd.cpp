@@ -443,19 +443,18 @@ bool WideColumns(RowOp op, T* os, const T* xs, std::size_t n, std::size_t inner,
   return true;
 }
 
-/// Task i covers slice i / ranges and columns [(i % ranges) W, ...) with W = kWideBytes /
-/// sizeof(T) and ranges = ceil(inner / W): WideColumns for the whole vectors of the range
-/// (StridedColumns if a column is not ordinary), StridedColumns for the rest.
+/// Task i covers slice i / ranges and columns [(i % ranges) range, ...) with ranges =
+/// ceil(inner / range): WideColumns for the whole vectors of the range (StridedColumns if a
+/// column of it is not ordinary), StridedColumns for the rest.
 template <bool kScaled, class T>
 void StridedWideImpl(RowOp op, T* out, const T* x, std::size_t n, std::size_t inner,
-                     std::size_t begin, std::size_t end, double temperature) {
+                     std::size_t range, std::size_t begin, std::size_t end, double temperature) {
   const std::size_t N = hn::Lanes(hn::ScalableTag<T>());
-  constexpr std::size_t kMax = kWideBytes / sizeof(T);
-  const std::size_t ranges = (inner + kMax - 1) / kMax;
+  const std::size_t ranges = (inner + range - 1) / range;
   for (std::size_t task = begin; task < end; ++task) {
     const std::size_t slice = task / ranges;
-    const std::size_t j = (task % ranges) * kMax;
-    const std::size_t j_end = std::min(inner, j + kMax);
+    const std::size_t j = (task % ranges) * range;
+    const std::size_t j_end = std::min(inner, j + range);
     const std::size_t whole = (j_end - j) / N * N;
     const T* xs = x + slice * n * inner;
     T* os = op == RowOp::logsumexp ? out + slice * inner : out + slice * n * inner;
@@ -506,13 +505,13 @@ void Rows(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::size_
 
 template <class T>
 void Strided(RowOp op, T* out, const T* x, std::size_t n, std::size_t inner, std::size_t begin,
-             std::size_t end, double t, bool wide_ranges) {
+             std::size_t end, double t, std::size_t range) {
   const bool scaled = static_cast<T>(1.0 / t) != T(1);
-  if (wide_ranges) {
+  if (range != 0) {
     if (scaled) {
-      StridedWideImpl<true>(op, out, x, n, inner, begin, end, t);
+      StridedWideImpl<true>(op, out, x, n, inner, range, begin, end, t);
     } else {
-      StridedWideImpl<false>(op, out, x, n, inner, begin, end, t);
+      StridedWideImpl<false>(op, out, x, n, inner, range, begin, end, t);
     }
   } else if (scaled) {
     StridedImpl<true>(op, out, x, n, inner, begin, end, t);
@@ -530,12 +529,12 @@ void RowsF64(RowOp op, Passes passes, double* out, const double* x, std::size_t 
   Rows(op, passes, out, x, n, begin, end, t, scratch, stream);
 }
 void StridedF32(RowOp op, float* out, const float* x, std::size_t n, std::size_t inner,
-                std::size_t begin, std::size_t end, double t, bool wide_ranges) {
-  Strided(op, out, x, n, inner, begin, end, t, wide_ranges);
+                std::size_t begin, std::size_t end, double t, std::size_t range) {
+  Strided(op, out, x, n, inner, begin, end, t, range);
 }
 void StridedF64(RowOp op, double* out, const double* x, std::size_t n, std::size_t inner,
-                std::size_t begin, std::size_t end, double t, bool wide_ranges) {
-  Strided(op, out, x, n, inner, begin, end, t, wide_ranges);
+                std::size_t begin, std::size_t end, double t, std::size_t range) {
+  Strided(op, out, x, n, inner, begin, end, t, range);
 }
 std::size_t WidthF32() {
   return BlockWidth<float>();
@@ -590,12 +589,12 @@ std::size_t strided_block_width_f64() {
   return HWY_DYNAMIC_DISPATCH(WidthF64)();
 }
 void simd_strided(RowOp op, float* out, const float* x, std::size_t n, std::size_t inner,
-                  std::size_t begin, std::size_t end, double temperature, bool wide_ranges) {
-  HWY_DYNAMIC_DISPATCH(StridedF32)(op, out, x, n, inner, begin, end, temperature, wide_ranges);
+                  std::size_t begin, std::size_t end, double temperature, std::size_t range) {
+  HWY_DYNAMIC_DISPATCH(StridedF32)(op, out, x, n, inner, begin, end, temperature, range);
 }
 void simd_strided(RowOp op, double* out, const double* x, std::size_t n, std::size_t inner,
-                  std::size_t begin, std::size_t end, double temperature, bool wide_ranges) {
-  HWY_DYNAMIC_DISPATCH(StridedF64)(op, out, x, n, inner, begin, end, temperature, wide_ranges);
+                  std::size_t begin, std::size_t end, double temperature, std::size_t range) {
+  HWY_DYNAMIC_DISPATCH(StridedF64)(op, out, x, n, inner, begin, end, temperature, range);
 }
 void vector_exp(float* out, const float* x, std::size_t n) {
   HWY_DYNAMIC_DISPATCH(ExpF32)(out, x, n);

@@ -22,8 +22,9 @@ enum class Passes : int { automatic, cached, online };
 /// Rows of more than this many bytes use the online passes under Passes::automatic.
 inline constexpr std::size_t kOnlineRowBytes = std::size_t(256) << 10;
 
-/// Streamed log_softmax rows of at least this many bytes interleave the write of one row with
-/// the exponentials of the next (shorter rows measured faster without).
+/// Streamed cached log_softmax rows of at least this many bytes (and at most kOnlineRowBytes)
+/// interleave the write of one row with the exponentials of the next (shorter rows measured
+/// faster without).
 inline constexpr std::size_t kPipelineRowBytes = std::size_t(64) << 10;
 
 /// Outputs of more than this many bytes are written with non-temporal stores: they would not
@@ -46,20 +47,32 @@ void simd_rows(RowOp op, Passes passes, double* out, const double* x, std::size_
 float* scratch_row_f32(std::size_t n);
 double* scratch_row_f64(std::size_t n);
 
-/// Strided rows (inner > 1). Without wide_ranges, a block of columns at a time: task i covers
-/// slice i / blocks and columns [(i % blocks) w, ...) with w = strided_block_width(T), blocks
-/// = ceil(inner / w); each pass over a block touches a line per row, which suits short n.
-/// With wide_ranges, task i covers slice i / ranges and columns [(i % ranges) W, ...) with
-/// W = kWideBytes / sizeof(T), ranges = ceil(inner / W): passes over whole row segments, for
-/// long n (kWideRowsFrom rows and more). Tasks [begin, end).
+/// Strided rows (inner > 1). With range 0, a block of columns at a time: task i covers slice
+/// i / blocks and columns [(i % blocks) w, ...) with w = strided_block_width(T), blocks =
+/// ceil(inner / w); each pass over a block touches a line per row, which suits short n. With
+/// range > 0 (a multiple of 64 bytes of entries, at most kWideBytes), task i covers slice
+/// i / ranges and columns [(i % ranges) range, ...), ranges = ceil(inner / range): passes over
+/// whole row segments, for long n (wide_range() gives the width; a slice whose rows hold at
+/// most one range is a single task). Tasks [begin, end).
 inline constexpr std::size_t kWideBytes = 4096;
 inline constexpr std::size_t kWideRowsFrom = 64;
 std::size_t strided_block_width_f32();
 std::size_t strided_block_width_f64();
 void simd_strided(RowOp op, float* out, const float* x, std::size_t n, std::size_t inner,
-                  std::size_t begin, std::size_t end, double temperature, bool wide_ranges);
+                  std::size_t begin, std::size_t end, double temperature, std::size_t range);
 void simd_strided(RowOp op, double* out, const double* x, std::size_t n, std::size_t inner,
-                  std::size_t begin, std::size_t end, double temperature, bool wide_ranges);
+                  std::size_t begin, std::size_t end, double temperature, std::size_t range);
+
+/// The range width (entries of sizeof_t bytes) for n x inner slices, or 0 for column blocks:
+/// kWideBytes of entries for n >= kWideRowsFrom and rows of 256 bytes or more, else 0. A
+/// function of the shape alone (results never depend on the thread count). Narrower ranges
+/// would give one slice more tasks, but cost more than they share: a slice of 50257 rows of
+/// 1024 floats took 172 ms (1 thread) / 93 ms (2) in 1 KiB ranges against 61 / 63 ms as one
+/// 4 KiB range.
+inline std::size_t wide_range(std::size_t n, std::size_t inner, std::size_t sizeof_t) {
+  if (n < kWideRowsFrom || inner * sizeof_t < 256) return 0;
+  return kWideBytes / sizeof_t;
+}
 
 /// The whole of a validated call: every row of `layout`, split over the library's threads
 /// (rows are independent, so the split never changes a result). temperature is already

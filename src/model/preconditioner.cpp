@@ -15,7 +15,7 @@ namespace softreg::detail {
 template <class T>
 std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build(
     const FeatureMatrix<T>& x, const Preprocessing& pre, std::span<const std::size_t> rows,
-    std::size_t k, double l2) {
+    std::size_t k, double l2, int threads) {
   const auto* dense = std::get_if<DenseMatrix<T>>(&x);
   if (dense == nullptr || dense->cols > kMaxFeatures || k < 2) return nullptr;
   const std::size_t d = dense->cols;
@@ -31,7 +31,7 @@ std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build(
   std::vector<float> zeros(d1, 0.0f);
   constexpr std::size_t kChunk = 32;
   const std::size_t chunks = (d1 + kChunk - 1) / kChunk;
-  const int workers = int(std::min<std::size_t>(std::size_t(resolve_threads(0)), chunks));
+  const int workers = int(std::min<std::size_t>(std::size_t(resolve_threads(threads)), chunks));
   std::vector<float> z(std::size_t(workers) * kChunk * d1);  // one chunk of products per thread
   std::vector<double> c(d1 * d1, 0.0);
   for (std::size_t start = 0; start < m; start += kBlock) {
@@ -124,9 +124,9 @@ void SecondMomentPreconditioner::apply(std::span<double> theta) const {
 
 template std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build<float>(
     const FeatureMatrix<float>&, const Preprocessing&, std::span<const std::size_t>, std::size_t,
-    double);
+    double, int);
 template std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build<double>(
     const FeatureMatrix<double>&, const Preprocessing&, std::span<const std::size_t>, std::size_t,
-    double);
+    double, int);
 
 }  // namespace softreg::detail

@@ -23,11 +23,14 @@ class SecondMomentPreconditioner {
   /// Built from up to kSampleRows rows (evenly spaced among `rows`, or among all rows if
   /// empty) of dense x with d <= kMaxFeatures; returns null for sparse or wider data, or if
   /// M is not positive definite, and the caller falls back to the diagonal.
+  /// threads: the workers of the second-moment products (0: softreg::get_num_threads()); the
+  /// result does not depend on it.
   template <class T>
   static std::unique_ptr<SecondMomentPreconditioner> build(const FeatureMatrix<T>& x,
                                                            const Preprocessing& pre,
                                                            std::span<const std::size_t> rows,
-                                                           std::size_t k, double l2);
+                                                           std::size_t k, double l2,
+                                                           int threads = 0);
 
   /// theta <- M^-1 theta, in place (d K + K entries).
   void apply(std::span<double> theta) const;

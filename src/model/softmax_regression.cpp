@@ -3,6 +3,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <set>
@@ -137,6 +138,7 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   if (!(o.valid_fraction >= 0.0 && o.valid_fraction < 1.0))
     fail("valid_fraction must be in [0, 1)");
   if (o.max_iter < 0 || o.epochs < 0) fail("max_iter and epochs must be >= 0");
+  if (o.lbfgs_warmup < -1) fail("lbfgs_warmup must be >= 0, or -1 for automatic");
   if (!o.sample_weight.empty() && o.sample_weight.size() != n) {
     fail("sample_weight has " + std::to_string(o.sample_weight.size()) + " entries for " +
          std::to_string(n) + " rows");
@@ -277,8 +279,9 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   OptimResult result;
   std::string warmup_note;
   if (o.solver == Solver::lbfgs) {
-    int lo_max_iterations = o.max_iter;
-    const int warmup = o.lbfgs_warmup >= 0
+    bool interrupted = false;  // a stop request during the warm-up ends the whole fit
+    const int warmup = o.max_iter == 0 ? 0
+                       : o.lbfgs_warmup >= 0
                            ? o.lbfgs_warmup
                            : (n_train >= TrainOptions::kAutoWarmupRows && warm == nullptr ? 3 : 0);
     if (warmup > 0) {
@@ -294,7 +297,6 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
       so.lr = 0.02;
       so.schedule = LrSchedule::cosine;
       so.seed = o.seed;
-      bool interrupted = false;  // the caller's stop request ends the whole fit
       const ProgressCallback warm_progress = [&](const Progress& p) {
         Progress q = p;
         q.warmup = true;
@@ -304,17 +306,23 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
         return !interrupted;
       };
       const OptimResult w = adam(minibatch, n_train, theta, so, warm_progress);
-      if (interrupted) lo_max_iterations = 0;
-      const double after = std::isfinite(w.loss) ? batch(theta, {}, rows) : before;
-      if (after < before) {
+      if (interrupted) {  // back to the start, whose loss is known, and no L-BFGS
+        theta = theta0;
+        result.loss = before;
+        result.grad_norm = std::numeric_limits<double>::quiet_NaN();
+        result.message = "stopped by the caller (during the Adam warm-up)";
+      } else if (const double after = std::isfinite(w.loss) ? batch(theta, {}, rows) : before;
+                 after < before) {
         warmup_note = "; after a " + std::to_string(warmup) + "-epoch Adam warm-up";
       } else {
         theta = theta0;
       }
       seen = correct = 0;
     }
+  }
+  if (o.solver == Solver::lbfgs && result.message.empty()) {
     LbfgsOptions lo;
-    lo.max_iterations = lo_max_iterations;
+    lo.max_iterations = o.max_iter;
     lo.grad_tol = o.tol;
     const std::size_t budget_pairs = (std::size_t{64} << 20) / (16 * np);
     lo.memory = o.lbfgs_memory > 0
@@ -336,8 +344,8 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
                                 : std::span<const std::size_t>(weighted_rows);
     std::unique_ptr<detail::SecondMomentPreconditioner> second_moment;
     if (o.preconditioner == Preconditioner::automatic) {
-      second_moment =
-          detail::SecondMomentPreconditioner::build(data.features, pre, shaping_rows, k, o.l2);
+      second_moment = detail::SecondMomentPreconditioner::build(data.features, pre, shaping_rows, k,
+                                                                o.l2, o.threads);
     }
     if (second_moment) {
       lo.h0_apply = [&](std::span<double> v) { second_moment->apply(v); };
@@ -348,7 +356,7 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
     result =
         lbfgs([&](std::span<const double> th, std::span<double> g) { return batch(th, g, rows); },
               theta, lo, progress, validation);
-  } else {
+  } else if (o.solver != Solver::lbfgs) {
     StochasticOptions so;
     so.epochs = o.epochs;
     so.batch_size = o.batch_size;

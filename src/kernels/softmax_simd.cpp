@@ -27,17 +27,27 @@ HWY_BEFORE_NAMESPACE();
 namespace softreg::detail::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+/// A log_softmax row's vector at element i (count lanes valid): (x - m) * inv_t - c, with
+/// c = log(sum).
+template <class D>
+struct LogSoftmaxRow {
+  using T = hn::TFromD<D>;
+  using V = hn::Vec<D>;
+  D d;
+  const T* x;
+  V vm, vt, vc;
+
+  HWY_INLINE V operator()(std::size_t i, std::size_t count) const {
+    return hn::Sub(hn::Mul(hn::Sub(LoadCount(d, x + i, count, T(0)), vm), vt), vc);
+  }
+};
+
 /// out = (x - m) * inv_t - c.
 template <bool kStream, class D>
 HWY_INLINE void RowShift(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std::size_t n,
                          hn::TFromD<D> m, hn::TFromD<D> inv_t, hn::TFromD<D> c) {
-  using T = hn::TFromD<D>;
-  const auto vm = hn::Set(d, m);
-  const auto vt = hn::Set(d, inv_t);
-  const auto vc = hn::Set(d, c);
-  WriteRow<kStream>(d, out, n, [&](std::size_t i, std::size_t count) {
-    return hn::Sub(hn::Mul(hn::Sub(LoadCount(d, x + i, count, T(0)), vm), vt), vc);
-  });
+  WriteRow<kStream>(d, out, n,
+                    LogSoftmaxRow<D>{d, x, hn::Set(d, m), hn::Set(d, inv_t), hn::Set(d, c)});
 }
 
 /// Rows of at most kV vectors. Each row is read once into registers and written once; two rows
@@ -120,20 +130,6 @@ void SmallRows(RowOp op, T* out, const T* x, std::size_t n, std::size_t begin, s
     }
   }
 }
-
-/// The write of a finished log_softmax row: (x - m) * inv_t - c with c = log(sum).
-template <class D>
-struct LogSoftmaxRow {
-  using T = hn::TFromD<D>;
-  using V = hn::Vec<D>;
-  D d;
-  const T* x;
-  V vm, vt, vc;
-
-  HWY_INLINE V operator()(std::size_t i, std::size_t count) const {
-    return hn::Sub(hn::Mul(hn::Sub(LoadCount(d, x + i, count, T(0)), vm), vt), vc);
-  }
-};
 
 /// Cached log_softmax rows of a large output: the write of row r - 1 (non-temporal stores) is
 /// interleaved with the exponentials of row r while row r + 1 is fetched, so one thread keeps

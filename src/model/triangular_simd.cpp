@@ -13,46 +13,36 @@ HWY_BEFORE_NAMESPACE();
 namespace softreg::detail::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-/// Both triangular solves for kV vectors of columns starting at column c0 of b (row stride w):
-/// the columns are independent, so each group keeps its kV accumulators in registers and reads
-/// the factors once per group.
+/// Row i of one triangular solve for kV vectors of columns starting at column c0 of b (row
+/// stride w): b_i = (b_i - sum_{p in [p0, p1)} t[p] b_p) / t[i], t being row i of the factor.
 template <std::size_t kV>
-HWY_INLINE void SolveGroup(const double* HWY_RESTRICT lower, const double* HWY_RESTRICT upper,
-                           std::size_t d1, double* HWY_RESTRICT b, std::size_t w, std::size_t c0) {
+HWY_INLINE void SolveRow(const double* HWY_RESTRICT t, std::size_t i, std::size_t p0,
+                         std::size_t p1, double* HWY_RESTRICT b, std::size_t w, std::size_t c0) {
   const hn::ScalableTag<double> d;
   const std::size_t N = hn::Lanes(d);
   using V = hn::Vec<decltype(d)>;
-  // L Y = B, row by row: y_i = (b_i - sum_{p < i} L[i][p] y_p) / L[i][i].
-  for (std::size_t i = 0; i < d1; ++i) {
-    const double* li = lower + i * d1;
-    V acc[kV];
-    for (std::size_t v = 0; v < kV; ++v) acc[v] = hn::LoadU(d, b + i * w + c0 + v * N);
-    for (std::size_t p = 0; p < i; ++p) {
-      const V l = hn::Set(d, li[p]);
-      const double* yp = b + p * w + c0;
-      for (std::size_t v = 0; v < kV; ++v)
-        acc[v] = hn::NegMulAdd(l, hn::LoadU(d, yp + v * N), acc[v]);
-    }
-    const V inv = hn::Set(d, 1.0 / li[i]);
+  V acc[kV];
+  for (std::size_t v = 0; v < kV; ++v) acc[v] = hn::LoadU(d, b + i * w + c0 + v * N);
+  for (std::size_t p = p0; p < p1; ++p) {
+    const V f = hn::Set(d, t[p]);
+    const double* bp = b + p * w + c0;
     for (std::size_t v = 0; v < kV; ++v)
-      hn::StoreU(hn::Mul(acc[v], inv), d, b + i * w + c0 + v * N);
+      acc[v] = hn::NegMulAdd(f, hn::LoadU(d, bp + v * N), acc[v]);
   }
-  // L^T X = Y from the last row up, with U = L^T stored row-major: x_i = (y_i - sum_{p > i}
-  // U[i][p] x_p) / U[i][i].
-  for (std::size_t i = d1; i-- > 0;) {
-    const double* ui = upper + i * d1;
-    V acc[kV];
-    for (std::size_t v = 0; v < kV; ++v) acc[v] = hn::LoadU(d, b + i * w + c0 + v * N);
-    for (std::size_t p = i + 1; p < d1; ++p) {
-      const V u = hn::Set(d, ui[p]);
-      const double* xp = b + p * w + c0;
-      for (std::size_t v = 0; v < kV; ++v)
-        acc[v] = hn::NegMulAdd(u, hn::LoadU(d, xp + v * N), acc[v]);
-    }
-    const V inv = hn::Set(d, 1.0 / ui[i]);
-    for (std::size_t v = 0; v < kV; ++v)
-      hn::StoreU(hn::Mul(acc[v], inv), d, b + i * w + c0 + v * N);
-  }
+  const V inv = hn::Set(d, 1.0 / t[i]);
+  for (std::size_t v = 0; v < kV; ++v) hn::StoreU(hn::Mul(acc[v], inv), d, b + i * w + c0 + v * N);
+}
+
+/// Both triangular solves for kV vectors of columns starting at column c0: the columns are
+/// independent, so each group keeps its kV accumulators in registers and reads the factors
+/// once per group.
+template <std::size_t kV>
+HWY_INLINE void SolveGroup(const double* HWY_RESTRICT lower, const double* HWY_RESTRICT upper,
+                           std::size_t d1, double* HWY_RESTRICT b, std::size_t w, std::size_t c0) {
+  // L Y = B, row by row from the first.
+  for (std::size_t i = 0; i < d1; ++i) SolveRow<kV>(lower + i * d1, i, 0, i, b, w, c0);
+  // L^T X = Y from the last row up, with U = L^T stored row-major (contiguous rows).
+  for (std::size_t i = d1; i-- > 0;) SolveRow<kV>(upper + i * d1, i, i + 1, d1, b, w, c0);
 }
 
 std::size_t SolveWidth(std::size_t k) {

@@ -156,6 +156,9 @@ void ShortRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t en
   using V = hn::Vec<decltype(d)>;
   const std::size_t n = job.n;
   const V one = hn::Set(d, T(1));
+  // The rows [begin, end) are this thread's: partial vectors may reach into the next row.
+  const T* x_limit = job.x + end * n;
+  const T* g_limit = job.grad != nullptr ? job.grad + end * n : nullptr;
   constexpr std::size_t kBatch = 16;
   for (std::size_t r0 = begin; r0 < end; r0 += kBatch) {
     const std::size_t count = std::min(kBatch, end - r0);
@@ -175,7 +178,7 @@ void ShortRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t en
       const std::size_t pair = std::min<std::size_t>(2, count - b);
       V v[2][kV], e[2][kV], mx[2];
       for (std::size_t j = 0; j < 2; ++j) {
-        LoadSmall<kV>(d, job.x + (r0 + b + (j < pair ? j : 0)) * n, n, v[j]);
+        LoadSmall<kV>(d, job.x + (r0 + b + (j < pair ? j : 0)) * n, n, v[j], x_limit);
       }
       for (std::size_t j = 0; j < 2; ++j) {
         mx[j] = v[j][0];
@@ -205,7 +208,7 @@ void ShortRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t en
         for (std::size_t i = 1; i < kV; ++i) partial = hn::Add(partial, e[j][i]);
         acc.add(partial);
         logs[b + j] = acc.total();  // the sum for now; a NaN in the row makes it NaN
-        if (gr != nullptr) StoreSmall<kV>(d, e[j], gr, n);
+        if (gr != nullptr) StoreSmall<kV>(d, e[j], gr, n, g_limit);
       }
     }
     for (std::size_t b = 0; b < count; ++b) invs[b] = vector_row[b] ? logs[b] : 1.0;
@@ -221,10 +224,10 @@ void ShortRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t en
           const double ec = gr[t.c];
           const double f = job.scale * t.w * invs[b];
           V y[kV];
-          LoadSmall<kV>(d, gr, n, y);
+          LoadSmall<kV>(d, gr, n, y, g_limit);
           const V vf = hn::Set(d, static_cast<T>(f));
           for (std::size_t i = 0; i < kV; ++i) y[i] = hn::Mul(y[i], vf);
-          StoreSmall<kV>(d, y, gr, n);
+          StoreSmall<kV>(d, y, gr, n, g_limit);
           gr[t.c] = static_cast<T>(f * ec - job.scale * t.w);
         }
       }

@@ -61,6 +61,9 @@ void SmallRows(RowOp op, T* out, const T* x, std::size_t n, std::size_t begin, s
   using V = hn::Vec<decltype(d)>;
   const T inf = std::numeric_limits<T>::infinity();
   const V vt = hn::Set(d, inv_t);
+  // The rows [begin, end) are this thread's: partial vectors may reach into the next row.
+  const T* x_limit = x + end * n;
+  const T* out_limit = op == RowOp::logsumexp ? nullptr : out + end * n;
   constexpr std::size_t kBatch = 16;
   for (std::size_t r0 = begin; r0 < end; r0 += kBatch) {
     const std::size_t count = std::min(kBatch, end - r0);
@@ -72,7 +75,7 @@ void SmallRows(RowOp op, T* out, const T* x, std::size_t n, std::size_t begin, s
       const std::size_t pair = std::min<std::size_t>(2, count - b);
       V v[2][kV], e[2][kV], mx[2];
       for (std::size_t j = 0; j < 2; ++j) {
-        LoadSmall<kV>(d, x + (r0 + b + (j < pair ? j : 0)) * n, n, v[j]);
+        LoadSmall<kV>(d, x + (r0 + b + (j < pair ? j : 0)) * n, n, v[j], x_limit);
       }
       for (std::size_t j = 0; j < 2; ++j) {
         mx[j] = v[j][0];
@@ -104,7 +107,7 @@ void SmallRows(RowOp op, T* out, const T* x, std::size_t n, std::size_t begin, s
         for (std::size_t i = 1; i < kV; ++i) partial = hn::Add(partial, e[j][i]);
         acc.add(partial);
         sums[b + j] = acc.total();
-        if (op == RowOp::softmax) StoreSmall<kV>(d, e[j], out + r * n, n);
+        if (op == RowOp::softmax) StoreSmall<kV>(d, e[j], out + r * n, n, out_limit);
       }
     }
     LogOrInverseBatch(op != RowOp::softmax, sums, count);
@@ -117,16 +120,16 @@ void SmallRows(RowOp op, T* out, const T* x, std::size_t n, std::size_t begin, s
       }
       V y[kV];
       if (op == RowOp::softmax) {  // the exponentials stored above, from L1
-        LoadSmall<kV>(d, out + r * n, n, y);
+        LoadSmall<kV>(d, out + r * n, n, y, out_limit);
         const V inv = hn::Set(d, static_cast<T>(sums[b]));
         for (std::size_t i = 0; i < kV; ++i) y[i] = hn::Mul(y[i], inv);
       } else {
-        LoadSmall<kV>(d, x + r * n, n, y);
+        LoadSmall<kV>(d, x + r * n, n, y, x_limit);
         const V mx = hn::Set(d, maxes[b]);
         const V c = hn::Set(d, static_cast<T>(sums[b]));
         for (std::size_t i = 0; i < kV; ++i) y[i] = hn::Sub(hn::Mul(hn::Sub(y[i], mx), vt), c);
       }
-      StoreSmall<kV>(d, y, out + r * n, n);
+      StoreSmall<kV>(d, y, out + r * n, n, out_limit);
     }
   }
 }

@@ -160,6 +160,7 @@ void ShortRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t en
   const T* x_limit = job.x + end * n;
   const T* g_limit = job.grad != nullptr ? job.grad + end * n : nullptr;
   constexpr std::size_t kBatch = 16;
+  constexpr std::size_t kGroup = 4;
   for (std::size_t r0 = begin; r0 < end; r0 += kBatch) {
     const std::size_t count = std::min(kBatch, end - r0);
     // Set entry by entry below (an aggregate zeroing here costs more than the batch's maths).
@@ -174,21 +175,21 @@ void ShortRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t en
       losses[b] = 0.0;
       vector_row[b] = false;
     }
-    for (std::size_t b = 0; b < count; b += 2) {
-      const std::size_t pair = std::min<std::size_t>(2, count - b);
-      V v[2][kV], e[2][kV], mx[2];
-      for (std::size_t j = 0; j < 2; ++j) {
-        LoadSmall<kV>(d, job.x + (r0 + b + (j < pair ? j : 0)) * n, n, v[j], x_limit);
+    for (std::size_t b = 0; b < count; b += kGroup) {
+      const std::size_t group = std::min<std::size_t>(kGroup, count - b);
+      V v[kGroup][kV], e[kGroup][kV], mx[kGroup];
+      for (std::size_t j = 0; j < kGroup; ++j) {
+        LoadSmall<kV>(d, job.x + (r0 + b + (j < group ? j : 0)) * n, n, v[j], x_limit);
       }
-      for (std::size_t j = 0; j < 2; ++j) {
+      for (std::size_t j = 0; j < kGroup; ++j) {
         mx[j] = v[j][0];
         for (std::size_t i = 1; i < kV; ++i) mx[j] = hn::Max(mx[j], v[j][i]);
         mx[j] = hn::MaxOfLanes(d, mx[j]);
       }
-      for (std::size_t j = 0; j < 2; ++j) {
+      for (std::size_t j = 0; j < kGroup; ++j) {
         for (std::size_t i = 0; i < kV; ++i) e[j][i] = ShiftedExp<false>(d, v[j][i], mx[j], one);
       }
-      for (std::size_t j = 0; j < pair; ++j) {
+      for (std::size_t j = 0; j < group; ++j) {
         const std::size_t r = r0 + b + j;
         const RowTarget<T> t = target_of(job, r);
         T* gr = job.grad != nullptr ? job.grad + r * n : nullptr;

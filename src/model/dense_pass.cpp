@@ -16,9 +16,8 @@ namespace softreg::detail::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 /// Pins a loaded vector to a register. Without it GCC folds the load into every multiply-add
-/// that uses it, so a weight slice shared by two rows is loaded twice; on CPUs that issue one
-/// 256-bit load per cycle (AMD Zen 1, this project's benchmark machine) loads, not FMAs, then
-/// bound the loop.
+/// that uses it, so a weight slice shared by two rows is loaded twice, and on the benchmark
+/// machine (AMD EPYC, Zen 3, AVX2) the loads, not the FMAs, then bound the loop.
 template <class V>
 HWY_INLINE void keep_in_register(V& v) {
 #if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128

@@ -26,7 +26,8 @@ struct CrossEntropyRows {
   /// rows take the online normalizer and compute them again for the write.
   bool stream = false;
   /// Computes row r's loss and gradient the scalar way; called for rows whose maximum is not
-  /// finite, before anything of that row is written.
+  /// finite, before anything of that row is changed (the whole-vector store of the row before
+  /// may rewrite its first entries with the bytes they already hold).
   double (*fallback)(const void* context, std::size_t r) = nullptr;
   const void* context = nullptr;
 };

@@ -117,7 +117,8 @@ class LaneSums {
 /// Loads the first `count` (< lanes) entries of p; the other lanes get `fill`. AVX2 and
 /// AVX-512 have masked loads and stores that never touch the masked-off memory; elsewhere the
 /// partial vector goes through a stack buffer (a full-width access could cross the end of the
-/// array, and a full-width store would race with the thread that owns the next row).
+/// array, and a full-width store would race with the thread that owns the next row; the short
+/// rows avoid these calls where that cannot happen, see MaySpill).
 #undef SOFTREG_NATIVE_MASKED_ACCESS
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
 #define SOFTREG_NATIVE_MASKED_ACCESS 1
@@ -264,14 +265,15 @@ HWY_INLINE double RowSumExp(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std
   return sums.total();
 }
 
-/// Whether the full vector at p may be accessed although only part of it belongs to the row:
-/// `limit` (null: never) is the end of the memory the calling thread owns, which holds the
-/// rows it processes next. Masked stores are slow on some CPUs (about 18 cycles on Zen 3), so
-/// the short rows of a contiguous batch use whole-vector accesses instead, and only the last
-/// row of a thread's range takes the masked path.
+/// Whether the full vector at p (p <= limit) may be accessed although only part of it belongs
+/// to the row: `limit` (null: never) is the end of the memory the calling thread owns, which
+/// holds the rows it processes next. Masked stores are slow on some CPUs (about 18 cycles on
+/// Zen 3), so the short rows of a contiguous batch use whole-vector accesses instead; rows
+/// whose vector would reach past `limit` (the last one or, for rows shorter than a vector, the
+/// last few of the thread's range or chunk) keep the masked path.
 template <class D>
 HWY_INLINE bool MaySpill(D d, const hn::TFromD<D>* p, const hn::TFromD<D>* limit) {
-  return limit != nullptr && p + hn::Lanes(d) <= limit;
+  return limit != nullptr && static_cast<std::size_t>(limit - p) >= hn::Lanes(d);
 }
 
 /// Loads a row of at most kV vectors; lanes past its end hold -inf. With `limit`, see MaySpill.

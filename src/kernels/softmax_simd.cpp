@@ -52,7 +52,7 @@ HWY_INLINE void RowShift(D d, hn::TFromD<D>* out, const hn::TFromD<D>* x, std::s
 
 /// Rows of at most kV vectors. Each row is read once into registers and written once; four rows
 /// go through the same statements side by side (their long dependency chains, max -> exp ->
-/// sum, then overlap; four measured 10-30% faster than two at K = 5-30), and the divisions or
+/// sum, then overlap; four measured 5-30% faster than two at K = 5-30), and the divisions or
 /// logarithms of a batch of rows are done as one vector operation. A partial last vector is
 /// read and written whole where the memory past it is the thread's next row (MaySpill). This
 /// is what makes short classifier rows (K = 10) fast.

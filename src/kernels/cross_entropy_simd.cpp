@@ -178,17 +178,7 @@ void ShortRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t en
     for (std::size_t b = 0; b < count; b += kGroup) {
       const std::size_t group = std::min<std::size_t>(kGroup, count - b);
       V v[kGroup][kV], e[kGroup][kV], mx[kGroup];
-      for (std::size_t j = 0; j < kGroup; ++j) {
-        LoadSmall<kV>(d, job.x + (r0 + b + (j < group ? j : 0)) * n, n, v[j], x_limit);
-      }
-      for (std::size_t j = 0; j < kGroup; ++j) {
-        mx[j] = v[j][0];
-        for (std::size_t i = 1; i < kV; ++i) mx[j] = hn::Max(mx[j], v[j][i]);
-        mx[j] = hn::MaxOfLanes(d, mx[j]);
-      }
-      for (std::size_t j = 0; j < kGroup; ++j) {
-        for (std::size_t i = 0; i < kV; ++i) e[j][i] = ShiftedExp<false>(d, v[j][i], mx[j], one);
-      }
+      GroupMaxExp<kGroup, kV, false>(d, job.x + (r0 + b) * n, n, group, x_limit, one, v, e, mx);
       for (std::size_t j = 0; j < group; ++j) {
         const std::size_t r = r0 + b + j;
         const RowTarget<T> t = target_of(job, r);
@@ -204,11 +194,7 @@ void ShortRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t en
         }
         vector_row[b + j] = true;
         shifted[b + j] = static_cast<double>(job.x[r * n + t.c]) - static_cast<double>(m);
-        LaneSums<decltype(d)> acc(d);
-        V partial = e[j][0];
-        for (std::size_t i = 1; i < kV; ++i) partial = hn::Add(partial, e[j][i]);
-        acc.add(partial);
-        logs[b + j] = acc.total();  // the sum for now; a NaN in the row makes it NaN
+        logs[b + j] = SmallRowSum<kV>(d, e[j]);  // the sum for now
         if (gr != nullptr) StoreSmall<kV>(d, e[j], gr, n, g_limit);
       }
     }

@@ -317,6 +317,37 @@ HWY_INLINE void StoreSmall(D d, const hn::Vec<D>* y, hn::TFromD<D>* out, std::si
   }
 }
 
+/// `group` (<= kGroup) short rows at x, x + n, ...; the slots past `group` repeat the first
+/// row, so the statements always run on kGroup rows. Each row is read once (LoadSmall, with
+/// `limit`) into v[j], its maximum broadcast into mx[j] and exp((v - max) * inv_t) into e[j];
+/// the kGroup rows go side by side, so their dependency chains (max -> exp) overlap.
+template <std::size_t kGroup, std::size_t kV, bool kScaled, class D, class V = hn::Vec<D>>
+HWY_INLINE void GroupMaxExp(D d, const hn::TFromD<D>* x, std::size_t n, std::size_t group,
+                            const hn::TFromD<D>* limit, V vt, V (&v)[kGroup][kV],
+                            V (&e)[kGroup][kV], V (&mx)[kGroup]) {
+  for (std::size_t j = 0; j < kGroup; ++j) {
+    LoadSmall<kV>(d, x + (j < group ? j : 0) * n, n, v[j], limit);
+  }
+  for (std::size_t j = 0; j < kGroup; ++j) {
+    mx[j] = v[j][0];
+    for (std::size_t i = 1; i < kV; ++i) mx[j] = hn::Max(mx[j], v[j][i]);
+    mx[j] = hn::MaxOfLanes(d, mx[j]);
+  }
+  for (std::size_t j = 0; j < kGroup; ++j) {
+    for (std::size_t i = 0; i < kV; ++i) e[j][i] = ShiftedExp<kScaled>(d, v[j][i], mx[j], vt);
+  }
+}
+
+/// The sum of a short row's kV vectors of exponentials, in double (a NaN makes it NaN).
+template <std::size_t kV, class D>
+HWY_INLINE double SmallRowSum(D d, const hn::Vec<D>* e) {
+  LaneSums<D> acc(d);
+  hn::Vec<D> partial = e[0];
+  for (std::size_t i = 1; i < kV; ++i) partial = hn::Add(partial, e[i]);
+  acc.add(partial);
+  return acc.total();
+}
+
 /// log (as_log) or 1 / s of count sums at once.
 HWY_INLINE void LogOrInverseBatch(bool as_log, double* s, std::size_t count) {
   const hn::ScalableTag<double> dd;

@@ -77,17 +77,7 @@ void SmallRows(RowOp op, T* out, const T* x, std::size_t n, std::size_t begin, s
     for (std::size_t b = 0; b < count; b += kGroup) {
       const std::size_t group = std::min<std::size_t>(kGroup, count - b);
       V v[kGroup][kV], e[kGroup][kV], mx[kGroup];
-      for (std::size_t j = 0; j < kGroup; ++j) {
-        LoadSmall<kV>(d, x + (r0 + b + (j < group ? j : 0)) * n, n, v[j], x_limit);
-      }
-      for (std::size_t j = 0; j < kGroup; ++j) {
-        mx[j] = v[j][0];
-        for (std::size_t i = 1; i < kV; ++i) mx[j] = hn::Max(mx[j], v[j][i]);
-        mx[j] = hn::MaxOfLanes(d, mx[j]);
-      }
-      for (std::size_t j = 0; j < kGroup; ++j) {
-        for (std::size_t i = 0; i < kV; ++i) e[j][i] = ShiftedExp<kScaled>(d, v[j][i], mx[j], vt);
-      }
+      GroupMaxExp<kGroup, kV, kScaled>(d, x + (r0 + b) * n, n, group, x_limit, vt, v, e, mx);
       for (std::size_t j = 0; j < group; ++j) {
         const std::size_t r = r0 + b + j;
         Range<T> range{hn::GetLane(mx[j]), inf};
@@ -105,11 +95,7 @@ void SmallRows(RowOp op, T* out, const T* x, std::size_t n, std::size_t begin, s
         }
         maxes[b + j] = range.max;
         // A NaN in the row makes the sum, and with it the row, NaN.
-        LaneSums<decltype(d)> acc(d);
-        V partial = e[j][0];
-        for (std::size_t i = 1; i < kV; ++i) partial = hn::Add(partial, e[j][i]);
-        acc.add(partial);
-        sums[b + j] = acc.total();
+        sums[b + j] = SmallRowSum<kV>(d, e[j]);
         if (op == RowOp::softmax) StoreSmall<kV>(d, e[j], out + r * n, n, out_limit);
       }
     }

@@ -1,18 +1,37 @@
-# The README's verbs. Every target installs what it needs (scripts/install-deps.sh) first.
+# The README's verbs. Every target installs what it needs first: Debian packages
+# (scripts/install-deps.sh) and the pinned Python packages in the virtual environment $(VENV)
+# (scripts/venv.sh, requirements/*.txt).
 BUILD ?= build
 JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
+# The interpreter that makes the virtual environment, and where it lives.
+PYTHON ?= python3
+VENV ?= .venv
+VENV_PYTHON = $(abspath $(VENV))/bin/python
+# The build's Python: the module is built for it, and the pytest suites run under it.
+PYTHON_FLAGS = -DPython3_EXECUTABLE=$(VENV_PYTHON) \
+  -Dpybind11_DIR=$$($(VENV_PYTHON) -m pybind11 --cmakedir)
 
-.PHONY: all deps build demo test test-asan bench python install clean
+.PHONY: all deps venv build demo test test-asan bench python install clean
 
 all: build
 
 deps:
 	@bash scripts/install-deps.sh
 
-build: deps
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOFTREG_BUILD_PYTHON=ON $(CMAKE_FLAGS) >/dev/null
+venv: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: requirements/test.txt requirements/torch.txt scripts/venv.sh | deps
+	@PYTHON=$(PYTHON) bash scripts/venv.sh $(VENV) test
+
+$(VENV)/.installed-bench: requirements/bench.txt requirements/test.txt requirements/torch.txt \
+                          scripts/venv.sh | deps
+	@PYTHON=$(PYTHON) bash scripts/venv.sh $(VENV) bench
+
+build: deps venv
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOFTREG_BUILD_PYTHON=ON \
+	  $(PYTHON_FLAGS) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
@@ -24,25 +43,29 @@ test: build
 
 # The same suite under AddressSanitizer and UndefinedBehaviorSanitizer (run by CI), without the
 # Python module: an instrumented extension needs the sanitizer runtime preloaded into Python.
-test-asan: deps
+test-asan: deps venv
 	@cmake -S . -B $(BUILD)-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSOFTREG_BUILD_PYTHON=OFF \
 	  -DCMAKE_CXX_FLAGS="-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-	  $(CMAKE_FLAGS) >/dev/null
+	  -DPython3_EXECUTABLE=$(VENV_PYTHON) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD)-asan -j $(JOBS)
 	@cd $(BUILD)-asan && ctest --output-on-failure -j $(JOBS) -E example_consumer
 
-bench: deps
-	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOFTREG_BUILD_BENCH=ON $(CMAKE_FLAGS) >/dev/null
+# The peers run from the same virtual environment with requirements/bench.txt on top.
+bench: deps venv $(VENV)/.installed-bench
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSOFTREG_BUILD_PYTHON=ON \
+	  -DSOFTREG_BUILD_BENCH=ON $(PYTHON_FLAGS) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
-	@bash bench/run.sh $(BUILD)
+	@bash bench/run.sh $(BUILD) $(VENV_PYTHON)
 
-# The Python package in the build tree: PYTHONPATH=$(BUILD)/python /usr/bin/python3 -c 'import softreg'
-# (docs/PYTHON.md: installing it with pip).
+# The Python package in the build tree, for the virtual environment's interpreter:
+# PYTHONPATH=$(BUILD)/python $(VENV)/bin/python -c 'import softreg'
+# (`pip install .` builds and installs it like any package: docs/PYTHON.md).
 python: build
-	@echo "softreg Python package: $(BUILD)/python/softreg (use PYTHONPATH=$(BUILD)/python)"
+	@echo "softreg Python package: $(BUILD)/python/softreg"
+	@echo "  PYTHONPATH=$(BUILD)/python $(VENV)/bin/python -c 'import softreg'"
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	@rm -rf $(BUILD) $(BUILD)-asan
+	@rm -rf $(BUILD) $(BUILD)-asan build-pip

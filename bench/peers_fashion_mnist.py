@@ -1,21 +1,28 @@
-#!/usr/bin/python3
-"""Fashion-MNIST training side by side: softreg (its CLI) against scikit-learn and PyTorch.
+"""Fashion-MNIST training side by side: softreg (its CLI) against scikit-learn (lbfgs,
+newton-cholesky, saga), scikit-learn-intelex, and PyTorch (L-BFGS, an SGD and an Adam loop);
+then CSV reading against pandas.read_csv (C and pyarrow engines) and numpy.loadtxt.
 
-Every run includes loading the data from the gzip IDX files. All solve the same problem:
-pixels / 255, mean cross-entropy + (lambda / 2) ||W||^2 with lambda = 1e-4
+Every training run includes loading the data from the gzip IDX files. All solve the same
+problem: pixels / 255, mean cross-entropy + (lambda / 2) ||W||^2 with lambda = 1e-4
 (scikit-learn's C = 1 / (lambda n)). Objectives are recomputed here in float64 from each
-solver's weights, so they are compared on one ruler.
+solver's weights, so they are compared on one ruler. For every full-batch peer, softreg is run
+again with --target-loss set to the objective that peer reached, and the ratio is the peer's
+time over softreg's time to the same objective.
 """
 import argparse
 import gzip
 import json
+import logging
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
-import numpy as np
+import peer_env  # first: settles the OpenBLAS environment before NumPy loads
+
+import numpy as np  # noqa: E402
 
 DATA = "/usr/share/datasets/fashion-mnist"
 LAMBDA = 1e-4
@@ -74,19 +81,52 @@ def peak_rss_mb(cmd):
     return int(proc.stderr.strip().splitlines()[-1]) / 1024.0
 
 
-def sklearn_lbfgs(max_iter):
-    from sklearn.linear_model import LogisticRegression
+def fit_logistic(cls, **params):
+    """Loads the data and fits a LogisticRegression-like class; the seconds include loading."""
     t0 = time.perf_counter()
     x, y = train_data()
-    clf = LogisticRegression(C=1.0 / (LAMBDA * len(y)), solver="lbfgs", max_iter=max_iter,
-                             tol=1e-10, multi_class="multinomial")
-    import warnings
+    clf = cls(C=1.0 / (LAMBDA * len(y)), **params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf.fit(x, y)
     seconds = time.perf_counter() - t0
-    return dict(seconds=seconds, iterations=int(clf.n_iter_[0]), coef=clf.coef_,
+    return dict(seconds=seconds, iterations=int(np.max(clf.n_iter_)), coef=clf.coef_,
                 intercept=clf.intercept_)
+
+
+def sklearn_fit(solver, max_iter):
+    from sklearn.linear_model import LogisticRegression
+    return fit_logistic(LogisticRegression, solver=solver, max_iter=max_iter, tol=1e-10)
+
+
+class _Messages(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def sklearnex_fit(max_iter):
+    """Intel's LogisticRegression (oneDAL). Its log says whether the fit ran accelerated or
+    fell back to scikit-learn; a fallback is reported, never passed off as Intel's."""
+    from sklearnex.linear_model import LogisticRegression
+    log = logging.getLogger("sklearnex")
+    handler = _Messages()
+    log.addHandler(handler)
+    old_level = log.level
+    log.setLevel(logging.INFO)
+    try:
+        r = fit_logistic(LogisticRegression, solver="lbfgs", max_iter=max_iter, tol=1e-10)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old_level)
+    fit_messages = [m for m in handler.messages if ".fit:" in m or "fit" in m.split(":")[0]]
+    r["accelerated"] = any("running accelerated" in m for m in fit_messages) and not any(
+        "fallback" in m for m in fit_messages)
+    r["log"] = fit_messages[:4]
+    return r
 
 
 def torch_lbfgs(max_iter):
@@ -113,9 +153,9 @@ def torch_lbfgs(max_iter):
                 intercept=b.detach().numpy().astype(np.float64))
 
 
-def torch_sgd(target_acc, xtest, ytest, max_epochs=10):
-    """Mini-batch SGD with momentum; seconds until the test accuracy first reaches target_acc
-    (evaluation time excluded)."""
+def torch_minibatch(optimizer, lr, target_acc, xtest, ytest, max_epochs=10):
+    """A mini-batch loop (batch 256): SGD with momentum 0.9 or Adam; seconds until the test
+    accuracy first reaches target_acc (evaluation time excluded, loading included)."""
     import torch
     torch.manual_seed(0)
     t0 = time.perf_counter()
@@ -123,7 +163,8 @@ def torch_sgd(target_acc, xtest, ytest, max_epochs=10):
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     w = torch.zeros(x.shape[1], 10, requires_grad=True)
     b = torch.zeros(10, requires_grad=True)
-    opt = torch.optim.SGD([w, b], lr=0.1, momentum=0.9)
+    opt = (torch.optim.SGD([w, b], lr=lr, momentum=0.9) if optimizer == "sgd"
+           else torch.optim.Adam([w, b], lr=lr))
     xte = torch.from_numpy(xtest)
     paused = 0.0
     for epoch in range(1, max_epochs + 1):
@@ -160,39 +201,89 @@ def softreg_train(binary, tmp, extra):
                 cmd=cmd)
 
 
+def csv_reads(path, read_speed):
+    """Seconds to read the CSV into a float32 matrix: softreg's reader (best of 3, in its own
+    process), pandas.read_csv with the C and pyarrow engines, numpy.loadtxt (best of 2)."""
+    import pandas as pd
+
+    def best(fn, repeats):
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    out = json.loads(subprocess.run([read_speed, path], check=True, capture_output=True,
+                                    text=True).stdout)
+    rows = {"softreg read_dataset<float>": out["seconds"]}
+    rows["pandas.read_csv (engine='c')"] = best(
+        lambda: pd.read_csv(path, dtype=np.float32).to_numpy(), 2)
+    try:
+        import pyarrow  # noqa: F401
+        rows["pandas.read_csv (engine='pyarrow')"] = best(
+            lambda: pd.read_csv(path, engine="pyarrow", dtype=np.float32).to_numpy(), 2)
+    except ImportError:
+        print("  (pyarrow is not installed: its engine is left out)")
+    rows["numpy.loadtxt"] = best(
+        lambda: np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32), 2)
+    return out["file_mb"], rows
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--softreg", default="build/softreg")
     ap.add_argument("--read-speed", default="build/bench/read_speed")
-    ap.add_argument("--max-iter", type=int, default=400)
+    ap.add_argument("--max-iter", type=int, default=400, help="L-BFGS iterations of the peers")
+    ap.add_argument("--saga-epochs", type=int, default=30)
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
+    record = peer_env.describe()
     xtr, ytr = train_data()
     xte, yte = test_data()
     rows = []
 
-    def add(name, r):
+    def add(name, r, **extra):
         obj = objective(r["coef"], r["intercept"], xtr, ytr)
         acc, ll = scores(r["coef"], r["intercept"], xte, yte)
         rows.append(dict(name=name, seconds=r["seconds"], iterations=r.get("iterations"),
-                         objective=obj, test_accuracy=acc, test_log_loss=ll))
-        print(f"  {name:<34} {r['seconds']:8.2f} s  iters {r.get('iterations')!s:>5}  "
+                         objective=obj, test_accuracy=acc, test_log_loss=ll, **extra))
+        print(f"  {name:<44} {r['seconds']:8.2f} s  iters {r.get('iterations')!s:>5}  "
               f"objective {obj:.6f}  test acc {acc:.4f}  log loss {ll:.4f}", flush=True)
         return obj
 
-    print(f"Fashion-MNIST, lambda = {LAMBDA}, {os.cpu_count()} cores")
-    ref = add(f"scikit-learn lbfgs ({args.max_iter} it)", sklearn_lbfgs(args.max_iter))
-    add(f"pytorch lbfgs ({args.max_iter} it)", torch_lbfgs(args.max_iter))
+    print(f"Fashion-MNIST, lambda = {LAMBDA}; every time includes loading the gzip IDX files")
     with tempfile.TemporaryDirectory() as tmp:
-        add(f"softreg lbfgs to sklearn's objective",
-            softreg_train(args.softreg, tmp, ["--max-iter", str(4 * args.max_iter),
-                                              "--target-loss", repr(ref)]))
-        add(f"softreg lbfgs ({args.max_iter} it)",
-            softreg_train(args.softreg, tmp, ["--max-iter", str(args.max_iter)]))
-        sgd = torch_sgd(0.84, xte, yte)
-        print(f"  pytorch sgd to test acc 0.84          {sgd['seconds']:8.2f} s  epochs "
-              f"{sgd['epochs']}  acc {sgd['accuracy']:.4f}", flush=True)
-        rows.append(dict(name="pytorch sgd to 0.84", **sgd))
+        peers = []
+        it = args.max_iter
+        peers.append((f"scikit-learn lbfgs ({it} it)", sklearn_fit("lbfgs", it)))
+        peers.append(("scikit-learn newton-cholesky", sklearn_fit("newton-cholesky", 100)))
+        r = sklearnex_fit(it)
+        label = "accelerated" if r["accelerated"] else "FELL BACK to scikit-learn"
+        peers.append((f"scikit-learn-intelex lbfgs ({it} it; {label})", r))
+        peers.append((f"pytorch lbfgs ({it} it)", torch_lbfgs(it)))
+        peers.append((f"scikit-learn saga ({args.saga_epochs} epochs)",
+                      sklearn_fit("saga", args.saga_epochs)))
+        for name, r in peers:
+            obj = add(name, r, **({"sklearnex_log": r["log"]} if "log" in r else {}))
+            if name.startswith("scikit-learn saga"):
+                continue  # not converged: no objective worth matching
+            mine = softreg_train(args.softreg, tmp, ["--max-iter", str(4 * it),
+                                                    "--target-loss", repr(obj)])
+            mine_obj = add(f"  softreg lbfgs to that objective", mine)
+            rows[-1]["peer"] = name
+            rows[-1]["ratio"] = r["seconds"] / mine["seconds"]
+            print(f"  {'':<44} ratio {r['seconds'] / mine['seconds']:.1f}x"
+                  f"{'' if mine_obj <= obj * (1 + 1e-9) else '  (target not reached)'}",
+                  flush=True)
+        add(f"softreg lbfgs (100 it, the default)",
+            softreg_train(args.softreg, tmp, ["--max-iter", "100"]))
+
+        for optimizer, lr in (("sgd", 0.1), ("adam", 0.01)):
+            r = torch_minibatch(optimizer, lr, 0.84, xte, yte)
+            print(f"  pytorch {optimizer} (lr {lr}) to test acc 0.84     {r['seconds']:8.2f} s  "
+                  f"epochs {r['epochs']}  acc {r['accuracy']:.4f}", flush=True)
+            rows.append(dict(name=f"pytorch {optimizer} to 0.84", **r))
         for solver, extra in (("sgd", ["--lr", "0.2", "--schedule", "cosine"]),
                               ("adam", ["--lr", "0.02", "--schedule", "cosine"])):
             for epochs in (1, 2, 3, 4, 6, 8):
@@ -201,26 +292,31 @@ def main():
                 if acc >= 0.84 or epochs == 8:
                     add(f"softreg {solver} {' '.join(extra)} ({epochs} ep)", r)
                     break
+
         rss = peak_rss_mb([args.softreg, "train", "--data", f"{DATA}/train-images-idx3-ubyte.gz",
                            "--model", os.path.join(tmp, "m"), "--max-iter", "100", "--quiet"])
         data_mb = xtr.nbytes / 1e6
         print(f"  softreg peak RSS training: {rss:.0f} MB for {data_mb:.0f} MB of float32 data "
               f"({rss / data_mb:.2f}x)")
         rows.append(dict(name="softreg peak rss mb", value=rss, ratio=rss / data_mb))
+
         csv = os.path.join(tmp, "fashion-mnist.csv")
         with open(csv, "w") as f:
             f.write(",".join([f"p{i}" for i in range(784)] + ["label"]) + "\n")
             np.savetxt(f, np.column_stack([np.rint(xtr * 255).astype(np.int64), ytr]), fmt="%d",
                        delimiter=",")
         if os.path.exists(args.read_speed):
-            out = json.loads(subprocess.run([args.read_speed, csv], check=True,
-                                            capture_output=True, text=True).stdout)
-            print(f"  softreg CSV read: {out['file_mb']:.0f} MB in {out['seconds']:.2f} s = "
-                  f"{out['mb_per_s']:.0f} MB/s")
-            rows.append(dict(name="softreg csv read mb/s", value=out["mb_per_s"]))
+            mb, reads = csv_reads(csv, args.read_speed)
+            ours = reads["softreg read_dataset<float>"]
+            print(f"CSV read, {mb:.0f} MB (60000 x 785 integers), best of repeated reads:")
+            for name, seconds in reads.items():
+                print(f"  {name:<44} {seconds:8.2f} s  {mb / seconds:6.0f} MB/s  "
+                      f"ratio {seconds / ours:5.1f}x", flush=True)
+                rows.append(dict(name=f"csv read: {name}", seconds=seconds, mb_per_s=mb / seconds,
+                                 ratio=seconds / ours))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1, default=float)
+            json.dump({"environment": record, "results": rows}, f, indent=1, default=float)
 
 
 if __name__ == "__main__":

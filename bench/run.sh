@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# Runs every benchmark of a build tree; results go to stdout and bench-results/ (JSON).
+# Runs every benchmark of a build tree side by side with the peers; results go to stdout and
+# bench-results/ (JSON). usage: bench/run.sh BUILD_DIR PYTHON
+# PYTHON is the benchmark environment's interpreter (make bench: .venv with
+# requirements/bench.txt). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE force slower OpenBLAS kernels:
+# they are unset for the peers' commands only.
 set -euo pipefail
 build_dir=${1:-build}
+python=${2:-.venv/bin/python}
+bench=$(dirname "$0")
 out_dir=${BENCH_OUT:-bench-results}
 mkdir -p "$out_dir"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+peer() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$python" "$@"; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+  "CPU family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+  "$(grep -qw avx512f /proc/cpuinfo && echo AVX-512 || echo 'AVX2, no AVX-512');" \
+  "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$bench" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "== softmax-family kernels side by side with PyTorch (1 and 2 threads)"
-/usr/bin/python3 "$(dirname "$0")/peers_kernels.py" --bench-kernels "$build_dir/bench/bench_kernels" \
+peer "$bench/peers_kernels.py" --bench-kernels "$build_dir/bench/bench_kernels" \
   --json "$out_dir/kernels_vs_torch.json"
 echo
 echo "== all kernel benchmarks (Google Benchmark, incl. the online pass and axis 0)"
 "$build_dir/bench/bench_kernels" --benchmark_out="$out_dir/kernels.json" \
   --benchmark_out_format=json --benchmark_counters_tabular=true --benchmark_min_time=0.3
 echo
-echo "== Fashion-MNIST training side by side (softreg, scikit-learn, PyTorch)"
-/usr/bin/python3 "$(dirname "$0")/peers_fashion_mnist.py" --softreg "$build_dir/softreg" \
+echo "== Fashion-MNIST training side by side (softreg, scikit-learn, scikit-learn-intelex, PyTorch)"
+peer "$bench/peers_fashion_mnist.py" --softreg "$build_dir/softreg" \
   --read-speed "$build_dir/bench/read_speed" --json "$out_dir/fashion_mnist.json"

@@ -2,16 +2,16 @@
 # Installs the Debian packages softreg needs; quick and silent when they are all present.
 set -euo pipefail
 
-# The one list. Build: compiler, CMake, Ninja, libraries. Peers and data: benchmarks and
-# Python tests compare against these; the Fashion-MNIST IDX files are the main job's data.
+# The one list of C/C++ dependencies and data. Build: compiler, CMake, Ninja, libraries. Python:
+# only the interpreter, its headers and venv; every Python package (NumPy, scikit-learn, pybind11,
+# pytest, the benchmark peers) comes from PyPI into the virtual environment that
+# scripts/venv.sh makes. Data: the Fashion-MNIST IDX files are the main job's data.
 packages=(
   g++ cmake ninja-build make pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
   libhwy-dev libcli11-dev zlib1g-dev
   clang-format
-  python3 python3-dev python3-pip python3-venv python3-setuptools python3-wheel
-  python3-pybind11 pybind11-dev python3-pytest
-  python3-numpy python3-scipy python3-sklearn python3-torch
+  python3 python3-dev python3-venv
   liblinear-tools time
   dataset-fashion-mnist
 )

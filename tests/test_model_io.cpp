@@ -458,9 +458,16 @@ assert str(cl.dtype) == dtype and [str(v) for v in cl.tolist()] == labels, cl
 assert np.array_equal(np.argmax(x @ c.T + b, axis=1), pred), 'predictions differ'
 )";
 
+// The interpreter with NumPy: $SOFTREG_TEST_PYTHON (ctest sets the build's), else python3.
+std::string numpy_python() {
+  const char* given = std::getenv("SOFTREG_TEST_PYTHON");
+  return given != nullptr && *given != '\0' ? given : "python3";
+}
+
 TEST_F(NpzExport, NumpyLoadsTheArchiveAndReproducesPredict) {
-  if (std::system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0) {
-    GTEST_SKIP() << "/usr/bin/python3 with numpy is not available";
+  const std::string python = numpy_python();
+  if (std::system((python + " -c 'import numpy' 2>/dev/null").c_str()) != 0) {
+    GTEST_SKIP() << python << " with numpy is not available (set SOFTREG_TEST_PYTHON)";
   }
   write_bytes(file("check.py"), kNumpyCheck);
   const std::vector<std::tuple<std::vector<std::string>, Scaling, std::string>> cases = {
@@ -489,7 +496,7 @@ TEST_F(NpzExport, NumpyLoadsTheArchiveAndReproducesPredict) {
     line(x.data);
     line(pred);
     write_bytes(file("side.txt"), side.str());
-    const std::string cmd = "/usr/bin/python3 " + file("check.py") + " " + file("m.npz") + " " +
+    const std::string cmd = python + " " + file("check.py") + " " + file("m.npz") + " " +
                             file("side.txt") + " > " + file("out.txt") + " 2>&1";
     EXPECT_EQ(std::system(cmd.c_str()), 0) << read_bytes(file("out.txt"));
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../src/model/preconditioner.hpp"
+#include "../src/model/preprocess.hpp"
 #include "../src/model/triangular.hpp"
 #include "targets.hpp"
 
@@ -116,7 +117,7 @@ TEST(SecondMomentPreconditioner, AppliesTheInverseOfItsDefinition) {
   }
   const softreg::FeatureMatrix<float> features = x;
   const auto p =
-      softreg::detail::SecondMomentPreconditioner::build<float>(features, pre, {}, k, l2);
+      softreg::detail::SecondMomentPreconditioner::build<float>(features, pre, {}, {}, k, l2);
   ASSERT_NE(p, nullptr);
 
   const std::size_t d1 = d + 1;
@@ -145,6 +146,50 @@ TEST(SecondMomentPreconditioner, AppliesTheInverseOfItsDefinition) {
     p->apply(out);
     EXPECT_LE(relative_residual(m, d1, out.data(), k, theta.data(), k, k), 1e-5);
   });
+}
+
+// Sample weights enter the moments as the objective weighs the rows: rows with integer weights
+// give the preconditioner of the data with each row repeated that many times (weight 0: left
+// out), for the second moments and for the diagonal. Both are accumulated in a different order
+// (sqrt(w) x products in float against repeated ones), so they agree to 1e-5 relative.
+TEST(SecondMomentPreconditioner, IntegerWeightsActAsRepeatedRows) {
+  const std::size_t n = 60, d = 9, k = 4;
+  std::mt19937_64 rng(4711);
+  std::normal_distribution<float> g;
+  std::uniform_int_distribution<int> pick(0, 4);
+  softreg::DenseMatrix<float> x(n, d);
+  for (float& v : x.data) v = g(rng);
+  std::vector<double> weights(n);
+  std::vector<std::size_t> weighted_rows, repeated_rows;
+  for (std::size_t i = 0; i < n; ++i) {
+    weights[i] = double(pick(rng));
+    if (weights[i] > 0) weighted_rows.push_back(i);
+    for (int c = 0; c < int(weights[i]); ++c) repeated_rows.push_back(i);
+  }
+  const softreg::FeatureMatrix<float> features = x;
+  const softreg::Preprocessing pre;
+  const auto weighted = softreg::detail::SecondMomentPreconditioner::build<float>(
+      features, pre, weighted_rows, weights, k, 1e-3);
+  const auto repeated = softreg::detail::SecondMomentPreconditioner::build<float>(
+      features, pre, repeated_rows, {}, k, 1e-3);
+  ASSERT_NE(weighted, nullptr);
+  ASSERT_NE(repeated, nullptr);
+  std::normal_distribution<double> gd;
+  std::vector<double> theta((d + 1) * k);
+  for (double& v : theta) v = gd(rng);
+  std::vector<double> a = theta, b = theta;
+  weighted->apply(a);
+  repeated->apply(b);
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5 * std::fabs(b[i]) + 1e-9);
+
+  const auto diag_weighted =
+      softreg::detail::inverse_hessian_diagonal(features, pre, weighted_rows, weights, k, 1e-3);
+  const auto diag_repeated =
+      softreg::detail::inverse_hessian_diagonal(features, pre, repeated_rows, {}, k, 1e-3);
+  ASSERT_EQ(diag_weighted.size(), diag_repeated.size());
+  for (std::size_t i = 0; i < diag_weighted.size(); ++i) {
+    EXPECT_NEAR(diag_weighted[i], diag_repeated[i], 1e-12 * diag_repeated[i]);
+  }
 }
 
 }  // namespace

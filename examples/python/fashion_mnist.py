@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Fashion-MNIST with softreg.SoftmaxRegression and scikit-learn's LogisticRegression side by
 side: training time, accuracy and log loss on the test images, and the training objective.
 
@@ -7,8 +7,8 @@ lambda = --l2 (softreg's alpha) and scikit-learn's C = 1 / (lambda n). Both run 
 most --max-iter iterations. The objective is recomputed here in float64 from each model's
 coef_ and intercept_, so the two are measured with one ruler.
 
-Run:  PYTHONPATH=build/python /usr/bin/python3 examples/python/fashion_mnist.py
-(or without PYTHONPATH once the package is installed; docs/PYTHON.md). Needs Debian's
+Run:  PYTHONPATH=build/python .venv/bin/python examples/python/fashion_mnist.py
+(or with any interpreter where `pip install .` installed it; docs/PYTHON.md). Needs Debian's
 dataset-fashion-mnist (IDX files in /usr/share/datasets/fashion-mnist).
 """
 import argparse
@@ -78,7 +78,7 @@ def main():
     if not args.no_sklearn:
         from sklearn.linear_model import LogisticRegression
 
-        theirs = LogisticRegression(C=1 / (lam * n), multi_class="multinomial", solver="lbfgs",
+        theirs = LogisticRegression(C=1 / (lam * n), solver="lbfgs",
                                     max_iter=args.max_iter, n_jobs=args.threads)
         t0 = time.perf_counter()
         with warnings.catch_warnings():

@@ -74,9 +74,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         (1 / sum_i s_i) sum_i s_i c_{y_i} CE(x_i W + b, y_i) + (lambda / 2) ||W||^2
 
     with sample weights ``s_i`` (1 by default) and class weights ``c_k``. With ``alpha=None``,
-    ``lambda = 1 / (C * sum_i s_i)``: the same optimum as
-    ``LogisticRegression(C=C, multi_class="multinomial")``, whose objective is this one
-    multiplied by ``C * sum_i s_i``. docs/PYTHON.md gives the details.
+    ``lambda = 1 / (C * sum_i s_i)``: on three or more classes the same optimum as
+    ``LogisticRegression(C=C)`` (its multinomial fit), whose objective is this one multiplied by
+    ``C * sum_i s_i``; on two classes that of ``LogisticRegression(C=2 * C)`` (docs/PYTHON.md).
 
     Parameters
     ----------
@@ -396,7 +396,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             os.fspath(path)
         )
 
-    def _more_tags(self):
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.sparse = True
+        return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
         return {"requires_y": True}
 
 def load_model(path):

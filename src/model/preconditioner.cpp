@@ -15,7 +15,7 @@ namespace softreg::detail {
 template <class T>
 std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build(
     const FeatureMatrix<T>& x, const Preprocessing& pre, std::span<const std::size_t> rows,
-    std::size_t k, double l2, int threads) {
+    std::span<const double> weights, std::size_t k, double l2, int threads) {
   const auto* dense = std::get_if<DenseMatrix<T>>(&x);
   if (dense == nullptr || dense->cols > kMaxFeatures || k < 2) return nullptr;
   const std::size_t d = dense->cols;
@@ -34,18 +34,23 @@ std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build(
   const int workers = int(std::min<std::size_t>(std::size_t(resolve_threads(threads)), chunks));
   std::vector<float> z(std::size_t(workers) * kChunk * d1);  // one chunk of products per thread
   std::vector<double> c(d1 * d1, 0.0);
+  double total_weight = 0.0;
   for (std::size_t start = 0; start < m; start += kBlock) {
     const std::size_t b = std::min(kBlock, m - start);
     for (std::size_t r = 0; r < b; ++r) {
       const std::size_t pick = (start + r) * available / m;
       const std::size_t row = rows.empty() ? pick : rows[pick];
       const auto xr = dense->row(row);
+      // A row of weight w enters as sqrt(w) x~, so that its product with itself is w x~ x~^T.
+      const double w = weights.empty() ? 1.0 : weights[row];
+      const double root = std::sqrt(w);
+      total_weight += w;
       for (std::size_t j = 0; j < d; ++j) {
         double v = double(xr[j]);
         if (pre.kind != Scaling::none) v = (v - pre.offset[j]) * pre.scale[j];
-        bt[j * b + r] = static_cast<float>(v);
+        bt[j * b + r] = static_cast<float>(root * v);
       }
-      bt[d * b + r] = 1.0f;
+      bt[d * b + r] = static_cast<float>(root);
     }
     // The lower triangle only (the factorization reads nothing else), in chunks of rows dealt
     // to the threads in turn so that the growing rows even out; each entry is computed the
@@ -66,7 +71,8 @@ std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build(
   }
   const double q = (1.0 / double(k)) * (1.0 - 1.0 / double(k));
   double trace = 0.0;
-  for (std::size_t i = 0; i < d1 * d1; ++i) c[i] *= q / double(m);
+  if (!(total_weight > 0.0)) return nullptr;
+  for (std::size_t i = 0; i < d1 * d1; ++i) c[i] *= q / total_weight;
   for (std::size_t i = 0; i < d; ++i) c[i * d1 + i] += l2;
   for (std::size_t i = 0; i < d1; ++i) trace += c[i * d1 + i];
   const double delta = 1e-9 * trace / double(d1) + 1e-300;
@@ -123,10 +129,10 @@ void SecondMomentPreconditioner::apply(std::span<double> theta) const {
 }
 
 template std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build<float>(
-    const FeatureMatrix<float>&, const Preprocessing&, std::span<const std::size_t>, std::size_t,
-    double, int);
+    const FeatureMatrix<float>&, const Preprocessing&, std::span<const std::size_t>,
+    std::span<const double>, std::size_t, double, int);
 template std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build<double>(
-    const FeatureMatrix<double>&, const Preprocessing&, std::span<const std::size_t>, std::size_t,
-    double, int);
+    const FeatureMatrix<double>&, const Preprocessing&, std::span<const std::size_t>,
+    std::span<const double>, std::size_t, double, int);
 
 }  // namespace softreg::detail

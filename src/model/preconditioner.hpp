@@ -22,13 +22,16 @@ class SecondMomentPreconditioner {
  public:
   /// Built from up to kSampleRows rows (evenly spaced among `rows`, or among all rows if
   /// empty) of dense x with d <= kMaxFeatures; returns null for sparse or wider data, or if
-  /// M is not positive definite, and the caller falls back to the diagonal.
+  /// M is not positive definite, and the caller falls back to the diagonal. E is weighted by
+  /// weights[row] (indexed by row; empty: all 1), as the objective weighs the rows, so that a
+  /// row of weight 2 shapes the path as two copies of it would.
   /// threads: the workers of the second-moment products (0: softreg::get_num_threads()); the
   /// result does not depend on it.
   template <class T>
   static std::unique_ptr<SecondMomentPreconditioner> build(const FeatureMatrix<T>& x,
                                                            const Preprocessing& pre,
                                                            std::span<const std::size_t> rows,
+                                                           std::span<const double> weights,
                                                            std::size_t k, double l2,
                                                            int threads = 0);
 

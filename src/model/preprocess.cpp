@@ -11,43 +11,53 @@ namespace {
 
 struct Moments {
   std::vector<double> sum, sum_sq, min, max;
+  double weight = 0.0;  // the sums' total weight: the row count when unweighted
   explicit Moments(std::size_t d)
       : sum(d, 0.0),
         sum_sq(d, 0.0),
         min(d, std::numeric_limits<double>::infinity()),
         max(d, -std::numeric_limits<double>::infinity()) {}
-  void add(std::size_t j, double v) {
-    sum[j] += v;
-    sum_sq[j] += v * v;
+  void add(std::size_t j, double v, double w) {
+    sum[j] += w * v;
+    sum_sq[j] += w * v * v;
     min[j] = std::min(min[j], v);
     max[j] = std::max(max[j], v);
   }
 };
 
+/// Per-feature sums over `rows` (all rows if empty), each row weighted by weights[row] (1 if
+/// weights is empty).
 template <class T>
-Moments moments(const FeatureMatrix<T>& x, std::span<const std::size_t> rows, std::size_t& n) {
+Moments moments(const FeatureMatrix<T>& x, std::span<const std::size_t> rows,
+                std::span<const double> weights) {
   const std::size_t d = cols_of(x);
   Moments m(d);
-  n = rows.empty() ? rows_of(x) : rows.size();
+  const std::size_t n = rows.empty() ? rows_of(x) : rows.size();
   auto row_at = [&](std::size_t r) { return rows.empty() ? r : rows[r]; };
+  auto weight_of = [&](std::size_t i) { return weights.empty() ? 1.0 : weights[i]; };
   if (const auto* dense = std::get_if<DenseMatrix<T>>(&x)) {
     for (std::size_t r = 0; r < n; ++r) {
-      const auto row = dense->row(row_at(r));
-      for (std::size_t j = 0; j < d; ++j) m.add(j, double(row[j]));
+      const std::size_t i = row_at(r);
+      const auto row = dense->row(i);
+      const double w = weight_of(i);
+      m.weight += w;
+      for (std::size_t j = 0; j < d; ++j) m.add(j, double(row[j]), w);
     }
   } else {
     const auto& csr = std::get<CsrMatrix<T>>(x);
     std::vector<std::size_t> nonzero(d, 0);
     for (std::size_t r = 0; r < n; ++r) {
       const std::size_t i = row_at(r);
+      const double w = weight_of(i);
+      m.weight += w;
       for (auto p = csr.indptr[i]; p < csr.indptr[i + 1]; ++p) {
         const auto j = std::size_t(csr.indices[std::size_t(p)]);
-        m.add(j, double(csr.values[std::size_t(p)]));
+        m.add(j, double(csr.values[std::size_t(p)]), w);
         ++nonzero[j];
       }
     }
     for (std::size_t j = 0; j < d; ++j) {
-      if (nonzero[j] < n) m.add(j, 0.0);  // the implicit zeros; sums are unaffected
+      if (nonzero[j] < n) m.add(j, 0.0, 0.0);  // the implicit zeros; sums are unaffected
     }
   }
   return m;
@@ -61,15 +71,15 @@ Preprocessing fit_preprocessing(const FeatureMatrix<T>& x, Scaling kind,
   Preprocessing pre;
   pre.kind = kind;
   if (kind == Scaling::none) return pre;
-  std::size_t n = 0;
-  const Moments m = moments(x, rows, n);
+  const Moments m = moments(x, rows, {});
+  const double n = m.weight;
   const std::size_t d = cols_of(x);
   pre.offset.assign(d, 0.0);
   pre.scale.assign(d, 1.0);
   for (std::size_t j = 0; j < d; ++j) {
     if (kind == Scaling::standard) {
-      const double mean = n > 0 ? m.sum[j] / double(n) : 0.0;
-      const double var = n > 0 ? std::max(0.0, m.sum_sq[j] / double(n) - mean * mean) : 0.0;
+      const double mean = n > 0 ? m.sum[j] / n : 0.0;
+      const double var = n > 0 ? std::max(0.0, m.sum_sq[j] / n - mean * mean) : 0.0;
       const double sd = std::sqrt(var);
       pre.offset[j] = mean;
       // A feature constant over the training rows carries no signal: leave it unscaled, as
@@ -92,16 +102,17 @@ template Preprocessing fit_preprocessing<double>(const FeatureMatrix<double>&, S
 
 template <class T>
 std::vector<double> inverse_hessian_diagonal(const FeatureMatrix<T>& x, const Preprocessing& pre,
-                                             std::span<const std::size_t> rows, std::size_t k,
+                                             std::span<const std::size_t> rows,
+                                             std::span<const double> weights, std::size_t k,
                                              double l2) {
-  std::size_t n = 0;
-  const Moments m = moments(x, rows, n);
+  const Moments m = moments(x, rows, weights);
+  const double n = m.weight;
   const std::size_t d = cols_of(x);
   const double q = (1.0 / double(k)) * (1.0 - 1.0 / double(k));
   std::vector<double> h(d * k + k, 1.0 / q);
   for (std::size_t j = 0; j < d; ++j) {
-    const double mean = n > 0 ? m.sum[j] / double(n) : 0.0;
-    double second = n > 0 ? m.sum_sq[j] / double(n) : 0.0;
+    const double mean = n > 0 ? m.sum[j] / n : 0.0;
+    double second = n > 0 ? m.sum_sq[j] / n : 0.0;
     if (pre.kind != Scaling::none) {
       const double o = pre.offset[j];
       second = std::max(0.0, second - 2.0 * o * mean + o * o) * pre.scale[j] * pre.scale[j];
@@ -117,10 +128,12 @@ std::vector<double> inverse_hessian_diagonal(const FeatureMatrix<T>& x, const Pr
 template std::vector<double> inverse_hessian_diagonal<float>(const FeatureMatrix<float>&,
                                                              const Preprocessing&,
                                                              std::span<const std::size_t>,
+                                                             std::span<const double>,
                                                              std::size_t, double);
 template std::vector<double> inverse_hessian_diagonal<double>(const FeatureMatrix<double>&,
                                                               const Preprocessing&,
                                                               std::span<const std::size_t>,
+                                                              std::span<const double>,
                                                               std::size_t, double);
 
 void fold(const Preprocessing& pre, std::size_t d, std::size_t k, std::span<const double> theta,

@@ -29,10 +29,13 @@ void unfold_gradient(const Preprocessing& pre, std::size_t d, std::size_t k,
 /// LbfgsOptions::h0_diagonal: for W[j][c], 1 / (q E[x'_j^2] + l2) with q = (1/K)(1 - 1/K) the
 /// softmax curvature at uniform probabilities and x' the preprocessed feature; for b[c], 1 / q.
 /// Features of very different scales (or always-zero pixels, held by the penalty alone) then
-/// start out with steps of the right size.
+/// start out with steps of the right size. E is over `rows` (all if empty), weighted by
+/// weights[row] (indexed by row; empty: all 1) as the objective weighs them, so that a row of
+/// weight 2 shapes the path exactly as two copies of it would.
 template <class T>
 std::vector<double> inverse_hessian_diagonal(const FeatureMatrix<T>& x, const Preprocessing& pre,
-                                             std::span<const std::size_t> rows, std::size_t k,
+                                             std::span<const std::size_t> rows,
+                                             std::span<const double> weights, std::size_t k,
                                              double l2);
 
 }  // namespace softreg::detail

@@ -329,8 +329,9 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
                     ? o.lbfgs_memory
                     : int(std::min<std::size_t>(100, std::max<std::size_t>(10, budget_pairs)));
     lo.patience = valid_rows.empty() ? 0 : o.patience;
-    // The preconditioners look at the training rows that carry weight: a row of sample weight 0
-    // is not in the objective, so it must not shape the path either.
+    // The preconditioners look at the training rows that carry weight, weighted as the
+    // objective weighs them: a row of sample weight 0 is not in the objective, so it must not
+    // shape the path either, and a row of weight 2 shapes it as two copies would.
     std::vector<std::size_t> weighted_rows;
     if (!o.sample_weight.empty()) {
       const std::size_t count = train_rows.empty() ? n : train_rows.size();
@@ -344,13 +345,14 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
                                 : std::span<const std::size_t>(weighted_rows);
     std::unique_ptr<detail::SecondMomentPreconditioner> second_moment;
     if (o.preconditioner == Preconditioner::automatic) {
-      second_moment = detail::SecondMomentPreconditioner::build(data.features, pre, shaping_rows, k,
-                                                                o.l2, o.threads);
+      second_moment = detail::SecondMomentPreconditioner::build(data.features, pre, shaping_rows,
+                                                                o.sample_weight, k, o.l2, o.threads);
     }
     if (second_moment) {
       lo.h0_apply = [&](std::span<double> v) { second_moment->apply(v); };
     } else if (o.preconditioner != Preconditioner::none) {
-      lo.h0_diagonal = detail::inverse_hessian_diagonal(data.features, pre, shaping_rows, k, o.l2);
+      lo.h0_diagonal = detail::inverse_hessian_diagonal(data.features, pre, shaping_rows,
+                                                        o.sample_weight, k, o.l2);
     }
     const std::span<const std::size_t> rows(train_rows);
     result =

@@ -32,19 +32,21 @@ def objective(x, y, coef, intercept, lam):
 
 
 def sklearn_optimum(x, y, lam):
-    """scikit-learn's multinomial fit with C = 1 / (lam n); coef (K, d), intercept (K) in full
-    softmax form (for K = 2 scikit-learn keeps only row 1 of the symmetric pair w0 = -w1)."""
+    """scikit-learn's optimum of the same objective, coef (K, d) and intercept (K) in full softmax
+    form. K >= 3: its multinomial fit with C = 1 / (lam n). K = 2: its binary fit estimates
+    u = w1 - w0 of the symmetric pair w0 = -w1 = -u / 2, whose penalty (lam / 2) (|w0|^2 +
+    |w1|^2) = (lam / 4) |u|^2 is the binary fit's at C = 2 / (lam n)."""
     k = len(np.unique(y))
     model = LogisticRegression(
-        C=1.0 / (lam * len(y)), multi_class="multinomial", solver="lbfgs", tol=1e-12, max_iter=10000
+        C=(2.0 if k == 2 else 1.0) / (lam * len(y)), solver="lbfgs", tol=1e-12, max_iter=10000
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x, y)
     coef, intercept = model.coef_, model.intercept_
     if k == 2:
-        coef = np.vstack([-coef[0], coef[0]])
-        intercept = np.array([-intercept[0], intercept[0]])
+        coef = np.vstack([-coef[0], coef[0]]) / 2
+        intercept = np.array([-intercept[0], intercept[0]]) / 2
     # Guard the K = 2 reconstruction: it must reproduce scikit-learn's own probabilities.
     z = x @ coef.T + intercept
     p = np.exp(z - z.max(axis=1, keepdims=True))

@@ -8,7 +8,7 @@ try:
 except ImportError as error:  # pragma: no cover - a setup problem, not a test failure
     raise pytest.UsageError(
         f"cannot import softreg ({error}); build it with `make python` and run with "
-        "PYTHONPATH=build/python /usr/bin/python3 -m pytest tests/python"
+        "PYTHONPATH=build/python .venv/bin/python -m pytest tests/python"
     )
 
 

@@ -1,12 +1,15 @@
-"""The kernels against PyTorch 1.13 (torch.nn.functional) as an independent peer, including
-extreme logits; skipped when torch is not installed. Where softreg deliberately differs
+"""The kernels against PyTorch (torch.nn.functional; 2.13 in requirements/torch.txt) as an
+independent peer, including extreme logits; skipped, with the reason, when torch is not
+installed (scripts/venv.sh installs it only from a local CPU wheel). Where softreg deliberately differs
 (docs/NUMERICS.md), the test says so."""
 import numpy as np
 import pytest
 
 import softreg
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip(
+    "torch", reason="PyTorch is not installed in this environment: the comparisons with it are "
+    "skipped (pip install -r requirements/torch.txt adds the CPU build)")
 F = torch.nn.functional
 
 

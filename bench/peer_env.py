@@ -1,0 +1,84 @@
+"""The peers' environment, checked before anything is timed: imported first by every peer script.
+
+- OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE force OpenBLAS onto other kernels than the ones it
+  would pick for this CPU; a peer timed with them set is handicapped. If either is set, the
+  script re-executes itself without them (before NumPy is loaded): the peers' commands run
+  without them, while tests and CI keep the environment as it is.
+- NumPy must run on OpenBLAS (threadpoolctl tells): a peer on the reference BLAS is several
+  times slower than the one a user gets from PyPI, and is refused.
+- describe() names every version and the BLAS, for the record in docs/BENCHMARKS.md.
+"""
+import os
+import platform
+import sys
+
+FORCING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+if any(name in os.environ for name in FORCING):
+    env = {k: v for k, v in os.environ.items() if k not in FORCING}
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+import numpy as np  # noqa: E402  (after the environment is settled)
+import threadpoolctl  # noqa: E402
+
+
+def blas_info():
+    """NumPy's BLAS as threadpoolctl reports it; exits if it is not OpenBLAS."""
+    with threadpoolctl.threadpool_limits(limits=None):
+        np.ones((2, 2)) @ np.ones((2, 2))  # make sure the BLAS is loaded
+    infos = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    numpy_blas = [i for i in infos if "numpy" in i["filepath"]] or infos
+    if not numpy_blas or numpy_blas[0]["internal_api"] != "openblas":
+        found = ", ".join(f"{i['internal_api']} ({i['filepath']})" for i in infos) or "none"
+        sys.exit(f"{os.path.basename(sys.argv[0])}: NumPy does not run on OpenBLAS (BLAS found: "
+                 f"{found}); refusing to time peers on a reference BLAS. Run it with the "
+                 "benchmark environment: make bench, or .venv/bin/python after "
+                 "pip install -r requirements/bench.txt")
+    return numpy_blas[0]
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                if line.startswith("cpu family"):
+                    family = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    flags = line.split(":", 1)[1].split()
+                    break
+        simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+        return f"{name}, family {family}, {simd}, {os.cpu_count()} cores"
+    except (OSError, UnboundLocalError):
+        return platform.processor() or "unknown CPU"
+
+
+def versions():
+    """Installed versions of the peers (None where not installed)."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for dist in ("numpy", "scipy", "scikit-learn", "scikit-learn-intelex", "torch", "pandas",
+                 "pyarrow", "threadpoolctl"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def describe():
+    """Prints and returns the record of the environment: CPU, versions, BLAS."""
+    blas = blas_info()
+    record = {"cpu": cpu_name(), "versions": versions(),
+              "blas": {k: blas.get(k) for k in ("internal_api", "version", "architecture",
+                                                "num_threads", "threading_layer", "filepath")}}
+    v = record["versions"]
+    print("cpu: " + record["cpu"])
+    print("peers: " + ", ".join(f"{k} {val}" for k, val in v.items() if val is not None))
+    b = record["blas"]
+    print(f"NumPy BLAS: OpenBLAS {b['version']} ({b['architecture']} kernels, "
+          f"{b['num_threads']} threads, {b['threading_layer']}); "
+          f"OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset", flush=True)
+    return record

@@ -142,6 +142,64 @@ TEST(Objective, RowSubsetEqualsObjectiveOfThoseRows) {
   for (std::size_t j = 0; j < g1.size(); ++j) EXPECT_NEAR(g1[j], g2[j], 1e-13);
 }
 
+// The raw sums are what data-parallel shards add up: the sums of two disjoint row sets add to
+// the sums of their union (loss, weight, gradient, counts), and penalized_mean() of the total
+// is evaluate(), to rounding (1e-12 relative; the shards sum in another order).
+TEST(Objective, SumsOfShardsAddUpToTheWholeAndNormaliseOnce) {
+  Problem p = make_problem(301, 5, 4, 31);
+  softreg::FeatureMatrix<double> fx = p.x;
+  softreg::ObjectiveOptions o;
+  o.l2 = 0.25;
+  o.block_rows = 32;
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<double> u(0.2, 3.0);
+  for (std::size_t i = 0; i < 301; ++i) o.sample_weight.push_back(u(rng));
+  o.class_weight = {1.0, 2.0, 0.5, 1.5};
+  softreg::SoftmaxObjective<double> f(fx, p.y, p.k, o);
+  std::vector<std::size_t> a, b;
+  for (std::size_t i = 0; i < 301; ++i) (i % 3 == 1 ? a : b).push_back(i);
+  const std::size_t np = f.n_params();
+  std::vector<double> ga(np), gb(np), g_all(np);
+  const softreg::ObjectiveSums sa = f.sums(p.theta, ga, a);
+  const softreg::ObjectiveSums sb = f.sums(p.theta, gb, b);
+  const softreg::ObjectiveSums whole = f.sums(p.theta, g_all);
+  EXPECT_NEAR(sa.loss + sb.loss, whole.loss, 1e-12 * whole.loss);
+  EXPECT_NEAR(sa.weight + sb.weight, whole.weight, 1e-12 * whole.weight);
+  EXPECT_EQ(sa.rows + sb.rows, 301u);
+  EXPECT_EQ(sa.correct + sb.correct, whole.correct);
+  double total_weight = 0.0;
+  for (const double w : o.sample_weight) total_weight += w;
+  EXPECT_NEAR(whole.weight, total_weight, 1e-12 * total_weight);
+
+  softreg::ObjectiveSums combined = sa;
+  combined.loss += sb.loss;
+  combined.weight += sb.weight;
+  std::vector<double> g(np);
+  for (std::size_t j = 0; j < np; ++j) g[j] = ga[j] + gb[j];
+  const double value = softreg::penalized_mean(combined, p.theta, p.k, g, o.l2);
+  std::vector<double> g_eval(np);
+  const double expected = f.evaluate(p.theta, g_eval);
+  EXPECT_NEAR(value, expected, 1e-12 * std::fabs(expected));
+  for (std::size_t j = 0; j < np; ++j) EXPECT_NEAR(g[j], g_eval[j], 1e-12 * (1 + std::fabs(g_eval[j])));
+  const long double ref =
+      naive_objective(p.x, p.y, p.k, p.theta, 0.25, o.sample_weight, o.class_weight);
+  EXPECT_NEAR(value, double(ref), 1e-12 * std::fabs(double(ref)));
+}
+
+// The penalty is (l2 / 2) ||W||^2 on W only, and a sum over no rows leaves the penalty alone.
+TEST(Objective, PenalizedMeanLeavesTheBiasAlone) {
+  const std::vector<double> theta{1.0, -2.0, 3.0, 4.0, 10.0, 20.0};  // W 2 x 2, b 2
+  std::vector<double> grad{2.0, 4.0, 6.0, 8.0, 10.0, 12.0};
+  softreg::ObjectiveSums sums;
+  sums.loss = 3.0;
+  sums.weight = 2.0;
+  EXPECT_DOUBLE_EQ(softreg::penalized_mean(sums, theta, 2, grad, 0.5),
+                   1.5 + 0.25 * (1.0 + 4.0 + 9.0 + 16.0));
+  const std::vector<double> expected{1.5, 1.0, 4.5, 6.0, 5.0, 6.0};
+  for (std::size_t j = 0; j < grad.size(); ++j) EXPECT_DOUBLE_EQ(grad[j], expected[j]) << j;
+  EXPECT_DOUBLE_EQ(softreg::penalized_mean({}, theta, 2, {}, 0.5), 0.25 * 30.0);
+}
+
 TEST(Objective, TrainingAccuracyIsCounted) {
   Problem p = make_problem(400, 4, 4, 2);
   softreg::FeatureMatrix<double> fx = p.x;

@@ -27,6 +27,23 @@ struct ObjectiveOptions {
   int threads = 1;
 };
 
+/// The unnormalised sums of one pass over rows: what data-parallel shards add up before
+/// anything is divided. The gradient sum sum_i s_i c_{y_i} dCE_i / dtheta goes to the caller's
+/// span beside it.
+struct ObjectiveSums {
+  double loss = 0.0;         // sum_i s_i c_{y_i} CE_i
+  double weight = 0.0;       // sum_i s_i (the mean's normalizer)
+  std::size_t correct = 0;   // rows whose largest logit is the label's (ties and NaN: wrong)
+  std::size_t rows = 0;      // rows evaluated
+};
+
+/// The one place the mean and the penalty are formed: returns loss / weight + (l2 / 2) ||W||^2
+/// and turns grad (the gradient sum, or empty) into grad / weight + l2 [W, 0]. theta is
+/// [W (d x K), b (K)] with d K = theta.size() - k; the bias is not penalized. A weight of 0 (no
+/// rows) gives the penalty alone.
+double penalized_mean(const ObjectiveSums& sums, std::span<const double> theta, std::size_t k,
+                      std::span<double> grad, double l2);
+
 /// f(theta) = (1 / sum_i s_i) sum_i s_i c_{y_i} CE(x_i W + b, y_i) + (lambda / 2) ||W||^2
 /// for theta = [W (d x K, row-major), b (K)], so n_params() = d K + K. With unit weights this
 /// is scikit-learn's LogisticRegression objective divided by C n, i.e. C = 1 / (lambda n).
@@ -62,14 +79,20 @@ class SoftmaxObjective {
   double evaluate_rows(std::span<const double> theta, std::span<double> grad,
                        std::span<const std::size_t> rows);
 
+  /// The unnormalised sums over the given rows (all rows if empty) at theta, without the
+  /// penalty; writes the gradient sum into grad_sum unless it is empty. evaluate() is
+  /// penalized_mean() of this. Row indices must be < n_rows().
+  ObjectiveSums sums(std::span<const double> theta, std::span<double> grad_sum,
+                     std::span<const std::size_t> rows = {});
+
   /// Fraction of the rows of the last evaluation whose largest logit is the label's (ties and
   /// NaN rows count as wrong): training accuracy at no extra pass.
   double last_accuracy() const { return last_accuracy_; }
 
  private:
   struct Workspace;
-  double run(std::span<const double> theta, std::span<double> grad,
-             std::span<const std::size_t> rows);
+  ObjectiveSums run(std::span<const double> theta, std::span<double> grad,
+                    std::span<const std::size_t> rows);
 
   const FeatureMatrix<T>& x_;
   std::span<const std::int64_t> y_;

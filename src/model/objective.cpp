@@ -106,31 +106,52 @@ SoftmaxObjective<T>::SoftmaxObjective(const FeatureMatrix<T>& x, std::span<const
 template <class T>
 SoftmaxObjective<T>::~SoftmaxObjective() = default;
 
+double penalized_mean(const ObjectiveSums& sums, std::span<const double> theta, std::size_t k,
+                      std::span<double> grad, double l2) {
+  const double inv = sums.weight > 0.0 ? 1.0 / sums.weight : 0.0;
+  const std::size_t dk = theta.size() - k;
+  for (double& g : grad) g *= inv;
+  double sq = 0.0;
+  for (std::size_t j = 0; j < dk; ++j) {
+    sq += theta[j] * theta[j];
+    if (!grad.empty()) grad[j] += l2 * theta[j];
+  }
+  return sums.loss * inv + 0.5 * l2 * sq;
+}
+
+template <class T>
+ObjectiveSums SoftmaxObjective<T>::sums(std::span<const double> theta, std::span<double> grad_sum,
+                                        std::span<const std::size_t> rows) {
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    if (rows[r] >= n_) {
+      throw InvalidArgument(std::string(kCaller) + ": rows[" + std::to_string(r) + "] = " +
+                            std::to_string(rows[r]) + " but there are " + std::to_string(n_) +
+                            " rows");
+    }
+  }
+  const ObjectiveSums out = run(theta, grad_sum, rows);
+  last_accuracy_ = out.rows > 0 ? double(out.correct) / double(out.rows) : 0.0;
+  return out;
+}
+
 template <class T>
 double SoftmaxObjective<T>::evaluate(std::span<const double> theta, std::span<double> grad) {
-  return run(theta, grad, {});
+  return penalized_mean(sums(theta, grad), theta, k_, grad, options_.l2);
 }
 
 template <class T>
 double SoftmaxObjective<T>::evaluate_rows(std::span<const double> theta, std::span<double> grad,
                                           std::span<const std::size_t> rows) {
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    if (rows[r] >= n_) {
-      throw InvalidArgument(std::string(kCaller) + "::evaluate_rows: rows[" + std::to_string(r) +
-                            "] = " + std::to_string(rows[r]) + " but there are " +
-                            std::to_string(n_) + " rows");
-    }
-  }
-  if (rows.empty()) {
+  if (rows.empty()) {  // a mini-batch of nothing
     if (!grad.empty()) std::fill(grad.begin(), grad.end(), 0.0);
     return 0.0;
   }
-  return run(theta, grad, rows);
+  return penalized_mean(sums(theta, grad, rows), theta, k_, grad, options_.l2);
 }
 
 template <class T>
-double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double> grad,
-                                std::span<const std::size_t> rows) {
+ObjectiveSums SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double> grad,
+                                       std::span<const std::size_t> rows) {
   const std::size_t np = n_params();
   if (theta.size() != np || (!grad.empty() && grad.size() != np)) {
     throw InvalidArgument(
@@ -141,14 +162,15 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
   const bool subset = !rows.empty();
   const std::size_t m_total = subset ? rows.size() : n_;
   // Normalizer of the mean: the weights of the rows evaluated.
-  double norm = total_weight_;
+  ObjectiveSums out;
+  out.rows = m_total;
+  out.weight = total_weight_;
   if (subset) {
-    norm = 0.0;
+    out.weight = 0.0;
     for (const std::size_t i : rows) {
-      norm += options_.sample_weight.empty() ? 1.0 : options_.sample_weight[i];
+      out.weight += options_.sample_weight.empty() ? 1.0 : options_.sample_weight[i];
     }
   }
-  const double inv_norm = norm > 0.0 ? 1.0 / norm : 0.0;
 
   std::vector<T> wt(theta.size());  // theta in the compute type: W then b
   std::transform(theta.begin(), theta.end(), wt.begin(), [](double v) { return T(v); });
@@ -208,9 +230,9 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
                               std::span<T>(ws.row_loss.data(), m));
       for (std::size_t r = 0; r < m; ++r) {
         const std::size_t i = idx ? idx[r] : begin + r;
-        const double s = (row_weight_.empty() ? 1.0 : row_weight_[i]) * inv_norm;
+        const double s = row_weight_.empty() ? 1.0 : row_weight_[i];
         ws.loss += s * double(ws.row_loss[r]);
-        if (!want_grad) continue;
+        if (!want_grad || row_weight_.empty()) continue;
         T* zr = ws.z.data() + r * k_;
         for (std::size_t c = 0; c < k_; ++c) zr[c] = T(double(zr[c]) * s);
       }
@@ -236,14 +258,12 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
                          for (std::size_t t = gb; t < ge; ++t) run_group(t);
                        });
 
-  // Fixed-order reduction over the groups, then the penalty.
-  double loss = 0.0;
-  std::size_t correct = 0;
+  // Fixed-order reduction over the groups.
   if (want_grad) std::fill(grad.begin(), grad.end(), 0.0);
   for (std::size_t t = 0; t < groups; ++t) {
     const Workspace& ws = *workspaces_[t];
-    loss += ws.loss;
-    correct += ws.correct;
+    out.loss += ws.loss;
+    out.correct += ws.correct;
     if (want_grad) {
       for (std::size_t j = 0; j < np; ++j) grad[j] += ws.g[j];
     }
@@ -254,13 +274,7 @@ double SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double>
       for (std::size_t j = 0; j < d_; ++j) grad[j * k_ + c] = gt[c * d_ + j];
     }
   }
-  double penalty = 0.0;
-  for (std::size_t j = 0; j < d_ * k_; ++j) {
-    penalty += theta[j] * theta[j];
-    if (want_grad) grad[j] += options_.l2 * theta[j];
-  }
-  last_accuracy_ = m_total > 0 ? double(correct) / double(m_total) : 0.0;
-  return loss + 0.5 * options_.l2 * penalty;
+  return out;
 }
 
 template class SoftmaxObjective<float>;

@@ -137,17 +137,98 @@ double wolfe_search(LineFunction& line, double f0, double dphi0, double alpha0,
   return fallback();
 }
 
-}  // namespace
+/// The last m curvature pairs (s, y, rho = 1 / s.y) and the two-loop recursion over them.
+class CurvatureHistory {
+ public:
+  CurvatureHistory(const LbfgsOptions& o, std::size_t n)
+      : o_(o), alpha_(static_cast<std::size_t>(o.memory)), n_(n) {}
 
-OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o,
-                  const ProgressCallback& progress, const ValidationLoss& validation) {
+  /// d = -H g: the two-loop recursion, H0 being o.h0_apply (scaled by s.y / y.H0 y of the
+  /// newest pair), else the diagonal o.h0_diagonal (scaled alike), else s.y / y.y.
+  void direction(std::span<const double> g, std::span<double> d) {
+    for (std::size_t i = 0; i < n_; ++i) d[i] = -g[i];
+    const std::size_t m = s_.size();
+    for (std::size_t j = m; j-- > 0;) {
+      alpha_[j] = rho_[j] * dot(s_[j], d);
+      for (std::size_t i = 0; i < n_; ++i) d[i] -= alpha_[j] * y_[j][i];
+    }
+    const std::vector<double>& h0 = o_.h0_diagonal;
+    if (o_.h0_apply) {
+      double gamma = 1.0;
+      if (m > 0) {
+        hy_ = y_[m - 1];
+        o_.h0_apply(hy_);
+        gamma = dot(s_[m - 1], y_[m - 1]) / dot(y_[m - 1], hy_);
+      }
+      o_.h0_apply(d);
+      for (double& v : d) v *= gamma;
+    } else if (!h0.empty()) {
+      double yhy = 0.0;
+      if (m > 0) {
+        for (std::size_t i = 0; i < n_; ++i) yhy += y_[m - 1][i] * h0[i] * y_[m - 1][i];
+      }
+      const double gamma = m > 0 ? dot(s_[m - 1], y_[m - 1]) / yhy : 1.0;
+      for (std::size_t i = 0; i < n_; ++i) d[i] *= gamma * h0[i];
+    } else if (m > 0) {
+      const double gamma = dot(s_[m - 1], y_[m - 1]) / dot(y_[m - 1], y_[m - 1]);
+      for (double& v : d) v *= gamma;
+    }
+    for (std::size_t j = 0; j < m; ++j) {
+      const double beta = rho_[j] * dot(y_[j], d);
+      for (std::size_t i = 0; i < n_; ++i) d[i] += (alpha_[j] - beta) * s_[j][i];
+    }
+  }
+
+  /// d = -H0 g with no pairs (after clear()).
+  void steepest(std::span<const double> g, std::span<double> d) const {
+    const std::vector<double>& h0 = o_.h0_diagonal;
+    for (std::size_t i = 0; i < n_; ++i) d[i] = -g[i] * (h0.empty() || o_.h0_apply ? 1.0 : h0[i]);
+    if (o_.h0_apply) o_.h0_apply(d);
+  }
+
+  /// Keeps the pair s = x' - x, y = g' - g when its curvature s.y is clearly positive,
+  /// dropping the oldest beyond o.memory.
+  void add(std::span<const double> x_new, std::span<const double> x,
+           std::span<const double> g_new, std::span<const double> g) {
+    std::vector<double> s(n_), y(n_);
+    for (std::size_t i = 0; i < n_; ++i) {
+      s[i] = x_new[i] - x[i];
+      y[i] = g_new[i] - g[i];
+    }
+    const double sy = dot(s, y);
+    if (!(sy > 1e-12 * std::sqrt(dot(s, s) * dot(y, y)))) return;
+    if (s_.size() == static_cast<std::size_t>(o_.memory)) {
+      s_.pop_front();
+      y_.pop_front();
+      rho_.pop_front();
+    }
+    s_.push_back(std::move(s));
+    y_.push_back(std::move(y));
+    rho_.push_back(1.0 / sy);
+  }
+
+  void clear() {
+    s_.clear();
+    y_.clear();
+    rho_.clear();
+  }
+  bool empty() const { return s_.empty(); }
+
+ private:
+  const LbfgsOptions& o_;
+  std::deque<std::vector<double>> s_, y_;
+  std::deque<double> rho_;
+  std::vector<double> alpha_, hy_;
+  std::size_t n_;
+};
+
+void validate_lbfgs_options(const LbfgsOptions& o, std::size_t n) {
   if (o.max_iterations < 0 || o.memory < 1 || o.max_line_search < 2 || !(o.c1 > 0.0) ||
       !(o.c1 < o.c2) || !(o.c2 < 1.0) || !(o.grad_tol >= 0.0) || !(o.rel_loss_tol >= 0.0)) {
     throw InvalidArgument(
         "softreg::lbfgs: options out of range (need max_iterations >= 0, memory >= 1, "
         "max_line_search >= 2, 0 < c1 < c2 < 1, tolerances >= 0)");
   }
-  const std::size_t n = x.size();
   const std::vector<double>& h0 = o.h0_diagonal;
   if (!h0.empty() && (h0.size() != n || !std::all_of(h0.begin(), h0.end(), [](double v) {
                         return v > 0.0 && std::isfinite(v);
@@ -157,16 +238,22 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
         "parameter (" +
         std::to_string(n) + ")");
   }
-  std::vector<double> g(n), d(n), x_trial(n), g_trial(n), hy;
+}
+
+}  // namespace
+
+OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o,
+                  const ProgressCallback& progress, const ValidationLoss& validation) {
+  const std::size_t n = x.size();
+  validate_lbfgs_options(o, n);
+  std::vector<double> g(n), d(n), x_trial(n), g_trial(n);
   OptimResult result;
   double fx = f(x, g);
   result.evaluations = 1;
   if (!std::isfinite(fx) || !std::isfinite(max_abs(g))) {
     throw Error("softreg::lbfgs: the objective or its gradient is not finite at the start point");
   }
-  std::deque<std::vector<double>> s_hist, y_hist;
-  std::deque<double> rho_hist;
-  std::vector<double> alpha_buf(static_cast<std::size_t>(o.memory));
+  CurvatureHistory history(o, n);
   detail::IterationMonitor monitor(progress, validation, o.patience);
 
   result.message = "reached the iteration limit";
@@ -177,50 +264,17 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
       result.message = "gradient max-norm below tolerance";
       break;
     }
-    // Two-loop recursion: d = -H g.
-    for (std::size_t i = 0; i < n; ++i) d[i] = -g[i];
-    const std::size_t m = s_hist.size();
-    for (std::size_t j = m; j-- > 0;) {
-      alpha_buf[j] = rho_hist[j] * dot(s_hist[j], d);
-      for (std::size_t i = 0; i < n; ++i) d[i] -= alpha_buf[j] * y_hist[j][i];
-    }
-    if (o.h0_apply) {
-      double gamma = 1.0;
-      if (m > 0) {
-        hy = y_hist[m - 1];
-        o.h0_apply(hy);
-        gamma = dot(s_hist[m - 1], y_hist[m - 1]) / dot(y_hist[m - 1], hy);
-      }
-      o.h0_apply(d);
-      for (double& v : d) v *= gamma;
-    } else if (!h0.empty()) {
-      double yhy = 0.0;
-      if (m > 0) {
-        for (std::size_t i = 0; i < n; ++i) yhy += y_hist[m - 1][i] * h0[i] * y_hist[m - 1][i];
-      }
-      const double gamma = m > 0 ? dot(s_hist[m - 1], y_hist[m - 1]) / yhy : 1.0;
-      for (std::size_t i = 0; i < n; ++i) d[i] *= gamma * h0[i];
-    } else if (m > 0) {
-      const double gamma = dot(s_hist[m - 1], y_hist[m - 1]) / dot(y_hist[m - 1], y_hist[m - 1]);
-      for (double& v : d) v *= gamma;
-    }
-    for (std::size_t j = 0; j < m; ++j) {
-      const double beta = rho_hist[j] * dot(y_hist[j], d);
-      for (std::size_t i = 0; i < n; ++i) d[i] += (alpha_buf[j] - beta) * s_hist[j][i];
-    }
+    history.direction(g, d);
     double dphi0 = dot(g, d);
     if (!(dphi0 < 0.0)) {  // not a descent direction: forget the curvature pairs
-      s_hist.clear();
-      y_hist.clear();
-      rho_hist.clear();
-      for (std::size_t i = 0; i < n; ++i) d[i] = -g[i] * (h0.empty() || o.h0_apply ? 1.0 : h0[i]);
-      if (o.h0_apply) o.h0_apply(d);
+      history.clear();
+      history.steepest(g, d);
       dphi0 = dot(g, d);
     }
     // First step: scaled so the move is about unit length; later steps: the quasi-Newton 1.
     // A general H0 is taken to be Hessian-shaped, so its first step is tried in full.
     const double alpha0 =
-        s_hist.empty() && !o.h0_apply ? 1.0 / std::max(1.0, std::sqrt(dot(d, d))) : 1.0;
+        history.empty() && !o.h0_apply ? 1.0 / std::max(1.0, std::sqrt(dot(d, d))) : 1.0;
     LineFunction line(f, x, d, x_trial, g_trial);
     const double f_new = wolfe_search(line, fx, dphi0, alpha0, o, x_trial, g_trial);
     result.evaluations += line.evaluations;
@@ -228,22 +282,7 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
       result.message = "line search could not decrease the objective (at the precision limit)";
       break;
     }
-    std::vector<double> s(n), y(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      s[i] = x_trial[i] - x[i];
-      y[i] = g_trial[i] - g[i];
-    }
-    const double sy = dot(s, y);
-    if (sy > 1e-12 * std::sqrt(dot(s, s) * dot(y, y))) {
-      if (s_hist.size() == static_cast<std::size_t>(o.memory)) {
-        s_hist.pop_front();
-        y_hist.pop_front();
-        rho_hist.pop_front();
-      }
-      s_hist.push_back(std::move(s));
-      y_hist.push_back(std::move(y));
-      rho_hist.push_back(1.0 / sy);
-    }
+    history.add(x_trial, x, g_trial, g);
     const double f_old = fx;
     std::copy(x_trial.begin(), x_trial.end(), x.begin());
     g.swap(g_trial);

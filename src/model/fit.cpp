@@ -1,0 +1,446 @@
+// SoftmaxRegression::fit in named steps: options, labels to class indices, the validation split,
+// class weights, the penalized problem, then L-BFGS (after its Adam warm-up) or SGD / Adam, and
+// the training record.
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "model/preconditioner.hpp"
+#include "model/preprocess.hpp"
+#include "softreg/error.hpp"
+#include "softreg/model.hpp"
+#include "softreg/objective.hpp"
+
+namespace softreg {
+namespace {
+
+void fail(const std::string& what) {
+  throw InvalidArgument("softreg::SoftmaxRegression::fit: " + what);
+}
+
+void validate_fit_options(const TrainOptions& o, std::size_t n) {
+  if (!(o.l2 >= 0.0) || !std::isfinite(o.l2)) fail("l2 must be finite and >= 0");
+  if (!(o.valid_fraction >= 0.0 && o.valid_fraction < 1.0))
+    fail("valid_fraction must be in [0, 1)");
+  if (o.max_iter < 0 || o.epochs < 0) fail("max_iter and epochs must be >= 0");
+  if (o.lbfgs_warmup < -1) fail("lbfgs_warmup must be >= 0, or -1 for automatic");
+  if (!o.sample_weight.empty() && o.sample_weight.size() != n) {
+    fail("sample_weight has " + std::to_string(o.sample_weight.size()) + " entries for " +
+         std::to_string(n) + " rows");
+  }
+}
+
+bool parse_int(const std::string& s, long long& v) {
+  const char* end = s.data() + s.size();
+  const auto [ptr, ec] = std::from_chars(s.data(), end, v);
+  return ec == std::errc() && ptr == end && !s.empty();
+}
+
+/// The distinct labels in scikit-learn's order: numerically if all are integers, else as
+/// strings.
+std::vector<std::string> sorted_classes(std::span<const std::string> labels) {
+  std::set<std::string> distinct(labels.begin(), labels.end());
+  std::vector<std::string> classes(distinct.begin(), distinct.end());
+  long long a = 0;
+  const bool numeric = std::all_of(classes.begin(), classes.end(),
+                                   [&](const std::string& s) { return parse_int(s, a); });
+  if (numeric) {
+    std::sort(classes.begin(), classes.end(), [](const std::string& x, const std::string& y) {
+      long long u = 0, v = 0;
+      parse_int(x, u);
+      parse_int(y, v);
+      return u < v;
+    });
+  }
+  return classes;
+}
+
+/// The classes (the warm start's, else the data's sorted labels) and each row's class index.
+struct ClassIndex {
+  std::vector<std::string> classes;
+  std::unordered_map<std::string, std::int64_t> index;
+  std::vector<std::int64_t> y;
+};
+
+ClassIndex index_labels(std::span<const std::string> labels, const std::string& source,
+                        const SoftmaxRegression* warm) {
+  ClassIndex out;
+  out.classes = warm ? warm->classes() : sorted_classes(labels);
+  if (out.classes.size() < 2) {
+    fail(source + ": training needs at least 2 classes; the labels hold only \"" +
+         out.classes.front() + "\"");
+  }
+  for (std::size_t c = 0; c < out.classes.size(); ++c) {
+    out.index.emplace(out.classes[c], std::int64_t(c));
+  }
+  out.y.resize(labels.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const auto it = out.index.find(labels[i]);
+    if (it == out.index.end()) {
+      fail("label \"" + labels[i] + "\" of row " + std::to_string(i) +
+           " is not a class of the warm start model");
+    }
+    out.y[i] = it->second;
+  }
+  return out;
+}
+
+/// Training and validation rows: both empty without a split (every row trains), else a seeded
+/// random subset of round(fraction n) rows held out, each list sorted.
+struct RowSplit {
+  std::vector<std::size_t> train, valid;
+};
+
+RowSplit split_rows(std::size_t n, double fraction, std::uint64_t seed) {
+  RowSplit split;
+  if (fraction <= 0.0) return split;
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::mt19937_64 rng(seed ^ 0x5eedf00dULL);
+  for (std::size_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng() % (i + 1)]);
+  const auto n_valid = std::size_t(std::llround(fraction * double(n)));
+  if (n_valid == 0 || n_valid >= n) {
+    fail("valid_fraction " + std::to_string(fraction) + " of " + std::to_string(n) +
+         " rows leaves no validation or no training rows");
+  }
+  split.valid.assign(order.begin(), order.begin() + std::ptrdiff_t(n_valid));
+  split.train.assign(order.begin() + std::ptrdiff_t(n_valid), order.end());
+  std::sort(split.valid.begin(), split.valid.end());
+  std::sort(split.train.begin(), split.train.end());
+  return split;
+}
+
+/// Per-class weights: empty for none; "balanced" gives n / (K n_c), then named labels override.
+std::vector<double> class_weights(const TrainOptions& o, const ClassIndex& labels) {
+  if (!o.balanced && o.class_weight.empty()) return {};
+  const std::size_t k = labels.classes.size();
+  std::vector<double> weight(k, 1.0);
+  if (o.balanced) {
+    std::vector<double> count(k, 0.0);
+    for (const std::int64_t c : labels.y) count[std::size_t(c)] += 1.0;
+    const double n = double(labels.y.size());
+    for (std::size_t c = 0; c < k; ++c) {
+      weight[c] = count[c] > 0 ? n / (double(k) * count[c]) : 0.0;
+    }
+  }
+  for (const auto& [label, value] : o.class_weight) {
+    const auto it = labels.index.find(label);
+    if (it == labels.index.end()) fail("class_weight names \"" + label + "\", which is not a class");
+    weight[std::size_t(it->second)] = value;
+  }
+  return weight;
+}
+
+/// The training objective's options: the fit's weights and threads (no penalty: see Fit).
+ObjectiveOptions weighted_options(const TrainOptions& o, std::vector<double> class_weight) {
+  ObjectiveOptions oo;
+  oo.sample_weight = o.sample_weight;
+  oo.class_weight = std::move(class_weight);
+  oo.threads = o.threads;
+  return oo;
+}
+
+/// The validation objective's: unweighted, the fit's threads.
+ObjectiveOptions unweighted_options(const TrainOptions& o) {
+  ObjectiveOptions oo;
+  oo.threads = o.threads;
+  return oo;
+}
+
+/// One fit: the problem and its state while a solver runs. The objective sums over the raw
+/// features; the mean and the penalty are formed once, by penalized_mean(), on W in the
+/// preprocessed space.
+template <class T>
+class Fit {
+ public:
+  Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRegression* warm);
+  void run_lbfgs();
+  void run_stochastic();
+  SoftmaxRegression finish();
+
+ private:
+  double batch(std::span<const double> th, std::span<double> g,
+               std::span<const std::size_t> rows);
+  double minibatch(std::span<const double> th, std::span<double> g,
+                   std::span<const std::size_t> positions);
+  bool on_progress(const Progress& p);
+  int warmup_epochs() const;
+  void warm_up(int epochs);
+  LbfgsOptions lbfgs_options() const;
+
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  const Dataset<T>& data_;
+  const TrainOptions& o_;
+  const SoftmaxRegression* warm_;
+  std::size_t n_, d_;
+  ClassIndex labels_;
+  std::size_t k_;
+  RowSplit split_;
+  std::size_t n_train_;
+  SoftmaxObjective<T> objective_;             // weighted, over the training rows
+  SoftmaxObjective<T> validation_objective_;  // unweighted, over the validation rows
+  Preprocessing pre_;
+  std::vector<double> theta_, theta_raw_;
+  std::vector<std::size_t> mapped_;
+  ValidationLoss validation_;
+  double valid_accuracy_ = -1.0;
+  std::size_t seen_ = 0, correct_ = 0;  // SGD / Adam: accuracy over an epoch's mini-batches
+  bool reached_target_ = false;
+  OptimResult result_;
+  std::string warmup_note_;
+};
+
+template <class T>
+Fit<T>::Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRegression* warm)
+    : data_(data),
+      o_(options),
+      warm_(warm),
+      n_(data.rows()),
+      d_(data.cols()),
+      labels_(index_labels(std::span<const std::string>(data.labels), data.source, warm)),
+      k_(labels_.classes.size()),
+      split_(split_rows(n_, options.valid_fraction, options.seed)),
+      n_train_(split_.train.empty() ? n_ : split_.train.size()),
+      objective_(data.features, labels_.y, k_,
+                 weighted_options(options, class_weights(options, labels_))),
+      validation_objective_(data.features, labels_.y, k_, unweighted_options(options)),
+      pre_(warm ? warm->preprocessing()
+                : detail::fit_preprocessing(data.features, options.scale,
+                                            std::span<const std::size_t>(split_.train))) {
+  const std::size_t np = d_ * k_ + k_;
+  theta_.assign(np, 0.0);
+  theta_raw_.resize(np);
+  if (warm) {
+    std::copy(warm->weights().begin(), warm->weights().end(), theta_.begin());
+    std::copy(warm->bias().begin(), warm->bias().end(), theta_.begin() + std::ptrdiff_t(d_ * k_));
+  }
+  if (!split_.valid.empty()) {
+    validation_ = [this](std::span<const double> th) {
+      detail::fold(pre_, d_, k_, th, theta_raw_);
+      const double loss = validation_objective_.evaluate_rows(theta_raw_, {}, split_.valid);
+      valid_accuracy_ = validation_objective_.last_accuracy();
+      return loss;
+    };
+  }
+}
+
+template <class T>
+double Fit<T>::batch(std::span<const double> th, std::span<double> g,
+                     std::span<const std::size_t> rows) {
+  detail::fold(pre_, d_, k_, th, theta_raw_);
+  const ObjectiveSums sums = objective_.sums(theta_raw_, g, rows);
+  if (!g.empty()) detail::unfold_gradient(pre_, d_, k_, g);  // linear: the sum maps as the mean
+  return penalized_mean(sums, th, k_, g, o_.l2);
+}
+
+// Mini-batch objective of SGD / Adam: positions index the training rows.
+template <class T>
+double Fit<T>::minibatch(std::span<const double> th, std::span<double> g,
+                         std::span<const std::size_t> positions) {
+  std::span<const std::size_t> rows = positions;
+  if (!split_.train.empty()) {
+    mapped_.resize(positions.size());
+    for (std::size_t i = 0; i < positions.size(); ++i) mapped_[i] = split_.train[positions[i]];
+    rows = mapped_;
+  }
+  const double loss = batch(th, g, rows);
+  seen_ += rows.size();
+  correct_ += std::size_t(std::llround(objective_.last_accuracy() * double(rows.size())));
+  return loss;
+}
+
+template <class T>
+bool Fit<T>::on_progress(const Progress& p) {
+  if (p.loss <= o_.target_loss) reached_target_ = true;
+  Progress q = p;
+  q.accuracy = o_.solver == Solver::lbfgs || seen_ == 0 ? objective_.last_accuracy()
+                                                        : double(correct_) / double(seen_);
+  q.valid_accuracy = valid_accuracy_;
+  seen_ = correct_ = 0;
+  const bool go_on = o_.progress ? o_.progress(q) : true;
+  return go_on && !reached_target_;
+}
+
+template <class T>
+int Fit<T>::warmup_epochs() const {
+  if (o_.max_iter == 0) return 0;
+  if (o_.lbfgs_warmup >= 0) return o_.lbfgs_warmup;
+  return n_train_ >= TrainOptions::kAutoWarmupRows && warm_ == nullptr ? 3 : 0;
+}
+
+// Epochs of Adam before L-BFGS, kept only if they lower the full objective. A stop request
+// during them ends the whole fit at the start point (result_.message says so).
+template <class T>
+void Fit<T>::warm_up(int epochs) {
+  const std::span<const std::size_t> rows(split_.train);
+  const std::vector<double> theta0 = theta_;
+  // At theta = 0 without weights the objective is log K exactly: no pass needed.
+  const bool plain_zero =
+      !o_.balanced && o_.class_weight.empty() && o_.sample_weight.empty() &&
+      std::all_of(theta_.begin(), theta_.end(), [](double v) { return v == 0.0; });
+  const double before = plain_zero ? std::log(double(k_)) : batch(theta_, {}, rows);
+  StochasticOptions so;
+  so.epochs = epochs;
+  so.lr = 0.02;
+  so.schedule = LrSchedule::cosine;
+  so.seed = o_.seed;
+  bool interrupted = false;
+  const ProgressCallback warm_progress = [&](const Progress& p) {
+    Progress q = p;
+    q.warmup = true;
+    q.accuracy = seen_ == 0 ? -1.0 : double(correct_) / double(seen_);
+    seen_ = correct_ = 0;
+    interrupted = o_.progress && !o_.progress(q);
+    return !interrupted;
+  };
+  const BatchObjective objective = [this](std::span<const double> th, std::span<double> g,
+                                          std::span<const std::size_t> positions) {
+    return minibatch(th, g, positions);
+  };
+  const OptimResult w = adam(objective, n_train_, theta_, so, warm_progress);
+  if (interrupted) {  // back to the start, whose loss is known, and no L-BFGS
+    theta_ = theta0;
+    result_.loss = before;
+    result_.grad_norm = std::numeric_limits<double>::quiet_NaN();
+    result_.message = "stopped by the caller (during the Adam warm-up)";
+  } else if (const double after = std::isfinite(w.loss) ? batch(theta_, {}, rows) : before;
+             after < before) {
+    warmup_note_ = "; after a " + std::to_string(epochs) + "-epoch Adam warm-up";
+  } else {
+    theta_ = theta0;
+  }
+  seen_ = correct_ = 0;
+}
+
+template <class T>
+LbfgsOptions Fit<T>::lbfgs_options() const {
+  LbfgsOptions lo;
+  lo.max_iterations = o_.max_iter;
+  lo.grad_tol = o_.tol;
+  const std::size_t budget_pairs = (std::size_t{64} << 20) / (16 * theta_.size());
+  lo.memory = o_.lbfgs_memory > 0
+                  ? o_.lbfgs_memory
+                  : int(std::min<std::size_t>(100, std::max<std::size_t>(10, budget_pairs)));
+  lo.patience = split_.valid.empty() ? 0 : o_.patience;
+  return lo;
+}
+
+template <class T>
+void Fit<T>::run_lbfgs() {
+  if (const int epochs = warmup_epochs(); epochs > 0) warm_up(epochs);
+  if (!result_.message.empty()) return;  // stopped during the warm-up
+  LbfgsOptions lo = lbfgs_options();
+  // The preconditioners look at the training rows that carry weight, weighted as the
+  // objective weighs them: a row of sample weight 0 is not in the objective, so it must not
+  // shape the path either, and a row of weight 2 shapes it as two copies would.
+  std::vector<std::size_t> weighted_rows;
+  if (!o_.sample_weight.empty()) {
+    for (std::size_t r = 0; r < n_train_; ++r) {
+      const std::size_t row = split_.train.empty() ? r : split_.train[r];
+      if (o_.sample_weight[row] > 0.0) weighted_rows.push_back(row);
+    }
+  }
+  const std::span<const std::size_t> shaping_rows =
+      o_.sample_weight.empty() ? std::span<const std::size_t>(split_.train)
+                               : std::span<const std::size_t>(weighted_rows);
+  std::unique_ptr<detail::SecondMomentPreconditioner> second_moment;
+  if (o_.preconditioner == Preconditioner::automatic) {
+    second_moment = detail::SecondMomentPreconditioner::build(data_.features, pre_, shaping_rows,
+                                                              o_.sample_weight, k_, o_.l2,
+                                                              o_.threads);
+  }
+  if (second_moment) {
+    lo.h0_apply = [&](std::span<double> v) { second_moment->apply(v); };
+  } else if (o_.preconditioner != Preconditioner::none) {
+    lo.h0_diagonal = detail::inverse_hessian_diagonal(data_.features, pre_, shaping_rows,
+                                                      o_.sample_weight, k_, o_.l2);
+  }
+  const std::span<const std::size_t> rows(split_.train);
+  result_ = lbfgs(
+      [&](std::span<const double> th, std::span<double> g) { return batch(th, g, rows); },
+      theta_, lo, [this](const Progress& p) { return on_progress(p); }, validation_);
+}
+
+template <class T>
+void Fit<T>::run_stochastic() {
+  StochasticOptions so;
+  so.epochs = o_.epochs;
+  so.batch_size = o_.batch_size;
+  so.lr = o_.lr > 0.0 ? o_.lr : (o_.solver == Solver::sgd ? 0.1 : 1e-3);
+  so.schedule = o_.schedule;
+  so.momentum = o_.momentum;
+  so.seed = o_.seed;
+  so.patience = split_.valid.empty() ? 0 : o_.patience;
+  const BatchObjective objective = [this](std::span<const double> th, std::span<double> g,
+                                          std::span<const std::size_t> positions) {
+    return minibatch(th, g, positions);
+  };
+  const ProgressCallback progress = [this](const Progress& p) { return on_progress(p); };
+  result_ = o_.solver == Solver::sgd ? sgd(objective, n_train_, theta_, so, progress, validation_)
+                                     : adam(objective, n_train_, theta_, so, progress, validation_);
+  if (!std::isfinite(result_.loss)) {
+    throw Error("softreg::SoftmaxRegression::fit: " + result_.message);
+  }
+}
+
+template <class T>
+SoftmaxRegression Fit<T>::finish() {
+  TrainingInfo info;
+  info.solver = o_.solver;
+  info.dtype = std::is_same_v<T, float> ? DType::float32 : DType::float64;
+  info.l2 = o_.l2;
+  info.iterations = result_.iterations;
+  info.evaluations = result_.evaluations;
+  info.message = (reached_target_ ? "reached the target loss" : result_.message) + warmup_note_;
+  info.converged = result_.converged || reached_target_;
+  info.final_loss = result_.loss;
+  info.grad_norm = result_.grad_norm;
+  info.valid_loss = validation_ ? validation_(theta_) : -1.0;
+  info.n_train = n_train_;
+  info.n_valid = split_.valid.size();
+  info.loss_history = result_.history;
+  info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  std::vector<double> w(theta_.begin(), theta_.begin() + std::ptrdiff_t(d_ * k_));
+  std::vector<double> b(theta_.begin() + std::ptrdiff_t(d_ * k_), theta_.end());
+  return SoftmaxRegression(std::move(labels_.classes), d_, std::move(w), std::move(b), pre_,
+                           std::move(info));
+}
+
+}  // namespace
+
+template <class T>
+SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOptions& o,
+                                         const SoftmaxRegression* warm) {
+  if (data.rows() == 0) fail("the training data has no rows");
+  if (data.labels.size() != data.rows()) {
+    fail("training needs one label per row (" + data.source + ")");
+  }
+  validate_fit_options(o, data.rows());
+  if (warm && warm->n_features() != data.cols()) {
+    fail("warm start model has " + std::to_string(warm->n_features()) + " features, the data has " +
+         std::to_string(data.cols()));
+  }
+  Fit<T> fit(data, o, warm);
+  if (o.solver == Solver::lbfgs) {
+    fit.run_lbfgs();
+  } else {
+    fit.run_stochastic();
+  }
+  return fit.finish();
+}
+
+template SoftmaxRegression SoftmaxRegression::fit<float>(const Dataset<float>&, const TrainOptions&,
+                                                         const SoftmaxRegression*);
+template SoftmaxRegression SoftmaxRegression::fit<double>(const Dataset<double>&,
+                                                          const TrainOptions&,
+                                                          const SoftmaxRegression*);
+
+}  // namespace softreg

@@ -27,7 +27,7 @@ void add_data_options(CLI::App& app, DataArgs& args) {
   app.add_option("--format", args.format,
                  "Force the data format instead of inferring it from "
                  "the file name")
-      ->check(CLI::IsMember({"auto", "csv", "libsvm", "svm", "npy", "idx"}))
+      ->check(CLI::IsMember(spellings<DataFormat>()))
       ->capture_default_str();
   app.add_option("--delimiter", args.delimiter,
                  "CSV field delimiter, one character or \"tab\" (default: ',' or tab for .tsv)");

@@ -9,6 +9,7 @@
 
 #include "softreg/data.hpp"
 #include "softreg/model.hpp"
+#include "softreg/names.hpp"
 
 namespace softreg::cli {
 
@@ -45,24 +46,24 @@ std::vector<std::int64_t> label_indices(const SoftmaxRegression& model,
 CLI::Validator non_negative();
 CLI::Validator positive();
 
-/// An option taking one of `choices` by name, stored as the matching enum value.
+/// Every spelling E's values accept (softreg/names.hpp: canonical names and aliases).
+template <class E>
+std::vector<std::string> spellings() {
+  std::vector<std::string> names;
+  for (const auto& entry : enum_names<E>()) names.emplace_back(entry.name);
+  return names;
+}
+
+/// An option taking one of E's names, stored as the matching value; its default is target's
+/// current value.
 template <class E>
 CLI::Option* add_choice(CLI::App& app, const std::string& name, E& target,
-                        std::vector<std::pair<std::string, E>> choices, const std::string& help,
-                        const std::string& default_name) {
-  std::vector<std::string> names;
-  for (const auto& c : choices) names.push_back(c.first);
+                        const std::string& help) {
   return app
       .add_option_function<std::string>(
-          name,
-          [&target, choices](const std::string& value) {
-            for (const auto& c : choices) {
-              if (c.first == value) target = c.second;
-            }
-          },
-          help)
-      ->check(CLI::IsMember(names))
-      ->default_str(default_name);
+          name, [&target](const std::string& value) { target = *parse_name<E>(value); }, help)
+      ->check(CLI::IsMember(spellings<E>()))
+      ->default_str(std::string(name_of(target)));
 }
 
 /// "12.3 s", "850 ms".

@@ -90,9 +90,7 @@ void add_train(CLI::App& app) {
   add_data_options(*cmd, args->data);
   TrainOptions& o = args->options;
   cmd->add_option("--model", args->model, "Where to write the model file")->required();
-  add_choice<Solver>(*cmd, "--solver", o.solver,
-                     {{"lbfgs", Solver::lbfgs}, {"sgd", Solver::sgd}, {"adam", Solver::adam}},
-                     "lbfgs (full batch), sgd (momentum) or adam", "lbfgs");
+  add_choice(*cmd, "--solver", o.solver, "lbfgs (full batch), sgd (momentum) or adam");
   cmd->add_option("--l2", o.l2, "L2 penalty lambda in (lambda/2)||W||^2 (C = 1/(lambda n))")
       ->check(non_negative())
       ->capture_default_str();
@@ -111,14 +109,9 @@ void add_train(CLI::App& app) {
                   "(-1: 3 for 20000+ training rows without --warm-start, else 0)")
       ->check(CLI::Range(-1, 1000, "INTEGER in [-1, 1000]"))
       ->capture_default_str();
-  add_choice<Preconditioner>(
-      *cmd, "--preconditioner", o.preconditioner,
-      {{"auto", Preconditioner::automatic},
-       {"diagonal", Preconditioner::diagonal},
-       {"none", Preconditioner::none}},
-      "L-BFGS initial inverse Hessian: auto (second moments of the features for dense data with "
-      "up to 2048 features, else diagonal), diagonal or none",
-      "auto");
+  add_choice(*cmd, "--preconditioner", o.preconditioner,
+             "L-BFGS initial inverse Hessian: auto (second moments of the features for dense data "
+             "with up to 2048 features, else diagonal), diagonal or none");
   cmd->add_option("--epochs", o.epochs, "SGD / Adam passes over the data")
       ->check(non_negative())
       ->capture_default_str();
@@ -127,11 +120,8 @@ void add_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--lr", o.lr, "SGD / Adam learning rate (default 0.1 for sgd, 0.001 for adam)")
       ->check(positive());
-  add_choice<LrSchedule>(*cmd, "--schedule", o.schedule,
-                         {{"constant", LrSchedule::constant},
-                          {"inverse-sqrt", LrSchedule::inverse_sqrt},
-                          {"cosine", LrSchedule::cosine}},
-                         "Learning-rate schedule: constant, inverse-sqrt or cosine", "constant");
+  add_choice(*cmd, "--schedule", o.schedule,
+             "Learning-rate schedule: constant, inverse-sqrt (or inverse_sqrt) or cosine");
   cmd->add_option("--momentum", o.momentum, "SGD momentum")
       ->check(CLI::Range(0.0, 0.999999, "NUMBER in [0, 1)"))
       ->capture_default_str();
@@ -143,13 +133,9 @@ void add_train(CLI::App& app) {
                   "Iterations / epochs without validation improvement before stopping")
       ->check(positive())
       ->capture_default_str();
-  add_choice<Scaling>(
-      *cmd, "--scale", o.scale,
-      {{"none", Scaling::none}, {"standard", Scaling::standard}, {"minmax", Scaling::minmax}},
-      "Feature preprocessing stored in the model: none, standard or minmax", "none");
-  add_choice<DType>(*cmd, "--dtype", o.dtype,
-                    {{"float32", DType::float32}, {"float64", DType::float64}},
-                    "Precision of the passes over the data: float32 or float64", "float32");
+  add_choice(*cmd, "--scale", o.scale,
+             "Feature preprocessing stored in the model: none, standard or minmax");
+  add_choice(*cmd, "--dtype", o.dtype, "Precision of the passes over the data: float32 or float64");
   cmd->add_option("--target-loss", o.target_loss,
                   "Stop once the training objective is at or below this value");
   cmd->add_option("--class-weight", args->class_weight,

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "model_fixtures.hpp"
@@ -240,6 +241,44 @@ TEST(Model, RejectsBadTrainingInput) {
   const auto m = softreg::SoftmaxRegression::fit(data, {});
   softreg::DenseMatrix<float> wrong(3, 5);
   EXPECT_THROW(m.predict(softreg::FeatureMatrix<float>(wrong)), softreg::InvalidArgument);
+}
+
+// TrainOptions::validate() names the field, the rule and the value; fit says the same.
+TEST(Model, OptionsNameTheBadField) {
+  const auto message = [](const softreg::TrainOptions& o) {
+    try {
+      o.validate();
+    } catch (const softreg::InvalidArgument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no exception");
+  };
+  softreg::TrainOptions o;
+  EXPECT_EQ(message(o), "no exception");
+  o.l2 = -1.0;
+  EXPECT_EQ(message(o), "softreg::TrainOptions: l2 must be finite and >= 0; got -1");
+  o = {};
+  o.momentum = 1.0;
+  EXPECT_EQ(message(o), "softreg::TrainOptions: momentum must be in [0, 1); got 1");
+  o = {};
+  o.batch_size = 0;
+  EXPECT_EQ(message(o), "softreg::TrainOptions: batch_size must be >= 1; got 0");
+  o = {};
+  o.sample_weight = {1.0, std::nan("")};
+  EXPECT_EQ(message(o), "softreg::TrainOptions: sample_weight[1] must be finite and >= 0; got nan");
+  o = {};
+  o.class_weight = {{"cat", -2.0}};
+  EXPECT_EQ(message(o), "softreg::TrainOptions: class_weight[\"cat\"] must be finite and >= 0; got -2");
+  o = {};
+  o.lbfgs_warmup = -2;
+  try {
+    softreg::SoftmaxRegression::fit(blobs<float>(20, 2, 2, 5.0, 2), o);
+    FAIL() << "no exception";
+  } catch (const softreg::InvalidArgument& e) {
+    EXPECT_STREQ(e.what(),
+                 "softreg::SoftmaxRegression::fit: lbfgs_warmup must be >= 0, or -1 for automatic; "
+                 "got -2");
+  }
 }
 
 TEST(Model, BalancedClassWeightsShiftTheBoundaryTowardsTheMajority) {

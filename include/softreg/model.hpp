@@ -23,7 +23,7 @@ enum class DType { float32, float64 };
 /// diagonal: 1 / the Hessian's diagonal at the start; none: the identity.
 enum class Preconditioner { automatic, diagonal, none };
 
-const char* solver_name(Solver s);    // "lbfgs", "sgd", "adam"
+const char* solver_name(Solver s);    // "lbfgs", "sgd", "adam" (softreg/names.hpp: all enums)
 const char* scaling_name(Scaling s);  // "none", "standard", "minmax"
 const char* dtype_name(DType t);      // "float32", "float64"
 
@@ -75,6 +75,12 @@ struct TrainOptions {
   double target_loss = -std::numeric_limits<double>::infinity();
   std::vector<double> sample_weight;  // one per row, or empty
   ProgressCallback progress;          // per iteration / epoch; return false to stop
+
+  /// Throws InvalidArgument naming the first field out of range and what it must be
+  /// ("softreg::TrainOptions: l2 must be finite and >= 0; got -1"). The sizes that depend on
+  /// the data (sample_weight, class_weight labels) are checked by fit. The command line and
+  /// the Python module pass this message on.
+  void validate() const;
 };
 
 /// What training did, stored in the model file.

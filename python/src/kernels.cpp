@@ -8,6 +8,7 @@
 #include "arrays.hpp"
 #include "bindings.hpp"
 #include "softreg/loss.hpp"
+#include "softreg/names.hpp"
 #include "softreg/softmax.hpp"
 
 namespace softreg::python {
@@ -80,11 +81,7 @@ py::array logsumexp_py(py::handle x, int axis, bool keepdims, const py::object& 
 }
 
 Reduction parse_reduction(const std::string& r, const char* where) {
-  if (r == "mean") return Reduction::mean;
-  if (r == "sum") return Reduction::sum;
-  if (r == "none") return Reduction::none;
-  throw py::value_error(std::string(where) + ": reduction must be 'mean', 'sum' or 'none'; got '" +
-                        r + "'");
+  return parse_name_or_throw<Reduction>(r, std::string(where) + ": reduction");
 }
 
 struct CrossEntropyArgs {

@@ -15,6 +15,7 @@
 #include "arrays.hpp"
 #include "bindings.hpp"
 #include "softreg/model_io.hpp"
+#include "softreg/names.hpp"
 
 namespace softreg::python {
 
@@ -112,39 +113,6 @@ AnyFeatures to_features(py::handle x, const char* where) {
                        dtype_str(a.dtype()));
 }
 
-Solver parse_solver(const std::string& s) {
-  if (s == "lbfgs") return Solver::lbfgs;
-  if (s == "sgd") return Solver::sgd;
-  if (s == "adam") return Solver::adam;
-  throw py::value_error("solver must be 'lbfgs', 'sgd' or 'adam'; got '" + s + "'");
-}
-
-Scaling parse_scaling(const std::string& s) {
-  if (s == "none") return Scaling::none;
-  if (s == "standard") return Scaling::standard;
-  if (s == "minmax") return Scaling::minmax;
-  throw py::value_error("scale must be 'none', 'standard' or 'minmax'; got '" + s + "'");
-}
-
-LrSchedule parse_schedule(const std::string& s) {
-  if (s == "constant") return LrSchedule::constant;
-  if (s == "inverse_sqrt") return LrSchedule::inverse_sqrt;
-  if (s == "cosine") return LrSchedule::cosine;
-  throw py::value_error("schedule must be 'constant', 'inverse_sqrt' or 'cosine'; got '" + s + "'");
-}
-
-const char* schedule_name(LrSchedule s) {
-  switch (s) {
-    case LrSchedule::constant:
-      return "constant";
-    case LrSchedule::inverse_sqrt:
-      return "inverse_sqrt";
-    case LrSchedule::cosine:
-      return "cosine";
-  }
-  return "?";
-}
-
 py::array_t<double> to_array(const std::vector<double>& v) {
   return py::array_t<double>(static_cast<py::ssize_t>(v.size()), v.data());
 }
@@ -170,8 +138,8 @@ py::dict info_dict(const TrainingInfo& info) {
 
 TrainingInfo info_from(const py::dict& d) {
   TrainingInfo info;
-  info.solver = parse_solver(d["solver"].cast<std::string>());
-  info.dtype = d["dtype"].cast<std::string>() == "float64" ? DType::float64 : DType::float32;
+  info.solver = parse_name_or_throw<Solver>(d["solver"].cast<std::string>(), "solver");
+  info.dtype = parse_name_or_throw<DType>(d["dtype"].cast<std::string>(), "dtype");
   info.l2 = d["l2"].cast<double>();
   info.iterations = d["iterations"].cast<int>();
   info.evaluations = d["evaluations"].cast<int>();
@@ -192,7 +160,7 @@ SoftmaxRegression make_model(std::vector<std::string> classes, std::size_t n_fea
                              const std::string& scale, const py::array& offset,
                              const py::array& scale_factors, const py::dict& info) {
   Preprocessing pre;
-  pre.kind = parse_scaling(scale);
+  pre.kind = parse_name_or_throw<Scaling>(scale, "scale");
   if (pre.kind != Scaling::none) {
     pre.offset = vector_of<double>(offset);
     pre.scale = vector_of<double>(scale_factors);
@@ -327,13 +295,19 @@ estimator softreg.SoftmaxRegression fills them from its parameters.
       .def(py::init<>())
       .def_property(
           "solver", [](const TrainOptions& o) { return solver_name(o.solver); },
-          [](TrainOptions& o, const std::string& s) { o.solver = parse_solver(s); })
+          [](TrainOptions& o, const std::string& s) {
+            o.solver = parse_name_or_throw<Solver>(s, "solver");
+          })
       .def_property(
           "scale", [](const TrainOptions& o) { return scaling_name(o.scale); },
-          [](TrainOptions& o, const std::string& s) { o.scale = parse_scaling(s); })
+          [](TrainOptions& o, const std::string& s) {
+            o.scale = parse_name_or_throw<Scaling>(s, "scale");
+          })
       .def_property(
-          "schedule", [](const TrainOptions& o) { return schedule_name(o.schedule); },
-          [](TrainOptions& o, const std::string& s) { o.schedule = parse_schedule(s); })
+          "schedule", [](const TrainOptions& o) { return std::string(name_of(o.schedule)); },
+          [](TrainOptions& o, const std::string& s) {
+            o.schedule = parse_name_or_throw<LrSchedule>(s, "schedule");
+          })
       .def_readwrite("l2", &TrainOptions::l2)
       .def_readwrite("max_iter", &TrainOptions::max_iter)
       .def_readwrite("tol", &TrainOptions::tol)

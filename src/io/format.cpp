@@ -1,4 +1,4 @@
-// Data format names: printing, parsing the CLI's --format, and inferring a format from a name.
+// Inferring a data format from a file name (the format names are in common/names.cpp).
 #include <algorithm>
 #include <cctype>
 #include <string>
@@ -8,32 +8,6 @@
 #include "softreg/error.hpp"
 
 namespace softreg {
-
-const char* format_name(DataFormat f) {
-  switch (f) {
-    case DataFormat::automatic:
-      return "auto";
-    case DataFormat::csv:
-      return "csv";
-    case DataFormat::libsvm:
-      return "libsvm";
-    case DataFormat::npy:
-      return "npy";
-    case DataFormat::idx:
-      return "idx";
-  }
-  return "unknown";
-}
-
-DataFormat parse_format(const std::string& name) {
-  if (name == "auto") return DataFormat::automatic;
-  if (name == "csv") return DataFormat::csv;
-  if (name == "libsvm" || name == "svm") return DataFormat::libsvm;
-  if (name == "npy") return DataFormat::npy;
-  if (name == "idx") return DataFormat::idx;
-  throw InvalidArgument("parse_format: unknown data format \"" + name +
-                        "\"; expected one of auto, csv, libsvm, svm, npy, idx");
-}
 
 DataFormat infer_format(const std::string& path) {
   const std::string name = detail::plain_file_name(path);

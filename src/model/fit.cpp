@@ -10,6 +10,7 @@
 #include <numeric>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <unordered_map>
 
@@ -26,12 +27,7 @@ void fail(const std::string& what) {
   throw InvalidArgument("softreg::SoftmaxRegression::fit: " + what);
 }
 
-void validate_fit_options(const TrainOptions& o, std::size_t n) {
-  if (!(o.l2 >= 0.0) || !std::isfinite(o.l2)) fail("l2 must be finite and >= 0");
-  if (!(o.valid_fraction >= 0.0 && o.valid_fraction < 1.0))
-    fail("valid_fraction must be in [0, 1)");
-  if (o.max_iter < 0 || o.epochs < 0) fail("max_iter and epochs must be >= 0");
-  if (o.lbfgs_warmup < -1) fail("lbfgs_warmup must be >= 0, or -1 for automatic");
+void check_sample_weight_count(const TrainOptions& o, std::size_t n) {
   if (!o.sample_weight.empty() && o.sample_weight.size() != n) {
     fail("sample_weight has " + std::to_string(o.sample_weight.size()) + " entries for " +
          std::to_string(n) + " rows");
@@ -416,6 +412,42 @@ SoftmaxRegression Fit<T>::finish() {
 
 }  // namespace
 
+void TrainOptions::validate() const {
+  const auto bad = [](const std::string& field, const std::string& need, const std::string& got) {
+    throw InvalidArgument("softreg::TrainOptions: " + field + " must be " + need + "; got " + got);
+  };
+  const auto number = [](double v) {
+    std::ostringstream text;
+    text << v;
+    return text.str();
+  };
+  if (!(l2 >= 0.0) || !std::isfinite(l2)) bad("l2", "finite and >= 0", number(l2));
+  if (!(tol >= 0.0)) bad("tol", ">= 0", number(tol));
+  if (!(valid_fraction >= 0.0 && valid_fraction < 1.0)) {
+    bad("valid_fraction", "in [0, 1)", number(valid_fraction));
+  }
+  if (max_iter < 0) bad("max_iter", ">= 0", std::to_string(max_iter));
+  if (epochs < 0) bad("epochs", ">= 0", std::to_string(epochs));
+  if (lbfgs_memory < 0) bad("lbfgs_memory", ">= 0 (0: automatic)", std::to_string(lbfgs_memory));
+  if (lbfgs_warmup < -1) {
+    bad("lbfgs_warmup", ">= 0, or -1 for automatic", std::to_string(lbfgs_warmup));
+  }
+  if (batch_size < 1) bad("batch_size", ">= 1", std::to_string(batch_size));
+  if (!(lr >= 0.0) || !std::isfinite(lr)) bad("lr", "finite and > 0 (0: the solver's default)", number(lr));
+  if (!(momentum >= 0.0 && momentum < 1.0)) bad("momentum", "in [0, 1)", number(momentum));
+  if (patience < 1) bad("patience", ">= 1", std::to_string(patience));
+  for (std::size_t i = 0; i < sample_weight.size(); ++i) {
+    if (!(sample_weight[i] >= 0.0) || !std::isfinite(sample_weight[i])) {
+      bad("sample_weight[" + std::to_string(i) + "]", "finite and >= 0", number(sample_weight[i]));
+    }
+  }
+  for (const auto& [label, weight] : class_weight) {
+    if (!(weight >= 0.0) || !std::isfinite(weight)) {
+      bad("class_weight[\"" + label + "\"]", "finite and >= 0", number(weight));
+    }
+  }
+}
+
 template <class T>
 SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOptions& o,
                                          const SoftmaxRegression* warm) {
@@ -423,7 +455,12 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   if (data.labels.size() != data.rows()) {
     fail("training needs one label per row (" + data.source + ")");
   }
-  validate_fit_options(o, data.rows());
+  try {
+    o.validate();
+  } catch (const InvalidArgument& e) {  // the same text, said by fit
+    fail(std::string(e.what()).substr(std::string("softreg::TrainOptions: ").size()));
+  }
+  check_sample_weight_count(o, data.rows());
   if (warm && warm->n_features() != data.cols()) {
     fail("warm start model has " + std::to_string(warm->n_features()) + " features, the data has " +
          std::to_string(data.cols()));

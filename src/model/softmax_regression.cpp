@@ -1,5 +1,5 @@
-// SoftmaxRegression: assembling a model from parts, class lookup, folded weights, enum names
-// (fitting is in fit.cpp).
+// SoftmaxRegression: assembling a model from parts, class lookup, folded weights (fitting is in
+// fit.cpp).
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -10,32 +10,6 @@
 #include "softreg/model.hpp"
 
 namespace softreg {
-
-const char* solver_name(Solver s) {
-  switch (s) {
-    case Solver::lbfgs:
-      return "lbfgs";
-    case Solver::sgd:
-      return "sgd";
-    case Solver::adam:
-      return "adam";
-  }
-  return "?";
-}
-const char* scaling_name(Scaling s) {
-  switch (s) {
-    case Scaling::none:
-      return "none";
-    case Scaling::standard:
-      return "standard";
-    case Scaling::minmax:
-      return "minmax";
-  }
-  return "?";
-}
-const char* dtype_name(DType t) {
-  return t == DType::float32 ? "float32" : "float64";
-}
 
 SoftmaxRegression::SoftmaxRegression(std::vector<std::string> classes, std::size_t n_features,
                                      std::vector<double> weights, std::vector<double> bias,

@@ -1,12 +1,8 @@
-// Shared CLI pieces: data options, loading with the model's width, atomic writes.
+// Shared CLI pieces: data options, loading with the model's width, label lookup, formatting.
 #include "common.hpp"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <unordered_map>
 
 #include "softreg/error.hpp"
@@ -58,33 +54,6 @@ Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_
 
 template Dataset<float> load_data<float>(const DataArgs&, std::size_t, bool);
 template Dataset<double> load_data<double>(const DataArgs&, std::size_t, bool);
-
-void write_atomically(const std::string& path, const std::function<void(std::FILE*)>& write) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) {
-    throw IoError(path + ": cannot create the output file: " + std::strerror(errno));
-  }
-  try {
-    write(f);
-  } catch (...) {
-    std::fclose(f);
-    std::remove(tmp.c_str());
-    throw;
-  }
-  const bool ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-  const int err = errno;
-  if (std::fclose(f) != 0 || !ok) {
-    std::remove(tmp.c_str());
-    throw IoError(path + ": writing failed: " + std::strerror(ok ? errno : err));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int rename_err = errno;
-    std::remove(tmp.c_str());
-    throw IoError(path +
-                  ": cannot rename the finished output into place: " + std::strerror(rename_err));
-  }
-}
 
 std::vector<std::int64_t> label_indices(const SoftmaxRegression& model,
                                         const std::vector<std::string>& labels,

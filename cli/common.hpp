@@ -1,4 +1,4 @@
-// Pieces every softreg subcommand shares: data options, loading, atomic output, formatting.
+// Pieces every softreg subcommand shares: data options, loading, enum choices, formatting.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -30,10 +30,6 @@ void add_data_options(CLI::App& app, DataArgs& args);
 /// a file without labels an error.
 template <class T>
 Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_labels);
-
-/// Writes a file through a temporary name in the same directory and a rename, so a failure
-/// never leaves a partial file at `path`. write() produces the content.
-void write_atomically(const std::string& path, const std::function<void(std::FILE*)>& write);
 
 /// Class labels of y as indices into model.classes(); a label the model does not know is an
 /// error naming the row and the file.

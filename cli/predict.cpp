@@ -1,12 +1,18 @@
 // softreg predict: class predictions (and optionally probabilities, top-k) as CSV.
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <functional>
 #include <memory>
 #include <numeric>
 #include <string>
+#include <string_view>
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "softreg/atomic_file.hpp"
+#include "softreg/error.hpp"
 #include "softreg/model_io.hpp"
 
 namespace softreg::cli {
@@ -22,17 +28,24 @@ struct PredictArgs {
 };
 
 /// Labels go out quoted when they contain a comma, a quote or a line break (RFC 4180).
-void put_label(std::FILE* f, const std::string& s) {
+void put_label(std::string& line, const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) {
-    std::fputs(s.c_str(), f);
+    line += s;
     return;
   }
-  std::fputc('"', f);
+  line += '"';
   for (const char c : s) {
-    if (c == '"') std::fputc('"', f);
-    std::fputc(c, f);
+    if (c == '"') line += '"';
+    line += c;
   }
-  std::fputc('"', f);
+  line += '"';
+}
+
+/// "%.6g" of v, appended.
+void put_number(std::string& line, double v) {
+  char text[32];
+  const int len = std::snprintf(text, sizeof text, "%.6g", v);
+  line.append(text, std::size_t(len));
 }
 
 template <class T>
@@ -44,22 +57,30 @@ void run_predict(const PredictArgs& a, const SoftmaxRegression& model) {
   model.predict_proba(data.features, std::span<T>(proba), a.threads);
   const std::vector<std::int64_t> pred = model.predict(data.features, a.threads);
   const std::size_t top = std::min(a.top_k, k);
-  auto write = [&](std::FILE* f) {
-    std::fputs("prediction", f);
+  // The CSV goes out a line at a time to `out`: standard output or the atomic output file.
+  auto write = [&](const std::function<void(std::string_view)>& out) {
+    std::string line = "prediction";
     if (a.proba) {
       for (const auto& c : model.classes()) {
-        std::fputc(',', f);
-        put_label(f, "proba_" + c);
+        line += ',';
+        put_label(line, "proba_" + c);
       }
     }
-    for (std::size_t r = 1; r <= top; ++r) std::fprintf(f, ",top%zu,top%zu_proba", r, r);
-    std::fputc('\n', f);
+    for (std::size_t r = 1; r <= top; ++r) {
+      line += ",top" + std::to_string(r) + ",top" + std::to_string(r) + "_proba";
+    }
+    line += '\n';
+    out(line);
     std::vector<std::size_t> order(k);
     for (std::size_t i = 0; i < n; ++i) {
       const T* p = proba.data() + i * k;
-      put_label(f, model.classes()[std::size_t(pred[i])]);
+      line.clear();
+      put_label(line, model.classes()[std::size_t(pred[i])]);
       if (a.proba) {
-        for (std::size_t c = 0; c < k; ++c) std::fprintf(f, ",%.6g", double(p[c]));
+        for (std::size_t c = 0; c < k; ++c) {
+          line += ',';
+          put_number(line, double(p[c]));
+        }
       }
       if (top > 0) {
         std::iota(order.begin(), order.end(), std::size_t{0});
@@ -67,18 +88,26 @@ void run_predict(const PredictArgs& a, const SoftmaxRegression& model) {
             order.begin(), order.begin() + std::ptrdiff_t(top), order.end(),
             [&](std::size_t x, std::size_t y) { return p[x] > p[y] || (p[x] == p[y] && x < y); });
         for (std::size_t r = 0; r < top; ++r) {
-          std::fputc(',', f);
-          put_label(f, model.classes()[order[r]]);
-          std::fprintf(f, ",%.6g", double(p[order[r]]));
+          line += ',';
+          put_label(line, model.classes()[order[r]]);
+          line += ',';
+          put_number(line, double(p[order[r]]));
         }
       }
-      std::fputc('\n', f);
+      line += '\n';
+      out(line);
     }
   };
   if (a.output.empty() || a.output == "-") {
-    write(stdout);
+    write([](std::string_view text) { std::fwrite(text.data(), 1, text.size(), stdout); });
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+      throw IoError(std::string("standard output: writing the predictions failed: ") +
+                    std::strerror(errno));
+    }
   } else {
-    write_atomically(a.output, write);
+    AtomicFile file(a.output);
+    write([&file](std::string_view text) { file.write(text); });
+    file.commit();
   }
 }
 

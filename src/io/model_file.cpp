@@ -12,7 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "io/model_atomic_file.hpp"
+#include "io/binary_out.hpp"
+#include "softreg/atomic_file.hpp"
 #include "softreg/error.hpp"
 #include "softreg/model_io.hpp"
 
@@ -65,7 +66,7 @@ void put_string(std::string& out, const std::string& s, const char* what) {
   out += s;
 }
 
-void put_f64s(detail::AtomicFile& f, const std::vector<double>& v) {
+void put_f64s(AtomicFile& f, const std::vector<double>& v) {
   if constexpr (std::endian::native == std::endian::little) {
     f.write(v.data(), v.size() * sizeof(double));
   } else {
@@ -248,7 +249,7 @@ void save_model(const SoftmaxRegression& model, const std::string& path) {
   put_string(meta, info.message, "the training message");
   append_le(meta, info.loss_history.size(), 8);
 
-  detail::AtomicFile file(path);
+  AtomicFile file(path);
   file.write(head);
   if (pre.kind != Scaling::none) {
     put_f64s(file, pre.offset);

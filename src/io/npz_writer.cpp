@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "io/model_atomic_file.hpp"
+#include "io/binary_out.hpp"
+#include "softreg/atomic_file.hpp"
 #include "softreg/error.hpp"
 #include "softreg/model_io.hpp"
 
@@ -171,7 +172,7 @@ void export_npz(const SoftmaxRegression& model, const std::string& path) {
                           " bytes; .npz files are written without zip64, so up to 4 GiB");
   }
 
-  detail::AtomicFile file(path);
+  AtomicFile file(path);
   for (auto& m : members) {
     m.offset = file.size();
     std::string h;

@@ -241,6 +241,18 @@ def test_predict_twice_is_byte_identical_and_output_file_matches_stdout(softreg,
     assert (workdir / "pred.csv").read_bytes() == first
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+def test_predict_to_a_full_device_fails_and_says_so(softreg_bin, softreg, workdir, overlapping):
+    import subprocess
+
+    softreg("train", "--data", "overlap.csv", "--model", "m.srm", "--quiet")
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([softreg_bin, "predict", "--model", "m.srm", "--data", "overlap.csv"],
+                              cwd=workdir, stdout=full, stderr=subprocess.PIPE, timeout=60)
+    assert proc.returncode != 0
+    assert b"standard output: writing the predictions failed: No space left on device" in proc.stderr
+
+
 def test_info_shows_features_and_classes(softreg, workdir, overlapping):
     softreg("train", "--data", "overlap.csv", "--model", "m.srm", "--scale", "minmax", "--quiet")
     fields = info_fields(softreg, "m.srm")

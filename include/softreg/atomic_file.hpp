@@ -1,0 +1,54 @@
+// AtomicFile: the one way softreg writes a file (model files, .npz, the CLI's outputs), so that
+// a reader sees either the old file or the complete new one, never a partial write.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace softreg {
+
+/// Writes to a temporary file created exclusively (O_EXCL) in the target's directory,
+/// "<path>.tmp.<pid>[.<n>]", and on commit() flushes it to disk, closes it and renames it over
+/// the target, then syncs the directory. Destroyed without commit() (an exception on the way),
+/// it removes the temporary file and leaves the target as it was. Every failure throws
+/// IoError naming the target, the step and the OS reason. Keeps a running CRC-32 of the bytes
+/// written, for formats that end with one. Not copyable; one thread at a time.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, std::size_t n);
+  void write(std::string_view s) { write(s.data(), s.size()); }
+  void write(std::span<const unsigned char> s) { write(s.data(), s.size()); }
+
+  /// Bytes written so far, and their CRC-32 (zlib's, as zip and gzip use).
+  std::uint64_t size() const { return size_; }
+  std::uint32_t crc() const { return crc_; }
+
+  /// Makes the file the target's content; throws IoError (and removes the temporary file) if
+  /// any step fails.
+  void commit();
+
+ private:
+  void flush_buffer();
+  void write_all(const unsigned char* p, std::size_t n);
+  [[noreturn]] void fail(const std::string& what);
+  void discard();
+  void sync_directory() const;
+
+  std::string path_;
+  std::string tmp_;
+  int fd_ = -1;
+  bool committed_ = false;
+  std::vector<unsigned char> buffer_;
+  std::uint64_t size_ = 0;
+  std::uint32_t crc_ = 0;
+};
+
+}  // namespace softreg

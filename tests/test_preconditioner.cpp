@@ -12,7 +12,7 @@
 
 #include "../src/model/preconditioner.hpp"
 #include "../src/model/preprocess.hpp"
-#include "../src/model/triangular.hpp"
+#include "../src/kernels/linear.hpp"
 #include "targets.hpp"
 
 namespace {

@@ -10,14 +10,32 @@
 #include <algorithm>
 #include <cstddef>
 #include <functional>
+#include <utility>
+
+#include "softreg/threads.hpp"
 
 namespace softreg::detail {
 
 void parallel_run(int workers, const std::function<void(int)>& work);
 
+/// 0 means the library's worker count (softreg::get_num_threads()); anything else is taken as
+/// given.
+inline int resolve_threads(int threads) {
+  return threads > 0 ? threads : get_num_threads();
+}
+
+/// Calls work(t) for t in [0, workers) on that many threads (the caller runs t = 0) and waits.
+/// The first exception thrown by any worker is rethrown here after all have finished.
+template <class Work>
+void fork_join(int workers, Work&& work) {
+  parallel_run(workers, std::function<void(int)>(std::forward<Work>(work)));
+}
+
+
 /// Splits [0, n) into at most `workers` contiguous ranges of at least `grain` items and calls
 /// body(begin, end) for each, in parallel. The split only decides who computes what: callers
-/// whose output depends on the split must not use it (see fixed_chunks).
+/// whose output depends on the split must not use it (they split into a fixed number of parts
+/// that depends on the problem alone, as the objective's groups of blocks do).
 template <class Body>
 void parallel_for(int workers, std::size_t n, std::size_t grain, Body&& body) {
   if (n == 0) return;

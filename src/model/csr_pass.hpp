@@ -1,4 +1,5 @@
-// The sparse (CSR) counterparts of dense_pass.hpp: logits and gradient products over rows.
+// The sparse (CSR) counterparts of the dense products in kernels/linear.hpp: logits and gradient
+// products over rows.
 #pragma once
 
 #include <algorithm>

@@ -7,8 +7,8 @@
 #include <variant>
 
 #include "model/csr_pass.hpp"
-#include "model/dense_pass.hpp"
-#include "model/parallel.hpp"
+#include "common/thread_pool.hpp"
+#include "kernels/linear.hpp"
 #include "softreg/error.hpp"
 #include "softreg/loss.hpp"
 

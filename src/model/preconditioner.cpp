@@ -6,9 +6,8 @@
 #include <cmath>
 #include <variant>
 
-#include "model/dense_pass.hpp"
-#include "model/parallel.hpp"
-#include "model/triangular.hpp"
+#include "common/thread_pool.hpp"
+#include "kernels/linear.hpp"
 
 namespace softreg::detail {
 

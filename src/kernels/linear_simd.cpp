@@ -1,8 +1,8 @@
-// Highway implementations of dense_pass.hpp, compiled once per SIMD target and dispatched at
-// run time.
+// Highway implementations of the dense products of linear.hpp, compiled once per SIMD target and
+// dispatched at run time.
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "model/dense_pass.cpp"
-#include "model/dense_pass.hpp"
+#define HWY_TARGET_INCLUDE "kernels/linear_simd.cpp"
+#include "kernels/linear.hpp"
 
 #include <hwy/cache_control.h>
 #include <hwy/foreach_target.h>  // IWYU pragma: keep

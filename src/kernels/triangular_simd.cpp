@@ -1,13 +1,13 @@
-// Highway implementation of cholesky_solve (triangular.hpp), compiled once per SIMD target.
+// Highway implementation of cholesky_solve (linear.hpp), compiled once per SIMD target.
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "model/triangular_simd.cpp"
+#define HWY_TARGET_INCLUDE "kernels/triangular_simd.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
 #include <algorithm>
 #include <cstddef>
 
-#include "model/triangular.hpp"
+#include "kernels/linear.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace softreg::detail::HWY_NAMESPACE {

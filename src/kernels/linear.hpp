@@ -1,5 +1,8 @@
-// The two dense products of the objective's fused pass, vectorized with run-time dispatch
-// (Highway: AVX-512, AVX2, SSE4 or scalar, chosen on the machine that runs the code).
+// Linear-algebra kernels: the two dense products of the objective's fused pass (linear_simd.cpp)
+// and the triangular solves of a Cholesky factor (triangular_simd.cpp), vectorized with run-time
+// dispatch (Highway: AVX-512, AVX2, SSE4 or scalar, chosen on the machine that runs the code).
+// The classifier, prediction and the preconditioner use them; so can any kernel with a
+// GEMM-shaped step.
 #pragma once
 
 #include <cstddef>
@@ -31,5 +34,17 @@ void dense_gradient(const float* x, std::size_t m, std::size_t d, const float* d
                     float* gt, const std::size_t* rows = nullptr);
 void dense_gradient(const double* x, std::size_t m, std::size_t d, const double* dz, std::size_t k,
                     double* gt, const std::size_t* rows = nullptr);
+
+/// The row width cholesky_solve needs for k right-hand sides: k rounded up to a whole number of
+/// double vectors of the dispatched target.
+std::size_t cholesky_solve_width(std::size_t k);
+
+/// b <- (L L^T)^-1 b for the lower Cholesky factor L (`lower`, d1 x d1 row-major, positive
+/// diagonal) and its transpose (`upper` = L^T, d1 x d1 row-major; only the triangles are read).
+/// b is d1 x w row-major, w = cholesky_solve_width(k) for some k: every column is solved,
+/// padding columns included (they stay 0 if they are 0). Each entry is a dot product
+/// accumulated in double in a fixed order.
+void cholesky_solve(const double* lower, const double* upper, std::size_t d1, double* b,
+                    std::size_t w);
 
 }  // namespace softreg::detail

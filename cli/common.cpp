@@ -55,6 +55,14 @@ Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_
 template Dataset<float> load_data<float>(const DataArgs&, std::size_t, bool);
 template Dataset<double> load_data<double>(const DataArgs&, std::size_t, bool);
 
+CLI::Option* add_threads_option(CLI::App& app, int& threads) {
+  return app
+      .add_option("--threads", threads,
+                  "Worker threads (0: SOFTREG_NUM_THREADS if set, else all cores)")
+      ->check(non_negative())
+      ->capture_default_str();
+}
+
 std::vector<std::int64_t> label_indices(const SoftmaxRegression& model,
                                         const std::vector<std::string>& labels,
                                         const std::string& source) {

@@ -62,6 +62,20 @@ CLI::Option* add_choice(CLI::App& app, const std::string& name, E& target,
       ->default_str(std::string(name_of(target)));
 }
 
+/// Registers --threads (0: SOFTREG_NUM_THREADS if set, else all cores).
+CLI::Option* add_threads_option(CLI::App& app, int& threads);
+
+/// Calls run(T{}) with T = double for DType::float64, else float: the subcommands' one dispatch
+/// from a dtype to their templated bodies.
+template <class Run>
+void with_dtype(DType dtype, Run&& run) {
+  if (dtype == DType::float64) {
+    run(double{});
+  } else {
+    run(float{});
+  }
+}
+
 /// "12.3 s", "850 ms".
 std::string format_seconds(double s);
 

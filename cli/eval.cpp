@@ -120,16 +120,11 @@ void add_eval(CLI::App& app) {
   cmd->add_flag("--json", args->json,
                 "One JSON object on stdout (keys n, accuracy, top5_accuracy, log_loss, "
                 "macro_f1, classes, confusion, per_class)");
-  cmd->add_option("--threads", args->threads,
-                  "Worker threads (0: SOFTREG_NUM_THREADS if set, else all cores)")
-      ->check(non_negative());
+  add_threads_option(*cmd, args->threads);
   cmd->callback([args]() {
     const SoftmaxRegression model = load_model(args->model);
-    if (model.info().dtype == DType::float64) {
-      run_eval<double>(*args, model);
-    } else {
-      run_eval<float>(*args, model);
-    }
+    with_dtype(model.info().dtype,
+               [&](auto tag) { run_eval<decltype(tag)>(*args, model); });
   });
 }
 

@@ -122,16 +122,11 @@ void add_predict(CLI::App& app) {
   cmd->add_option("--top-k", args->top_k, "Add the K most probable classes and their probabilities")
       ->check(positive());
   cmd->add_option("--output", args->output, "CSV file to write (default: standard output)");
-  cmd->add_option("--threads", args->threads,
-                  "Worker threads (0: SOFTREG_NUM_THREADS if set, else all cores)")
-      ->check(non_negative());
+  add_threads_option(*cmd, args->threads);
   cmd->callback([args]() {
     const SoftmaxRegression model = load_model(args->model);
-    if (model.info().dtype == DType::float64) {
-      run_predict<double>(*args, model);
-    } else {
-      run_predict<float>(*args, model);
-    }
+    with_dtype(model.info().dtype,
+               [&](auto tag) { run_predict<decltype(tag)>(*args, model); });
   });
 }
 

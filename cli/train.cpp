@@ -144,17 +144,10 @@ void add_train(CLI::App& app) {
                   "Start from this model's weights (its classes and preprocessing are kept)");
   cmd->add_option("--seed", o.seed, "Seed of the validation split and the mini-batch order")
       ->capture_default_str();
-  cmd->add_option("--threads", o.threads,
-                  "Worker threads (0: SOFTREG_NUM_THREADS if set, else all cores)")
-      ->check(non_negative())
-      ->capture_default_str();
+  add_threads_option(*cmd, o.threads);
   cmd->add_flag("--quiet", args->quiet, "Print nothing but errors");
   cmd->callback([args]() {
-    if (args->options.dtype == DType::float64) {
-      run_train<double>(*args);
-    } else {
-      run_train<float>(*args);
-    }
+    with_dtype(args->options.dtype, [&](auto tag) { run_train<decltype(tag)>(*args); });
   });
 }
 

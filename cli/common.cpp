@@ -3,7 +3,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <unordered_map>
 
 #include "softreg/error.hpp"
 
@@ -66,19 +65,13 @@ CLI::Option* add_threads_option(CLI::App& app, int& threads) {
 std::vector<std::int64_t> label_indices(const SoftmaxRegression& model,
                                         const std::vector<std::string>& labels,
                                         const std::string& source) {
-  std::unordered_map<std::string, std::int64_t> index;
-  for (std::size_t c = 0; c < model.classes().size(); ++c) {
-    index.emplace(model.classes()[c], std::int64_t(c));
-  }
-  std::vector<std::int64_t> y(labels.size());
+  std::vector<std::int64_t> y = model.class_indices(labels);
   for (std::size_t i = 0; i < labels.size(); ++i) {
-    const auto it = index.find(labels[i]);
-    if (it == index.end()) {
+    if (y[i] < 0) {
       throw InvalidArgument(source + ": row " + std::to_string(i + 1) + ": label \"" + labels[i] +
                             "\" is not one of the model's " +
                             std::to_string(model.classes().size()) + " classes");
     }
-    y[i] = it->second;
   }
   return y;
 }

@@ -243,6 +243,17 @@ TEST(Model, RejectsBadTrainingInput) {
   EXPECT_THROW(m.predict(softreg::FeatureMatrix<float>(wrong)), softreg::InvalidArgument);
 }
 
+TEST(Model, ClassIndicesMapLabelsAndMarkUnknownOnes) {
+  const std::vector<std::string> classes{"b", "a", "c"};
+  const std::vector<std::string> labels{"a", "x", "c", "a", ""};
+  EXPECT_EQ(softreg::class_indices(classes, labels),
+            (std::vector<std::int64_t>{1, -1, 2, 1, -1}));
+  EXPECT_TRUE(softreg::class_indices(classes, {}).empty());
+  const auto m = softreg::SoftmaxRegression::fit(blobs<float>(20, 2, 2, 5.0, 2), {});
+  const std::vector<std::string> asked{m.classes()[1], "nope", m.classes()[0]};
+  EXPECT_EQ(m.class_indices(asked), (std::vector<std::int64_t>{1, -1, 0}));
+}
+
 // TrainOptions::validate() names the field, the rule and the value; fit says the same.
 TEST(Model, OptionsNameTheBadField) {
   const auto message = [](const softreg::TrainOptions& o) {

@@ -83,6 +83,11 @@ struct TrainOptions {
   void validate() const;
 };
 
+/// Each label's index in `classes`, or -1 for a label not among them: the one label-to-class
+/// mapping of training, evaluation and the command line. O(K + n) with a hash of the classes.
+std::vector<std::int64_t> class_indices(std::span<const std::string> classes,
+                                        std::span<const std::string> labels);
+
 /// What training did, stored in the model file.
 struct TrainingInfo {
   Solver solver = Solver::lbfgs;
@@ -136,6 +141,9 @@ class SoftmaxRegression {
 
   /// Index of a label in classes(), or -1.
   std::int64_t class_index(const std::string& label) const;
+
+  /// Each label's index in classes(), -1 for a label the model does not know (class_indices()).
+  std::vector<std::int64_t> class_indices(std::span<const std::string> labels) const;
 
   /// Logits (n x K, row-major) for X (n x d). Throws InvalidArgument if X has another number of
   /// features than the model, or out has the wrong size.

@@ -12,7 +12,6 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <unordered_map>
 
 #include "model/preconditioner.hpp"
 #include "model/preprocess.hpp"
@@ -62,7 +61,6 @@ std::vector<std::string> sorted_classes(std::span<const std::string> labels) {
 /// The classes (the warm start's, else the data's sorted labels) and each row's class index.
 struct ClassIndex {
   std::vector<std::string> classes;
-  std::unordered_map<std::string, std::int64_t> index;
   std::vector<std::int64_t> y;
 };
 
@@ -74,17 +72,12 @@ ClassIndex index_labels(std::span<const std::string> labels, const std::string& 
     fail(source + ": training needs at least 2 classes; the labels hold only \"" +
          out.classes.front() + "\"");
   }
-  for (std::size_t c = 0; c < out.classes.size(); ++c) {
-    out.index.emplace(out.classes[c], std::int64_t(c));
-  }
-  out.y.resize(labels.size());
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    const auto it = out.index.find(labels[i]);
-    if (it == out.index.end()) {
-      fail("label \"" + labels[i] + "\" of row " + std::to_string(i) +
-           " is not a class of the warm start model");
-    }
-    out.y[i] = it->second;
+  out.y = class_indices(out.classes, labels);
+  const auto unknown = std::find(out.y.begin(), out.y.end(), std::int64_t{-1});
+  if (unknown != out.y.end()) {
+    const auto i = std::size_t(unknown - out.y.begin());
+    fail("label \"" + labels[i] + "\" of row " + std::to_string(i) +
+         " is not a class of the warm start model");
   }
   return out;
 }
@@ -128,9 +121,9 @@ std::vector<double> class_weights(const TrainOptions& o, const ClassIndex& label
     }
   }
   for (const auto& [label, value] : o.class_weight) {
-    const auto it = labels.index.find(label);
-    if (it == labels.index.end()) fail("class_weight names \"" + label + "\", which is not a class");
-    weight[std::size_t(it->second)] = value;
+    const auto it = std::find(labels.classes.begin(), labels.classes.end(), label);
+    if (it == labels.classes.end()) fail("class_weight names \"" + label + "\", which is not a class");
+    weight[std::size_t(it - labels.classes.begin())] = value;
   }
   return weight;
 }

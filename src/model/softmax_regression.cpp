@@ -4,6 +4,8 @@
 #include <cmath>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "model/preprocess.hpp"
 #include "softreg/error.hpp"
@@ -42,6 +44,23 @@ SoftmaxRegression::SoftmaxRegression(std::vector<std::string> classes, std::size
   if (!finite(w_) || !finite(b_) || !finite(pre_.offset) || !finite(pre_.scale)) {
     throw InvalidArgument(who + "weights and preprocessing must be finite");
   }
+}
+
+std::vector<std::int64_t> class_indices(std::span<const std::string> classes,
+                                        std::span<const std::string> labels) {
+  std::unordered_map<std::string_view, std::int64_t> index;
+  for (std::size_t c = 0; c < classes.size(); ++c) index.emplace(classes[c], std::int64_t(c));
+  std::vector<std::int64_t> out(labels.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const auto it = index.find(labels[i]);
+    out[i] = it == index.end() ? -1 : it->second;
+  }
+  return out;
+}
+
+std::vector<std::int64_t> SoftmaxRegression::class_indices(
+    std::span<const std::string> labels) const {
+  return softreg::class_indices(classes_, labels);
 }
 
 std::int64_t SoftmaxRegression::class_index(const std::string& label) const {

@@ -91,8 +91,14 @@ class SoftmaxObjective {
 
  private:
   struct Workspace;
+  struct Pass;
   ObjectiveSums run(std::span<const double> theta, std::span<double> grad,
                     std::span<const std::size_t> rows);
+  void load_parameters(std::span<const double> theta);
+  void run_group(Workspace& ws, const Pass& pass, std::size_t first, std::size_t last) const;
+  void count_correct(Workspace& ws, const std::size_t* idx, std::size_t begin,
+                     std::size_t m) const;
+  void reduce_groups(const Pass& pass, std::span<double> grad, ObjectiveSums& out);
 
   const FeatureMatrix<T>& x_;
   std::span<const std::int64_t> y_;
@@ -101,6 +107,8 @@ class SoftmaxObjective {
   std::vector<double> row_weight_;  // s_i c_{y_i}, empty when all 1
   double total_weight_ = 0.0;       // sum_i s_i
   std::vector<std::unique_ptr<Workspace>> workspaces_;
+  std::vector<T> wt_, w_t_;          // theta in T, and W transposed (dense): per-call scratch
+  std::vector<double> transposed_;   // the reduction's K x d gradient, before transposing
   double last_accuracy_ = 0.0;
 };
 

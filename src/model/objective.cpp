@@ -149,6 +149,104 @@ double SoftmaxObjective<T>::evaluate_rows(std::span<const double> theta, std::sp
   return penalized_mean(sums(theta, grad, rows), theta, k_, grad, options_.l2);
 }
 
+/// One evaluation's inputs, shared by the groups of blocks.
+template <class T>
+struct SoftmaxObjective<T>::Pass {
+  std::span<const std::size_t> rows;  // empty: every row
+  std::size_t m_total = 0;            // rows evaluated
+  std::size_t n_blocks = 0, groups = 0;
+  bool want_grad = false;
+};
+
+template <class T>
+void SoftmaxObjective<T>::load_parameters(std::span<const double> theta) {
+  // theta in the compute type: W then b; dense data also takes W transposed to K x d, so each
+  // logit is one contiguous dot product. Both buffers are members: no allocation per call.
+  wt_.resize(theta.size());
+  std::transform(theta.begin(), theta.end(), wt_.begin(), [](double v) { return T(v); });
+  if (std::holds_alternative<DenseMatrix<T>>(x_)) {
+    w_t_.resize(d_ * k_);
+    for (std::size_t j = 0; j < d_; ++j) {
+      for (std::size_t c = 0; c < k_; ++c) w_t_[c * d_ + j] = wt_[j * k_ + c];
+    }
+  }
+}
+
+// Blocks [first, last) of the pass into the group's workspace: logits, accuracy, the fused
+// softmax cross-entropy (Z becomes P - Y in place), row weights, and X_b^T dZ.
+template <class T>
+void SoftmaxObjective<T>::run_group(Workspace& ws, const Pass& pass, std::size_t first,
+                                    std::size_t last) const {
+  ws.loss = 0.0;
+  ws.correct = 0;
+  if (pass.want_grad) std::fill(ws.g.begin(), ws.g.end(), 0.0);
+  const T* w = wt_.data();
+  const T* bias = wt_.data() + d_ * k_;
+  const auto* dense = std::get_if<DenseMatrix<T>>(&x_);
+  const auto* sparse = std::get_if<CsrMatrix<T>>(&x_);
+  const bool subset = !pass.rows.empty();
+  const std::size_t bs = options_.block_rows;
+  for (std::size_t blk = first; blk < last; ++blk) {
+    const std::size_t begin = blk * bs;
+    const std::size_t m = std::min(bs, pass.m_total - begin);
+    const std::size_t* idx = subset ? pass.rows.data() + begin : nullptr;
+    // Logits of the block; a subset's rows are read where they are, through idx.
+    const T* xb = nullptr;
+    if (dense) {
+      xb = subset ? dense->data.data() : dense->data.data() + begin * d_;
+      detail::dense_logits(xb, m, d_, w_t_.data(), bias, k_, ws.z.data(), idx);
+    } else {
+      detail::csr_logits(*sparse, idx, begin, m, w, bias, k_, ws.z.data());
+    }
+    count_correct(ws, idx, begin, m);
+    CrossEntropyOptions<T> ce;
+    ce.reduction = Reduction::none;
+    cross_entropy_with_grad(std::span<T>(ws.z.data(), m * k_),
+                            std::span<const T>(ws.z.data(), m * k_), {m, k_},
+                            std::span<const std::int64_t>(ws.labels.data(), m), ce,
+                            std::span<T>(ws.row_loss.data(), m));
+    for (std::size_t r = 0; r < m; ++r) {
+      const std::size_t i = idx ? idx[r] : begin + r;
+      const double s = row_weight_.empty() ? 1.0 : row_weight_[i];
+      ws.loss += s * double(ws.row_loss[r]);
+      if (!pass.want_grad || row_weight_.empty()) continue;
+      T* zr = ws.z.data() + r * k_;
+      for (std::size_t c = 0; c < k_; ++c) zr[c] = T(double(zr[c]) * s);
+    }
+    if (!pass.want_grad) continue;
+    // G += X_b^T dZ; gb += column sums of dZ.
+    if (dense) {
+      // Per block in T, then into the double sum: rounding grows with the block, not with n.
+      // Kept transposed (K x d) like the block's product, so this sum runs contiguously; the
+      // reduction transposes once per evaluation.
+      detail::dense_gradient(xb, m, d_, ws.z.data(), k_, ws.g_block.data(), idx);
+      for (std::size_t i = 0; i < d_ * k_; ++i) ws.g[i] += double(ws.g_block[i]);
+    } else {
+      detail::csr_gradient(*sparse, idx, begin, m, ws.z.data(), k_, ws.g.data());
+    }
+    double* gb = ws.g.data() + d_ * k_;
+    for (std::size_t r = 0; r < m; ++r) {
+      for (std::size_t c = 0; c < k_; ++c) gb[c] += double(ws.z[r * k_ + c]);
+    }
+  }
+}
+
+// The block's labels into the workspace, and the rows whose label's logit is strictly the
+// largest (ties and NaN count as wrong).
+template <class T>
+void SoftmaxObjective<T>::count_correct(Workspace& ws, const std::size_t* idx, std::size_t begin,
+                                        std::size_t m) const {
+  for (std::size_t r = 0; r < m; ++r) {
+    const std::size_t i = idx ? idx[r] : begin + r;
+    ws.labels[r] = y_[i];
+    const T* zr = ws.z.data() + r * k_;
+    const T target = zr[std::size_t(y_[i])];
+    bool best = !std::isnan(target);
+    for (std::size_t c = 0; c < k_ && best; ++c) best = c == std::size_t(y_[i]) || zr[c] < target;
+    ws.correct += best ? 1 : 0;
+  }
+}
+
 template <class T>
 ObjectiveSums SoftmaxObjective<T>::run(std::span<const double> theta, std::span<double> grad,
                                        std::span<const std::size_t> rows) {
@@ -158,123 +256,55 @@ ObjectiveSums SoftmaxObjective<T>::run(std::span<const double> theta, std::span<
         std::string(kCaller) + ": theta and grad must have d K + K = " + std::to_string(np) +
         " entries, got " + std::to_string(theta.size()) + " and " + std::to_string(grad.size()));
   }
-  const bool want_grad = !grad.empty();
-  const bool subset = !rows.empty();
-  const std::size_t m_total = subset ? rows.size() : n_;
-  // Normalizer of the mean: the weights of the rows evaluated.
+  Pass pass;
+  pass.rows = rows;
+  pass.want_grad = !grad.empty();
+  pass.m_total = rows.empty() ? n_ : rows.size();
+  // The mean's normalizer: the weights of the rows evaluated.
   ObjectiveSums out;
-  out.rows = m_total;
+  out.rows = pass.m_total;
   out.weight = total_weight_;
-  if (subset) {
+  if (!rows.empty()) {
     out.weight = 0.0;
     for (const std::size_t i : rows) {
       out.weight += options_.sample_weight.empty() ? 1.0 : options_.sample_weight[i];
     }
   }
-
-  std::vector<T> wt(theta.size());  // theta in the compute type: W then b
-  std::transform(theta.begin(), theta.end(), wt.begin(), [](double v) { return T(v); });
-  const T* w = wt.data();
-  const T* bias = wt.data() + d_ * k_;
-  const auto* dense = std::get_if<DenseMatrix<T>>(&x_);
-  const auto* sparse = std::get_if<CsrMatrix<T>>(&x_);
-  std::vector<T> w_t;  // dense: W transposed to K x d, so each logit is one contiguous dot
-  if (dense) {
-    w_t.resize(d_ * k_);
-    for (std::size_t j = 0; j < d_; ++j) {
-      for (std::size_t c = 0; c < k_; ++c) w_t[c * d_ + j] = w[j * k_ + c];
-    }
-  }
-
+  load_parameters(theta);
   const std::size_t bs = options_.block_rows;
-  const std::size_t n_blocks = (m_total + bs - 1) / bs;
-  const std::size_t groups =
-      std::min<std::size_t>(workspaces_.size(), std::max<std::size_t>(n_blocks, 1));
-
-  auto run_group = [&](std::size_t t) {
-    Workspace& ws = *workspaces_[t];
-    ws.loss = 0.0;
-    ws.correct = 0;
-    if (want_grad) std::fill(ws.g.begin(), ws.g.end(), 0.0);
-    const std::size_t first = n_blocks * t / groups;
-    const std::size_t last = n_blocks * (t + 1) / groups;
-    for (std::size_t blk = first; blk < last; ++blk) {
-      const std::size_t begin = blk * bs;
-      const std::size_t m = std::min(bs, m_total - begin);
-      const std::size_t* idx = subset ? rows.data() + begin : nullptr;
-      // Logits of the block; a subset's rows are read where they are, through idx.
-      const T* xb = nullptr;
-      if (dense) {
-        xb = subset ? dense->data.data() : dense->data.data() + begin * d_;
-        detail::dense_logits(xb, m, d_, w_t.data(), bias, k_, ws.z.data(), idx);
-      } else {
-        detail::csr_logits(*sparse, idx, begin, m, w, bias, k_, ws.z.data());
-      }
-      // Accuracy, labels, then the fused softmax cross-entropy: Z becomes P - Y in place.
-      for (std::size_t r = 0; r < m; ++r) {
-        const std::size_t i = idx ? idx[r] : begin + r;
-        ws.labels[r] = y_[i];
-        const T* zr = ws.z.data() + r * k_;
-        const T target = zr[std::size_t(y_[i])];
-        bool best = !std::isnan(target);
-        for (std::size_t c = 0; c < k_ && best; ++c) {
-          best = c == std::size_t(y_[i]) || zr[c] < target;
-        }
-        ws.correct += best ? 1 : 0;
-      }
-      CrossEntropyOptions<T> ce;
-      ce.reduction = Reduction::none;
-      cross_entropy_with_grad(std::span<T>(ws.z.data(), m * k_),
-                              std::span<const T>(ws.z.data(), m * k_), {m, k_},
-                              std::span<const std::int64_t>(ws.labels.data(), m), ce,
-                              std::span<T>(ws.row_loss.data(), m));
-      for (std::size_t r = 0; r < m; ++r) {
-        const std::size_t i = idx ? idx[r] : begin + r;
-        const double s = row_weight_.empty() ? 1.0 : row_weight_[i];
-        ws.loss += s * double(ws.row_loss[r]);
-        if (!want_grad || row_weight_.empty()) continue;
-        T* zr = ws.z.data() + r * k_;
-        for (std::size_t c = 0; c < k_; ++c) zr[c] = T(double(zr[c]) * s);
-      }
-      if (!want_grad) continue;
-      // G += X_b^T dZ; gb += column sums of dZ.
-      if (dense) {
-        // Per block in T, then into the double sum: rounding grows with the block, not with n.
-        // Kept transposed (K x d) like the block's product, so this sum runs contiguously; the
-        // reduction below transposes once per evaluation.
-        detail::dense_gradient(xb, m, d_, ws.z.data(), k_, ws.g_block.data(), idx);
-        for (std::size_t i = 0; i < d_ * k_; ++i) ws.g[i] += double(ws.g_block[i]);
-      } else {
-        detail::csr_gradient(*sparse, idx, begin, m, ws.z.data(), k_, ws.g.data());
-      }
-      double* gb = ws.g.data() + d_ * k_;
-      for (std::size_t r = 0; r < m; ++r) {
-        for (std::size_t c = 0; c < k_; ++c) gb[c] += double(ws.z[r * k_ + c]);
-      }
-    }
-  };
-  detail::parallel_for(detail::resolve_threads(options_.threads), groups, 1,
+  pass.n_blocks = (pass.m_total + bs - 1) / bs;
+  pass.groups = std::min<std::size_t>(workspaces_.size(), std::max<std::size_t>(pass.n_blocks, 1));
+  detail::parallel_for(detail::resolve_threads(options_.threads), pass.groups, 1,
                        [&](std::size_t gb, std::size_t ge) {
-                         for (std::size_t t = gb; t < ge; ++t) run_group(t);
+                         for (std::size_t t = gb; t < ge; ++t) {
+                           run_group(*workspaces_[t], pass, pass.n_blocks * t / pass.groups,
+                                     pass.n_blocks * (t + 1) / pass.groups);
+                         }
                        });
+  reduce_groups(pass, grad, out);
+  return out;
+}
 
-  // Fixed-order reduction over the groups.
-  if (want_grad) std::fill(grad.begin(), grad.end(), 0.0);
-  for (std::size_t t = 0; t < groups; ++t) {
+// Fixed-order reduction over the groups: the result does not depend on the thread count.
+template <class T>
+void SoftmaxObjective<T>::reduce_groups(const Pass& pass, std::span<double> grad,
+                                        ObjectiveSums& out) {
+  if (pass.want_grad) std::fill(grad.begin(), grad.end(), 0.0);
+  for (std::size_t t = 0; t < pass.groups; ++t) {
     const Workspace& ws = *workspaces_[t];
     out.loss += ws.loss;
     out.correct += ws.correct;
-    if (want_grad) {
-      for (std::size_t j = 0; j < np; ++j) grad[j] += ws.g[j];
+    if (pass.want_grad) {
+      for (std::size_t j = 0; j < grad.size(); ++j) grad[j] += ws.g[j];
     }
   }
-  if (want_grad && dense) {  // the groups' W part is K x d: back to d x K
-    std::vector<double> gt(grad.begin(), grad.begin() + std::ptrdiff_t(d_ * k_));
+  if (pass.want_grad && std::holds_alternative<DenseMatrix<T>>(x_)) {
+    // The groups' W part is K x d: back to d x K.
+    transposed_.assign(grad.begin(), grad.begin() + std::ptrdiff_t(d_ * k_));
     for (std::size_t c = 0; c < k_; ++c) {
-      for (std::size_t j = 0; j < d_; ++j) grad[j * k_ + c] = gt[c * d_ + j];
+      for (std::size_t j = 0; j < d_; ++j) grad[j * k_ + c] = transposed_[c * d_ + j];
     }
   }
-  return out;
 }
 
 template class SoftmaxObjective<float>;

@@ -3,8 +3,8 @@
 // multiple of ln 2 (exp) or a power of two (log), evaluate a short series on the reduced
 // argument, and scale back by a power of two built from integer bits.
 //
-// Accuracy against the exact value, over the whole valid range (tests/test_simd_math.cpp sweeps
-// it on every compiled target):
+// Accuracy against the exact value, over the whole valid range (tests/test_simd_exp.cpp and
+// tests/test_simd_log.cpp sweep it on every compiled target):
 //   Exp  float: <= 1 ULP for x in [-87.3, 88.7] (normal results); subnormal results within one
 //        unit of the smallest subnormal; exp(x) = 0 below -103.98 and +inf above 88.73.
 //        double: <= 1 ULP for x in [-708.3, 709.7]; the same rules at the subnormal edge,

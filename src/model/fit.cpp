@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/random.hpp"
 #include "model/preconditioner.hpp"
 #include "model/preprocess.hpp"
 #include "softreg/error.hpp"
@@ -94,7 +95,7 @@ RowSplit split_rows(std::size_t n, double fraction, std::uint64_t seed) {
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::mt19937_64 rng(seed ^ 0x5eedf00dULL);
-  for (std::size_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng() % (i + 1)]);
+  detail::shuffle(std::span<std::size_t>(order), rng);
   const auto n_valid = std::size_t(std::llround(fraction * double(n)));
   if (n_valid == 0 || n_valid >= n) {
     fail("valid_fraction " + std::to_string(fraction) + " of " + std::to_string(n) +

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 
+#include "common/random.hpp"
 #include "optim/monitor.hpp"
 #include "softreg/error.hpp"
 #include "softreg/optim.hpp"
@@ -16,13 +17,6 @@ namespace softreg {
 namespace {
 
 enum class Method { sgd, adam };
-
-/// Uniform index in [0, bound) from a 64-bit generator: the same sequence on every platform,
-/// unlike std::uniform_int_distribution. The modulo bias is below bound / 2^64, far below
-/// anything a shuffle of rows could show.
-std::size_t uniform_index(std::mt19937_64& rng, std::size_t bound) {
-  return static_cast<std::size_t>(rng() % bound);
-}
 
 double learning_rate(const StochasticOptions& o, std::size_t step, std::size_t steps_per_epoch,
                      std::size_t total_steps) {
@@ -68,7 +62,7 @@ OptimResult run(Method method, const BatchObjective& f, std::size_t n, std::span
   detail::IterationMonitor monitor(progress, validation, o.patience);
 
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
-    for (std::size_t i = n - 1; i > 0; --i) std::swap(order[i], order[uniform_index(rng, i + 1)]);
+    detail::shuffle(std::span<std::size_t>(order), rng);
     double loss_sum = 0.0;
     for (std::size_t b = 0; b < per_epoch; ++b, ++step) {
       const std::size_t begin = b * o.batch_size;

@@ -12,14 +12,13 @@
 
 namespace softreg::detail {
 
-enum class Op { softmax, log_softmax };
-
 /// Rows whose maximum is not finite, NaN rows and T = 0: the limits of the edge-case table.
+/// op is RowOp::softmax or RowOp::log_softmax.
 /// Returns false when the row is ordinary and the caller should run the general path.
 template <class T>
-inline bool special_row(Op op, T* out, const T* x, std::size_t stride, std::size_t n,
+inline bool special_row(RowOp op, T* out, const T* x, std::size_t stride, std::size_t n,
                         const RowScan& scan, double temperature) {
-  const bool log = op == Op::log_softmax;
+  const bool log = op == RowOp::log_softmax;
   if (scan.nan) {
     fill_row(out, stride, n, kNaN);
     return true;
@@ -53,11 +52,12 @@ inline double sum_exp(const T* x, std::size_t stride, std::size_t n, double max,
   return s.value();
 }
 
+/// softmax (op RowOp::softmax) or log_softmax of one row, entries `stride` apart.
 template <class T>
-inline void softmax_row(Op op, T* out, const T* x, std::size_t stride, std::size_t n, double t) {
+inline void softmax_row(RowOp op, T* out, const T* x, std::size_t stride, std::size_t n, double t) {
   const RowScan scan = scan_row(x, stride, n);
   if (special_row(op, out, x, stride, n, scan, t)) return;
-  if (op == Op::softmax) {
+  if (op == RowOp::softmax) {
     // Three passes: the exponentials are stored in out, then scaled. out may be x: each entry is
     // read before it is overwritten.
     CompensatedSum s;
@@ -94,7 +94,7 @@ inline void reference_row(RowOp op, T* out, const T* x, std::size_t stride, std:
   if (op == RowOp::logsumexp) {
     *out = static_cast<T>(logsumexp_row(x, stride, n));
   } else {
-    softmax_row(op == RowOp::softmax ? Op::softmax : Op::log_softmax, out, x, stride, n, t);
+    softmax_row(op, out, x, stride, n, t);
   }
 }
 

@@ -265,6 +265,7 @@ def main():
             mine_obj = add("  softreg lbfgs to that objective", mine)
             rows[-1]["peer"] = name
             rows[-1]["ratio"] = r["seconds"] / mine["seconds"]
+            rows[-1]["target_reached"] = bool(mine_obj <= obj * (1 + 1e-9))
             print(f"  {'':<44} ratio {r['seconds'] / mine['seconds']:.1f}x"
                   f"{'' if mine_obj <= obj * (1 + 1e-9) else '  (target not reached)'}",
                   flush=True)
@@ -280,11 +281,19 @@ def main():
         add(f"softreg lbfgs (100 it, the default)",
             softreg_train(args.softreg, tmp, ["--max-iter", "100"]))
 
-        for optimizer, lr in (("sgd", 0.1), ("adam", 0.01)):
-            r = torch_minibatch(optimizer, lr, 0.84, xte, yte)
-            print(f"  pytorch {optimizer} (lr {lr}) to test acc 0.84     {r['seconds']:8.2f} s  "
-                  f"epochs {r['epochs']}  acc {r['accuracy']:.4f}", flush=True)
-            rows.append(dict(name=f"pytorch {optimizer} to 0.84", **r))
+        # PyTorch's loops get a small learning-rate grid; the fastest to the target is kept.
+        for optimizer, rates in (("sgd", (0.05, 0.1, 0.2)), ("adam", (0.001, 0.003, 0.01))):
+            runs = [(torch_minibatch(optimizer, lr, 0.84, xte, yte), lr) for lr in rates]
+            reached = [(r["seconds"], lr, r) for r, lr in runs if r["seconds"] == r["seconds"]]
+            for r, lr in runs:
+                print(f"  pytorch {optimizer} (lr {lr}) to test acc 0.84  {r['seconds']:8.2f} s  "
+                      f"epochs {r['epochs']}  acc {r['accuracy']:.4f}", flush=True)
+            if reached:
+                seconds, lr, r = min(reached, key=lambda t: t[0])
+                rows.append(dict(name=f"pytorch {optimizer} (lr {lr}) to 0.84", **r))
+            else:
+                rows.append(dict(name=f"pytorch {optimizer} to 0.84 (not reached in 10 epochs)",
+                                 seconds=float("nan")))
         for solver, extra in (("sgd", ["--lr", "0.2", "--schedule", "cosine"]),
                               ("adam", ["--lr", "0.02", "--schedule", "cosine"])):
             for epochs in (1, 2, 3, 4, 6, 8):

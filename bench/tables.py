@@ -1,0 +1,70 @@
+"""Markdown tables for docs/BENCHMARKS.md from one make bench run's JSON files
+(bench-results/kernels_vs_torch.json and fashion_mnist.json). Usage:
+    python bench/tables.py [bench-results]
+"""
+import json
+import os
+import sys
+
+SHAPES = [(1024, 50257), (8192, 1000), (65536, 10), (16, 1000000)]
+OPS = ["softmax", "log_softmax", "logsumexp", "cross_entropy_with_grad"]
+EAGER = {"aten._softmax.out": "out=", "aten._log_softmax.out": "out=",
+         "torch.logsumexp(out=)": "out=", "torch.softmax": "eager", "torch.log_softmax": "eager",
+         "torch.logsumexp": "eager", "F.cross_entropy + backward": "autograd",
+         "aten log_softmax/nll pair": "aten pair"}
+
+
+def form(name):
+    return "compile" if name.startswith("torch.compile") else EAGER.get(name, name)
+
+
+def kernels(path):
+    data = json.load(open(path))
+    by = {(r["op"], r["rows"], r["k"], r["threads"]): r for r in data["results"]}
+    print("| op | rows x K | 1 thr: softreg ms | PyTorch ms (form) | ratio | vs eager | copy "
+          "| 2 thr: softreg ms | PyTorch ms (form) | ratio | vs eager | copy |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for op in OPS:
+        for rows, k in SHAPES:
+            cells = []
+            for t in (1, 2):
+                r = by[(op, rows, k, t)]
+                cells.append(f"{r['softreg_ms']:.2f} | {r['torch_ms']:.2f} ({form(r['torch_form'])})"
+                             f" | {r['ratio']:.1f} | {r['eager_ratio']:.1f} | {r['copy_fraction']:.2f}")
+            print(f"| {op} | {rows} x {k} | " + " | ".join(cells) + " |")
+
+
+def training(path):
+    data = json.load(open(path))
+    print("| run | seconds | iterations | objective | test accuracy | test log loss | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for r in data["results"]:
+        if "objective" not in r:
+            continue
+        ratio = f"{r['ratio']:.1f}x" if "ratio" in r else ""
+        if r.get("target_reached") is False:
+            ratio += " (objective not reached)"
+        print(f"| {r['name'].strip()} | {r['seconds']:.2f} | {r.get('iterations')} | "
+              f"{r['objective']:.6f} | {r['test_accuracy']:.4f} | {r['test_log_loss']:.4f} | "
+              f"{ratio} |")
+    for r in data["results"]:
+        if "objective" in r:
+            continue
+        print(f"- {r['name']}: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                                             for k, v in r.items() if k != "name"))
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "bench-results"
+    env = json.load(open(os.path.join(out, "fashion_mnist.json")))["environment"]
+    print(f"CPU: {env['cpu']}; " + ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v))
+    b = env["blas"]
+    print(f"NumPy BLAS: OpenBLAS {b['version']} ({b['architecture']} kernels, "
+          f"{b['num_threads']} threads)\n")
+    kernels(os.path.join(out, "kernels_vs_torch.json"))
+    print()
+    training(os.path.join(out, "fashion_mnist.json"))
+
+
+if __name__ == "__main__":
+    main()

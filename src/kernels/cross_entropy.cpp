@@ -9,7 +9,7 @@
 #include <string>
 
 #include "common/thread_pool.hpp"
-#include "kernels/check.hpp"
+#include "common/check.hpp"
 #include "kernels/cross_entropy_simd.hpp"
 #include "kernels/row.hpp"
 #include "kernels/softmax_simd.hpp"

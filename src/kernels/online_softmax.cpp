@@ -5,7 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include "kernels/check.hpp"
+#include "common/check.hpp"
 #include "kernels/row.hpp"
 #include "kernels/softmax_simd.hpp"
 #include "softreg/softmax.hpp"

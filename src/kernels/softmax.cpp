@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/thread_pool.hpp"
-#include "kernels/check.hpp"
+#include "common/check.hpp"
 #include "kernels/reference.hpp"
 #include "kernels/row.hpp"
 #include "kernels/softmax_simd.hpp"

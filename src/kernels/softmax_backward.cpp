@@ -4,7 +4,7 @@
 #include <span>
 #include <string>
 
-#include "kernels/check.hpp"
+#include "common/check.hpp"
 #include "kernels/row.hpp"
 #include "softreg/softmax.hpp"
 

@@ -10,9 +10,9 @@
 #include <numeric>
 #include <random>
 #include <set>
-#include <sstream>
 #include <string>
 
+#include "common/check.hpp"
 #include "common/random.hpp"
 #include "model/preconditioner.hpp"
 #include "model/preprocess.hpp"
@@ -410,11 +410,7 @@ void TrainOptions::validate() const {
   const auto bad = [](const std::string& field, const std::string& need, const std::string& got) {
     throw InvalidArgument("softreg::TrainOptions: " + field + " must be " + need + "; got " + got);
   };
-  const auto number = [](double v) {
-    std::ostringstream text;
-    text << v;
-    return text.str();
-  };
+  const auto number = [](double v) { return detail::format_number(v); };
   if (!(l2 >= 0.0) || !std::isfinite(l2)) bad("l2", "finite and >= 0", number(l2));
   if (!(tol >= 0.0)) bad("tol", ">= 0", number(tol));
   if (!(valid_fraction >= 0.0 && valid_fraction < 1.0)) {

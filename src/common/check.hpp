@@ -1,4 +1,5 @@
-// Argument validation shared by the kernels: sizes against shapes, aliasing, temperatures.
+// Argument validation shared by the layers: sizes against shapes, aliasing, temperatures, and
+// the number format of messages.
 #pragma once
 
 #include <cmath>

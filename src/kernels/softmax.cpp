@@ -1,6 +1,7 @@
 // Softmax, log-softmax, logsumexp and argmax: argument checks, then the rows split over the
-// library's threads and handed to the vectorized kernels (softmax_simd.cpp), which pass rows
-// that are not ordinary to the scalar reference (reference.hpp).
+// library's threads and handed to the vectorized kernels (softmax_simd.cpp for contiguous rows,
+// softmax_strided_simd.cpp for other axes), which pass rows that are not ordinary to the scalar
+// reference (reference.hpp).
 #include "softreg/softmax.hpp"
 
 #include <algorithm>

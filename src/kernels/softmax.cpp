@@ -51,15 +51,15 @@ void family_impl(RowOp op, Passes passes, T* out, const T* x, const AxisLayout& 
     const bool use_scratch = op == RowOp::softmax && cached && stream;
     parallel_for(threads, layout.rows(), std::max<std::size_t>(1, kGrainElements / n),
                  [&](std::size_t b, std::size_t e) {
-                   T* scratch = nullptr;
+                   RowsJob<T> job{op, passes, out, x, n, b, e, t, nullptr, stream};
                    if (use_scratch) {
                      if constexpr (sizeof(T) == 4) {
-                       scratch = scratch_row_f32(n);
+                       job.scratch = scratch_row_f32(n);
                      } else {
-                       scratch = scratch_row_f64(n);
+                       job.scratch = scratch_row_f64(n);
                      }
                    }
-                   simd_rows(op, passes, out, x, n, b, e, t, scratch, stream);
+                   simd_rows(job);
                  });
     return;
   }
@@ -71,7 +71,7 @@ void family_impl(RowOp op, Passes passes, T* out, const T* x, const AxisLayout& 
   const std::size_t tasks = layout.outer * ((layout.inner + w - 1) / w);
   parallel_for(threads, tasks, std::max<std::size_t>(1, kGrainElements / (n * w)),
                [&](std::size_t b, std::size_t e) {
-                 simd_strided(op, out, x, n, layout.inner, b, e, t, range);
+                 simd_strided(StridedJob<T>{op, out, x, n, layout.inner, b, e, t, range});
                });
 }
 

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <type_traits>
 
 #include "kernels/reference.hpp"
 #include "kernels/row_simd-inl.h"
@@ -230,31 +231,28 @@ void RowsImpl(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::s
 }
 
 template <class T>
-void Rows(RowOp op, Passes passes, T* out, const T* x, std::size_t n, std::size_t begin,
-          std::size_t end, double t, T* scratch, bool stream) {
-  const bool scaled = static_cast<T>(1.0 / t) != T(1);
-  if (stream) {
+void Rows(const RowsJob<T>& j) {
+  const bool scaled = static_cast<T>(1.0 / j.temperature) != T(1);
+  const auto run = [&](auto scaled_tag, auto stream_tag) {
+    RowsImpl<decltype(scaled_tag)::value, decltype(stream_tag)::value>(
+        j.op, j.passes, j.out, j.x, j.n, j.begin, j.end, j.temperature, j.scratch);
+  };
+  if (j.stream) {
     if (scaled) {
-      RowsImpl<true, true>(op, passes, out, x, n, begin, end, t, scratch);
+      run(std::true_type{}, std::true_type{});
     } else {
-      RowsImpl<false, true>(op, passes, out, x, n, begin, end, t, scratch);
+      run(std::false_type{}, std::true_type{});
     }
     hwy::FlushStream();
   } else if (scaled) {
-    RowsImpl<true, false>(op, passes, out, x, n, begin, end, t, scratch);
+    run(std::true_type{}, std::false_type{});
   } else {
-    RowsImpl<false, false>(op, passes, out, x, n, begin, end, t, scratch);
+    run(std::false_type{}, std::false_type{});
   }
 }
 
-void RowsF32(RowOp op, Passes passes, float* out, const float* x, std::size_t n, std::size_t begin,
-             std::size_t end, double t, float* scratch, bool stream) {
-  Rows(op, passes, out, x, n, begin, end, t, scratch, stream);
-}
-void RowsF64(RowOp op, Passes passes, double* out, const double* x, std::size_t n,
-             std::size_t begin, std::size_t end, double t, double* scratch, bool stream) {
-  Rows(op, passes, out, x, n, begin, end, t, scratch, stream);
-}
+void RowsF32(const RowsJob<float>& job) { Rows(job); }
+void RowsF64(const RowsJob<double>& job) { Rows(job); }
 
 }  // namespace softreg::detail::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -265,16 +263,8 @@ namespace softreg::detail {
 HWY_EXPORT(RowsF32);
 HWY_EXPORT(RowsF64);
 
-void simd_rows(RowOp op, Passes passes, float* out, const float* x, std::size_t n,
-               std::size_t begin, std::size_t end, double temperature, float* scratch,
-               bool stream) {
-  HWY_DYNAMIC_DISPATCH(RowsF32)(op, passes, out, x, n, begin, end, temperature, scratch, stream);
-}
-void simd_rows(RowOp op, Passes passes, double* out, const double* x, std::size_t n,
-               std::size_t begin, std::size_t end, double temperature, double* scratch,
-               bool stream) {
-  HWY_DYNAMIC_DISPATCH(RowsF64)(op, passes, out, x, n, begin, end, temperature, scratch, stream);
-}
+void simd_rows(const RowsJob<float>& job) { HWY_DYNAMIC_DISPATCH(RowsF32)(job); }
+void simd_rows(const RowsJob<double>& job) { HWY_DYNAMIC_DISPATCH(RowsF64)(job); }
 
 }  // namespace softreg::detail
 #endif  // HWY_ONCE

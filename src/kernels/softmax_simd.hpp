@@ -31,16 +31,24 @@ inline constexpr std::size_t kPipelineRowBytes = std::size_t(64) << 10;
 /// stay in cache anyway, and streaming them saves reading each line before it is written.
 inline constexpr std::size_t kStreamBytes = std::size_t(16) << 20;
 
-/// Contiguous rows (inner == 1) r in [begin, end), each n >= 1 long; T = temperature > 0 with
-/// 1 / T finite. softmax / log_softmax write n entries per row to out (which may be x);
-/// logsumexp writes one entry per row. scratch, if not null, holds n + 64 entries of the
-/// calling thread's own: cached softmax rows keep their exponentials there rather than in out.
-/// stream: write out with non-temporal stores.
-void simd_rows(RowOp op, Passes passes, float* out, const float* x, std::size_t n,
-               std::size_t begin, std::size_t end, double temperature, float* scratch, bool stream);
-void simd_rows(RowOp op, Passes passes, double* out, const double* x, std::size_t n,
-               std::size_t begin, std::size_t end, double temperature, double* scratch,
-               bool stream);
+/// One call of the contiguous-row kernels: rows (inner == 1) r in [begin, end) of x, each n >= 1
+/// long; temperature > 0 with 1 / T finite. softmax / log_softmax write n entries per row to
+/// out (which may be x); logsumexp writes one entry per row. scratch, if not null, holds n + 64
+/// entries of the calling thread's own: cached softmax rows keep their exponentials there
+/// rather than in out. stream: write out with non-temporal stores.
+template <class T>
+struct RowsJob {
+  RowOp op = RowOp::softmax;
+  Passes passes = Passes::automatic;
+  T* out = nullptr;
+  const T* x = nullptr;
+  std::size_t n = 0, begin = 0, end = 0;
+  double temperature = 1.0;
+  T* scratch = nullptr;
+  bool stream = false;
+};
+void simd_rows(const RowsJob<float>& job);
+void simd_rows(const RowsJob<double>& job);
 
 /// A scratch row of at least n + 64 entries owned by the calling thread (grown on demand and
 /// kept for the thread's lifetime; used only for rows of at most kOnlineRowBytes).
@@ -58,10 +66,20 @@ inline constexpr std::size_t kWideBytes = 4096;
 inline constexpr std::size_t kWideRowsFrom = 64;
 std::size_t strided_block_width_f32();
 std::size_t strided_block_width_f64();
-void simd_strided(RowOp op, float* out, const float* x, std::size_t n, std::size_t inner,
-                  std::size_t begin, std::size_t end, double temperature, std::size_t range);
-void simd_strided(RowOp op, double* out, const double* x, std::size_t n, std::size_t inner,
-                  std::size_t begin, std::size_t end, double temperature, std::size_t range);
+
+/// One call of the strided kernels: slices of n rows of `inner` columns, tasks [begin, end) as
+/// above, range 0 (column blocks) or the width of a range.
+template <class T>
+struct StridedJob {
+  RowOp op = RowOp::softmax;
+  T* out = nullptr;
+  const T* x = nullptr;
+  std::size_t n = 0, inner = 0, begin = 0, end = 0;
+  double temperature = 1.0;
+  std::size_t range = 0;
+};
+void simd_strided(const StridedJob<float>& job);
+void simd_strided(const StridedJob<double>& job);
 
 /// The range width (entries of sizeof_t bytes) for n x inner slices, or 0 for column blocks:
 /// kWideBytes of entries for n >= kWideRowsFrom and rows of 256 bytes or more, else 0. A

@@ -250,30 +250,24 @@ void StridedWideImpl(RowOp op, T* out, const T* x, std::size_t n, std::size_t in
 }
 
 template <class T>
-void Strided(RowOp op, T* out, const T* x, std::size_t n, std::size_t inner, std::size_t begin,
-             std::size_t end, double t, std::size_t range) {
-  const bool scaled = static_cast<T>(1.0 / t) != T(1);
-  if (range != 0) {
+void Strided(const StridedJob<T>& j) {
+  const bool scaled = static_cast<T>(1.0 / j.temperature) != T(1);
+  if (j.range != 0) {
     if (scaled) {
-      StridedWideImpl<true>(op, out, x, n, inner, range, begin, end, t);
+      StridedWideImpl<true>(j.op, j.out, j.x, j.n, j.inner, j.range, j.begin, j.end, j.temperature);
     } else {
-      StridedWideImpl<false>(op, out, x, n, inner, range, begin, end, t);
+      StridedWideImpl<false>(j.op, j.out, j.x, j.n, j.inner, j.range, j.begin, j.end,
+                             j.temperature);
     }
   } else if (scaled) {
-    StridedImpl<true>(op, out, x, n, inner, begin, end, t);
+    StridedImpl<true>(j.op, j.out, j.x, j.n, j.inner, j.begin, j.end, j.temperature);
   } else {
-    StridedImpl<false>(op, out, x, n, inner, begin, end, t);
+    StridedImpl<false>(j.op, j.out, j.x, j.n, j.inner, j.begin, j.end, j.temperature);
   }
 }
 
-void StridedF32(RowOp op, float* out, const float* x, std::size_t n, std::size_t inner,
-                std::size_t begin, std::size_t end, double t, std::size_t range) {
-  Strided(op, out, x, n, inner, begin, end, t, range);
-}
-void StridedF64(RowOp op, double* out, const double* x, std::size_t n, std::size_t inner,
-                std::size_t begin, std::size_t end, double t, std::size_t range) {
-  Strided(op, out, x, n, inner, begin, end, t, range);
-}
+void StridedF32(const StridedJob<float>& job) { Strided(job); }
+void StridedF64(const StridedJob<double>& job) { Strided(job); }
 std::size_t WidthF32() {
   return BlockWidth<float>();
 }
@@ -297,14 +291,8 @@ std::size_t strided_block_width_f32() {
 std::size_t strided_block_width_f64() {
   return HWY_DYNAMIC_DISPATCH(WidthF64)();
 }
-void simd_strided(RowOp op, float* out, const float* x, std::size_t n, std::size_t inner,
-                  std::size_t begin, std::size_t end, double temperature, std::size_t range) {
-  HWY_DYNAMIC_DISPATCH(StridedF32)(op, out, x, n, inner, begin, end, temperature, range);
-}
-void simd_strided(RowOp op, double* out, const double* x, std::size_t n, std::size_t inner,
-                  std::size_t begin, std::size_t end, double temperature, std::size_t range) {
-  HWY_DYNAMIC_DISPATCH(StridedF64)(op, out, x, n, inner, begin, end, temperature, range);
-}
+void simd_strided(const StridedJob<float>& job) { HWY_DYNAMIC_DISPATCH(StridedF32)(job); }
+void simd_strided(const StridedJob<double>& job) { HWY_DYNAMIC_DISPATCH(StridedF64)(job); }
 
 }  // namespace softreg::detail
 #endif  // HWY_ONCE

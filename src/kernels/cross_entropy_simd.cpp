@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <limits>
 
+#include "common/thread_scratch.hpp"
 #include "kernels/row_simd-inl.h"
 #include "kernels/simd_math-inl.h"
 #include "kernels/softmax_simd.hpp"
@@ -91,13 +92,7 @@ void LongRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t end
   const std::size_t n = job.n;
   const bool online = n * sizeof(T) > kOnlineRowBytes;
   T* scratch = nullptr;
-  if (kStream && !online && job.grad != nullptr) {
-    if constexpr (sizeof(T) == 4) {
-      scratch = scratch_row_f32(n);
-    } else {
-      scratch = scratch_row_f64(n);
-    }
-  }
+  if (kStream && !online && job.grad != nullptr) scratch = ThreadScratch::mine().row<T>(n);
   for (std::size_t r = begin; r < end; ++r) {
     const RowTarget<T> t = target_of(job, r);
     const T* xr = job.x + r * n;

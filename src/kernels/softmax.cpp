@@ -9,8 +9,9 @@
 #include <span>
 #include <vector>
 
-#include "common/thread_pool.hpp"
 #include "common/check.hpp"
+#include "common/thread_pool.hpp"
+#include "common/thread_scratch.hpp"
 #include "kernels/reference.hpp"
 #include "kernels/row.hpp"
 #include "kernels/softmax_simd.hpp"
@@ -52,13 +53,7 @@ void family_impl(RowOp op, Passes passes, T* out, const T* x, const AxisLayout& 
     parallel_for(threads, layout.rows(), std::max<std::size_t>(1, kGrainElements / n),
                  [&](std::size_t b, std::size_t e) {
                    RowsJob<T> job{op, passes, out, x, n, b, e, t, nullptr, stream};
-                   if (use_scratch) {
-                     if constexpr (sizeof(T) == 4) {
-                       job.scratch = scratch_row_f32(n);
-                     } else {
-                       job.scratch = scratch_row_f64(n);
-                     }
-                   }
+                   if (use_scratch) job.scratch = ThreadScratch::mine().row<T>(n);
                    simd_rows(job);
                  });
     return;
@@ -109,17 +104,6 @@ void argmax_impl(std::span<std::int64_t> out, std::span<const T> x, const Shape&
 }
 
 }  // namespace
-
-float* scratch_row_f32(std::size_t n) {
-  thread_local std::vector<float> row;
-  if (row.size() < n + 64) row.resize(n + 64);
-  return row.data();
-}
-double* scratch_row_f64(std::size_t n) {
-  thread_local std::vector<double> row;
-  if (row.size() < n + 64) row.resize(n + 64);
-  return row.data();
-}
 
 void softmax_family(RowOp op, Passes passes, float* out, const float* x, const AxisLayout& layout,
                     double temperature) {

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <span>
-#include <vector>
 
 #include "common/check.hpp"
 #include "common/thread_pool.hpp"

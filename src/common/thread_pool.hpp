@@ -34,8 +34,7 @@ void fork_join(int workers, Work&& work) {
 
 /// Splits [0, n) into at most `workers` contiguous ranges of at least `grain` items and calls
 /// body(begin, end) for each, in parallel. The split only decides who computes what: callers
-/// whose output depends on the split must not use it (they split into a fixed number of parts
-/// that depends on the problem alone, as the objective's groups of blocks do).
+/// whose output depends on the split must not use it (see fixed_chunks).
 template <class Body>
 void parallel_for(int workers, std::size_t n, std::size_t grain, Body&& body) {
   if (n == 0) return;
@@ -49,6 +48,18 @@ void parallel_for(int workers, std::size_t n, std::size_t grain, Body&& body) {
     const std::size_t begin = n * std::size_t(t) / std::size_t(used);
     const std::size_t end = n * std::size_t(t + 1) / std::size_t(used);
     if (begin < end) body(begin, end);
+  });
+}
+
+/// The deterministic split: [0, n) in `chunks` contiguous parts, chunk c = [n c / chunks,
+/// n (c + 1) / chunks), with `chunks` chosen by the caller from the problem alone (never from
+/// the thread count). body(c, begin, end) runs for every chunk, in parallel, grain chunks at
+/// least to a worker; the caller keeps one partial result per chunk and combines them in chunk
+/// order, so its result is bitwise the same for any number of threads.
+template <class Body>
+void fixed_chunks(int workers, std::size_t n, std::size_t chunks, std::size_t grain, Body&& body) {
+  parallel_for(workers, chunks, grain, [&](std::size_t cb, std::size_t ce) {
+    for (std::size_t c = cb; c < ce; ++c) body(c, n * c / chunks, n * (c + 1) / chunks);
   });
 }
 

@@ -252,9 +252,9 @@ double fallback_row(const void* context, std::size_t r) {
                   c.problem->target_row(r), c.scale);
 }
 
-/// The rows go in a fixed number of chunks (a function of the row count alone), each summed
-/// in row order, and the chunk sums are added in chunk order: the loss is bitwise the same for
-/// any number of threads.
+/// The rows go in a fixed number of chunks (a function of the row count alone: fixed_chunks),
+/// each summed in row order, and the chunk sums are added in chunk order: the loss is bitwise
+/// the same for any number of threads.
 constexpr std::size_t kMaxChunks = 256;
 
 template <class T>
@@ -287,21 +287,18 @@ double run(const Problem<T>& p, std::span<const T> logits, T* grad, std::span<T>
   std::array<detail::CompensatedSum, kMaxChunks> partial{};
   const std::size_t chunk_elements = chunks == 0 ? 0 : (rows / chunks + 1) * (l.n + 1);
   const std::size_t grain = std::max<std::size_t>(1, (std::size_t(1) << 15) / (chunk_elements + 1));
-  detail::parallel_for(get_num_threads(), chunks, grain, [&](std::size_t cb, std::size_t ce) {
-    for (std::size_t c = cb; c < ce; ++c) {
-      const std::size_t begin = rows * c / chunks;
-      const std::size_t end = rows * (c + 1) / chunks;
-      if (vectorized) {
-        detail::simd_cross_entropy_rows(job, begin, end, partial[c]);
-        continue;
-      }
-      for (std::size_t r = begin; r < end; ++r) {
-        const double loss = fallback_row<T>(&context, r);
-        if (!row_losses.empty()) row_losses[r] = static_cast<T>(loss);
-        partial[c].add(loss);
-      }
-    }
-  });
+  detail::fixed_chunks(get_num_threads(), rows, chunks, grain,
+                       [&](std::size_t c, std::size_t begin, std::size_t end) {
+                         if (vectorized) {
+                           detail::simd_cross_entropy_rows(job, begin, end, partial[c]);
+                           return;
+                         }
+                         for (std::size_t r = begin; r < end; ++r) {
+                           const double loss = fallback_row<T>(&context, r);
+                           if (!row_losses.empty()) row_losses[r] = static_cast<T>(loss);
+                           partial[c].add(loss);
+                         }
+                       });
   detail::CompensatedSum total;
   for (std::size_t c = 0; c < chunks; ++c) total.add(partial[c].value());
   return p.options->reduction == Reduction::mean ? scale * total.value() : total.value();

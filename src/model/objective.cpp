@@ -274,12 +274,9 @@ ObjectiveSums SoftmaxObjective<T>::run(std::span<const double> theta, std::span<
   const std::size_t bs = options_.block_rows;
   pass.n_blocks = (pass.m_total + bs - 1) / bs;
   pass.groups = std::min<std::size_t>(workspaces_.size(), std::max<std::size_t>(pass.n_blocks, 1));
-  detail::parallel_for(detail::resolve_threads(options_.threads), pass.groups, 1,
-                       [&](std::size_t gb, std::size_t ge) {
-                         for (std::size_t t = gb; t < ge; ++t) {
-                           run_group(*workspaces_[t], pass, pass.n_blocks * t / pass.groups,
-                                     pass.n_blocks * (t + 1) / pass.groups);
-                         }
+  detail::fixed_chunks(detail::resolve_threads(options_.threads), pass.n_blocks, pass.groups, 1,
+                       [&](std::size_t t, std::size_t first, std::size_t last) {
+                         run_group(*workspaces_[t], pass, first, last);
                        });
   reduce_groups(pass, grad, out);
   return out;

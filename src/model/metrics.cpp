@@ -4,8 +4,10 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "softreg/error.hpp"
+#include "softreg/softmax.hpp"
 
 namespace softreg {
 
@@ -25,6 +27,9 @@ Evaluation evaluate_predictions(std::span<const T> log_proba, std::size_t k,
   e.top_k = std::min<std::size_t>(5, k);
   e.confusion.assign(k * k, 0);
   e.per_class.assign(k, {});
+  // The predicted class is the argmax kernel's: the first largest entry, -1 for a NaN row.
+  std::vector<std::int64_t> best_class(n);
+  if (n > 0) argmax(std::span<std::int64_t>(best_class), log_proba, {n, k});
   std::size_t hits = 0, top_hits = 0;
   double loss = 0.0;
   for (std::size_t i = 0; i < n; ++i) {
@@ -32,15 +37,12 @@ Evaluation evaluate_predictions(std::span<const T> log_proba, std::size_t k,
       throw InvalidArgument(std::string(who) + "label of row " + std::to_string(i) + " is " +
                             std::to_string(y[i]) + ", expected [0, " + std::to_string(k) + ")");
     }
-    const T* row = log_proba.data() + i * k;
-    std::size_t best = 0;
-    for (std::size_t c = 0; c < k; ++c) {
-      if (std::isnan(row[c])) {
-        throw InvalidArgument(std::string(who) + "row " + std::to_string(i) +
-                              " has NaN probabilities");
-      }
-      if (row[c] > row[best]) best = c;
+    if (best_class[i] < 0) {
+      throw InvalidArgument(std::string(who) + "row " + std::to_string(i) +
+                            " has NaN probabilities");
     }
+    const T* row = log_proba.data() + i * k;
+    const auto best = std::size_t(best_class[i]);
     const auto truth = std::size_t(y[i]);
     const T mine = row[truth];
     // Rank of the true class: entries strictly larger, plus equal ones at lower indices (the

@@ -265,10 +265,9 @@ void save_model(const SoftmaxRegression& model, const std::string& path) {
   file.commit();
 }
 
-SoftmaxRegression load_model(const std::string& path) {
-  const std::vector<unsigned char> bytes = read_file(path);
-  Reader r(path, bytes);
+namespace {
 
+void read_magic_and_version(Reader& r, const std::vector<unsigned char>& bytes) {
   const std::size_t magic_len = std::min(bytes.size(), kMagic.size());
   if (magic_len > 0 && std::memcmp(bytes.data(), kMagic.data(), magic_len) != 0) {
     r.fail_at(0, "not a softreg model file (the magic number is wrong)", true);
@@ -280,44 +279,34 @@ SoftmaxRegression load_model(const std::string& path) {
                      "; this build reads up to " + std::to_string(kFormatVersion) + ")");
   }
   if (version == 0) r.fail_at(8, "format version 0 does not exist (versions start at 1)");
+}
 
-  TrainingInfo info;
-  info.dtype = decode(r, kDTypes, "dtype", "0 float32 or 1 float64");
-  info.solver = decode(r, kSolvers, "solver", "0 lbfgs, 1 sgd or 2 adam");
-  Preprocessing pre;
-  pre.kind = decode(r, kScalings, "scaling", "0 none, 1 standard or 2 minmax");
-  const std::uint64_t d = r.u64("the feature count d");
+/// The class labels and where each starts (for the error that names a repeated one).
+struct ClassLabels {
+  std::vector<std::string> labels;
+  std::vector<std::uint64_t> at;
+};
+
+ClassLabels read_classes(Reader& r, std::size_t file_size) {
   const std::uint64_t k_at = r.pos();
   const std::uint64_t k = r.u64("the class count K");
   // Each class takes at least a 4-byte label length and an 8-byte bias, so a damaged count
   // fails here instead of reserving memory for it.
   if (k == 0 || k > r.remaining() / 12) {
     r.fail_at(k_at, "class count K = " + std::to_string(k) + " is impossible in a file of " +
-                        std::to_string(bytes.size()) + " bytes");
+                        std::to_string(file_size) + " bytes");
   }
-  std::vector<std::string> classes;
-  std::vector<std::uint64_t> label_at;
-  classes.reserve(k);
+  ClassLabels out;
+  out.labels.reserve(k);
   for (std::uint64_t c = 0; c < k; ++c) {
-    label_at.push_back(r.pos());
-    classes.push_back(r.str("class label " + std::to_string(c)));
+    out.at.push_back(r.pos());
+    out.labels.push_back(r.str("class label " + std::to_string(c)));
   }
-  const std::uint64_t per_feature = 8 * (k + (pre.kind != Scaling::none ? 2 : 0));
-  if (r.remaining() < 8 * k || d > (r.remaining() - 8 * k) / per_feature) {
-    r.fail_at(24, "feature count d = " + std::to_string(d) + " with K = " + std::to_string(k) +
-                      " classes does not fit in the " + std::to_string(r.remaining()) +
-                      " bytes after the class labels");
-  }
-  const std::uint64_t offset_at = r.pos();
-  if (pre.kind != Scaling::none) {
-    pre.offset = r.f64s(d, "the preprocessing offsets");
-    pre.scale = r.f64s(d, "the preprocessing scales");
-  }
-  const std::uint64_t w_at = r.pos();
-  std::vector<double> w = r.f64s(d * k, "the weights W");
-  const std::uint64_t b_at = r.pos();
-  std::vector<double> b = r.f64s(k, "the bias b");
+  return out;
+}
 
+/// l2 through the loss history: the training record after the weights.
+void read_training_record(Reader& r, TrainingInfo& info) {
   info.l2 = r.f64("l2");
   info.iterations = r.i32("iterations");
   info.evaluations = r.i32("evaluations");
@@ -337,7 +326,9 @@ SoftmaxRegression load_model(const std::string& path) {
   const std::uint64_t history_at = r.pos();
   const std::uint64_t history_size = r.u64("the loss history length");
   info.loss_history = r.f64s(history_size, "the loss history", history_at);
+}
 
+void check_checksum_and_end(Reader& r, const std::vector<unsigned char>& bytes) {
   const std::uint64_t crc_at = r.pos();
   const std::uint32_t computed = detail::crc32_update(0, bytes.data(), crc_at);
   const std::uint32_t stored = r.u32("the checksum");
@@ -354,25 +345,63 @@ SoftmaxRegression load_model(const std::string& path) {
                   "should end here)",
               true);
   }
+}
 
-  // The checksum matched, so what follows are values a writer should never have produced.
+// The checksum matched, so a repeated label is a value a writer should never have produced.
+void check_distinct(Reader& r, const ClassLabels& classes) {
   std::map<std::string, std::uint64_t> seen;
-  for (std::uint64_t c = 0; c < k; ++c) {
-    const auto [it, fresh] = seen.emplace(classes[c], c);
+  for (std::uint64_t c = 0; c < classes.labels.size(); ++c) {
+    const auto [it, fresh] = seen.emplace(classes.labels[c], c);
     if (!fresh) {
-      r.fail_at(label_at[c],
-                "class label " + std::to_string(c) + " \"" + classes[c] +
+      r.fail_at(classes.at[c],
+                "class label " + std::to_string(c) + " \"" + classes.labels[c] +
                     "\" repeats class label " + std::to_string(it->second),
                 true);
     }
   }
+}
+
+}  // namespace
+
+SoftmaxRegression load_model(const std::string& path) {
+  const std::vector<unsigned char> bytes = read_file(path);
+  Reader r(path, bytes);
+  read_magic_and_version(r, bytes);
+
+  TrainingInfo info;
+  info.dtype = decode(r, kDTypes, "dtype", "0 float32 or 1 float64");
+  info.solver = decode(r, kSolvers, "solver", "0 lbfgs, 1 sgd or 2 adam");
+  Preprocessing pre;
+  pre.kind = decode(r, kScalings, "scaling", "0 none, 1 standard or 2 minmax");
+  const std::uint64_t d = r.u64("the feature count d");
+  ClassLabels classes = read_classes(r, bytes.size());
+  const std::uint64_t k = classes.labels.size();
+  const std::uint64_t per_feature = 8 * (k + (pre.kind != Scaling::none ? 2 : 0));
+  if (r.remaining() < 8 * k || d > (r.remaining() - 8 * k) / per_feature) {
+    r.fail_at(24, "feature count d = " + std::to_string(d) + " with K = " + std::to_string(k) +
+                      " classes does not fit in the " + std::to_string(r.remaining()) +
+                      " bytes after the class labels");
+  }
+  const std::uint64_t offset_at = r.pos();
+  if (pre.kind != Scaling::none) {
+    pre.offset = r.f64s(d, "the preprocessing offsets");
+    pre.scale = r.f64s(d, "the preprocessing scales");
+  }
+  const std::uint64_t w_at = r.pos();
+  std::vector<double> w = r.f64s(d * k, "the weights W");
+  const std::uint64_t b_at = r.pos();
+  std::vector<double> b = r.f64s(k, "the bias b");
+  read_training_record(r, info);
+  check_checksum_and_end(r, bytes);
+
+  check_distinct(r, classes);
   check_finite(r, offset_at, pre.offset, "offset");
   check_finite(r, offset_at + 8 * pre.offset.size(), pre.scale, "scale");
   check_finite(r, w_at, w, "W");
   check_finite(r, b_at, b, "b");
   try {
-    return SoftmaxRegression(std::move(classes), d, std::move(w), std::move(b), std::move(pre),
-                             std::move(info));
+    return SoftmaxRegression(std::move(classes.labels), d, std::move(w), std::move(b),
+                             std::move(pre), std::move(info));
   } catch (const InvalidArgument& e) {
     r.fail_at(0, e.what(), true);
   }

@@ -33,22 +33,22 @@ void add_data_options(CLI::App& app, DataArgs& args) {
 
 template <class T>
 Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_labels) {
-  ReadOptions o;
-  o.format = parse_format(args.format);
-  o.labels_path = args.labels;
-  o.label_column = args.label_column;
+  ReadOptions read;
+  read.format = parse_format(args.format);
+  read.labels_path = args.labels;
+  read.label_column = args.label_column;
   if (args.delimiter == "tab" || args.delimiter == "\\t") {
-    o.delimiter = '\t';
+    read.delimiter = '\t';
   } else if (args.delimiter.size() == 1) {
-    o.delimiter = args.delimiter[0];
+    read.delimiter = args.delimiter[0];
   } else if (!args.delimiter.empty()) {
     throw InvalidArgument("--delimiter must be one character or \"tab\", got \"" + args.delimiter +
                           "\"");
   }
-  if (args.header != "auto") o.header = args.header == "yes";
-  o.n_features = n_features;
-  o.require_labels = require_labels;
-  return read_dataset<T>(args.data, o);
+  if (args.header != "auto") read.header = args.header == "yes";
+  read.n_features = n_features;
+  read.require_labels = require_labels;
+  return read_dataset<T>(args.data, read);
 }
 
 template Dataset<float> load_data<float>(const DataArgs&, std::size_t, bool);

@@ -123,8 +123,7 @@ void add_eval(CLI::App& app) {
   add_threads_option(*cmd, args->threads);
   cmd->callback([args]() {
     const SoftmaxRegression model = load_model(args->model);
-    with_dtype(model.info().dtype,
-               [&](auto tag) { run_eval<decltype(tag)>(*args, model); });
+    with_dtype(model.info().dtype, [&](auto tag) { run_eval<decltype(tag)>(*args, model); });
   });
 }
 

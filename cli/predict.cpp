@@ -125,8 +125,7 @@ void add_predict(CLI::App& app) {
   add_threads_option(*cmd, args->threads);
   cmd->callback([args]() {
     const SoftmaxRegression model = load_model(args->model);
-    with_dtype(model.info().dtype,
-               [&](auto tag) { run_predict<decltype(tag)>(*args, model); });
+    with_dtype(model.info().dtype, [&](auto tag) { run_predict<decltype(tag)>(*args, model); });
   });
 }
 

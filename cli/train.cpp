@@ -23,10 +23,10 @@ struct TrainArgs {
 };
 
 /// "balanced" or "label:weight,label:weight".
-void parse_class_weight(const std::string& text, TrainOptions& o) {
+void parse_class_weight(const std::string& text, TrainOptions& options) {
   if (text.empty()) return;
   if (text == "balanced") {
-    o.balanced = true;
+    options.balanced = true;
     return;
   }
   std::size_t pos = 0;
@@ -49,7 +49,7 @@ void parse_class_weight(const std::string& text, TrainOptions& o) {
       throw InvalidArgument("--class-weight: \"" + item +
                             "\" is not LABEL:WEIGHT with a weight >= 0 (or use \"balanced\")");
     }
-    o.class_weight[item.substr(0, colon)] = w;
+    options.class_weight[item.substr(0, colon)] = w;
     pos = comma + 1;
   }
 }
@@ -59,23 +59,23 @@ void run_train(const TrainArgs& a) {
   std::unique_ptr<SoftmaxRegression> warm;
   if (!a.warm_start.empty()) warm = std::make_unique<SoftmaxRegression>(load_model(a.warm_start));
   const Dataset<T> data = load_data<T>(a.data, warm ? warm->n_features() : 0, true);
-  TrainOptions o = a.options;
-  parse_class_weight(a.class_weight, o);
+  TrainOptions options = a.options;
+  parse_class_weight(a.class_weight, options);
   if (!a.quiet) {
     std::fprintf(stderr, "training on %s: %zu rows, %zu features%s, solver %s, l2 %g\n",
                  data.source.c_str(), data.rows(), data.cols(), data.sparse() ? " (sparse)" : "",
-                 solver_name(o.solver), o.l2);
+                 solver_name(options.solver), options.l2);
   }
-  ProgressReporter reporter(o.solver == Solver::lbfgs ? "iter" : "epoch", a.quiet);
-  o.progress = [&](const Progress& p) { return reporter(p); };
-  const SoftmaxRegression model = SoftmaxRegression::fit(data, o, warm.get());
+  ProgressReporter reporter(options.solver == Solver::lbfgs ? "iter" : "epoch", a.quiet);
+  options.progress = [&](const Progress& p) { return reporter(p); };
+  const SoftmaxRegression model = SoftmaxRegression::fit(data, options, warm.get());
   reporter.finish();
   save_model(model, a.model);
   if (!a.quiet) {
     const TrainingInfo& info = model.info();
     std::fprintf(stderr, "%s after %d %s (%s): loss %.6f, |grad|max %.2e\n",
                  info.converged ? "converged" : "stopped", info.iterations,
-                 o.solver == Solver::lbfgs ? "iterations" : "epochs", info.message.c_str(),
+                 options.solver == Solver::lbfgs ? "iterations" : "epochs", info.message.c_str(),
                  info.final_loss, info.grad_norm);
     std::fprintf(stderr, "trained in %s; model written to %s\n",
                  format_seconds(info.seconds).c_str(), a.model.c_str());
@@ -88,63 +88,65 @@ void add_train(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand("train", "Fit a softmax-regression classifier and save it");
   add_data_options(*cmd, args->data);
-  TrainOptions& o = args->options;
+  TrainOptions& options = args->options;
   cmd->add_option("--model", args->model, "Where to write the model file")->required();
-  add_choice(*cmd, "--solver", o.solver, "lbfgs (full batch), sgd (momentum) or adam");
-  cmd->add_option("--l2", o.l2, "L2 penalty lambda in (lambda/2)||W||^2 (C = 1/(lambda n))")
+  add_choice(*cmd, "--solver", options.solver, "lbfgs (full batch), sgd (momentum) or adam");
+  cmd->add_option("--l2", options.l2, "L2 penalty lambda in (lambda/2)||W||^2 (C = 1/(lambda n))")
       ->check(non_negative())
       ->capture_default_str();
-  cmd->add_option("--max-iter", o.max_iter, "L-BFGS iterations")
+  cmd->add_option("--max-iter", options.max_iter, "L-BFGS iterations")
       ->check(non_negative())
       ->capture_default_str();
-  cmd->add_option("--tol", o.tol, "L-BFGS stops when max |gradient| <= tol")
+  cmd->add_option("--tol", options.tol, "L-BFGS stops when max |gradient| <= tol")
       ->check(non_negative())
       ->capture_default_str();
-  cmd->add_option("--lbfgs-memory", o.lbfgs_memory,
+  cmd->add_option("--lbfgs-memory", options.lbfgs_memory,
                   "L-BFGS curvature pairs kept (0: up to 100, within a 64 MiB budget)")
       ->check(CLI::Range(0, 10000, "INTEGER in [0, 10000]"))
       ->capture_default_str();
-  cmd->add_option("--lbfgs-warmup", o.lbfgs_warmup,
+  cmd->add_option("--lbfgs-warmup", options.lbfgs_warmup,
                   "L-BFGS: epochs of Adam (lr 0.02, cosine) first, kept if they lower the loss "
                   "(-1: 3 for 20000+ training rows without --warm-start, else 0)")
       ->check(CLI::Range(-1, 1000, "INTEGER in [-1, 1000]"))
       ->capture_default_str();
-  add_choice(*cmd, "--preconditioner", o.preconditioner,
+  add_choice(*cmd, "--preconditioner", options.preconditioner,
              "L-BFGS initial inverse Hessian: auto (second moments of the features for dense data "
              "with up to 2048 features, else diagonal), diagonal or none");
-  cmd->add_option("--epochs", o.epochs, "SGD / Adam passes over the data")
+  cmd->add_option("--epochs", options.epochs, "SGD / Adam passes over the data")
       ->check(non_negative())
       ->capture_default_str();
-  cmd->add_option("--batch-size", o.batch_size, "SGD / Adam mini-batch rows")
+  cmd->add_option("--batch-size", options.batch_size, "SGD / Adam mini-batch rows")
       ->check(positive())
       ->capture_default_str();
-  cmd->add_option("--lr", o.lr, "SGD / Adam learning rate (default 0.1 for sgd, 0.001 for adam)")
+  cmd->add_option("--lr", options.lr,
+                  "SGD / Adam learning rate (default 0.1 for sgd, 0.001 for adam)")
       ->check(positive());
-  add_choice(*cmd, "--schedule", o.schedule,
+  add_choice(*cmd, "--schedule", options.schedule,
              "Learning-rate schedule: constant, inverse-sqrt (or inverse_sqrt) or cosine");
-  cmd->add_option("--momentum", o.momentum, "SGD momentum")
+  cmd->add_option("--momentum", options.momentum, "SGD momentum")
       ->check(CLI::Range(0.0, 0.999999, "NUMBER in [0, 1)"))
       ->capture_default_str();
-  cmd->add_option("--valid-fraction", o.valid_fraction,
+  cmd->add_option("--valid-fraction", options.valid_fraction,
                   "Fraction of rows held out for early stopping (0: none)")
       ->check(CLI::Range(0.0, 0.99, "NUMBER in [0, 0.99]"))
       ->capture_default_str();
-  cmd->add_option("--patience", o.patience,
+  cmd->add_option("--patience", options.patience,
                   "Iterations / epochs without validation improvement before stopping")
       ->check(positive())
       ->capture_default_str();
-  add_choice(*cmd, "--scale", o.scale,
+  add_choice(*cmd, "--scale", options.scale,
              "Feature preprocessing stored in the model: none, standard or minmax");
-  add_choice(*cmd, "--dtype", o.dtype, "Precision of the passes over the data: float32 or float64");
-  cmd->add_option("--target-loss", o.target_loss,
+  add_choice(*cmd, "--dtype", options.dtype,
+             "Precision of the passes over the data: float32 or float64");
+  cmd->add_option("--target-loss", options.target_loss,
                   "Stop once the training objective is at or below this value");
   cmd->add_option("--class-weight", args->class_weight,
                   "\"balanced\" or LABEL:WEIGHT[,LABEL:WEIGHT...]");
   cmd->add_option("--warm-start", args->warm_start,
                   "Start from this model's weights (its classes and preprocessing are kept)");
-  cmd->add_option("--seed", o.seed, "Seed of the validation split and the mini-batch order")
+  cmd->add_option("--seed", options.seed, "Seed of the validation split and the mini-batch order")
       ->capture_default_str();
-  add_threads_option(*cmd, o.threads);
+  add_threads_option(*cmd, options.threads);
   cmd->add_flag("--quiet", args->quiet, "Print nothing but errors");
   cmd->callback([args]() {
     with_dtype(args->options.dtype, [&](auto tag) { run_train<decltype(tag)>(*args); });

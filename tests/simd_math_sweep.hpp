@@ -28,7 +28,6 @@
 
 namespace simd_math_sweep {
 
-
 using Real = long double;
 using simd_targets::kSanitized;
 

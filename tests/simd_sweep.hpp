@@ -236,8 +236,6 @@ void check_case(const Case<T>& c, std::size_t salt,
   });
 }
 
-
-
 /// Two arrays that end exactly where an inaccessible page begins.
 class FencedArrays {
  public:
@@ -271,7 +269,6 @@ class FencedArrays {
   char* base_ = nullptr;
   bool fenced_ = false;
 };
-
 
 template <class T>
 class SimdSweep : public testing::Test {};

@@ -31,8 +31,8 @@ TEST(Metrics, HandCountedCase) {
   EXPECT_DOUBLE_EQ(e.accuracy, 0.4);
   EXPECT_EQ(e.top_k, 3u);
   EXPECT_DOUBLE_EQ(e.top_k_accuracy, 1.0);
-  const double ll = -(std::log(0.7) + std::log(0.3) + std::log(0.5) + std::log(0.4) +
-                      std::log(0.3)) / 5.0;
+  const double ll =
+      -(std::log(0.7) + std::log(0.3) + std::log(0.5) + std::log(0.4) + std::log(0.3)) / 5.0;
   EXPECT_NEAR(e.log_loss, ll, 1e-15);
   EXPECT_EQ(e.confusion, (std::vector<std::size_t>{1, 0, 1, 1, 0, 0, 0, 1, 1}));
   EXPECT_DOUBLE_EQ(e.per_class[0].precision, 0.5);
@@ -77,7 +77,8 @@ TEST(Metrics, EdgeCases) {
   const std::vector<std::int64_t> first{0};
   EXPECT_THROW(softreg::evaluate_predictions<double>(nan_row, 2, first), softreg::InvalidArgument);
   const std::vector<std::int64_t> outside{2};
-  EXPECT_THROW(softreg::evaluate_predictions<double>(certain, 2, outside), softreg::InvalidArgument);
+  EXPECT_THROW(softreg::evaluate_predictions<double>(certain, 2, outside),
+               softreg::InvalidArgument);
   EXPECT_THROW(softreg::evaluate_predictions<double>(certain, 3, first), softreg::InvalidArgument);
 }
 

@@ -231,7 +231,7 @@ TEST(Model, RejectsBadTrainingInput) {
   auto data = blobs<float>(20, 2, 2, 5.0, 2);
   softreg::TrainOptions o;
   auto one_class = data;
-  std::fill(one_class.labels.begin(), one_class.labels.end(), "a");
+  std::fill(one_class.labels.begin(), one_class.labels.end(), std::string("a"));
   EXPECT_THROW(softreg::SoftmaxRegression::fit(one_class, o), softreg::InvalidArgument);
   auto missing = data;
   missing.labels.pop_back();
@@ -246,8 +246,7 @@ TEST(Model, RejectsBadTrainingInput) {
 TEST(Model, ClassIndicesMapLabelsAndMarkUnknownOnes) {
   const std::vector<std::string> classes{"b", "a", "c"};
   const std::vector<std::string> labels{"a", "x", "c", "a", ""};
-  EXPECT_EQ(softreg::class_indices(classes, labels),
-            (std::vector<std::int64_t>{1, -1, 2, 1, -1}));
+  EXPECT_EQ(softreg::class_indices(classes, labels), (std::vector<std::int64_t>{1, -1, 2, 1, -1}));
   EXPECT_TRUE(softreg::class_indices(classes, {}).empty());
   const auto m = softreg::SoftmaxRegression::fit(blobs<float>(20, 2, 2, 5.0, 2), {});
   const std::vector<std::string> asked{m.classes()[1], "nope", m.classes()[0]};
@@ -279,7 +278,8 @@ TEST(Model, OptionsNameTheBadField) {
   EXPECT_EQ(message(o), "softreg::TrainOptions: sample_weight[1] must be finite and >= 0; got nan");
   o = {};
   o.class_weight = {{"cat", -2.0}};
-  EXPECT_EQ(message(o), "softreg::TrainOptions: class_weight[\"cat\"] must be finite and >= 0; got -2");
+  EXPECT_EQ(message(o),
+            "softreg::TrainOptions: class_weight[\"cat\"] must be finite and >= 0; got -2");
   o = {};
   o.lbfgs_warmup = -2;
   try {

@@ -180,7 +180,8 @@ TEST(Objective, SumsOfShardsAddUpToTheWholeAndNormaliseOnce) {
   std::vector<double> g_eval(np);
   const double expected = f.evaluate(p.theta, g_eval);
   EXPECT_NEAR(value, expected, 1e-12 * std::fabs(expected));
-  for (std::size_t j = 0; j < np; ++j) EXPECT_NEAR(g[j], g_eval[j], 1e-12 * (1 + std::fabs(g_eval[j])));
+  for (std::size_t j = 0; j < np; ++j)
+    EXPECT_NEAR(g[j], g_eval[j], 1e-12 * (1 + std::fabs(g_eval[j])));
   const long double ref =
       naive_objective(p.x, p.y, p.k, p.theta, 0.25, o.sample_weight, o.class_weight);
   EXPECT_NEAR(value, double(ref), 1e-12 * std::fabs(double(ref)));

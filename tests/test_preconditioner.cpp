@@ -10,9 +10,9 @@
 #include <span>
 #include <vector>
 
+#include "../src/kernels/linear.hpp"
 #include "../src/model/preconditioner.hpp"
 #include "../src/model/preprocess.hpp"
-#include "../src/kernels/linear.hpp"
 #include "targets.hpp"
 
 namespace {

@@ -227,5 +227,4 @@ TYPED_TEST(SimdCrossEntropy, CrossEntropyNanRowIsNanEvenWithAZeroTargetWeight) {
   }
 }
 
-
 }  // namespace

@@ -133,7 +133,6 @@ TEST(SimdMath, ExpDoubleSpecialValues) {
   });
 }
 
-
 // ---- the exponential the softmax kernels use (ExpNonPositive), seen through softmax
 //
 // For a row [0, x], the kernel's sum of exponentials is 1 + e with e its exp(x). For float and

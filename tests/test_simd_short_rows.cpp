@@ -75,5 +75,4 @@ TYPED_TEST(SimdShortRows, ShortRowsNeverReachPastTheirArrays) {
   }
 }
 
-
 }  // namespace

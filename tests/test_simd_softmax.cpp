@@ -15,7 +15,6 @@ template <class T>
 class SimdSoftmax : public SimdSweep<T> {};
 TYPED_TEST_SUITE(SimdSoftmax, Types);
 
-
 TYPED_TEST(SimdSoftmax, ContiguousRowsMatchTheOracleOnEveryTarget) {
   using T = TypeParam;
   std::size_t salt = 0;
@@ -152,6 +151,5 @@ TYPED_TEST(SimdSoftmax, NonLastAxisMatchesTheOracleOnEveryTarget) {
     }
   }
 }
-
 
 }  // namespace

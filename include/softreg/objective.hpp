@@ -31,10 +31,10 @@ struct ObjectiveOptions {
 /// anything is divided. The gradient sum sum_i s_i c_{y_i} dCE_i / dtheta goes to the caller's
 /// span beside it.
 struct ObjectiveSums {
-  double loss = 0.0;         // sum_i s_i c_{y_i} CE_i
-  double weight = 0.0;       // sum_i s_i (the mean's normalizer)
-  std::size_t correct = 0;   // rows whose largest logit is the label's (ties and NaN: wrong)
-  std::size_t rows = 0;      // rows evaluated
+  double loss = 0.0;        // sum_i s_i c_{y_i} CE_i
+  double weight = 0.0;      // sum_i s_i (the mean's normalizer)
+  std::size_t correct = 0;  // rows whose largest logit is the label's (ties and NaN: wrong)
+  std::size_t rows = 0;     // rows evaluated
 };
 
 /// The one place the mean and the penalty are formed: returns loss / weight + (l2 / 2) ||W||^2
@@ -96,8 +96,7 @@ class SoftmaxObjective {
                     std::span<const std::size_t> rows);
   void load_parameters(std::span<const double> theta);
   void run_group(Workspace& ws, const Pass& pass, std::size_t first, std::size_t last) const;
-  void count_correct(Workspace& ws, const std::size_t* idx, std::size_t begin,
-                     std::size_t m) const;
+  void count_correct(Workspace& ws, const std::size_t* idx, std::size_t begin, std::size_t m) const;
   void reduce_groups(const Pass& pass, std::span<double> grad, ObjectiveSums& out);
 
   const FeatureMatrix<T>& x_;
@@ -107,8 +106,8 @@ class SoftmaxObjective {
   std::vector<double> row_weight_;  // s_i c_{y_i}, empty when all 1
   double total_weight_ = 0.0;       // sum_i s_i
   std::vector<std::unique_ptr<Workspace>> workspaces_;
-  std::vector<T> wt_, w_t_;          // theta in T, and W transposed (dense): per-call scratch
-  std::vector<double> transposed_;   // the reduction's K x d gradient, before transposing
+  std::vector<T> wt_, w_t_;         // theta in T, and W transposed (dense): per-call scratch
+  std::vector<double> transposed_;  // the reduction's K x d gradient, before transposing
   double last_accuracy_ = 0.0;
 };
 

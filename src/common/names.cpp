@@ -28,13 +28,12 @@ constexpr std::array<NamedValue<LrSchedule>, 4> kSchedules{
      {LrSchedule::inverse_sqrt, "inverse_sqrt"}}};
 constexpr std::array<NamedValue<Reduction>, 3> kReductions{
     {{Reduction::mean, "mean"}, {Reduction::sum, "sum"}, {Reduction::none, "none"}}};
-constexpr std::array<NamedValue<DataFormat>, 6> kFormats{
-    {{DataFormat::automatic, "auto"},
-     {DataFormat::csv, "csv"},
-     {DataFormat::libsvm, "libsvm"},
-     {DataFormat::npy, "npy"},
-     {DataFormat::idx, "idx"},
-     {DataFormat::libsvm, "svm"}}};
+constexpr std::array<NamedValue<DataFormat>, 6> kFormats{{{DataFormat::automatic, "auto"},
+                                                          {DataFormat::csv, "csv"},
+                                                          {DataFormat::libsvm, "libsvm"},
+                                                          {DataFormat::npy, "npy"},
+                                                          {DataFormat::idx, "idx"},
+                                                          {DataFormat::libsvm, "svm"}}};
 
 /// Whether entry i is its value's first (canonical) spelling.
 template <class E>
@@ -48,19 +47,33 @@ bool canonical(std::span<const NamedValue<E>> table, std::size_t i) {
 }  // namespace
 
 template <>
-std::span<const NamedValue<Solver>> enum_names<Solver>() { return kSolvers; }
+std::span<const NamedValue<Solver>> enum_names<Solver>() {
+  return kSolvers;
+}
 template <>
-std::span<const NamedValue<Scaling>> enum_names<Scaling>() { return kScalings; }
+std::span<const NamedValue<Scaling>> enum_names<Scaling>() {
+  return kScalings;
+}
 template <>
-std::span<const NamedValue<DType>> enum_names<DType>() { return kDTypes; }
+std::span<const NamedValue<DType>> enum_names<DType>() {
+  return kDTypes;
+}
 template <>
-std::span<const NamedValue<Preconditioner>> enum_names<Preconditioner>() { return kPreconditioners; }
+std::span<const NamedValue<Preconditioner>> enum_names<Preconditioner>() {
+  return kPreconditioners;
+}
 template <>
-std::span<const NamedValue<LrSchedule>> enum_names<LrSchedule>() { return kSchedules; }
+std::span<const NamedValue<LrSchedule>> enum_names<LrSchedule>() {
+  return kSchedules;
+}
 template <>
-std::span<const NamedValue<Reduction>> enum_names<Reduction>() { return kReductions; }
+std::span<const NamedValue<Reduction>> enum_names<Reduction>() {
+  return kReductions;
+}
 template <>
-std::span<const NamedValue<DataFormat>> enum_names<DataFormat>() { return kFormats; }
+std::span<const NamedValue<DataFormat>> enum_names<DataFormat>() {
+  return kFormats;
+}
 
 template <class E>
 std::string_view name_of(E value) {
@@ -100,10 +113,10 @@ E parse_name_or_throw(std::string_view name, std::string_view what) {
                         std::string(name) + "\"");
 }
 
-#define SOFTREG_NAMES(E)                                                         \
-  template std::string_view name_of<E>(E);                                       \
-  template std::optional<E> parse_name<E>(std::string_view);                     \
-  template std::string name_list<E>();                                           \
+#define SOFTREG_NAMES(E)                                     \
+  template std::string_view name_of<E>(E);                   \
+  template std::optional<E> parse_name<E>(std::string_view); \
+  template std::string name_list<E>();                       \
   template E parse_name_or_throw<E>(std::string_view, std::string_view);
 SOFTREG_NAMES(Solver)
 SOFTREG_NAMES(Scaling)
@@ -115,10 +128,18 @@ SOFTREG_NAMES(DataFormat)
 #undef SOFTREG_NAMES
 
 // The older per-enum functions, now views of the tables.
-const char* solver_name(Solver s) { return name_of(s).data(); }
-const char* scaling_name(Scaling s) { return name_of(s).data(); }
-const char* dtype_name(DType t) { return name_of(t).data(); }
-const char* format_name(DataFormat f) { return name_of(f).data(); }
+const char* solver_name(Solver s) {
+  return name_of(s).data();
+}
+const char* scaling_name(Scaling s) {
+  return name_of(s).data();
+}
+const char* dtype_name(DType t) {
+  return name_of(t).data();
+}
+const char* format_name(DataFormat f) {
+  return name_of(f).data();
+}
 
 DataFormat parse_format(const std::string& name) {
   if (const auto f = parse_name<DataFormat>(name)) return *f;

@@ -19,7 +19,8 @@ inline std::size_t uniform_index(std::mt19937_64& rng, std::size_t bound) {
 /// Fisher-Yates shuffle of `items` in place, drawing from rng.
 template <class T>
 void shuffle(std::span<T> items, std::mt19937_64& rng) {
-  for (std::size_t i = items.size(); i-- > 1;) std::swap(items[i], items[uniform_index(rng, i + 1)]);
+  for (std::size_t i = items.size(); i-- > 1;)
+    std::swap(items[i], items[uniform_index(rng, i + 1)]);
 }
 
 }  // namespace softreg::detail

@@ -31,7 +31,6 @@ void fork_join(int workers, Work&& work) {
   parallel_run(workers, std::function<void(int)>(std::forward<Work>(work)));
 }
 
-
 /// Splits [0, n) into at most `workers` contiguous ranges of at least `grain` items and calls
 /// body(begin, end) for each, in parallel. The split only decides who computes what: callers
 /// whose output depends on the split must not use it (see fixed_chunks).

@@ -33,7 +33,9 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   buffer_.reserve(kBufferSize);
 }
 
-AtomicFile::~AtomicFile() { discard(); }
+AtomicFile::~AtomicFile() {
+  discard();
+}
 
 void AtomicFile::write(const void* data, std::size_t n) {
   crc_ = detail::crc32_update(crc_, data, n);

@@ -8,8 +8,8 @@
 #include <span>
 #include <string>
 
-#include "common/thread_pool.hpp"
 #include "common/check.hpp"
+#include "common/thread_pool.hpp"
 #include "kernels/cross_entropy_simd.hpp"
 #include "kernels/row.hpp"
 #include "kernels/softmax_simd.hpp"

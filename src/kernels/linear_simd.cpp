@@ -2,14 +2,14 @@
 // dispatched at run time.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/linear_simd.cpp"
-#include "kernels/linear.hpp"
-
 #include <hwy/cache_control.h>
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
 #include <algorithm>
 #include <cstddef>
+
+#include "kernels/linear.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace softreg::detail::HWY_NAMESPACE {

@@ -251,8 +251,12 @@ void Rows(const RowsJob<T>& j) {
   }
 }
 
-void RowsF32(const RowsJob<float>& job) { Rows(job); }
-void RowsF64(const RowsJob<double>& job) { Rows(job); }
+void RowsF32(const RowsJob<float>& job) {
+  Rows(job);
+}
+void RowsF64(const RowsJob<double>& job) {
+  Rows(job);
+}
 
 }  // namespace softreg::detail::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -263,8 +267,12 @@ namespace softreg::detail {
 HWY_EXPORT(RowsF32);
 HWY_EXPORT(RowsF64);
 
-void simd_rows(const RowsJob<float>& job) { HWY_DYNAMIC_DISPATCH(RowsF32)(job); }
-void simd_rows(const RowsJob<double>& job) { HWY_DYNAMIC_DISPATCH(RowsF64)(job); }
+void simd_rows(const RowsJob<float>& job) {
+  HWY_DYNAMIC_DISPATCH(RowsF32)(job);
+}
+void simd_rows(const RowsJob<double>& job) {
+  HWY_DYNAMIC_DISPATCH(RowsF64)(job);
+}
 
 }  // namespace softreg::detail
 #endif  // HWY_ONCE

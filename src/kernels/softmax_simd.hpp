@@ -34,8 +34,9 @@ inline constexpr std::size_t kStreamBytes = std::size_t(16) << 20;
 /// One call of the contiguous-row kernels: rows (inner == 1) r in [begin, end) of x, each n >= 1
 /// long; temperature > 0 with 1 / T finite. softmax / log_softmax write n entries per row to
 /// out (which may be x); logsumexp writes one entry per row. scratch, if not null, holds n + 64
-/// entries of the calling thread's own (ThreadScratch, common/thread_scratch.hpp): cached softmax rows keep their exponentials there
-/// rather than in out. stream: write out with non-temporal stores.
+/// entries of the calling thread's own (ThreadScratch, common/thread_scratch.hpp): cached softmax
+/// rows keep their exponentials there rather than in out. stream: write out with non-temporal
+/// stores.
 template <class T>
 struct RowsJob {
   RowOp op = RowOp::softmax;
@@ -49,7 +50,6 @@ struct RowsJob {
 };
 void simd_rows(const RowsJob<float>& job);
 void simd_rows(const RowsJob<double>& job);
-
 
 /// Strided rows (inner > 1). With range 0, a block of columns at a time: task i covers slice
 /// i / blocks and columns [(i % blocks) w, ...) with w = strided_block_width(T), blocks =

@@ -3,8 +3,6 @@
 // (softmax_simd.cpp): exponentials from simd_math-inl.h, sums in double.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/softmax_strided_simd.cpp"
-#include "kernels/softmax_simd.hpp"
-
 #include <hwy/cache_control.h>
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
@@ -19,6 +17,7 @@
 #include "kernels/reference.hpp"
 #include "kernels/row_simd-inl.h"
 #include "kernels/simd_math-inl.h"
+#include "kernels/softmax_simd.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace softreg::detail::HWY_NAMESPACE {
@@ -266,8 +265,12 @@ void Strided(const StridedJob<T>& j) {
   }
 }
 
-void StridedF32(const StridedJob<float>& job) { Strided(job); }
-void StridedF64(const StridedJob<double>& job) { Strided(job); }
+void StridedF32(const StridedJob<float>& job) {
+  Strided(job);
+}
+void StridedF64(const StridedJob<double>& job) {
+  Strided(job);
+}
 std::size_t WidthF32() {
   return BlockWidth<float>();
 }
@@ -291,8 +294,12 @@ std::size_t strided_block_width_f32() {
 std::size_t strided_block_width_f64() {
   return HWY_DYNAMIC_DISPATCH(WidthF64)();
 }
-void simd_strided(const StridedJob<float>& job) { HWY_DYNAMIC_DISPATCH(StridedF32)(job); }
-void simd_strided(const StridedJob<double>& job) { HWY_DYNAMIC_DISPATCH(StridedF64)(job); }
+void simd_strided(const StridedJob<float>& job) {
+  HWY_DYNAMIC_DISPATCH(StridedF32)(job);
+}
+void simd_strided(const StridedJob<double>& job) {
+  HWY_DYNAMIC_DISPATCH(StridedF64)(job);
+}
 
 }  // namespace softreg::detail
 #endif  // HWY_ONCE

@@ -3,8 +3,6 @@
 // that need whole arrays.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/vector_math_simd.cpp"
-#include "kernels/softmax_simd.hpp"
-
 #include <hwy/cache_control.h>
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
@@ -19,6 +17,7 @@
 #include "kernels/reference.hpp"
 #include "kernels/row_simd-inl.h"
 #include "kernels/simd_math-inl.h"
+#include "kernels/softmax_simd.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace softreg::detail::HWY_NAMESPACE {

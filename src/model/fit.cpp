@@ -27,9 +27,9 @@ void fail(const std::string& what) {
   throw InvalidArgument("softreg::SoftmaxRegression::fit: " + what);
 }
 
-void check_sample_weight_count(const TrainOptions& o, std::size_t n) {
-  if (!o.sample_weight.empty() && o.sample_weight.size() != n) {
-    fail("sample_weight has " + std::to_string(o.sample_weight.size()) + " entries for " +
+void check_sample_weight_count(const TrainOptions& options, std::size_t n) {
+  if (!options.sample_weight.empty() && options.sample_weight.size() != n) {
+    fail("sample_weight has " + std::to_string(options.sample_weight.size()) + " entries for " +
          std::to_string(n) + " rows");
   }
 }
@@ -109,11 +109,11 @@ RowSplit split_rows(std::size_t n, double fraction, std::uint64_t seed) {
 }
 
 /// Per-class weights: empty for none; "balanced" gives n / (K n_c), then named labels override.
-std::vector<double> class_weights(const TrainOptions& o, const ClassIndex& labels) {
-  if (!o.balanced && o.class_weight.empty()) return {};
+std::vector<double> class_weights(const TrainOptions& options, const ClassIndex& labels) {
+  if (!options.balanced && options.class_weight.empty()) return {};
   const std::size_t k = labels.classes.size();
   std::vector<double> weight(k, 1.0);
-  if (o.balanced) {
+  if (options.balanced) {
     std::vector<double> count(k, 0.0);
     for (const std::int64_t c : labels.y) count[std::size_t(c)] += 1.0;
     const double n = double(labels.y.size());
@@ -121,28 +121,29 @@ std::vector<double> class_weights(const TrainOptions& o, const ClassIndex& label
       weight[c] = count[c] > 0 ? n / (double(k) * count[c]) : 0.0;
     }
   }
-  for (const auto& [label, value] : o.class_weight) {
+  for (const auto& [label, value] : options.class_weight) {
     const auto it = std::find(labels.classes.begin(), labels.classes.end(), label);
-    if (it == labels.classes.end()) fail("class_weight names \"" + label + "\", which is not a class");
+    if (it == labels.classes.end())
+      fail("class_weight names \"" + label + "\", which is not a class");
     weight[std::size_t(it - labels.classes.begin())] = value;
   }
   return weight;
 }
 
 /// The training objective's options: the fit's weights and threads (no penalty: see Fit).
-ObjectiveOptions weighted_options(const TrainOptions& o, std::vector<double> class_weight) {
-  ObjectiveOptions oo;
-  oo.sample_weight = o.sample_weight;
-  oo.class_weight = std::move(class_weight);
-  oo.threads = o.threads;
-  return oo;
+ObjectiveOptions weighted_options(const TrainOptions& options, std::vector<double> class_weight) {
+  ObjectiveOptions objective;
+  objective.sample_weight = options.sample_weight;
+  objective.class_weight = std::move(class_weight);
+  objective.threads = options.threads;
+  return objective;
 }
 
 /// The validation objective's: unweighted, the fit's threads.
-ObjectiveOptions unweighted_options(const TrainOptions& o) {
-  ObjectiveOptions oo;
-  oo.threads = o.threads;
-  return oo;
+ObjectiveOptions unweighted_options(const TrainOptions& options) {
+  ObjectiveOptions objective;
+  objective.threads = options.threads;
+  return objective;
 }
 
 /// One fit: the problem and its state while a solver runs. The objective sums over the raw
@@ -157,8 +158,7 @@ class Fit {
   SoftmaxRegression finish();
 
  private:
-  double batch(std::span<const double> th, std::span<double> g,
-               std::span<const std::size_t> rows);
+  double batch(std::span<const double> th, std::span<double> g, std::span<const std::size_t> rows);
   double minibatch(std::span<const double> th, std::span<double> g,
                    std::span<const std::size_t> positions);
   bool on_progress(const Progress& p);
@@ -168,7 +168,7 @@ class Fit {
 
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   const Dataset<T>& data_;
-  const TrainOptions& o_;
+  const TrainOptions& options_;
   const SoftmaxRegression* warm_;
   std::size_t n_, d_;
   ClassIndex labels_;
@@ -191,7 +191,7 @@ class Fit {
 template <class T>
 Fit<T>::Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRegression* warm)
     : data_(data),
-      o_(options),
+      options_(options),
       warm_(warm),
       n_(data.rows()),
       d_(data.cols()),
@@ -228,7 +228,7 @@ double Fit<T>::batch(std::span<const double> th, std::span<double> g,
   detail::fold(pre_, d_, k_, th, theta_raw_);
   const ObjectiveSums sums = objective_.sums(theta_raw_, g, rows);
   if (!g.empty()) detail::unfold_gradient(pre_, d_, k_, g);  // linear: the sum maps as the mean
-  return penalized_mean(sums, th, k_, g, o_.l2);
+  return penalized_mean(sums, th, k_, g, options_.l2);
 }
 
 // Mini-batch objective of SGD / Adam: positions index the training rows.
@@ -249,53 +249,53 @@ double Fit<T>::minibatch(std::span<const double> th, std::span<double> g,
 
 template <class T>
 bool Fit<T>::on_progress(const Progress& p) {
-  if (p.loss <= o_.target_loss) reached_target_ = true;
+  if (p.loss <= options_.target_loss) reached_target_ = true;
   Progress q = p;
-  q.accuracy = o_.solver == Solver::lbfgs || seen_ == 0 ? objective_.last_accuracy()
-                                                        : double(correct_) / double(seen_);
+  q.accuracy = options_.solver == Solver::lbfgs || seen_ == 0 ? objective_.last_accuracy()
+                                                              : double(correct_) / double(seen_);
   q.valid_accuracy = valid_accuracy_;
   seen_ = correct_ = 0;
-  const bool go_on = o_.progress ? o_.progress(q) : true;
+  const bool go_on = options_.progress ? options_.progress(q) : true;
   return go_on && !reached_target_;
 }
 
 template <class T>
 int Fit<T>::warmup_epochs() const {
-  if (o_.max_iter == 0) return 0;
-  if (o_.lbfgs_warmup >= 0) return o_.lbfgs_warmup;
+  if (options_.max_iter == 0) return 0;
+  if (options_.lbfgs_warmup >= 0) return options_.lbfgs_warmup;
   return n_train_ >= TrainOptions::kAutoWarmupRows && warm_ == nullptr ? 3 : 0;
 }
 
 // Epochs of Adam before L-BFGS, kept only if they lower the full objective. A stop request
-// during them ends the whole fit at the start point (result_.message says so).
+// during them ends the whole fit at the start point (result_.message says stochastic).
 template <class T>
 void Fit<T>::warm_up(int epochs) {
   const std::span<const std::size_t> rows(split_.train);
   const std::vector<double> theta0 = theta_;
   // At theta = 0 without weights the objective is log K exactly: no pass needed.
   const bool plain_zero =
-      !o_.balanced && o_.class_weight.empty() && o_.sample_weight.empty() &&
+      !options_.balanced && options_.class_weight.empty() && options_.sample_weight.empty() &&
       std::all_of(theta_.begin(), theta_.end(), [](double v) { return v == 0.0; });
   const double before = plain_zero ? std::log(double(k_)) : batch(theta_, {}, rows);
-  StochasticOptions so;
-  so.epochs = epochs;
-  so.lr = 0.02;
-  so.schedule = LrSchedule::cosine;
-  so.seed = o_.seed;
+  StochasticOptions stochastic;
+  stochastic.epochs = epochs;
+  stochastic.lr = 0.02;
+  stochastic.schedule = LrSchedule::cosine;
+  stochastic.seed = options_.seed;
   bool interrupted = false;
   const ProgressCallback warm_progress = [&](const Progress& p) {
     Progress q = p;
     q.warmup = true;
     q.accuracy = seen_ == 0 ? -1.0 : double(correct_) / double(seen_);
     seen_ = correct_ = 0;
-    interrupted = o_.progress && !o_.progress(q);
+    interrupted = options_.progress && !options_.progress(q);
     return !interrupted;
   };
   const BatchObjective objective = [this](std::span<const double> th, std::span<double> g,
                                           std::span<const std::size_t> positions) {
     return minibatch(th, g, positions);
   };
-  const OptimResult w = adam(objective, n_train_, theta_, so, warm_progress);
+  const OptimResult w = adam(objective, n_train_, theta_, stochastic, warm_progress);
   if (interrupted) {  // back to the start, whose loss is known, and no L-BFGS
     theta_ = theta0;
     result_.loss = before;
@@ -312,70 +312,71 @@ void Fit<T>::warm_up(int epochs) {
 
 template <class T>
 LbfgsOptions Fit<T>::lbfgs_options() const {
-  LbfgsOptions lo;
-  lo.max_iterations = o_.max_iter;
-  lo.grad_tol = o_.tol;
+  LbfgsOptions lbfgs_opt;
+  lbfgs_opt.max_iterations = options_.max_iter;
+  lbfgs_opt.grad_tol = options_.tol;
   const std::size_t budget_pairs = (std::size_t{64} << 20) / (16 * theta_.size());
-  lo.memory = o_.lbfgs_memory > 0
-                  ? o_.lbfgs_memory
-                  : int(std::min<std::size_t>(100, std::max<std::size_t>(10, budget_pairs)));
-  lo.patience = split_.valid.empty() ? 0 : o_.patience;
-  return lo;
+  lbfgs_opt.memory = options_.lbfgs_memory > 0
+                         ? options_.lbfgs_memory
+                         : int(std::min<std::size_t>(100, std::max<std::size_t>(10, budget_pairs)));
+  lbfgs_opt.patience = split_.valid.empty() ? 0 : options_.patience;
+  return lbfgs_opt;
 }
 
 template <class T>
 void Fit<T>::run_lbfgs() {
   if (const int epochs = warmup_epochs(); epochs > 0) warm_up(epochs);
   if (!result_.message.empty()) return;  // stopped during the warm-up
-  LbfgsOptions lo = lbfgs_options();
+  LbfgsOptions lbfgs_opt = lbfgs_options();
   // The preconditioners look at the training rows that carry weight, weighted as the
-  // objective weighs them: a row of sample weight 0 is not in the objective, so it must not
+  // objective weighs them: a row of sample weight 0 is not in the objective, stochastic it must not
   // shape the path either, and a row of weight 2 shapes it as two copies would.
   std::vector<std::size_t> weighted_rows;
-  if (!o_.sample_weight.empty()) {
+  if (!options_.sample_weight.empty()) {
     for (std::size_t r = 0; r < n_train_; ++r) {
       const std::size_t row = split_.train.empty() ? r : split_.train[r];
-      if (o_.sample_weight[row] > 0.0) weighted_rows.push_back(row);
+      if (options_.sample_weight[row] > 0.0) weighted_rows.push_back(row);
     }
   }
   const std::span<const std::size_t> shaping_rows =
-      o_.sample_weight.empty() ? std::span<const std::size_t>(split_.train)
-                               : std::span<const std::size_t>(weighted_rows);
+      options_.sample_weight.empty() ? std::span<const std::size_t>(split_.train)
+                                     : std::span<const std::size_t>(weighted_rows);
   std::unique_ptr<detail::SecondMomentPreconditioner> second_moment;
-  if (o_.preconditioner == Preconditioner::automatic) {
+  if (options_.preconditioner == Preconditioner::automatic) {
     second_moment = detail::SecondMomentPreconditioner::build(data_.features, pre_, shaping_rows,
-                                                              o_.sample_weight, k_, o_.l2,
-                                                              o_.threads);
+                                                              options_.sample_weight, k_,
+                                                              options_.l2, options_.threads);
   }
   if (second_moment) {
-    lo.h0_apply = [&](std::span<double> v) { second_moment->apply(v); };
-  } else if (o_.preconditioner != Preconditioner::none) {
-    lo.h0_diagonal = detail::inverse_hessian_diagonal(data_.features, pre_, shaping_rows,
-                                                      o_.sample_weight, k_, o_.l2);
+    lbfgs_opt.h0_apply = [&](std::span<double> v) { second_moment->apply(v); };
+  } else if (options_.preconditioner != Preconditioner::none) {
+    lbfgs_opt.h0_diagonal = detail::inverse_hessian_diagonal(
+        data_.features, pre_, shaping_rows, options_.sample_weight, k_, options_.l2);
   }
   const std::span<const std::size_t> rows(split_.train);
-  result_ = lbfgs(
-      [&](std::span<const double> th, std::span<double> g) { return batch(th, g, rows); },
-      theta_, lo, [this](const Progress& p) { return on_progress(p); }, validation_);
+  result_ =
+      lbfgs([&](std::span<const double> th, std::span<double> g) { return batch(th, g, rows); },
+            theta_, lbfgs_opt, [this](const Progress& p) { return on_progress(p); }, validation_);
 }
 
 template <class T>
 void Fit<T>::run_stochastic() {
-  StochasticOptions so;
-  so.epochs = o_.epochs;
-  so.batch_size = o_.batch_size;
-  so.lr = o_.lr > 0.0 ? o_.lr : (o_.solver == Solver::sgd ? 0.1 : 1e-3);
-  so.schedule = o_.schedule;
-  so.momentum = o_.momentum;
-  so.seed = o_.seed;
-  so.patience = split_.valid.empty() ? 0 : o_.patience;
+  StochasticOptions stochastic;
+  stochastic.epochs = options_.epochs;
+  stochastic.batch_size = options_.batch_size;
+  stochastic.lr = options_.lr > 0.0 ? options_.lr : (options_.solver == Solver::sgd ? 0.1 : 1e-3);
+  stochastic.schedule = options_.schedule;
+  stochastic.momentum = options_.momentum;
+  stochastic.seed = options_.seed;
+  stochastic.patience = split_.valid.empty() ? 0 : options_.patience;
   const BatchObjective objective = [this](std::span<const double> th, std::span<double> g,
                                           std::span<const std::size_t> positions) {
     return minibatch(th, g, positions);
   };
   const ProgressCallback progress = [this](const Progress& p) { return on_progress(p); };
-  result_ = o_.solver == Solver::sgd ? sgd(objective, n_train_, theta_, so, progress, validation_)
-                                     : adam(objective, n_train_, theta_, so, progress, validation_);
+  result_ = options_.solver == Solver::sgd
+                ? sgd(objective, n_train_, theta_, stochastic, progress, validation_)
+                : adam(objective, n_train_, theta_, stochastic, progress, validation_);
   if (!std::isfinite(result_.loss)) {
     throw Error("softreg::SoftmaxRegression::fit: " + result_.message);
   }
@@ -384,9 +385,9 @@ void Fit<T>::run_stochastic() {
 template <class T>
 SoftmaxRegression Fit<T>::finish() {
   TrainingInfo info;
-  info.solver = o_.solver;
+  info.solver = options_.solver;
   info.dtype = std::is_same_v<T, float> ? DType::float32 : DType::float64;
-  info.l2 = o_.l2;
+  info.l2 = options_.l2;
   info.iterations = result_.iterations;
   info.evaluations = result_.evaluations;
   info.message = (reached_target_ ? "reached the target loss" : result_.message) + warmup_note_;
@@ -423,7 +424,8 @@ void TrainOptions::validate() const {
     bad("lbfgs_warmup", ">= 0, or -1 for automatic", std::to_string(lbfgs_warmup));
   }
   if (batch_size < 1) bad("batch_size", ">= 1", std::to_string(batch_size));
-  if (!(lr >= 0.0) || !std::isfinite(lr)) bad("lr", "finite and > 0 (0: the solver's default)", number(lr));
+  if (!(lr >= 0.0) || !std::isfinite(lr))
+    bad("lr", "finite and > 0 (0: the solver's default)", number(lr));
   if (!(momentum >= 0.0 && momentum < 1.0)) bad("momentum", "in [0, 1)", number(momentum));
   if (patience < 1) bad("patience", ">= 1", std::to_string(patience));
   for (std::size_t i = 0; i < sample_weight.size(); ++i) {
@@ -439,24 +441,24 @@ void TrainOptions::validate() const {
 }
 
 template <class T>
-SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOptions& o,
+SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOptions& options,
                                          const SoftmaxRegression* warm) {
   if (data.rows() == 0) fail("the training data has no rows");
   if (data.labels.size() != data.rows()) {
     fail("training needs one label per row (" + data.source + ")");
   }
   try {
-    o.validate();
+    options.validate();
   } catch (const InvalidArgument& e) {  // the same text, said by fit
     fail(std::string(e.what()).substr(std::string("softreg::TrainOptions: ").size()));
   }
-  check_sample_weight_count(o, data.rows());
+  check_sample_weight_count(options, data.rows());
   if (warm && warm->n_features() != data.cols()) {
     fail("warm start model has " + std::to_string(warm->n_features()) + " features, the data has " +
          std::to_string(data.cols()));
   }
-  Fit<T> fit(data, o, warm);
-  if (o.solver == Solver::lbfgs) {
+  Fit<T> fit(data, options, warm);
+  if (options.solver == Solver::lbfgs) {
     fit.run_lbfgs();
   } else {
     fit.run_stochastic();

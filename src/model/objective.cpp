@@ -6,9 +6,9 @@
 #include <string>
 #include <variant>
 
-#include "model/csr_pass.hpp"
 #include "common/thread_pool.hpp"
 #include "kernels/linear.hpp"
+#include "model/csr_pass.hpp"
 #include "softreg/error.hpp"
 #include "softreg/loss.hpp"
 
@@ -124,9 +124,9 @@ ObjectiveSums SoftmaxObjective<T>::sums(std::span<const double> theta, std::span
                                         std::span<const std::size_t> rows) {
   for (std::size_t r = 0; r < rows.size(); ++r) {
     if (rows[r] >= n_) {
-      throw InvalidArgument(std::string(kCaller) + ": rows[" + std::to_string(r) + "] = " +
-                            std::to_string(rows[r]) + " but there are " + std::to_string(n_) +
-                            " rows");
+      throw InvalidArgument(std::string(kCaller) + ": rows[" + std::to_string(r) +
+                            "] = " + std::to_string(rows[r]) + " but there are " +
+                            std::to_string(n_) + " rows");
     }
   }
   const ObjectiveSums out = run(theta, grad_sum, rows);

@@ -28,12 +28,9 @@ class SecondMomentPreconditioner {
   /// threads: the workers of the second-moment products (0: softreg::get_num_threads()); the
   /// result does not depend on it.
   template <class T>
-  static std::unique_ptr<SecondMomentPreconditioner> build(const FeatureMatrix<T>& x,
-                                                           const Preprocessing& pre,
-                                                           std::span<const std::size_t> rows,
-                                                           std::span<const double> weights,
-                                                           std::size_t k, double l2,
-                                                           int threads = 0);
+  static std::unique_ptr<SecondMomentPreconditioner> build(
+      const FeatureMatrix<T>& x, const Preprocessing& pre, std::span<const std::size_t> rows,
+      std::span<const double> weights, std::size_t k, double l2, int threads = 0);
 
   /// theta <- M^-1 theta, in place (d K + K entries).
   void apply(std::span<double> theta) const;

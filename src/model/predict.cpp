@@ -5,9 +5,9 @@
 #include <string>
 #include <variant>
 
-#include "model/csr_pass.hpp"
 #include "common/thread_pool.hpp"
 #include "kernels/linear.hpp"
+#include "model/csr_pass.hpp"
 #include "softreg/error.hpp"
 #include "softreg/model.hpp"
 #include "softreg/softmax.hpp"

@@ -128,13 +128,13 @@ std::vector<double> inverse_hessian_diagonal(const FeatureMatrix<T>& x, const Pr
 template std::vector<double> inverse_hessian_diagonal<float>(const FeatureMatrix<float>&,
                                                              const Preprocessing&,
                                                              std::span<const std::size_t>,
-                                                             std::span<const double>,
-                                                             std::size_t, double);
+                                                             std::span<const double>, std::size_t,
+                                                             double);
 template std::vector<double> inverse_hessian_diagonal<double>(const FeatureMatrix<double>&,
                                                               const Preprocessing&,
                                                               std::span<const std::size_t>,
-                                                              std::span<const double>,
-                                                              std::size_t, double);
+                                                              std::span<const double>, std::size_t,
+                                                              double);
 
 void fold(const Preprocessing& pre, std::size_t d, std::size_t k, std::span<const double> theta,
           std::span<double> theta_raw) {

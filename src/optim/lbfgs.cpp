@@ -188,8 +188,8 @@ class CurvatureHistory {
 
   /// Keeps the pair s = x' - x, y = g' - g when its curvature s.y is clearly positive,
   /// dropping the oldest beyond o.memory.
-  void add(std::span<const double> x_new, std::span<const double> x,
-           std::span<const double> g_new, std::span<const double> g) {
+  void add(std::span<const double> x_new, std::span<const double> x, std::span<const double> g_new,
+           std::span<const double> g) {
     std::vector<double> s(n_), y(n_);
     for (std::size_t i = 0; i < n_; ++i) {
       s[i] = x_new[i] - x[i];

@@ -189,6 +189,30 @@ TEST(Model, SameSeedSameModel) {
   EXPECT_NE(a.weights(), c.weights());
 }
 
+// The objective splits its rows into a number of groups fixed by the problem alone and adds the
+// groups in order; the preconditioner's products do not depend on the split either. So a fit is
+// bitwise the same for any thread count: L-BFGS with its Adam warm-up (more than 20000 rows),
+// and SGD with a validation split.
+TEST(Model, FitsAreBitwiseTheSameForAnyThreadCount) {
+  const auto data = blobs<float>(21000, 12, 4, 1.0, 31);
+  for (const auto solver : {softreg::Solver::lbfgs, softreg::Solver::sgd}) {
+    softreg::TrainOptions o;
+    o.solver = solver;
+    o.max_iter = 15;
+    o.epochs = 2;
+    o.valid_fraction = solver == softreg::Solver::sgd ? 0.1 : 0.0;
+    o.threads = 1;
+    const auto one = softreg::SoftmaxRegression::fit(data, o);
+    for (const int threads : {2, 3, 7}) {
+      o.threads = threads;
+      const auto many = softreg::SoftmaxRegression::fit(data, o);
+      EXPECT_EQ(many.weights(), one.weights()) << threads << " threads";
+      EXPECT_EQ(many.bias(), one.bias()) << threads << " threads";
+      EXPECT_EQ(many.info().final_loss, one.info().final_loss) << threads << " threads";
+    }
+  }
+}
+
 TEST(Model, WarmStartContinuesFromTheModel) {
   const auto data = blobs<double>(300, 4, 3, 1.0, 9);
   softreg::TrainOptions o;

@@ -24,8 +24,7 @@ import threadpoolctl  # noqa: E402
 
 def blas_info():
     """NumPy's BLAS as threadpoolctl reports it; exits if it is not OpenBLAS."""
-    with threadpoolctl.threadpool_limits(limits=None):
-        np.ones((2, 2)) @ np.ones((2, 2))  # make sure the BLAS is loaded
+    np.ones((2, 2)) @ np.ones((2, 2))  # make sure the BLAS is loaded
     infos = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
     numpy_blas = [i for i in infos if "numpy" in i["filepath"]] or infos
     if not numpy_blas or numpy_blas[0]["internal_api"] != "openblas":
@@ -38,20 +37,19 @@ def blas_info():
 
 
 def cpu_name():
+    """Model name, family, widest SIMD and core count, from /proc/cpuinfo."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                if line.startswith("cpu family"):
-                    family = line.split(":", 1)[1].strip()
-                if line.startswith("flags"):
-                    flags = line.split(":", 1)[1].split()
-                    break
-        simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-        return f"{name}, family {family}, {simd}, {os.cpu_count()} cores"
-    except (OSError, UnboundLocalError):
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
         return platform.processor() or "unknown CPU"
+    flags = fields.get("flags", "").split()
+    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return (f"{fields.get('model name', 'unknown CPU')}, family {fields.get('cpu family', '?')}, "
+            f"{simd}, {os.cpu_count()} cores")
 
 
 def versions():

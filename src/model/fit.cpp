@@ -162,6 +162,7 @@ class Fit {
   double minibatch(std::span<const double> th, std::span<double> g,
                    std::span<const std::size_t> positions);
   bool on_progress(const Progress& p);
+  BatchObjective minibatch_objective();
   int warmup_epochs() const;
   void warm_up(int epochs);
   LbfgsOptions lbfgs_options() const;
@@ -248,6 +249,12 @@ double Fit<T>::minibatch(std::span<const double> th, std::span<double> g,
 }
 
 template <class T>
+BatchObjective Fit<T>::minibatch_objective() {
+  return [this](std::span<const double> th, std::span<double> g,
+                std::span<const std::size_t> positions) { return minibatch(th, g, positions); };
+}
+
+template <class T>
 bool Fit<T>::on_progress(const Progress& p) {
   if (p.loss <= options_.target_loss) reached_target_ = true;
   Progress q = p;
@@ -291,10 +298,7 @@ void Fit<T>::warm_up(int epochs) {
     interrupted = options_.progress && !options_.progress(q);
     return !interrupted;
   };
-  const BatchObjective objective = [this](std::span<const double> th, std::span<double> g,
-                                          std::span<const std::size_t> positions) {
-    return minibatch(th, g, positions);
-  };
+  const BatchObjective objective = minibatch_objective();
   const OptimResult w = adam(objective, n_train_, theta_, stochastic, warm_progress);
   if (interrupted) {  // back to the start, whose loss is known, and no L-BFGS
     theta_ = theta0;
@@ -369,10 +373,7 @@ void Fit<T>::run_stochastic() {
   stochastic.momentum = options_.momentum;
   stochastic.seed = options_.seed;
   stochastic.patience = split_.valid.empty() ? 0 : options_.patience;
-  const BatchObjective objective = [this](std::span<const double> th, std::span<double> g,
-                                          std::span<const std::size_t> positions) {
-    return minibatch(th, g, positions);
-  };
+  const BatchObjective objective = minibatch_objective();
   const ProgressCallback progress = [this](const Progress& p) { return on_progress(p); };
   result_ = options_.solver == Solver::sgd
                 ? sgd(objective, n_train_, theta_, stochastic, progress, validation_)
@@ -407,36 +408,53 @@ SoftmaxRegression Fit<T>::finish() {
 
 }  // namespace
 
-void TrainOptions::validate() const {
+namespace {
+
+/// The first option out of range, as "<field> must be <rule>; got <value>", or empty.
+std::string option_problem(const TrainOptions& o) {
   const auto bad = [](const std::string& field, const std::string& need, const std::string& got) {
-    throw InvalidArgument("softreg::TrainOptions: " + field + " must be " + need + "; got " + got);
+    return field + " must be " + need + "; got " + got;
   };
   const auto number = [](double v) { return detail::format_number(v); };
-  if (!(l2 >= 0.0) || !std::isfinite(l2)) bad("l2", "finite and >= 0", number(l2));
-  if (!(tol >= 0.0)) bad("tol", ">= 0", number(tol));
-  if (!(valid_fraction >= 0.0 && valid_fraction < 1.0)) {
-    bad("valid_fraction", "in [0, 1)", number(valid_fraction));
+  if (!(o.l2 >= 0.0) || !std::isfinite(o.l2)) return bad("l2", "finite and >= 0", number(o.l2));
+  if (!(o.tol >= 0.0)) return bad("tol", ">= 0", number(o.tol));
+  if (!(o.valid_fraction >= 0.0 && o.valid_fraction < 1.0)) {
+    return bad("valid_fraction", "in [0, 1)", number(o.valid_fraction));
   }
-  if (max_iter < 0) bad("max_iter", ">= 0", std::to_string(max_iter));
-  if (epochs < 0) bad("epochs", ">= 0", std::to_string(epochs));
-  if (lbfgs_memory < 0) bad("lbfgs_memory", ">= 0 (0: automatic)", std::to_string(lbfgs_memory));
-  if (lbfgs_warmup < -1) {
-    bad("lbfgs_warmup", ">= 0, or -1 for automatic", std::to_string(lbfgs_warmup));
+  if (o.max_iter < 0) return bad("max_iter", ">= 0", std::to_string(o.max_iter));
+  if (o.epochs < 0) return bad("epochs", ">= 0", std::to_string(o.epochs));
+  if (o.lbfgs_memory < 0) {
+    return bad("lbfgs_memory", ">= 0 (0: automatic)", std::to_string(o.lbfgs_memory));
   }
-  if (batch_size < 1) bad("batch_size", ">= 1", std::to_string(batch_size));
-  if (!(lr >= 0.0) || !std::isfinite(lr))
-    bad("lr", "finite and > 0 (0: the solver's default)", number(lr));
-  if (!(momentum >= 0.0 && momentum < 1.0)) bad("momentum", "in [0, 1)", number(momentum));
-  if (patience < 1) bad("patience", ">= 1", std::to_string(patience));
-  for (std::size_t i = 0; i < sample_weight.size(); ++i) {
-    if (!(sample_weight[i] >= 0.0) || !std::isfinite(sample_weight[i])) {
-      bad("sample_weight[" + std::to_string(i) + "]", "finite and >= 0", number(sample_weight[i]));
+  if (o.lbfgs_warmup < -1) {
+    return bad("lbfgs_warmup", ">= 0, or -1 for automatic", std::to_string(o.lbfgs_warmup));
+  }
+  if (o.batch_size < 1) return bad("batch_size", ">= 1", std::to_string(o.batch_size));
+  if (!(o.lr >= 0.0) || !std::isfinite(o.lr)) {
+    return bad("lr", "finite and >= 0 (0: the solver's default)", number(o.lr));
+  }
+  if (!(o.momentum >= 0.0 && o.momentum < 1.0))
+    return bad("momentum", "in [0, 1)", number(o.momentum));
+  if (o.patience < 1) return bad("patience", ">= 1", std::to_string(o.patience));
+  for (std::size_t i = 0; i < o.sample_weight.size(); ++i) {
+    if (!(o.sample_weight[i] >= 0.0) || !std::isfinite(o.sample_weight[i])) {
+      return bad("sample_weight[" + std::to_string(i) + "]", "finite and >= 0",
+                 number(o.sample_weight[i]));
     }
   }
-  for (const auto& [label, weight] : class_weight) {
+  for (const auto& [label, weight] : o.class_weight) {
     if (!(weight >= 0.0) || !std::isfinite(weight)) {
-      bad("class_weight[\"" + label + "\"]", "finite and >= 0", number(weight));
+      return bad("class_weight[\"" + label + "\"]", "finite and >= 0", number(weight));
     }
+  }
+  return {};
+}
+
+}  // namespace
+
+void TrainOptions::validate() const {
+  if (const std::string problem = option_problem(*this); !problem.empty()) {
+    throw InvalidArgument("softreg::TrainOptions: " + problem);
   }
 }
 
@@ -447,11 +465,7 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   if (data.labels.size() != data.rows()) {
     fail("training needs one label per row (" + data.source + ")");
   }
-  try {
-    options.validate();
-  } catch (const InvalidArgument& e) {  // the same text, said by fit
-    fail(std::string(e.what()).substr(std::string("softreg::TrainOptions: ").size()));
-  }
+  if (const std::string problem = option_problem(options); !problem.empty()) fail(problem);
   check_sample_weight_count(options, data.rows());
   if (warm && warm->n_features() != data.cols()) {
     fail("warm start model has " + std::to_string(warm->n_features()) + " features, the data has " +

@@ -1,4 +1,5 @@
 // softreg train: fit a SoftmaxRegression on a data file and write the model file.
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -40,18 +41,31 @@ void parse_class_weight(const std::string& text, TrainOptions& options) {
       try {
         std::size_t used = 0;
         w = std::stod(item.substr(colon + 1), &used);
-        ok = used == item.size() - colon - 1 && w >= 0.0;
+        ok = used == item.size() - colon - 1;
       } catch (const std::exception&) {
         ok = false;
       }
     }
     if (!ok) {
       throw InvalidArgument("--class-weight: \"" + item +
-                            "\" is not LABEL:WEIGHT with a weight >= 0 (or use \"balanced\")");
+                            "\" is not LABEL:WEIGHT (or use \"balanced\")");
     }
     options.class_weight[item.substr(0, colon)] = w;
     pos = comma + 1;
   }
+}
+
+/// The options' range rules (TrainOptions::problem, their only home) worded with this
+/// command's flags: "--valid-fraction: must be in [0, 1); got 1.5".
+void check_options(const TrainOptions& options) {
+  const auto problem = options.problem();
+  if (!problem) return;
+  const std::size_t bracket = problem->field.find('[');
+  std::string flag = problem->field.substr(0, bracket);
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  const std::string subject = bracket == std::string::npos ? "" : problem->field + " ";
+  throw CLI::ValidationError("--" + flag,
+                             subject + "must be " + problem->need + "; got " + problem->got);
 }
 
 template <class T>
@@ -60,7 +74,6 @@ void run_train(const TrainArgs& a) {
   if (!a.warm_start.empty()) warm = std::make_unique<SoftmaxRegression>(load_model(a.warm_start));
   const Dataset<T> data = load_data<T>(a.data, warm ? warm->n_features() : 0, true);
   TrainOptions options = a.options;
-  parse_class_weight(a.class_weight, options);
   if (!a.quiet) {
     std::fprintf(stderr, "training on %s: %zu rows, %zu features%s, solver %s, l2 %g\n",
                  data.source.c_str(), data.rows(), data.cols(), data.sparse() ? " (sparse)" : "",
@@ -92,47 +105,34 @@ void add_train(CLI::App& app) {
   cmd->add_option("--model", args->model, "Where to write the model file")->required();
   add_choice(*cmd, "--solver", options.solver, "lbfgs (full batch), sgd (momentum) or adam");
   cmd->add_option("--l2", options.l2, "L2 penalty lambda in (lambda/2)||W||^2 (C = 1/(lambda n))")
-      ->check(non_negative())
       ->capture_default_str();
-  cmd->add_option("--max-iter", options.max_iter, "L-BFGS iterations")
-      ->check(non_negative())
-      ->capture_default_str();
+  cmd->add_option("--max-iter", options.max_iter, "L-BFGS iterations")->capture_default_str();
   cmd->add_option("--tol", options.tol, "L-BFGS stops when max |gradient| <= tol")
-      ->check(non_negative())
       ->capture_default_str();
   cmd->add_option("--lbfgs-memory", options.lbfgs_memory,
-                  "L-BFGS curvature pairs kept (0: up to 100, within a 64 MiB budget)")
-      ->check(CLI::Range(0, 10000, "INTEGER in [0, 10000]"))
+                  "L-BFGS curvature pairs kept, up to 10000 (0: up to 100, within a 64 MiB budget)")
       ->capture_default_str();
   cmd->add_option("--lbfgs-warmup", options.lbfgs_warmup,
                   "L-BFGS: epochs of Adam (lr 0.02, cosine) first, kept if they lower the loss "
-                  "(-1: 3 for 20000+ training rows without --warm-start, else 0)")
-      ->check(CLI::Range(-1, 1000, "INTEGER in [-1, 1000]"))
+                  "(up to 1000; -1: 3 for 20000+ training rows without --warm-start, else 0)")
       ->capture_default_str();
   add_choice(*cmd, "--preconditioner", options.preconditioner,
              "L-BFGS initial inverse Hessian: auto (second moments of the features for dense data "
              "with up to 2048 features, else diagonal), diagonal or none");
   cmd->add_option("--epochs", options.epochs, "SGD / Adam passes over the data")
-      ->check(non_negative())
       ->capture_default_str();
   cmd->add_option("--batch-size", options.batch_size, "SGD / Adam mini-batch rows")
-      ->check(positive())
       ->capture_default_str();
-  cmd->add_option("--lr", options.lr,
-                  "SGD / Adam learning rate (default 0.1 for sgd, 0.001 for adam)")
-      ->check(positive());
+  cmd->add_option("--lr", options.lr, "SGD / Adam learning rate (0: 0.1 for sgd, 0.001 for adam)")
+      ->capture_default_str();
   add_choice(*cmd, "--schedule", options.schedule,
              "Learning-rate schedule: constant, inverse-sqrt (or inverse_sqrt) or cosine");
-  cmd->add_option("--momentum", options.momentum, "SGD momentum")
-      ->check(CLI::Range(0.0, 0.999999, "NUMBER in [0, 1)"))
-      ->capture_default_str();
+  cmd->add_option("--momentum", options.momentum, "SGD momentum, in [0, 1)")->capture_default_str();
   cmd->add_option("--valid-fraction", options.valid_fraction,
-                  "Fraction of rows held out for early stopping (0: none)")
-      ->check(CLI::Range(0.0, 0.99, "NUMBER in [0, 0.99]"))
+                  "Fraction of rows held out for early stopping, in [0, 1) (0: none)")
       ->capture_default_str();
   cmd->add_option("--patience", options.patience,
                   "Iterations / epochs without validation improvement before stopping")
-      ->check(positive())
       ->capture_default_str();
   add_choice(*cmd, "--scale", options.scale,
              "Feature preprocessing stored in the model: none, standard or minmax");
@@ -149,6 +149,8 @@ void add_train(CLI::App& app) {
   add_threads_option(*cmd, options.threads);
   cmd->add_flag("--quiet", args->quiet, "Print nothing but errors");
   cmd->callback([args]() {
+    parse_class_weight(args->class_weight, args->options);
+    check_options(args->options);
     with_dtype(args->options.dtype, [&](auto tag) { run_train<decltype(tag)>(*args); });
   });
 }

@@ -311,8 +311,42 @@ TEST(Model, OptionsNameTheBadField) {
     FAIL() << "no exception";
   } catch (const softreg::InvalidArgument& e) {
     EXPECT_STREQ(e.what(),
-                 "softreg::SoftmaxRegression::fit: lbfgs_warmup must be >= 0, or -1 for automatic; "
-                 "got -2");
+                 "softreg::SoftmaxRegression::fit: lbfgs_warmup must be in [0, 1000], or -1 for "
+                 "automatic; got -2");
+  }
+}
+
+// problem() gives the parts the front ends word in their own names; each rule's edge is in
+// range and the value just past it is not.
+TEST(Model, OptionProblemsGiveFieldRuleAndValue) {
+  using Set = void (*)(softreg::TrainOptions&, bool);
+  struct Case {
+    const char* field;
+    Set set;  // true: the value just past the rule's edge; false: the edge itself
+  };
+  const Case cases[] = {
+      {"l2", [](auto& o, bool bad) { o.l2 = bad ? -1e-300 : 0.0; }},
+      {"tol", [](auto& o, bool bad) { o.tol = bad ? std::nan("") : 0.0; }},
+      {"valid_fraction", [](auto& o, bool bad) { o.valid_fraction = bad ? 1.0 : 0.999; }},
+      {"max_iter", [](auto& o, bool bad) { o.max_iter = bad ? -1 : 0; }},
+      {"epochs", [](auto& o, bool bad) { o.epochs = bad ? -1 : 0; }},
+      {"lbfgs_memory", [](auto& o, bool bad) { o.lbfgs_memory = bad ? 10001 : 10000; }},
+      {"lbfgs_warmup", [](auto& o, bool bad) { o.lbfgs_warmup = bad ? 1001 : 1000; }},
+      {"batch_size", [](auto& o, bool bad) { o.batch_size = bad ? 0 : 1; }},
+      {"lr", [](auto& o, bool bad) { o.lr = bad ? HUGE_VAL : 0.0; }},
+      {"momentum", [](auto& o, bool bad) { o.momentum = bad ? -0.1 : 0.0; }},
+      {"patience", [](auto& o, bool bad) { o.patience = bad ? 0 : 1; }},
+  };
+  for (const Case& c : cases) {
+    softreg::TrainOptions o;
+    c.set(o, false);
+    EXPECT_FALSE(o.problem().has_value()) << c.field;
+    c.set(o, true);
+    const auto p = o.problem();
+    ASSERT_TRUE(p.has_value()) << c.field;
+    EXPECT_EQ(p->field, c.field);
+    EXPECT_FALSE(p->need.empty()) << c.field;
+    EXPECT_FALSE(p->got.empty()) << c.field;
   }
 }
 

@@ -170,6 +170,13 @@ TEST(Objective, SumsOfShardsAddUpToTheWholeAndNormaliseOnce) {
   double total_weight = 0.0;
   for (const double w : o.sample_weight) total_weight += w;
   EXPECT_NEAR(whole.weight, total_weight, 1e-12 * total_weight);
+  // An empty row list is none of the rows (not all of them).
+  std::vector<double> g_none(np, 7.0);
+  const softreg::ObjectiveSums none = f.sums(p.theta, g_none, std::span<const std::size_t>{});
+  EXPECT_EQ(none.rows, 0u);
+  EXPECT_EQ(none.loss, 0.0);
+  EXPECT_EQ(none.weight, 0.0);
+  for (const double v : g_none) EXPECT_EQ(v, 0.0);
 
   softreg::ObjectiveSums combined = sa;
   combined.loss += sb.loss;
@@ -218,6 +225,12 @@ TEST(Objective, TrainingAccuracyIsCounted) {
     correct += best == p.y[i] ? 1 : 0;
   }
   EXPECT_DOUBLE_EQ(f.last_accuracy(), double(correct) / 400.0);
+  // All logits tie at theta = 0: every row is predicted class 0, as predict and argmax do.
+  std::fill(p.theta.begin(), p.theta.end(), 0.0);
+  f.evaluate(p.theta, g);
+  const auto zeros = std::count(p.y.begin(), p.y.end(), std::int64_t{0});
+  ASSERT_GT(zeros, 0);
+  EXPECT_DOUBLE_EQ(f.last_accuracy(), double(zeros) / 400.0);
 }
 
 TEST(Objective, RejectsBadInput) {

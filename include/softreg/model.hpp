@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -48,7 +49,7 @@ struct TrainOptions {
   /// a long memory saves many iterations on problems with few parameters (on Fashion-MNIST,
   /// 100 pairs reach scikit-learn's 400-iteration objective in about 160 iterations, 10 pairs
   /// need 500), while the 64 MiB budget keeps large problems at the classic 10.
-  int lbfgs_memory = 0;
+  int lbfgs_memory = 0;                                       // in [0, 10000]
   Preconditioner preconditioner = Preconditioner::automatic;  // L-BFGS
   /// L-BFGS: epochs of Adam (mini-batches of 256, lr 0.02 decaying to 0 on a cosine) run
   /// first, kept only if they lower the full objective. Mini-batches make their progress for a
@@ -56,11 +57,11 @@ struct TrainOptions {
   /// 3 epochs, about 0.15 s, take the iterations to scikit-learn's objective from 103 to 71).
   /// -1 picks 3 when there are at least kAutoWarmupRows training rows and no warm start, else
   /// 0 (on small problems full passes are cheap); 0 switches it off.
-  int lbfgs_warmup = -1;
+  int lbfgs_warmup = -1;  // in [-1, 1000]
   static constexpr std::size_t kAutoWarmupRows = 20000;
-  int epochs = 10;               // SGD / Adam
-  std::size_t batch_size = 256;  // SGD / Adam
-  double lr = 0.0;               // SGD / Adam; 0 picks the solver's default (0.1 / 0.001)
+  int epochs = 10;                // SGD / Adam
+  std::int64_t batch_size = 256;  // SGD / Adam; >= 1
+  double lr = 0.0;                // SGD / Adam; 0 picks the solver's default (0.1 / 0.001)
   LrSchedule schedule = LrSchedule::constant;
   double momentum = 0.9;        // SGD
   double valid_fraction = 0.0;  // in [0, 1): rows held out for early stopping
@@ -76,10 +77,21 @@ struct TrainOptions {
   std::vector<double> sample_weight;  // one per row, or empty
   ProgressCallback progress;          // per iteration / epoch; return false to stop
 
-  /// Throws InvalidArgument naming the first field out of range and what it must be
-  /// ("softreg::TrainOptions: l2 must be finite and >= 0; got -1"). The sizes that depend on
-  /// the data (sample_weight, class_weight labels) are checked by fit. The command line and
-  /// the Python module pass this message on.
+  /// The first field out of range, what it must be and the value it has: {"valid_fraction",
+  /// "in [0, 1)", "1.5"}; a sample or class weight is named "sample_weight[3]" /
+  /// "class_weight[\"cat\"]". Empty when every field is in range. These rules are the only
+  /// range checks of the options: the command line and the Python module word this problem in
+  /// their own names (--valid-fraction, validation_fraction) without checking ranges again.
+  struct Problem {
+    std::string field;
+    std::string need;
+    std::string got;
+  };
+  std::optional<Problem> problem() const;
+
+  /// Throws InvalidArgument with problem() worded as "softreg::TrainOptions: l2 must be finite
+  /// and >= 0; got -1". The sizes that depend on the data (sample_weight's length, class_weight
+  /// labels) are checked by fit.
   void validate() const;
 };
 

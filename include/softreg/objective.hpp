@@ -33,7 +33,7 @@ struct ObjectiveOptions {
 struct ObjectiveSums {
   double loss = 0.0;        // sum_i s_i c_{y_i} CE_i
   double weight = 0.0;      // sum_i s_i (the mean's normalizer)
-  std::size_t correct = 0;  // rows whose largest logit is the label's (ties and NaN: wrong)
+  std::size_t correct = 0;  // rows predicted as their label (argmax rule; NaN rows: wrong)
   std::size_t rows = 0;     // rows evaluated
 };
 
@@ -79,14 +79,18 @@ class SoftmaxObjective {
   double evaluate_rows(std::span<const double> theta, std::span<double> grad,
                        std::span<const std::size_t> rows);
 
-  /// The unnormalised sums over the given rows (all rows if empty) at theta, without the
-  /// penalty; writes the gradient sum into grad_sum unless it is empty. evaluate() is
-  /// penalized_mean() of this. Row indices must be < n_rows().
-  ObjectiveSums sums(std::span<const double> theta, std::span<double> grad_sum,
-                     std::span<const std::size_t> rows = {});
+  /// The unnormalised sums over all rows at theta, without the penalty; writes the gradient
+  /// sum into grad_sum unless it is empty. evaluate() is penalized_mean() of this.
+  ObjectiveSums sums(std::span<const double> theta, std::span<double> grad_sum);
 
-  /// Fraction of the rows of the last evaluation whose largest logit is the label's (ties and
-  /// NaN rows count as wrong): training accuracy at no extra pass.
+  /// The same over exactly the given rows: an empty list gives zero sums (and a zero gradient),
+  /// as evaluate_rows does. Row indices must be < n_rows().
+  ObjectiveSums sums(std::span<const double> theta, std::span<double> grad_sum,
+                     std::span<const std::size_t> rows);
+
+  /// Fraction of the rows of the last evaluation whose predicted class is the label, with the
+  /// argmax rule of predict (the first largest logit wins a tie; a row holding NaN is wrong):
+  /// training accuracy at no extra pass.
   double last_accuracy() const { return last_accuracy_; }
 
  private:

@@ -31,6 +31,11 @@ _SCALES = (None, "none", "standard", "minmax")
 _DTYPES = {"auto": [np.float64, np.float32], "float64": np.float64, "float32": np.float32}
 
 
+def _clip_int32(value):
+    """An int parameter as the library's 32-bit field: out-of-range values stay out of range."""
+    return int(min(max(int(value), -(2**31)), 2**31 - 1))
+
+
 def _library_matrix(X):
     """X (validated: a float32/float64 C-contiguous ndarray or a CSR matrix) as the compiled
     module takes it: the ndarray itself, or (data, indices, indptr, n_cols) in canonical form
@@ -110,8 +115,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     dtype : {"auto", "float32", "float64"}, default="auto"
         Precision of the passes over the data: "auto" keeps float32 input in float32 and
         computes everything else in float64. Parameters and their gradient are always float64.
-    lr : float > 0 or None, default=None
-        Learning rate of "sgd" and "adam"; None picks 0.1 and 0.001.
+    lr : float >= 0 or None, default=None
+        Learning rate of "sgd" and "adam"; None (or 0) picks 0.1 and 0.001.
     batch_size : int >= 1, default=256
         Mini-batch size of "sgd" and "adam".
     validation_fraction : float in [0, 1), default=0.0
@@ -180,10 +185,26 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     # ---- parameters
 
-    def _check_params(self):
-        """Raises ValueError (TypeError for a wrong type) naming the parameter that is wrong."""
+    # The library's TrainOptions field each parameter sets: its range rule
+    # (TrainOptions.problem) is the only one, worded here with the parameter's name.
+    _OPTION_PARAMETERS = {
+        "l2": "alpha",
+        "max_iter": "max_iter",
+        "epochs": "max_iter",
+        "tol": "tol",
+        "batch_size": "batch_size",
+        "lr": "lr",
+        "valid_fraction": "validation_fraction",
+        "patience": "n_iter_no_change",
+    }
 
-        def number(name, value, low, low_open=False, integral=False, allow_none=False):
+    def _check_params(self):
+        """The parameters' types, the choices and the parameters of this estimator alone (C,
+        class_weight, n_jobs) checked here; the ranges of the rest by the library's option rules.
+        Returns the TrainOptions the parameters give (without sample or class weights).
+        Raises ValueError (TypeError for a wrong type) naming the parameter that is wrong."""
+
+        def number(name, value, integral=False, allow_none=False):
             if value is None and allow_none:
                 return
             kind = numbers.Integral if integral else numbers.Real
@@ -193,11 +214,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     f"{'an int' if integral else 'a real number'}"
                     f"{' or None' if allow_none else ''}; got {value!r}."
                 )
-            if not (value > low if low_open else value >= low) or not np.isfinite(value):
-                raise ValueError(
-                    f"The '{name}' parameter of SoftmaxRegression must be "
-                    f"{'>' if low_open else '>='} {low} and finite; got {value!r}."
-                )
 
         def choice(name, value, options):
             if not any(value is o or (isinstance(value, str) and value == o) for o in options):
@@ -206,11 +222,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     f"{', '.join(map(repr, options))}; got {value!r}."
                 )
 
-        number("C", self.C, 0, low_open=True)
-        number("alpha", self.alpha, 0, allow_none=True)
+        number("C", self.C)
+        if not (self.C > 0 and np.isfinite(self.C)):
+            raise ValueError(
+                f"The 'C' parameter of SoftmaxRegression must be > 0 and finite; got {self.C!r}."
+            )
+        number("alpha", self.alpha, allow_none=True)
         choice("solver", self.solver, _SOLVERS)
-        number("max_iter", self.max_iter, 0, integral=True)
-        number("tol", self.tol, 0)
+        for name in ("max_iter", "batch_size", "n_iter_no_change"):
+            number(name, getattr(self, name), integral=True)
+        for name in ("tol", "validation_fraction"):
+            number(name, getattr(self, name))
+        number("lr", self.lr, allow_none=True)
         if not (
             self.class_weight is None
             or isinstance(self.class_weight, dict)
@@ -222,18 +245,33 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
         choice("scale", self.scale, _SCALES)
         choice("dtype", self.dtype, tuple(_DTYPES))
-        number("lr", self.lr, 0, low_open=True, allow_none=True)
-        number("batch_size", self.batch_size, 1, integral=True)
-        number("validation_fraction", self.validation_fraction, 0)
-        if self.validation_fraction >= 1:
-            raise ValueError(
-                "The 'validation_fraction' parameter of SoftmaxRegression must be in [0, 1); "
-                f"got {self.validation_fraction!r}."
-            )
-        number("n_iter_no_change", self.n_iter_no_change, 1, integral=True)
-        number("n_jobs", self.n_jobs, -(2**31), integral=True, allow_none=True)
+        number("n_jobs", self.n_jobs, integral=True, allow_none=True)
         if self.n_jobs == 0:
             raise ValueError("The 'n_jobs' parameter of SoftmaxRegression must not be 0.")
+
+        options = _core.TrainOptions()
+        options.solver = self.solver
+        options.l2 = float(self.alpha) if self.alpha is not None else 0.0
+        if self.solver == "lbfgs":
+            options.max_iter = _clip_int32(self.max_iter)
+        else:
+            options.epochs = _clip_int32(self.max_iter)
+        options.tol = float(self.tol)
+        options.batch_size = int(min(max(int(self.batch_size), -(2**62)), 2**62))
+        options.lr = float(self.lr) if self.lr is not None else 0.0
+        options.valid_fraction = float(self.validation_fraction)
+        options.patience = _clip_int32(self.n_iter_no_change)
+        options.scale = "none" if self.scale is None else self.scale
+        options.threads = self._threads()
+        problem = options.problem()
+        if problem is not None:
+            field, need, _ = problem
+            name = self._OPTION_PARAMETERS[field]
+            raise ValueError(
+                f"The '{name}' parameter of SoftmaxRegression must be {need}; "
+                f"got {getattr(self, name)!r}."
+            )
+        return options
 
     def _threads(self):
         """n_jobs as the library's thread count (0: the library's default)."""
@@ -272,7 +310,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Raises KeyboardInterrupt when training is interrupted (Ctrl-C); the estimator then
         keeps its previous state.
         """
-        self._check_params()
+        options = self._check_params()
         X, y = _validate_data(
             self, X, y, accept_sparse="csr", dtype=_DTYPES[self.dtype], order="C"
         )
@@ -284,7 +322,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 f"contains only one class: {classes[0]!r}"
             )
         n = X.shape[0]
-        options = _core.TrainOptions()
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
             if np.any(sample_weight < 0):
@@ -306,19 +343,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             options.class_weight = {
                 str(index[label]): float(w) for label, w in self.class_weight.items()
             }
-        options.solver = self.solver
-        if self.solver == "lbfgs":
-            options.max_iter = int(self.max_iter)
-        else:
-            options.epochs = int(self.max_iter)
-        options.tol = float(self.tol)
-        options.batch_size = int(self.batch_size)
-        options.lr = float(self.lr) if self.lr is not None else 0.0
-        options.valid_fraction = float(self.validation_fraction)
-        options.patience = int(self.n_iter_no_change)
-        options.scale = "none" if self.scale is None else self.scale
         options.seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        options.threads = self._threads()
 
         warm = None
         if (

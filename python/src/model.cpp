@@ -326,7 +326,15 @@ estimator softreg.SoftmaxRegression fills them from its parameters.
       .def_readwrite("target_loss", &TrainOptions::target_loss)
       .def_property(
           "sample_weight", [](const TrainOptions& o) { return to_array(o.sample_weight); },
-          [](TrainOptions& o, const py::array& w) { o.sample_weight = vector_of<double>(w); });
+          [](TrainOptions& o, const py::array& w) { o.sample_weight = vector_of<double>(w); })
+      .def(
+          "problem",
+          [](const TrainOptions& o) -> py::object {
+            const auto p = o.problem();
+            if (!p) return py::none();
+            return py::make_tuple(p->field, p->need, p->got);
+          },
+          "(field, what it must be, value) of the first option out of range, or None.");
 
   py::class_<SoftmaxRegression>(m, "Model", R"doc(
 A fitted softmax-regression model of the library (softreg::SoftmaxRegression): W (d x K) and b

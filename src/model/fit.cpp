@@ -159,6 +159,8 @@ class Fit {
 
  private:
   double batch(std::span<const double> th, std::span<double> g, std::span<const std::size_t> rows);
+  double full_batch(std::span<const double> th, std::span<double> g);
+  double penalized(std::span<const double> th, std::span<double> g, const ObjectiveSums& sums);
   double minibatch(std::span<const double> th, std::span<double> g,
                    std::span<const std::size_t> positions);
   bool on_progress(const Progress& p);
@@ -223,11 +225,27 @@ Fit<T>::Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRe
   }
 }
 
+// The objective over exactly `rows` (a mini-batch).
 template <class T>
 double Fit<T>::batch(std::span<const double> th, std::span<double> g,
                      std::span<const std::size_t> rows) {
   detail::fold(pre_, d_, k_, th, theta_raw_);
-  const ObjectiveSums sums = objective_.sums(theta_raw_, g, rows);
+  return penalized(th, g, objective_.sums(theta_raw_, g, rows));
+}
+
+// The objective over the training rows: every row when nothing is held out.
+template <class T>
+double Fit<T>::full_batch(std::span<const double> th, std::span<double> g) {
+  detail::fold(pre_, d_, k_, th, theta_raw_);
+  return penalized(th, g,
+                   split_.train.empty() ? objective_.sums(theta_raw_, g)
+                                        : objective_.sums(theta_raw_, g, split_.train));
+}
+
+// The raw sums of a pass in the model's parameters: mean, penalty, gradient unfolded.
+template <class T>
+double Fit<T>::penalized(std::span<const double> th, std::span<double> g,
+                         const ObjectiveSums& sums) {
   if (!g.empty()) detail::unfold_gradient(pre_, d_, k_, g);  // linear: the sum maps as the mean
   return penalized_mean(sums, th, k_, g, options_.l2);
 }
@@ -277,13 +295,12 @@ int Fit<T>::warmup_epochs() const {
 // during them ends the whole fit at the start point (result_.message says stochastic).
 template <class T>
 void Fit<T>::warm_up(int epochs) {
-  const std::span<const std::size_t> rows(split_.train);
   const std::vector<double> theta0 = theta_;
   // At theta = 0 without weights the objective is log K exactly: no pass needed.
   const bool plain_zero =
       !options_.balanced && options_.class_weight.empty() && options_.sample_weight.empty() &&
       std::all_of(theta_.begin(), theta_.end(), [](double v) { return v == 0.0; });
-  const double before = plain_zero ? std::log(double(k_)) : batch(theta_, {}, rows);
+  const double before = plain_zero ? std::log(double(k_)) : full_batch(theta_, {});
   StochasticOptions stochastic;
   stochastic.epochs = epochs;
   stochastic.lr = 0.02;
@@ -305,7 +322,7 @@ void Fit<T>::warm_up(int epochs) {
     result_.loss = before;
     result_.grad_norm = std::numeric_limits<double>::quiet_NaN();
     result_.message = "stopped by the caller (during the Adam warm-up)";
-  } else if (const double after = std::isfinite(w.loss) ? batch(theta_, {}, rows) : before;
+  } else if (const double after = std::isfinite(w.loss) ? full_batch(theta_, {}) : before;
              after < before) {
     warmup_note_ = "; after a " + std::to_string(epochs) + "-epoch Adam warm-up";
   } else {
@@ -357,9 +374,8 @@ void Fit<T>::run_lbfgs() {
     lbfgs_opt.h0_diagonal = detail::inverse_hessian_diagonal(
         data_.features, pre_, shaping_rows, options_.sample_weight, k_, options_.l2);
   }
-  const std::span<const std::size_t> rows(split_.train);
   result_ =
-      lbfgs([&](std::span<const double> th, std::span<double> g) { return batch(th, g, rows); },
+      lbfgs([&](std::span<const double> th, std::span<double> g) { return full_batch(th, g); },
             theta_, lbfgs_opt, [this](const Progress& p) { return on_progress(p); }, validation_);
 }
 
@@ -367,7 +383,7 @@ template <class T>
 void Fit<T>::run_stochastic() {
   StochasticOptions stochastic;
   stochastic.epochs = options_.epochs;
-  stochastic.batch_size = options_.batch_size;
+  stochastic.batch_size = static_cast<std::size_t>(options_.batch_size);
   stochastic.lr = options_.lr > 0.0 ? options_.lr : (options_.solver == Solver::sgd ? 0.1 : 1e-3);
   stochastic.schedule = options_.schedule;
   stochastic.momentum = options_.momentum;
@@ -408,54 +424,53 @@ SoftmaxRegression Fit<T>::finish() {
 
 }  // namespace
 
+std::optional<TrainOptions::Problem> TrainOptions::problem() const {
+  using P = std::optional<Problem>;
+  const auto number = [](double v) { return detail::format_number(v); };
+  const auto integer = [](std::int64_t v) { return std::to_string(v); };
+  if (!(l2 >= 0.0) || !std::isfinite(l2)) return P({"l2", "finite and >= 0", number(l2)});
+  if (!(tol >= 0.0)) return P({"tol", ">= 0", number(tol)});
+  if (!(valid_fraction >= 0.0 && valid_fraction < 1.0)) {
+    return P({"valid_fraction", "in [0, 1)", number(valid_fraction)});
+  }
+  if (max_iter < 0) return P({"max_iter", ">= 0", integer(max_iter)});
+  if (epochs < 0) return P({"epochs", ">= 0", integer(epochs)});
+  if (lbfgs_memory < 0 || lbfgs_memory > 10000) {
+    return P({"lbfgs_memory", "in [0, 10000] (0: automatic)", integer(lbfgs_memory)});
+  }
+  if (lbfgs_warmup < -1 || lbfgs_warmup > 1000) {
+    return P({"lbfgs_warmup", "in [0, 1000], or -1 for automatic", integer(lbfgs_warmup)});
+  }
+  if (batch_size < 1) return P({"batch_size", ">= 1", integer(batch_size)});
+  if (!(lr >= 0.0) || !std::isfinite(lr)) {
+    return P({"lr", "finite and >= 0 (0: the solver's default)", number(lr)});
+  }
+  if (!(momentum >= 0.0 && momentum < 1.0)) return P({"momentum", "in [0, 1)", number(momentum)});
+  if (patience < 1) return P({"patience", ">= 1", integer(patience)});
+  for (std::size_t i = 0; i < sample_weight.size(); ++i) {
+    if (!(sample_weight[i] >= 0.0) || !std::isfinite(sample_weight[i])) {
+      return P({"sample_weight[" + std::to_string(i) + "]", "finite and >= 0",
+                number(sample_weight[i])});
+    }
+  }
+  for (const auto& [label, weight] : class_weight) {
+    if (!(weight >= 0.0) || !std::isfinite(weight)) {
+      return P({"class_weight[\"" + label + "\"]", "finite and >= 0", number(weight)});
+    }
+  }
+  return std::nullopt;
+}
+
 namespace {
 
-/// The first option out of range, as "<field> must be <rule>; got <value>", or empty.
-std::string option_problem(const TrainOptions& o) {
-  const auto bad = [](const std::string& field, const std::string& need, const std::string& got) {
-    return field + " must be " + need + "; got " + got;
-  };
-  const auto number = [](double v) { return detail::format_number(v); };
-  if (!(o.l2 >= 0.0) || !std::isfinite(o.l2)) return bad("l2", "finite and >= 0", number(o.l2));
-  if (!(o.tol >= 0.0)) return bad("tol", ">= 0", number(o.tol));
-  if (!(o.valid_fraction >= 0.0 && o.valid_fraction < 1.0)) {
-    return bad("valid_fraction", "in [0, 1)", number(o.valid_fraction));
-  }
-  if (o.max_iter < 0) return bad("max_iter", ">= 0", std::to_string(o.max_iter));
-  if (o.epochs < 0) return bad("epochs", ">= 0", std::to_string(o.epochs));
-  if (o.lbfgs_memory < 0) {
-    return bad("lbfgs_memory", ">= 0 (0: automatic)", std::to_string(o.lbfgs_memory));
-  }
-  if (o.lbfgs_warmup < -1) {
-    return bad("lbfgs_warmup", ">= 0, or -1 for automatic", std::to_string(o.lbfgs_warmup));
-  }
-  if (o.batch_size < 1) return bad("batch_size", ">= 1", std::to_string(o.batch_size));
-  if (!(o.lr >= 0.0) || !std::isfinite(o.lr)) {
-    return bad("lr", "finite and >= 0 (0: the solver's default)", number(o.lr));
-  }
-  if (!(o.momentum >= 0.0 && o.momentum < 1.0))
-    return bad("momentum", "in [0, 1)", number(o.momentum));
-  if (o.patience < 1) return bad("patience", ">= 1", std::to_string(o.patience));
-  for (std::size_t i = 0; i < o.sample_weight.size(); ++i) {
-    if (!(o.sample_weight[i] >= 0.0) || !std::isfinite(o.sample_weight[i])) {
-      return bad("sample_weight[" + std::to_string(i) + "]", "finite and >= 0",
-                 number(o.sample_weight[i]));
-    }
-  }
-  for (const auto& [label, weight] : o.class_weight) {
-    if (!(weight >= 0.0) || !std::isfinite(weight)) {
-      return bad("class_weight[\"" + label + "\"]", "finite and >= 0", number(weight));
-    }
-  }
-  return {};
+std::string problem_text(const TrainOptions::Problem& p) {
+  return p.field + " must be " + p.need + "; got " + p.got;
 }
 
 }  // namespace
 
 void TrainOptions::validate() const {
-  if (const std::string problem = option_problem(*this); !problem.empty()) {
-    throw InvalidArgument("softreg::TrainOptions: " + problem);
-  }
+  if (const auto p = problem()) throw InvalidArgument("softreg::TrainOptions: " + problem_text(*p));
 }
 
 template <class T>
@@ -465,7 +480,7 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   if (data.labels.size() != data.rows()) {
     fail("training needs one label per row (" + data.source + ")");
   }
-  if (const std::string problem = option_problem(options); !problem.empty()) fail(problem);
+  if (const auto p = options.problem()) fail(problem_text(*p));
   check_sample_weight_count(options, data.rows());
   if (warm && warm->n_features() != data.cols()) {
     fail("warm start model has " + std::to_string(warm->n_features()) + " features, the data has " +

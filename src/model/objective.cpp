@@ -8,6 +8,7 @@
 
 #include "common/thread_pool.hpp"
 #include "kernels/linear.hpp"
+#include "kernels/row.hpp"
 #include "model/csr_pass.hpp"
 #include "softreg/error.hpp"
 #include "softreg/loss.hpp"
@@ -120,6 +121,13 @@ double penalized_mean(const ObjectiveSums& sums, std::span<const double> theta, 
 }
 
 template <class T>
+ObjectiveSums SoftmaxObjective<T>::sums(std::span<const double> theta, std::span<double> grad_sum) {
+  const ObjectiveSums out = run(theta, grad_sum, {});  // run's empty row list: every row
+  last_accuracy_ = out.rows > 0 ? double(out.correct) / double(out.rows) : 0.0;
+  return out;
+}
+
+template <class T>
 ObjectiveSums SoftmaxObjective<T>::sums(std::span<const double> theta, std::span<double> grad_sum,
                                         std::span<const std::size_t> rows) {
   for (std::size_t r = 0; r < rows.size(); ++r) {
@@ -129,8 +137,13 @@ ObjectiveSums SoftmaxObjective<T>::sums(std::span<const double> theta, std::span
                             std::to_string(n_) + " rows");
     }
   }
+  if (rows.empty()) {  // none of the rows
+    if (!grad_sum.empty()) std::fill(grad_sum.begin(), grad_sum.end(), 0.0);
+    last_accuracy_ = 0.0;
+    return {};
+  }
   const ObjectiveSums out = run(theta, grad_sum, rows);
-  last_accuracy_ = out.rows > 0 ? double(out.correct) / double(out.rows) : 0.0;
+  last_accuracy_ = double(out.correct) / double(out.rows);
   return out;
 }
 
@@ -142,11 +155,9 @@ double SoftmaxObjective<T>::evaluate(std::span<const double> theta, std::span<do
 template <class T>
 double SoftmaxObjective<T>::evaluate_rows(std::span<const double> theta, std::span<double> grad,
                                           std::span<const std::size_t> rows) {
-  if (rows.empty()) {  // a mini-batch of nothing
-    if (!grad.empty()) std::fill(grad.begin(), grad.end(), 0.0);
-    return 0.0;
-  }
-  return penalized_mean(sums(theta, grad, rows), theta, k_, grad, options_.l2);
+  const ObjectiveSums s = sums(theta, grad, rows);
+  if (rows.empty()) return 0.0;  // a mini-batch of nothing: no penalty either
+  return penalized_mean(s, theta, k_, grad, options_.l2);
 }
 
 /// One evaluation's inputs, shared by the groups of blocks.
@@ -231,19 +242,16 @@ void SoftmaxObjective<T>::run_group(Workspace& ws, const Pass& pass, std::size_t
   }
 }
 
-// The block's labels into the workspace, and the rows whose label's logit is strictly the
-// largest (ties and NaN count as wrong).
+// The block's labels into the workspace, and the rows whose predicted class (the argmax
+// kernel's rule: the first largest logit; none for a row holding NaN) is the label.
 template <class T>
 void SoftmaxObjective<T>::count_correct(Workspace& ws, const std::size_t* idx, std::size_t begin,
                                         std::size_t m) const {
   for (std::size_t r = 0; r < m; ++r) {
     const std::size_t i = idx ? idx[r] : begin + r;
     ws.labels[r] = y_[i];
-    const T* zr = ws.z.data() + r * k_;
-    const T target = zr[std::size_t(y_[i])];
-    bool best = !std::isnan(target);
-    for (std::size_t c = 0; c < k_ && best; ++c) best = c == std::size_t(y_[i]) || zr[c] < target;
-    ws.correct += best ? 1 : 0;
+    const detail::RowScan scan = detail::scan_row(ws.z.data() + r * k_, 1, k_);
+    ws.correct += !scan.nan && scan.first_max == y_[i] ? 1 : 0;
   }
 }
 

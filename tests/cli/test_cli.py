@@ -710,3 +710,31 @@ def test_fashion_mnist_t10k_short_training(softreg, workdir):
     assert report["n"] == 10000
     assert report["accuracy"] > 0.7
     assert np.array(report["confusion"]).sum() == 10000
+
+
+@pytest.mark.parametrize("flag,value,rule", [
+    ("--l2", "nan", "finite and >= 0"),
+    ("--tol", "-1", ">= 0"),
+    ("--valid-fraction", "1", "in [0, 1)"),
+    ("--max-iter", "-1", ">= 0"),
+    ("--epochs", "-3", ">= 0"),
+    ("--lbfgs-memory", "10001", "in [0, 10000]"),
+    ("--lbfgs-warmup", "-2", "or -1 for automatic"),
+    ("--batch-size", "0", ">= 1"),
+    ("--lr", "-0.5", "finite and >= 0"),
+    ("--momentum", "1", "in [0, 1)"),
+    ("--patience", "0", ">= 1"),
+    ("--class-weight", "cat:-1", 'class_weight["cat"] must be finite and >= 0'),
+])
+def test_train_options_out_of_range_are_usage_errors_worded_with_the_flag(
+    softreg, workdir, flag, value, rule
+):
+    """The library's option rules, worded with the command's flag, before any data is read
+    (the data file does not exist)."""
+    proc = softreg("train", "--data", "missing.csv", "--model", "m.srm", flag, value, ok=False)
+    assert proc.returncode == 2
+    assert_one_clear_error(proc, f"{flag}: ")
+    line = proc.stderr.decode()
+    assert rule in line and f"got {value.split(':')[-1]}" in line, line
+    assert "missing.csv" not in line
+    assert not (workdir / "m.srm").exists()

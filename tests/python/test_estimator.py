@@ -300,7 +300,16 @@ def test_input_errors_are_scikit_learn_style(data):
     (dict(class_weight="auto"), ValueError, "'class_weight' parameter"),
     (dict(scale="robust"), ValueError, "'scale' parameter"),
     (dict(dtype="float16"), ValueError, "'dtype' parameter"),
-    (dict(validation_fraction=1.0), ValueError, "'validation_fraction' parameter"),
+    (dict(validation_fraction=1.0), ValueError, r"'validation_fraction' parameter .* in \[0, 1\)"),
+    (dict(max_iter=-1), ValueError, "'max_iter' parameter of SoftmaxRegression must be >= 0; got -1"),
+    (dict(solver="adam", max_iter=-1), ValueError, "'max_iter' parameter .* >= 0"),
+    (dict(tol=float("nan")), ValueError, "'tol' parameter"),
+    (dict(lr=-0.1), ValueError, "'lr' parameter"),
+    (dict(batch_size=0), ValueError, "'batch_size' parameter .* >= 1; got 0"),
+    (dict(batch_size=-(2**70)), ValueError, "'batch_size' parameter"),
+    (dict(n_iter_no_change=0), ValueError, "'n_iter_no_change' parameter .* >= 1"),
+    (dict(alpha=float("inf")), ValueError, "'alpha' parameter .* finite"),
+    (dict(C=float("nan")), ValueError, "'C' parameter"),
     (dict(n_jobs=0), ValueError, "'n_jobs' parameter"),
 ])
 def test_bad_parameters_name_the_parameter(data, params, error, match):

@@ -94,29 +94,19 @@ struct CrossEntropyArgs {
   py::object out;
 };
 
-/// Cross-entropy of float logits of type T, with or without the gradient. Returns the loss (a
-/// float, or the row losses for reduction "none"), and the gradient when with_grad.
-template <class T>
-py::object cross_entropy_typed(const py::array& la, const CrossEntropyArgs& args, bool with_grad,
-                               const char* where) {
-  const auto logits = py::reinterpret_borrow<py::array_t<T>>(la);
-  const Shape shape = shape_of(logits);
-  const std::size_t axis = normalize_axis(args.axis, shape.ndim(), where);
-  const Reduction reduction = parse_reduction(args.reduction, where);
-  const std::vector<py::ssize_t> logit_dims = dims_of(logits);
-  std::vector<py::ssize_t> row_dims = logit_dims;
-  row_dims.erase(row_dims.begin() + static_cast<std::ptrdiff_t>(axis));
-  const auto k = logit_dims[axis];
-
-  // The target: integer class indices (one per row) or probabilities (the logits' shape).
-  py::array t = py::array::ensure(args.target);
+/// The target: integer class indices (one per row, `row_dims`) or probabilities (the logits'
+/// shape, `logit_dims`); sets index_target to say which.
+py::array checked_target(py::handle target, const std::vector<py::ssize_t>& row_dims,
+                         const std::vector<py::ssize_t>& logit_dims, bool& index_target,
+                         const char* where) {
+  py::array t = py::array::ensure(target);
   if (!t) {
     throw py::type_error(std::string(where) +
                          ": target must be an array of class indices or "
                          "of probabilities");
   }
   const char kind = t.dtype().kind();
-  const bool index_target = kind == 'i' || kind == 'u';
+  index_target = kind == 'i' || kind == 'u';
   if (!index_target && kind != 'f') {
     throw py::type_error(std::string(where) +
                          ": target must have an integer dtype (class indices) or a floating-point "
@@ -131,26 +121,45 @@ py::object cross_entropy_typed(const py::array& la, const CrossEntropyArgs& args
                                           "axis)"
                                         : " (probabilities: the logits' shape)"));
   }
+  return t;
+}
 
+/// The class weights as a C-contiguous (k,) array of T, or an empty array for None.
+template <class T>
+py::array_t<T> class_weight_array(const py::object& weight_arg, py::ssize_t k, const char* where) {
+  if (weight_arg.is_none()) return {};
+  auto weight = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(weight_arg);
+  if (!weight) throw py::type_error(std::string(where) + ": weight must be a 1-D array of numbers");
+  if (weight.ndim() != 1 || weight.shape(0) != k) {
+    throw py::value_error(std::string(where) + ": weight has shape " + shape_str(dims_of(weight)) +
+                          ", expected (" + std::to_string(k) + ",) (one weight per class)");
+  }
+  return weight;
+}
+
+/// Cross-entropy of float logits of type T, with or without the gradient. Returns the loss (a
+/// float, or the row losses for reduction "none"), and the gradient when with_grad.
+template <class T>
+py::object cross_entropy_typed(const py::array& la, const CrossEntropyArgs& args, bool with_grad,
+                               const char* where) {
+  const auto logits = py::reinterpret_borrow<py::array_t<T>>(la);
+  const Shape shape = shape_of(logits);
+  const std::size_t axis = normalize_axis(args.axis, shape.ndim(), where);
+  const Reduction reduction = parse_reduction(args.reduction, where);
+  const std::vector<py::ssize_t> logit_dims = dims_of(logits);
+  std::vector<py::ssize_t> row_dims = logit_dims;
+  row_dims.erase(row_dims.begin() + static_cast<std::ptrdiff_t>(axis));
+  const auto k = logit_dims[axis];
+
+  bool index_target = false;
+  const py::array t = checked_target(args.target, row_dims, logit_dims, index_target, where);
   CrossEntropyOptions<T> options;
   options.reduction = reduction;
   options.label_smoothing = args.label_smoothing;
   options.ignore_index = args.ignore_index;
   options.class_axis = args.axis;
-  py::array_t<T> weight;
-  if (!args.weight.is_none()) {
-    weight = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(args.weight);
-    if (!weight) {
-      throw py::type_error(std::string(where) + ": weight must be a 1-D array of numbers");
-    }
-    if (weight.ndim() != 1 || weight.shape(0) != k) {
-      throw py::value_error(std::string(where) + ": weight has shape " +
-                            shape_str(dims_of(weight)) + ", expected (" + std::to_string(k) +
-                            ",) (one weight per class)");
-    }
-    options.class_weights = cspan(weight);
-  }
-
+  const py::array_t<T> weight = class_weight_array<T>(args.weight, k, where);
+  if (!args.weight.is_none()) options.class_weights = cspan(weight);
   py::array_t<T> row_losses;
   if (reduction == Reduction::none) {
     row_losses = with_grad ? py::array_t<T>(row_dims) : output_array<T>(args.out, row_dims, where);
@@ -191,9 +200,8 @@ py::object cross_entropy_any(py::handle logits, const CrossEntropyArgs& args, bo
                                            : cross_entropy_typed<double>(a, args, with_grad, where);
 }
 
-}  // namespace
-
-void register_kernels(py::module_& m) {
+/// softmax, log_softmax, logsumexp.
+void register_softmax_family(py::module_& m) {
   using py::arg;
   m.def("softmax", &softmax_py, arg("x"), arg("axis") = -1, arg("temperature") = 1.0, py::kw_only(),
         arg("out") = py::none(), R"doc(
@@ -245,7 +253,11 @@ must have that shape and dtype and be C-contiguous and writeable. A NaN row give
 with ``+inf`` gives ``+inf``, a row of only ``-inf`` and an empty row give ``-inf``. Error
 bound: ``|r - r_exact| <= 8 eps (1 + |r|)``.
 )doc");
+}
 
+/// cross_entropy and cross_entropy_with_grad.
+void register_cross_entropy(py::module_& m) {
+  using py::arg;
   const char* ce_doc = R"doc(
 Cross-entropy from logits (never ``-log(softmax)``), with PyTorch's semantics
 (``torch.nn.functional.cross_entropy``) except where docs/NUMERICS.md says otherwise.
@@ -310,6 +322,13 @@ Returns ``(loss, dlogits)``: ``loss`` is a float, or the row losses for ``reduct
 (then ``dlogits`` is the gradient of their sum). When ``"mean"`` counts nothing the loss and
 the gradient are 0.
 )doc");
+}
+
+}  // namespace
+
+void register_kernels(py::module_& m) {
+  register_softmax_family(m);
+  register_cross_entropy(m);
 }
 
 }  // namespace softreg::python

@@ -284,9 +284,8 @@ py::array predict(const SoftmaxRegression& m, py::handle x, int threads) {
   return adopt(std::move(labels), {n});
 }
 
-}  // namespace
-
-void register_model(py::module_& m) {
+/// TrainOptions, the estimator's way to the library's options.
+void register_train_options(py::module_& m) {
   using py::arg;
   py::class_<TrainOptions>(m, "TrainOptions", R"doc(
 The library's training options (softreg::TrainOptions in include/softreg/model.hpp). The
@@ -335,7 +334,11 @@ estimator softreg.SoftmaxRegression fills them from its parameters.
             return py::make_tuple(p->field, p->need, p->got);
           },
           "(field, what it must be, value) of the first option out of range, or None.");
+}
 
+/// Model: fit, load, save, export and the predictions.
+void register_model_class(py::module_& m) {
+  using py::arg;
   py::class_<SoftmaxRegression>(m, "Model", R"doc(
 A fitted softmax-regression model of the library (softreg::SoftmaxRegression): W (d x K) and b
 acting on preprocessed features, string class labels, the preprocessing and the training record.
@@ -403,6 +406,13 @@ as (data, indices, indptr, n_cols) in canonical form; results have X's dtype.
                           t[2].cast<py::array>(), t[3].cast<py::array>(), t[4].cast<std::string>(),
                           t[5].cast<py::array>(), t[6].cast<py::array>(), t[7].cast<py::dict>());
       }));
+}
+
+}  // namespace
+
+void register_model(py::module_& m) {
+  register_train_options(m);
+  register_model_class(m);
 }
 
 }  // namespace softreg::python

@@ -146,7 +146,16 @@ std::string NpyHeader::shape_text() const {
   return s + (shape.size() == 1 ? ",)" : ")");
 }
 
-NpyHeader read_npy_header(ByteSource& src) {
+namespace {
+
+/// Where the header dict lies: its length and the offset of its first byte.
+struct Preamble {
+  std::uint64_t header_len = 0;
+  std::uint64_t base = 0;
+};
+
+// The magic, the version and the header length.
+Preamble read_preamble(ByteSource& src) {
   const std::string& path = src.path();
   static constexpr std::array<unsigned char, 6> kMagic = {0x93, 'N', 'U', 'M', 'P', 'Y'};
   std::array<unsigned char, 8> pre{};
@@ -169,18 +178,20 @@ NpyHeader read_npy_header(ByteSource& src) {
   std::array<unsigned char, 4> len{};
   const std::size_t len_bytes = major == 1 ? 2 : 4;
   src.read_exact(len.data(), len_bytes, "header length bytes");
-  std::uint64_t header_len = 0;
-  for (std::size_t i = len_bytes; i-- > 0;) header_len = (header_len << 8) | len[i];
-  const std::uint64_t base = 8 + len_bytes;
-  if (header_len > kMaxHeaderLength) {
+  Preamble out;
+  for (std::size_t i = len_bytes; i-- > 0;) out.header_len = (out.header_len << 8) | len[i];
+  out.base = 8 + len_bytes;
+  if (out.header_len > kMaxHeaderLength) {
     throw_at_byte(path, 8,
-                  "header length " + std::to_string(header_len) +
+                  "header length " + std::to_string(out.header_len) +
                       " is implausible for an array header (at most 1 MiB)");
   }
-  std::string text(static_cast<std::size_t>(header_len), '\0');
-  src.read_exact(text.data(), text.size(), "header bytes");
+  return out;
+}
 
-  NpyHeader h;
+// The dict's three keys, each exactly once, into h.
+void parse_dict(NpyHeader& h, ByteSource& src, const std::string& text, std::uint64_t base) {
+  const std::string& path = src.path();
   DictParser p(src, text, base);
   bool seen_descr = false, seen_fortran = false, seen_shape = false;
   p.expect('{', "'{' opening the header dict");
@@ -221,25 +232,39 @@ NpyHeader read_npy_header(ByteSource& src) {
                                                          : !seen_fortran ? "'fortran_order'"
                                                                          : "'shape'"));
   }
-  parse_descr(h, path);
-  h.data_offset = base + header_len;
+}
+
+// The element count, and the data's size against what the file can hold.
+void check_data_size(NpyHeader& h, ByteSource& src) {
   for (const std::uint64_t d : h.shape) {
     h.count = (d != 0 && h.count > UINT64_MAX / d) ? UINT64_MAX : h.count * d;
   }
   const std::uint64_t bytes =
       h.count > UINT64_MAX / h.item_size ? UINT64_MAX : h.count * h.item_size;
   const std::uint64_t limit = src.max_data_size();
-  if (bytes > limit || bytes > SIZE_MAX) {
-    if (!src.compressed()) {
-      const std::uint64_t have = limit > h.data_offset ? limit - h.data_offset : 0;
-      throw_at_byte(path, h.data_offset,
-                    "file ends after " + std::to_string(have) + " of " + std::to_string(bytes) +
-                        " data bytes for shape " + h.shape_text());
-    }
-    throw_at_byte(path, h.shape_offset,
-                  "shape " + h.shape_text() + " needs " + std::to_string(bytes) +
-                      " data bytes, more than this gzip file can hold");
+  if (bytes <= limit && bytes <= SIZE_MAX) return;
+  if (!src.compressed()) {
+    const std::uint64_t have = limit > h.data_offset ? limit - h.data_offset : 0;
+    throw_at_byte(src.path(), h.data_offset,
+                  "file ends after " + std::to_string(have) + " of " + std::to_string(bytes) +
+                      " data bytes for shape " + h.shape_text());
   }
+  throw_at_byte(src.path(), h.shape_offset,
+                "shape " + h.shape_text() + " needs " + std::to_string(bytes) +
+                    " data bytes, more than this gzip file can hold");
+}
+
+}  // namespace
+
+NpyHeader read_npy_header(ByteSource& src) {
+  const Preamble pre = read_preamble(src);
+  std::string text(static_cast<std::size_t>(pre.header_len), '\0');
+  src.read_exact(text.data(), text.size(), "header bytes");
+  NpyHeader h;
+  parse_dict(h, src, text, pre.base);
+  parse_descr(h, src.path());
+  h.data_offset = pre.base + pre.header_len;
+  check_data_size(h, src);
   return h;
 }
 

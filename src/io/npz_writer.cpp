@@ -133,6 +133,85 @@ std::span<const unsigned char> bytes_of(const std::string& s) {
   return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
 }
 
+std::string local_header(const Member& m) {
+  std::string h;
+  append_le(h, 0x04034b50, 4);
+  append_le(h, kZipVersion, 2);
+  append_le(h, 0, 2);  // flags
+  append_le(h, 0, 2);  // method: stored
+  append_le(h, kDosTime, 2);
+  append_le(h, kDosDate, 2);
+  append_le(h, m.crc, 4);
+  append_le(h, m.size(), 4);  // compressed
+  append_le(h, m.size(), 4);  // uncompressed
+  append_le(h, m.name.size(), 2);
+  append_le(h, 0, 2);  // extra field length
+  return h + m.name;
+}
+
+void append_central_header(std::string& directory, const Member& m) {
+  append_le(directory, 0x02014b50, 4);
+  append_le(directory, kZipMadeBy, 2);
+  append_le(directory, kZipVersion, 2);
+  append_le(directory, 0, 2);  // flags
+  append_le(directory, 0, 2);  // method: stored
+  append_le(directory, kDosTime, 2);
+  append_le(directory, kDosDate, 2);
+  append_le(directory, m.crc, 4);
+  append_le(directory, m.size(), 4);
+  append_le(directory, m.size(), 4);
+  append_le(directory, m.name.size(), 2);
+  append_le(directory, 0, 2);  // extra field length
+  append_le(directory, 0, 2);  // comment length
+  append_le(directory, 0, 2);  // disk number
+  append_le(directory, 0, 2);  // internal attributes
+  append_le(directory, kZipFileMode << 16, 4);
+  append_le(directory, m.offset, 4);
+  directory += m.name;
+}
+
+// Each member's CRC; refuses an archive past 4 GiB (without zip64 every size and offset is a
+// 32-bit field) rather than wrap around.
+template <std::size_t N>
+void seal_members(std::array<Member, N>& members, const std::string& path) {
+  std::uint64_t total = kEndRecordSize;
+  for (auto& m : members) {
+    m.crc = detail::crc32_update(0, m.npy_header.data(), m.npy_header.size());
+    m.crc = detail::crc32_update(m.crc, m.data.data(), m.data.size());
+    total += kLocalHeaderSize + kCentralHeaderSize + 2 * m.name.size() + m.size();
+  }
+  if (total > UINT32_MAX) {
+    throw InvalidArgument("softreg::export_npz: " + path + ": the archive would take " +
+                          std::to_string(total) +
+                          " bytes; .npz files are written without zip64, so up to 4 GiB");
+  }
+}
+
+// The members, the central directory and its end record, committed as one file.
+template <std::size_t N>
+void write_zip(std::array<Member, N>& members, const std::string& path) {
+  AtomicFile file(path);
+  for (auto& m : members) {
+    m.offset = file.size();
+    file.write(local_header(m) + m.npy_header);
+    file.write(m.data);
+  }
+  const std::uint64_t directory_at = file.size();
+  std::string directory;
+  for (const auto& m : members) append_central_header(directory, m);
+  const std::uint64_t directory_size = directory.size();
+  append_le(directory, 0x06054b50, 4);
+  append_le(directory, 0, 2);  // this disk
+  append_le(directory, 0, 2);  // disk with the directory
+  append_le(directory, members.size(), 2);
+  append_le(directory, members.size(), 2);
+  append_le(directory, directory_size, 4);
+  append_le(directory, directory_at, 4);
+  append_le(directory, 0, 2);  // comment length
+  file.write(directory);
+  file.commit();
+}
+
 }  // namespace
 
 void export_npz(const SoftmaxRegression& model, const std::string& path) {
@@ -158,71 +237,8 @@ void export_npz(const SoftmaxRegression& model, const std::string& path) {
       Member{"intercept.npy", npy_header("<f8", "(" + ks + ",)"),
              detail::little_endian_bytes(intercept)},
       Member{"classes.npy", npy_header(class_descr, "(" + ks + ",)"), bytes_of(class_data)}};
-
-  // Without zip64 every size and offset is a 32-bit field; refuse rather than wrap around.
-  std::uint64_t total = kEndRecordSize;
-  for (auto& m : members) {
-    m.crc = detail::crc32_update(0, m.npy_header.data(), m.npy_header.size());
-    m.crc = detail::crc32_update(m.crc, m.data.data(), m.data.size());
-    total += kLocalHeaderSize + kCentralHeaderSize + 2 * m.name.size() + m.size();
-  }
-  if (total > UINT32_MAX) {
-    throw InvalidArgument("softreg::export_npz: " + path + ": the archive would take " +
-                          std::to_string(total) +
-                          " bytes; .npz files are written without zip64, so up to 4 GiB");
-  }
-
-  AtomicFile file(path);
-  for (auto& m : members) {
-    m.offset = file.size();
-    std::string h;
-    append_le(h, 0x04034b50, 4);
-    append_le(h, kZipVersion, 2);
-    append_le(h, 0, 2);  // flags
-    append_le(h, 0, 2);  // method: stored
-    append_le(h, kDosTime, 2);
-    append_le(h, kDosDate, 2);
-    append_le(h, m.crc, 4);
-    append_le(h, m.size(), 4);  // compressed
-    append_le(h, m.size(), 4);  // uncompressed
-    append_le(h, m.name.size(), 2);
-    append_le(h, 0, 2);  // extra field length
-    file.write(h + m.name + m.npy_header);
-    file.write(m.data);
-  }
-  const std::uint64_t directory_at = file.size();
-  std::string directory;
-  for (const auto& m : members) {
-    append_le(directory, 0x02014b50, 4);
-    append_le(directory, kZipMadeBy, 2);
-    append_le(directory, kZipVersion, 2);
-    append_le(directory, 0, 2);  // flags
-    append_le(directory, 0, 2);  // method: stored
-    append_le(directory, kDosTime, 2);
-    append_le(directory, kDosDate, 2);
-    append_le(directory, m.crc, 4);
-    append_le(directory, m.size(), 4);
-    append_le(directory, m.size(), 4);
-    append_le(directory, m.name.size(), 2);
-    append_le(directory, 0, 2);  // extra field length
-    append_le(directory, 0, 2);  // comment length
-    append_le(directory, 0, 2);  // disk number
-    append_le(directory, 0, 2);  // internal attributes
-    append_le(directory, kZipFileMode << 16, 4);
-    append_le(directory, m.offset, 4);
-    directory += m.name;
-  }
-  const std::uint64_t directory_size = directory.size();
-  append_le(directory, 0x06054b50, 4);
-  append_le(directory, 0, 2);  // this disk
-  append_le(directory, 0, 2);  // disk with the directory
-  append_le(directory, members.size(), 2);
-  append_le(directory, members.size(), 2);
-  append_le(directory, directory_size, 4);
-  append_le(directory, directory_at, 4);
-  append_le(directory, 0, 2);  // comment length
-  file.write(directory);
-  file.commit();
+  seal_members(members, path);
+  write_zip(members, path);
 }
 
 }  // namespace softreg

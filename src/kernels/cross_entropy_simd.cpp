@@ -34,7 +34,7 @@ struct RowTarget {
 };
 
 template <class T>
-HWY_INLINE RowTarget<T> target_of(const CrossEntropyRows<T>& job, std::size_t r) {
+HWY_INLINE RowTarget<T> TargetOf(const CrossEntropyRows<T>& job, std::size_t r) {
   const std::int64_t t = job.target[r];
   if (t == job.ignore_index) return {true, 0, 0.0};
   const auto c = static_cast<std::size_t>(t);
@@ -42,19 +42,19 @@ HWY_INLINE RowTarget<T> target_of(const CrossEntropyRows<T>& job, std::size_t r)
 }
 
 template <class T>
-HWY_INLINE void zero_row(T* g, std::size_t n) {
+HWY_INLINE void ZeroRow(T* g, std::size_t n) {
   std::fill(g, g + n, T(0));
 }
 
 /// loss = w (log s - (x_c - m)); 0 for a zero weight (even if x_c is -inf), but NaN for a row
 /// holding a NaN, whose sum s is then NaN.
-HWY_INLINE double row_loss(double w, double log_s, double xc, double m) {
+HWY_INLINE double RowLoss(double w, double log_s, double xc, double m) {
   if (w == 0.0) return std::isnan(log_s) ? log_s : 0.0;
   return w * (log_s - (xc - m));
 }
 
 template <class T>
-HWY_INLINE void record(const CrossEntropyRows<T>& job, std::size_t r, double loss,
+HWY_INLINE void Record(const CrossEntropyRows<T>& job, std::size_t r, double loss,
                        CompensatedSum& total) {
   if (job.row_losses != nullptr) job.row_losses[r] = static_cast<T>(loss);
   total.add(loss);
@@ -94,12 +94,12 @@ void LongRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t end
   T* scratch = nullptr;
   if (kStream && !online && job.grad != nullptr) scratch = ThreadScratch::mine().row<T>(n);
   for (std::size_t r = begin; r < end; ++r) {
-    const RowTarget<T> t = target_of(job, r);
+    const RowTarget<T> t = TargetOf(job, r);
     const T* xr = job.x + r * n;
     T* gr = job.grad != nullptr ? job.grad + r * n : nullptr;
     if (t.ignored) {
-      if (gr != nullptr) zero_row(gr, n);
-      record(job, r, 0.0, total);
+      if (gr != nullptr) ZeroRow(gr, n);
+      Record(job, r, 0.0, total);
       continue;
     }
     T m;
@@ -107,7 +107,7 @@ void LongRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t end
     const double xc = xr[t.c];  // read before the gradient may overwrite it
     if (online) {
       if (!OnlineMaxSum<false>(d, xr, n, T(1), false, m, s)) {
-        record(job, r, job.fallback(job.context, r), total);
+        Record(job, r, job.fallback(job.context, r), total);
         continue;
       }
       if (gr != nullptr) {
@@ -126,7 +126,7 @@ void LongRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t end
     } else {
       const Range<T> range = RowRange<false>(d, xr, n);
       if (!std::isfinite(range.max)) {
-        record(job, r, job.fallback(job.context, r), total);
+        Record(job, r, job.fallback(job.context, r), total);
         continue;
       }
       m = range.max;
@@ -139,7 +139,7 @@ void LongRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t end
         s = RowSumExp<false, false>(d, static_cast<T*>(nullptr), xr, n, m, T(1));
       }
     }
-    record(job, r, row_loss(t.w, std::log(s), xc, m), total);
+    Record(job, r, RowLoss(t.w, std::log(s), xc, m), total);
   }
   if constexpr (kStream) hwy::FlushStream();
 }
@@ -176,10 +176,10 @@ void ShortRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t en
       GroupMaxExp<kGroup, kV, false>(d, job.x + (r0 + b) * n, n, group, x_limit, one, v, e, mx);
       for (std::size_t j = 0; j < group; ++j) {
         const std::size_t r = r0 + b + j;
-        const RowTarget<T> t = target_of(job, r);
+        const RowTarget<T> t = TargetOf(job, r);
         T* gr = job.grad != nullptr ? job.grad + r * n : nullptr;
         if (t.ignored) {
-          if (gr != nullptr) zero_row(gr, n);
+          if (gr != nullptr) ZeroRow(gr, n);
           continue;  // loss 0
         }
         const T m = hn::GetLane(mx[j]);
@@ -199,8 +199,8 @@ void ShortRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t en
     for (std::size_t b = 0; b < count; ++b) {
       const std::size_t r = r0 + b;
       if (vector_row[b]) {
-        const RowTarget<T> t = target_of(job, r);
-        losses[b] = row_loss(t.w, logs[b], shifted[b], 0.0);
+        const RowTarget<T> t = TargetOf(job, r);
+        losses[b] = RowLoss(t.w, logs[b], shifted[b], 0.0);
         if (job.grad != nullptr) {
           T* gr = job.grad + r * n;
           const double ec = gr[t.c];
@@ -213,7 +213,7 @@ void ShortRows(const CrossEntropyRows<T>& job, std::size_t begin, std::size_t en
           gr[t.c] = static_cast<T>(f * ec - job.scale * t.w);
         }
       }
-      record(job, r, losses[b], total);
+      Record(job, r, losses[b], total);
     }
   }
 }

@@ -19,7 +19,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 /// that uses it, so a weight slice shared by two rows is loaded twice, and on the benchmark
 /// machine (AMD EPYC, Zen 3, AVX2) the loads, not the FMAs, then bound the loop.
 template <class V>
-HWY_INLINE void keep_in_register(V& v) {
+HWY_INLINE void KeepInRegister(V& v) {
 #if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
   asm("" : "+x"(v.raw));
 #else
@@ -33,7 +33,7 @@ HWY_INLINE void keep_in_register(V& v) {
 /// kPrefetch: also ask for the next R rows of x, one cache line per row every few steps, so
 /// that the stream from memory overlaps the multiply-adds (the first class chunk only).
 template <std::size_t R, std::size_t C, bool kPrefetch = false, class T>
-HWY_INLINE void dots(const T* const* x, const T* const* next, std::size_t d,
+HWY_INLINE void Dots(const T* const* x, const T* const* next, std::size_t d,
                      const T* HWY_RESTRICT wt, std::size_t c0, std::size_t k, T* HWY_RESTRICT z) {
   const hn::ScalableTag<T> dt;
   const std::size_t n = hn::Lanes(dt);
@@ -48,11 +48,11 @@ HWY_INLINE void dots(const T* const* x, const T* const* next, std::size_t d,
     for (std::size_t r = 0; r < R; ++r) {
       if constexpr (kPrefetch) hwy::Prefetch(next[r] + j);
       xv[r] = hn::LoadU(dt, x[r] + j);
-      keep_in_register(xv[r]);
+      KeepInRegister(xv[r]);
     }
     for (std::size_t c = 0; c < C; ++c) {
       V w = hn::LoadU(dt, wt + (c0 + c) * d + j);
-      keep_in_register(w);
+      KeepInRegister(w);
       for (std::size_t r = 0; r < R; ++r) acc[r][c] = hn::MulAdd(xv[r], w, acc[r][c]);
     }
   }
@@ -75,28 +75,28 @@ HWY_INLINE void dots(const T* const* x, const T* const* next, std::size_t d,
 /// All K logits of R rows, classes five at a time when K is a multiple of 5 (K = 10: two
 /// chunks, 14 loads per 20 multiply-adds), else four at a time.
 template <std::size_t R, class T>
-HWY_INLINE void row_logits(const T* const* x, const T* const* next, std::size_t d,
-                           const T* HWY_RESTRICT wt, std::size_t k, T* HWY_RESTRICT z) {
+HWY_INLINE void RowLogits(const T* const* x, const T* const* next, std::size_t d,
+                          const T* HWY_RESTRICT wt, std::size_t k, T* HWY_RESTRICT z) {
   std::size_t c0 = 0;
   if (k % 5 == 0) {
-    dots<R, 5, true>(x, next, d, wt, 0, k, z);
-    for (c0 = 5; c0 < k; c0 += 5) dots<R, 5>(x, next, d, wt, c0, k, z);
+    Dots<R, 5, true>(x, next, d, wt, 0, k, z);
+    for (c0 = 5; c0 < k; c0 += 5) Dots<R, 5>(x, next, d, wt, c0, k, z);
     return;
   }
   if (k >= 4) {
-    dots<R, 4, true>(x, next, d, wt, 0, k, z);
+    Dots<R, 4, true>(x, next, d, wt, 0, k, z);
     c0 = 4;
   }
-  for (; c0 + 4 <= k; c0 += 4) dots<R, 4>(x, next, d, wt, c0, k, z);
+  for (; c0 + 4 <= k; c0 += 4) Dots<R, 4>(x, next, d, wt, c0, k, z);
   switch (k - c0) {
     case 3:
-      dots<R, 3>(x, next, d, wt, c0, k, z);
+      Dots<R, 3>(x, next, d, wt, c0, k, z);
       break;
     case 2:
-      dots<R, 2>(x, next, d, wt, c0, k, z);
+      Dots<R, 2>(x, next, d, wt, c0, k, z);
       break;
     case 1:
-      dots<R, 1>(x, next, d, wt, c0, k, z);
+      Dots<R, 1>(x, next, d, wt, c0, k, z);
       break;
     default:
       break;
@@ -104,19 +104,19 @@ HWY_INLINE void row_logits(const T* const* x, const T* const* next, std::size_t 
 }
 
 template <class T>
-void logits_impl(const RowSource<T>& x, std::size_t m, std::size_t d, const T* HWY_RESTRICT wt,
-                 const T* HWY_RESTRICT bias, std::size_t k, T* HWY_RESTRICT z) {
+void LogitsImpl(const RowSource<T>& x, std::size_t m, std::size_t d, const T* HWY_RESTRICT wt,
+                const T* HWY_RESTRICT bias, std::size_t k, T* HWY_RESTRICT z) {
   for (std::size_t i = 0; i < m; ++i) std::copy(bias, bias + k, z + i * k);
   std::size_t i = 0;
   for (; i + 2 <= m; i += 2) {
     const T* rows[2] = {x.row(i), x.row(i + 1)};
     // The rows after these (or these again at the end): prefetching a row twice is harmless.
     const T* next[2] = {x.row(i + 2 < m ? i + 2 : i), x.row(i + 3 < m ? i + 3 : i + 1)};
-    row_logits<2>(rows, next, d, wt, k, z + i * k);
+    RowLogits<2>(rows, next, d, wt, k, z + i * k);
   }
   if (i < m) {
     const T* rows[1] = {x.row(i)};
-    row_logits<1>(rows, rows, d, wt, k, z + i * k);
+    RowLogits<1>(rows, rows, d, wt, k, z + i * k);
   }
 }
 
@@ -124,8 +124,8 @@ void logits_impl(const RowSource<T>& x, std::size_t m, std::size_t d, const T* H
 /// broadcast once into registers; each step loads R slices of x (in L1) and C slices of gt and
 /// does R x C multiply-adds (R = 4, C = 2: 8 broadcasts + 4 + 2 vectors in registers).
 template <std::size_t R, std::size_t C, class T>
-HWY_INLINE void rank_update(const T* const* x, std::size_t d, const T* HWY_RESTRICT dz,
-                            std::size_t k, std::size_t c0, T* HWY_RESTRICT gt) {
+HWY_INLINE void RankUpdate(const T* const* x, std::size_t d, const T* HWY_RESTRICT dz,
+                           std::size_t k, std::size_t c0, T* HWY_RESTRICT gt) {
   const hn::ScalableTag<T> dt;
   const std::size_t n = hn::Lanes(dt);
   using V = hn::Vec<decltype(dt)>;
@@ -138,7 +138,7 @@ HWY_INLINE void rank_update(const T* const* x, std::size_t d, const T* HWY_RESTR
     V xv[R];
     for (std::size_t r = 0; r < R; ++r) {
       xv[r] = hn::LoadU(dt, x[r] + j);
-      keep_in_register(xv[r]);
+      KeepInRegister(xv[r]);
     }
     for (std::size_t c = 0; c < C; ++c) {
       T* g_ptr = gt + (c0 + c) * d + j;
@@ -157,30 +157,30 @@ HWY_INLINE void rank_update(const T* const* x, std::size_t d, const T* HWY_RESTR
 }
 
 template <std::size_t R, class T>
-HWY_INLINE void rows_update(const RowSource<T>& source, std::size_t i, std::size_t d,
-                            const T* HWY_RESTRICT dz, std::size_t k, T* HWY_RESTRICT gt) {
+HWY_INLINE void RowsUpdate(const RowSource<T>& source, std::size_t i, std::size_t d,
+                           const T* HWY_RESTRICT dz, std::size_t k, T* HWY_RESTRICT gt) {
   const T* x[R];
   for (std::size_t r = 0; r < R; ++r) x[r] = source.row(i + r);
   std::size_t c0 = 0;
-  for (; c0 + 2 <= k; c0 += 2) rank_update<R, 2>(x, d, dz, k, c0, gt);
-  if (c0 < k) rank_update<R, 1>(x, d, dz, k, c0, gt);
+  for (; c0 + 2 <= k; c0 += 2) RankUpdate<R, 2>(x, d, dz, k, c0, gt);
+  if (c0 < k) RankUpdate<R, 1>(x, d, dz, k, c0, gt);
 }
 
 template <class T>
-void gradient_impl(const RowSource<T>& x, std::size_t m, std::size_t d, const T* HWY_RESTRICT dz,
-                   std::size_t k, T* HWY_RESTRICT gt) {
+void GradientImpl(const RowSource<T>& x, std::size_t m, std::size_t d, const T* HWY_RESTRICT dz,
+                  std::size_t k, T* HWY_RESTRICT gt) {
   std::fill(gt, gt + k * d, T(0));
   std::size_t i = 0;
-  for (; i + 4 <= m; i += 4) rows_update<4>(x, i, d, dz + i * k, k, gt);
+  for (; i + 4 <= m; i += 4) RowsUpdate<4>(x, i, d, dz + i * k, k, gt);
   switch (m - i) {
     case 3:
-      rows_update<3>(x, i, d, dz + i * k, k, gt);
+      RowsUpdate<3>(x, i, d, dz + i * k, k, gt);
       break;
     case 2:
-      rows_update<2>(x, i, d, dz + i * k, k, gt);
+      RowsUpdate<2>(x, i, d, dz + i * k, k, gt);
       break;
     case 1:
-      rows_update<1>(x, i, d, dz + i * k, k, gt);
+      RowsUpdate<1>(x, i, d, dz + i * k, k, gt);
       break;
     default:
       break;
@@ -189,19 +189,19 @@ void gradient_impl(const RowSource<T>& x, std::size_t m, std::size_t d, const T*
 
 void LogitsF32(const RowSource<float>& x, std::size_t m, std::size_t d, const float* wt,
                const float* b, std::size_t k, float* z) {
-  logits_impl(x, m, d, wt, b, k, z);
+  LogitsImpl(x, m, d, wt, b, k, z);
 }
 void LogitsF64(const RowSource<double>& x, std::size_t m, std::size_t d, const double* wt,
                const double* b, std::size_t k, double* z) {
-  logits_impl(x, m, d, wt, b, k, z);
+  LogitsImpl(x, m, d, wt, b, k, z);
 }
 void GradientF32(const RowSource<float>& x, std::size_t m, std::size_t d, const float* dz,
                  std::size_t k, float* gt) {
-  gradient_impl(x, m, d, dz, k, gt);
+  GradientImpl(x, m, d, dz, k, gt);
 }
 void GradientF64(const RowSource<double>& x, std::size_t m, std::size_t d, const double* dz,
                  std::size_t k, double* gt) {
-  gradient_impl(x, m, d, dz, k, gt);
+  GradientImpl(x, m, d, dz, k, gt);
 }
 
 }  // namespace softreg::detail::HWY_NAMESPACE

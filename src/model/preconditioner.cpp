@@ -11,18 +11,22 @@
 
 namespace softreg::detail {
 
-template <class T>
-std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build(
-    const FeatureMatrix<T>& x, const Preprocessing& pre, std::span<const std::size_t> rows,
-    std::span<const double> weights, std::size_t k, double l2, int threads) {
-  const auto* dense = std::get_if<DenseMatrix<T>>(&x);
-  if (dense == nullptr || dense->cols > kMaxFeatures || k < 2) return nullptr;
-  const std::size_t d = dense->cols;
-  const std::size_t d1 = d + 1;
-  const std::size_t available = rows.empty() ? dense->rows : rows.size();
-  if (available == 0) return nullptr;
-  const std::size_t m = std::min(available, kSampleRows);
+namespace {
 
+/// The weighted second moments of the sampled rows of [x~, 1], lower triangle only, as a
+/// d1 x d1 row-major matrix (upper entries stay 0), and the sampled rows' total weight.
+struct Moments {
+  std::vector<double> c;
+  double total_weight = 0.0;
+};
+
+template <class T>
+Moments second_moments(const DenseMatrix<T>& dense, const Preprocessing& pre,
+                       std::span<const std::size_t> rows, std::span<const double> weights,
+                       std::size_t m, int threads) {
+  const std::size_t d = dense.cols;
+  const std::size_t d1 = d + 1;
+  const std::size_t available = rows.empty() ? dense.rows : rows.size();
   // Blocks of sampled rows, transposed to d1 x b (features by rows) in float, so that the
   // product of the block with itself is one call of the dot-product kernel.
   constexpr std::size_t kBlock = 256;
@@ -32,18 +36,17 @@ std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build(
   const std::size_t chunks = (d1 + kChunk - 1) / kChunk;
   const int workers = int(std::min<std::size_t>(std::size_t(resolve_threads(threads)), chunks));
   std::vector<float> z(std::size_t(workers) * kChunk * d1);  // one chunk of products per thread
-  std::vector<double> c(d1 * d1, 0.0);
-  double total_weight = 0.0;
+  Moments out{std::vector<double>(d1 * d1, 0.0), 0.0};
   for (std::size_t start = 0; start < m; start += kBlock) {
     const std::size_t b = std::min(kBlock, m - start);
     for (std::size_t r = 0; r < b; ++r) {
       const std::size_t pick = (start + r) * available / m;
       const std::size_t row = rows.empty() ? pick : rows[pick];
-      const auto xr = dense->row(row);
+      const auto xr = dense.row(row);
       // A row of weight w enters as sqrt(w) x~, so that its product with itself is w x~ x~^T.
       const double w = weights.empty() ? 1.0 : weights[row];
       const double root = std::sqrt(w);
-      total_weight += w;
+      out.total_weight += w;
       for (std::size_t j = 0; j < d; ++j) {
         double v = double(xr[j]);
         if (pre.kind != Scaling::none) v = (v - pre.offset[j]) * pre.scale[j];
@@ -62,24 +65,20 @@ std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build(
         dense_logits(bt.data() + r0 * b, r1 - r0, b, bt.data(), zeros.data(), r1, zt);
         for (std::size_t r = r0; r < r1; ++r) {
           for (std::size_t col = 0; col <= r; ++col) {
-            c[r * d1 + col] += double(zt[(r - r0) * r1 + col]);
+            out.c[r * d1 + col] += double(zt[(r - r0) * r1 + col]);
           }
         }
       }
     });
   }
-  const double q = (1.0 / double(k)) * (1.0 - 1.0 / double(k));
-  double trace = 0.0;
-  if (!(total_weight > 0.0)) return nullptr;
-  for (std::size_t i = 0; i < d1 * d1; ++i) c[i] *= q / total_weight;
-  for (std::size_t i = 0; i < d; ++i) c[i * d1 + i] += l2;
-  for (std::size_t i = 0; i < d1; ++i) trace += c[i * d1 + i];
-  const double delta = 1e-9 * trace / double(d1) + 1e-300;
-  for (std::size_t i = 0; i < d1; ++i) c[i * d1 + i] += delta;
+  return out;
+}
 
-  // Cholesky, M = L L^T, in place in the lower triangle. The dot products keep four partial
-  // sums (fixed order): one chain of dependent additions would make this d^3 / 6 loop wait on
-  // the adder's latency (0.13 s for d = 784).
+/// Cholesky, M = L L^T, in place in the lower triangle of the d1 x d1 row-major c; false when
+/// M is not numerically positive definite. The dot products keep four partial sums (fixed
+/// order): one chain of dependent additions would make this d^3 / 6 loop wait on the adder's
+/// latency (0.13 s for d = 784).
+bool cholesky_in_place(std::vector<double>& c, std::size_t d1) {
   const auto row_dot = [](const double* a, const double* b, std::size_t len) {
     double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
     std::size_t p = 0;
@@ -95,7 +94,7 @@ std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build(
   for (std::size_t j = 0; j < d1; ++j) {
     double* rj = c.data() + j * d1;
     const double diag = rj[j] - row_dot(rj, rj, j);
-    if (!(diag > 0.0) || !std::isfinite(diag)) return nullptr;
+    if (!(diag > 0.0) || !std::isfinite(diag)) return false;
     const double l = std::sqrt(diag);
     rj[j] = l;
     for (std::size_t i = j + 1; i < d1; ++i) {
@@ -103,6 +102,34 @@ std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build(
       ri[j] = (ri[j] - row_dot(ri, rj, j)) / l;
     }
   }
+  return true;
+}
+
+}  // namespace
+
+template <class T>
+std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build(
+    const FeatureMatrix<T>& x, const Preprocessing& pre, std::span<const std::size_t> rows,
+    std::span<const double> weights, std::size_t k, double l2, int threads) {
+  const auto* dense = std::get_if<DenseMatrix<T>>(&x);
+  if (dense == nullptr || dense->cols > kMaxFeatures || k < 2) return nullptr;
+  const std::size_t d = dense->cols;
+  const std::size_t d1 = d + 1;
+  const std::size_t available = rows.empty() ? dense->rows : rows.size();
+  if (available == 0) return nullptr;
+  const std::size_t m = std::min(available, kSampleRows);
+  Moments moments = second_moments(*dense, pre, rows, weights, m, threads);
+  std::vector<double>& c = moments.c;
+  if (!(moments.total_weight > 0.0)) return nullptr;
+  const double q = (1.0 / double(k)) * (1.0 - 1.0 / double(k));
+  double trace = 0.0;
+  for (std::size_t i = 0; i < d1 * d1; ++i) c[i] *= q / moments.total_weight;
+  for (std::size_t i = 0; i < d; ++i) c[i * d1 + i] += l2;
+  for (std::size_t i = 0; i < d1; ++i) trace += c[i * d1 + i];
+  const double delta = 1e-9 * trace / double(d1) + 1e-300;
+  for (std::size_t i = 0; i < d1; ++i) c[i * d1 + i] += delta;
+  if (!cholesky_in_place(c, d1)) return nullptr;
+
   auto result = std::make_unique<SecondMomentPreconditioner>();
   result->d1_ = d1;
   result->k_ = k;

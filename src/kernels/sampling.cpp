@@ -1,0 +1,334 @@
+// sample(): argument checks, then one row per task: the processed logits z', one pass that finds
+// the maximum (or the streaming top-k), the filters as cuts of the rank order, and the draw.
+#include "softreg/sampling.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "common/check.hpp"
+#include "common/thread_pool.hpp"
+#include "kernels/sampling_passes.hpp"
+#include "kernels/sampling_rules.hpp"
+#include "softreg/error.hpp"
+
+namespace softreg {
+namespace detail {
+namespace {
+
+/// The passes: vectorized for float32, scalar for float64.
+template <class T>
+struct Passes {
+  static void max_nan(const T* z, std::size_t n, T& max, bool& nan) {
+    scalar_pass::max_nan(z, n, max, nan);
+  }
+  static std::size_t first_equal(const T* z, std::size_t n, T v) {
+    return scalar_pass::first_equal(z, n, v);
+  }
+  static void top_k(const T* z, std::size_t n, TopKStream<T>& s, bool& nan) {
+    scalar_pass::top_k(z, n, 0, s, nan);
+  }
+  static std::uint64_t mass(const T* z, std::size_t n, const MassJob<T>& job) {
+    return scalar_pass::mass(z, n, job);
+  }
+  static void collect(const T* z, std::size_t n, T t, std::vector<std::uint32_t>& out) {
+    scalar_pass::collect(z, n, 0, t, out);
+  }
+};
+
+template <>
+struct Passes<float> {
+  static void max_nan(const float* z, std::size_t n, float& max, bool& nan) {
+    simd_sampling_max_nan(z, n, max, nan);
+  }
+  static std::size_t first_equal(const float* z, std::size_t n, float v) {
+    return simd_sampling_first_equal(z, n, v);
+  }
+  static void top_k(const float* z, std::size_t n, TopKStream<float>& s, bool& nan) {
+    simd_sampling_top_k(z, n, 0, s, nan);
+  }
+  static std::uint64_t mass(const float* z, std::size_t n, const MassJob<float>& job) {
+    return simd_sampling_mass(z, n, job);
+  }
+  static void collect(const float* z, std::size_t n, float t, std::vector<std::uint32_t>& out) {
+    simd_sampling_collect(z, n, 0, t, out);
+  }
+};
+
+/// One thread's buffers, reused from row to row.
+template <class T>
+struct RowWorkspace {
+  std::vector<T> zp;
+  TopKStream<T> stream;
+  std::vector<SampleCandidate<T>> ranked;  // the enumerated kept tokens, in rank order
+  std::vector<std::uint32_t> window;
+  std::vector<std::uint32_t> by_id;
+  std::vector<std::uint64_t> blocks;
+  std::vector<std::int64_t> history;
+};
+
+constexpr std::size_t kBlock = 2048;
+// A min-p set larger than this is drawn from by a vectorized pass over the row instead of
+// being listed.
+constexpr std::size_t kEnumerateLimit = 8192;
+
+/// The top-p cut of the first `kept` ranked tokens: token j stays while the mass ranked before
+/// it is below top_p of `total`, the mass of the tokens top-p chooses among (weights at the
+/// filter temperature).
+template <class T>
+std::size_t top_p_cut(const std::vector<SampleCandidate<T>>& ranked, std::size_t kept, T max,
+                      T inv_tf, double top_p, std::uint64_t total) {
+  std::uint64_t before = 0;
+  for (std::size_t j = 0; j < kept; ++j) {
+    if (j > 0 && !below_mass(before, top_p, total)) return j;
+    before += weight_of(ranked[j].z, max, inv_tf);
+  }
+  return kept;
+}
+
+/// The min-p cut: the first ranked token whose filter distance is below log(min_p).
+template <class T>
+std::size_t min_p_cut(const std::vector<SampleCandidate<T>>& ranked, std::size_t kept, T max,
+                      T inv_tf, T floor_l) {
+  for (std::size_t j = 0; j < kept; ++j) {
+    if ((ranked[j].z - max) * inv_tf < floor_l) return j;
+  }
+  return kept;
+}
+
+/// What the filters leave: a prefix of the rank order, listed in `ws.ranked` (kept = its first
+/// `kept` entries) or, when too long to list, described by the min-p membership test alone.
+struct Kept {
+  bool listed = false;
+  std::size_t kept = 0;
+};
+
+template <class T>
+class RowSampler {
+ public:
+  RowSampler(const SampleJob<T>& job, RowWorkspace<T>& ws) : job_(job), s_(job.settings), ws_(ws) {}
+
+  /// Samples row r; returns a RowStatus (ok, or the reason the row cannot be sampled).
+  RowStatus run(std::size_t r);
+
+ private:
+  bool scan(const T* z);
+  Kept filter(const T* z);
+  void filter_top_p(const T* z, Kept& kept);
+  void filter_min_p(const T* z, Kept& kept);
+  void draw(const T* z, const Kept& kept, std::size_t r);
+  void report(const T* z, const Kept& kept, std::size_t r, std::int64_t token, std::uint64_t mass);
+
+  const SampleJob<T>& job_;
+  const SampleSettings<T>& s_;
+  RowWorkspace<T>& ws_;
+  std::size_t v_ = 0;
+  T max_ = 0;
+  bool nan_ = false;
+  const std::vector<SampleCandidate<T>>* candidates_ = nullptr;
+};
+
+// Pass 1: the streaming top-k (when k or top_n asks for candidates) or the maximum.
+template <class T>
+bool RowSampler<T>::scan(const T* z) {
+  nan_ = false;
+  candidates_ = nullptr;
+  const std::size_t want = s_.greedy ? 0 : std::max(s_.k, job_.outputs.top_n);
+  if (want > 0) {
+    ws_.stream.reset(want);
+    Passes<T>::top_k(z, v_, ws_.stream, nan_);
+    candidates_ = &ws_.stream.finish();
+    max_ = candidates_->empty() ? -std::numeric_limits<T>::infinity() : candidates_->front().z;
+  } else {
+    Passes<T>::max_nan(z, v_, max_, nan_);
+  }
+  return !nan_;
+}
+
+template <class T>
+RowStatus RowSampler<T>::run(std::size_t r) {
+  v_ = job_.vocab;
+  const T* z = processed_row(job_, r, ws_.zp, ws_.history);
+  if (!scan(z)) return RowStatus::nan;
+  if (max_ == -std::numeric_limits<T>::infinity()) return RowStatus::nothing;
+  if (max_ == std::numeric_limits<T>::infinity()) {
+    z = only_infinite(z, v_, ws_.zp);
+    scan(z);
+  }
+  if (s_.greedy) {
+    const std::size_t token =
+        candidates_ != nullptr ? candidates_->front().id : Passes<T>::first_equal(z, v_, max_);
+    write_greedy(job_, r, static_cast<std::int64_t>(token));
+    return RowStatus::ok;
+  }
+  draw(z, filter(z), r);
+  return RowStatus::ok;
+}
+
+template <class T>
+Kept RowSampler<T>::filter(const T* z) {
+  Kept kept;
+  if (s_.k > 0) {
+    const std::size_t n = std::min(s_.k, candidates_->size());
+    ws_.ranked.assign(candidates_->begin(), candidates_->begin() + std::ptrdiff_t(n));
+    kept = {true, n};
+  }
+  if (s_.use_top_p) filter_top_p(z, kept);
+  if (s_.use_min_p) filter_min_p(z, kept);
+  return kept;
+}
+
+// top-p over the listed survivors, or over the whole row: the exact total mass from one pass,
+// then windows of the top tokens (z' >= max - t T_f for t = 4, 8, 16, 32, then all) until one
+// holds the cut.
+template <class T>
+void RowSampler<T>::filter_top_p(const T* z, Kept& kept) {
+  std::uint64_t total = 0;
+  if (kept.listed) {
+    for (std::size_t j = 0; j < kept.kept; ++j)
+      total += weight_of(ws_.ranked[j].z, max_, s_.inv_tf);
+  } else {
+    MassJob<T> all{max_, s_.inv_tf, s_.inv_tf, T(0), false, nullptr, kBlock};
+    total = Passes<T>::mass(z, v_, all);
+    for (const double t : {4.0, 8.0, 16.0, 32.0, HUGE_VAL}) {
+      const T bound = t == HUGE_VAL ? -std::numeric_limits<T>::infinity()
+                                    : static_cast<T>(double(max_) - t * s_.t_f);
+      ws_.window.clear();
+      Passes<T>::collect(z, v_, bound, ws_.window);
+      std::uint64_t mass = 0;
+      for (const std::uint32_t i : ws_.window) mass += weight_of(z[i], max_, s_.inv_tf);
+      if (!below_mass(mass, s_.top_p, total) || t == HUGE_VAL) break;
+    }
+    ws_.ranked.clear();
+    for (const std::uint32_t i : ws_.window) {
+      if (z[i] != -std::numeric_limits<T>::infinity()) ws_.ranked.push_back({z[i], i});
+    }
+    std::sort(ws_.ranked.begin(), ws_.ranked.end(), candidate_before<T>);
+    kept = {true, ws_.ranked.size()};
+  }
+  kept.kept = top_p_cut(ws_.ranked, kept.kept, max_, s_.inv_tf, s_.top_p, total);
+}
+
+// min-p: a cut of the listed tokens, or the tokens whose filter distance reaches log(min_p),
+// collected through a slightly lower bound on z' and listed when there are few of them.
+template <class T>
+void RowSampler<T>::filter_min_p(const T* z, Kept& kept) {
+  if (!kept.listed) {
+    const T bound = static_cast<T>(double(max_) + (double(s_.floor_l) - 1e-3) * s_.t_f);
+    ws_.window.clear();
+    Passes<T>::collect(z, v_, bound, ws_.window);
+    if (ws_.window.size() > kEnumerateLimit) return;  // drawn by the membership test
+    ws_.ranked.clear();
+    for (const std::uint32_t i : ws_.window) ws_.ranked.push_back({z[i], i});
+    std::sort(ws_.ranked.begin(), ws_.ranked.end(), candidate_before<T>);
+    kept = {true, ws_.ranked.size()};
+  }
+  kept.kept = min_p_cut(ws_.ranked, kept.kept, max_, s_.inv_tf, s_.floor_l);
+}
+
+template <class T>
+void RowSampler<T>::draw(const T* z, const Kept& kept, std::size_t r) {
+  const double u = row_uniform(job_, r);
+  std::uint64_t mass = 0;
+  std::int64_t token = -1;
+  if (kept.listed) {
+    ws_.by_id.clear();
+    for (std::size_t j = 0; j < kept.kept; ++j) ws_.by_id.push_back(ws_.ranked[j].id);
+    std::sort(ws_.by_id.begin(), ws_.by_id.end());
+    for (const std::uint32_t i : ws_.by_id) mass += weight_of(z[i], max_, s_.inv_t);
+    const std::uint64_t point = draw_point(u, mass);
+    std::uint64_t run = 0;
+    for (const std::uint32_t i : ws_.by_id) {
+      run += weight_of(z[i], max_, s_.inv_t);
+      if (run > point) {
+        token = i;
+        break;
+      }
+    }
+  } else {
+    // Every token, or the min-p members: one vectorized pass for the block sums, then the
+    // block that holds the point, token by token.
+    ws_.blocks.assign((v_ + kBlock - 1) / kBlock, 0);
+    MassJob<T> job{max_, s_.inv_t, s_.inv_tf, s_.floor_l, s_.use_min_p, ws_.blocks.data(), kBlock};
+    mass = Passes<T>::mass(z, v_, job);
+    const std::uint64_t point = draw_point(u, mass);
+    std::uint64_t run = 0;
+    std::size_t b = 0;
+    while (run + ws_.blocks[b] <= point) run += ws_.blocks[b++];
+    for (std::size_t i = b * kBlock; i < std::min(v_, (b + 1) * kBlock); ++i) {
+      if (!mass_member(job, z[i])) continue;
+      run += weight_of(z[i], max_, s_.inv_t);
+      if (run > point) {
+        token = static_cast<std::int64_t>(i);
+        break;
+      }
+    }
+  }
+  report(z, kept, r, token, mass);
+}
+
+template <class T>
+void RowSampler<T>::report(const T* z, const Kept& kept, std::size_t r, std::int64_t token,
+                           std::uint64_t mass) {
+  const SamplingOutputs& out = job_.outputs;
+  out.tokens[r] = token;
+  const double log_mass = std::log(double(mass)) - std::log(kWeightScale);
+  const auto logp = [&](std::size_t i) { return double((z[i] - max_) * s_.inv_t) - log_mass; };
+  if (!out.logprobs.empty()) out.logprobs[r] = logp(std::size_t(token));
+  if (out.top_n == 0) return;
+  // The first kept tokens in rank order: the list, or the candidates (kept ones form a
+  // prefix of them).
+  std::size_t filled = 0;
+  const auto put = [&](std::uint32_t id) {
+    if (!out.top_tokens.empty()) out.top_tokens[r * out.top_n + filled] = id;
+    if (!out.top_logprobs.empty()) out.top_logprobs[r * out.top_n + filled] = logp(id);
+    ++filled;
+  };
+  if (kept.listed) {
+    for (std::size_t j = 0; j < kept.kept && filled < out.top_n; ++j) put(ws_.ranked[j].id);
+  } else {
+    const MassJob<T> job{max_, s_.inv_t, s_.inv_tf, s_.floor_l, s_.use_min_p, nullptr, kBlock};
+    for (const auto& c : *candidates_) {
+      if (filled == out.top_n || !mass_member(job, c.z)) break;
+      put(c.id);
+    }
+  }
+  pad_top(out, r, filled);
+}
+
+template <class T>
+void sample_impl(std::span<const T> logits, std::size_t rows, std::size_t vocab,
+                 const SamplingOptions& options, const SamplingInputs<T>& inputs,
+                 const SamplingOutputs& outputs) {
+  const SampleJob<T> job =
+      make_job("softreg::sample", logits, rows, vocab, options, inputs, outputs);
+  std::vector<RowStatus> status(rows, RowStatus::ok);
+  parallel_for(resolve_threads(options.threads), rows, 1, [&](std::size_t b, std::size_t e) {
+    RowWorkspace<T> ws;
+    RowSampler<T> sampler(job, ws);
+    for (std::size_t r = b; r < e; ++r) status[r] = sampler.run(r);
+  });
+  throw_first_bad_row(job, status);
+}
+
+}  // namespace
+}  // namespace detail
+
+void sample(std::span<const float> logits, std::size_t rows, std::size_t vocab,
+            const SamplingOptions& options, const SamplingInputs<float>& inputs,
+            const SamplingOutputs& outputs) {
+  detail::sample_impl(logits, rows, vocab, options, inputs, outputs);
+}
+void sample(std::span<const double> logits, std::size_t rows, std::size_t vocab,
+            const SamplingOptions& options, const SamplingInputs<double>& inputs,
+            const SamplingOutputs& outputs) {
+  detail::sample_impl(logits, rows, vocab, options, inputs, outputs);
+}
+
+double sampling_uniform(std::uint64_t seed, std::uint64_t stream, std::uint64_t step) {
+  return detail::philox_uniform(seed, stream, step);
+}
+
+}  // namespace softreg

@@ -1,0 +1,166 @@
+// The passes of the sampler over one row (or one range of it): the maximum, the streaming top-k
+// selection, the exact fixed-point mass and the collection of a window of top tokens. Scalar
+// templates here (float64 logits, and the meaning of each pass); float32 has vectorized
+// versions with the same results in sampling_simd.cpp.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "kernels/sampling_core.hpp"
+
+namespace softreg::detail {
+
+template <class T>
+struct SampleCandidate {
+  T z;
+  std::uint32_t id;
+};
+
+template <class T>
+inline bool candidate_before(const SampleCandidate<T>& a, const SampleCandidate<T>& b) {
+  return ranks_before(a.z, a.id, b.z, b.id);
+}
+
+/// Streaming top-k of a row visited in increasing id order: a buffer of candidates compacted
+/// to the k first-ranked ones whenever it fills, after which only z > the k-th's z can enter (a
+/// later token with an equal z ranks after it). -inf never enters: it can never be drawn.
+template <class T>
+class TopKStream {
+ public:
+  explicit TopKStream(std::size_t k = 0) { reset(k); }
+
+  void reset(std::size_t k) {
+    k_ = k;
+    capacity_ = 2 * k + 64;
+    buffer_.clear();
+    threshold_ = -std::numeric_limits<T>::infinity();
+  }
+
+  /// Entry bound: a token needs z > threshold() to be a candidate.
+  T threshold() const { return threshold_; }
+
+  void push(T z, std::size_t id) {
+    if (!(z > threshold_)) return;
+    buffer_.push_back({z, static_cast<std::uint32_t>(id)});
+    if (buffer_.size() >= capacity_) compact();
+  }
+
+  /// Merges another stream's candidates (of a later id range) into this one.
+  void merge(const TopKStream& other) {
+    for (const auto& c : other.buffer_) push(c.z, c.id);
+  }
+
+  /// The first min(k, found) candidates in rank order.
+  const std::vector<SampleCandidate<T>>& finish() {
+    compact();
+    std::sort(buffer_.begin(), buffer_.end(), candidate_before<T>);
+    return buffer_;
+  }
+
+ private:
+  void compact() {
+    if (k_ == 0 || buffer_.size() <= k_) return;
+    std::nth_element(buffer_.begin(), buffer_.begin() + std::ptrdiff_t(k_ - 1), buffer_.end(),
+                     candidate_before<T>);
+    buffer_.resize(k_);
+    threshold_ = buffer_[k_ - 1].z;  // the k-th ranked: the smallest z kept
+  }
+
+  std::size_t k_ = 0, capacity_ = 0;
+  std::vector<SampleCandidate<T>> buffer_;
+  T threshold_;
+};
+
+/// What the mass pass sums: weights at inv_t, of the tokens whose (z - max) * inv_tf >= floor
+/// (every token when member_check is false), in blocks of block_len tokens.
+template <class T>
+struct MassJob {
+  T max;
+  T inv_t;
+  T inv_tf;
+  T floor;
+  bool member_check = false;
+  std::uint64_t* blocks = nullptr;  // one sum per block_len tokens, or null
+  std::size_t block_len = 2048;
+};
+
+template <class T>
+inline bool mass_member(const MassJob<T>& job, T z) {
+  return !job.member_check || (z - job.max) * job.inv_tf >= job.floor;
+}
+
+namespace scalar_pass {
+
+/// The largest entry (NaN skipped; -inf for an empty range) and whether there is a NaN.
+template <class T>
+void max_nan(const T* z, std::size_t n, T& max, bool& nan) {
+  max = -std::numeric_limits<T>::infinity();
+  nan = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (std::isnan(z[i])) nan = true;
+    if (z[i] > max) max = z[i];
+  }
+}
+
+/// The first index with z == value, or n.
+template <class T>
+std::size_t first_equal(const T* z, std::size_t n, T value) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (z[i] == value) return i;
+  }
+  return n;
+}
+
+/// Feeds z[0, n) (ids offset + i) to the stream; flags a NaN.
+template <class T>
+void top_k(const T* z, std::size_t n, std::size_t offset, TopKStream<T>& stream, bool& nan) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (std::isnan(z[i])) nan = true;
+    stream.push(z[i], offset + i);
+  }
+}
+
+/// The exact mass of z[0, n) (see MassJob); block b of job.blocks covers [b L, (b + 1) L).
+template <class T>
+std::uint64_t mass(const T* z, std::size_t n, const MassJob<T>& job) {
+  std::uint64_t total = 0;
+  for (std::size_t b0 = 0; b0 < n; b0 += job.block_len) {
+    const std::size_t b1 = std::min(n, b0 + job.block_len);
+    std::uint64_t sum = 0;
+    for (std::size_t i = b0; i < b1; ++i) {
+      if (mass_member(job, z[i])) sum += weight_of(z[i], job.max, job.inv_t);
+    }
+    if (job.blocks != nullptr) job.blocks[b0 / job.block_len] = sum;
+    total += sum;
+  }
+  return total;
+}
+
+/// Appends offset + i for every z[i] >= threshold.
+template <class T>
+void collect(const T* z, std::size_t n, std::size_t offset, T threshold,
+             std::vector<std::uint32_t>& out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (z[i] >= threshold) out.push_back(static_cast<std::uint32_t>(offset + i));
+  }
+}
+
+}  // namespace scalar_pass
+
+/// The float32 passes, vectorized (sampling_simd.cpp); same results as scalar_pass.
+void simd_sampling_max_nan(const float* z, std::size_t n, float& max, bool& nan);
+std::size_t simd_sampling_first_equal(const float* z, std::size_t n, float value);
+void simd_sampling_top_k(const float* z, std::size_t n, std::size_t offset,
+                         TopKStream<float>& stream, bool& nan);
+std::uint64_t simd_sampling_mass(const float* z, std::size_t n, const MassJob<float>& job);
+void simd_sampling_collect(const float* z, std::size_t n, std::size_t offset, float threshold,
+                           std::vector<std::uint32_t>& out);
+/// The vectorized weight function on n values (tests compare it with sampling_exp).
+void simd_sampling_exp(const float* x, std::size_t n, float* out);
+
+}  // namespace softreg::detail

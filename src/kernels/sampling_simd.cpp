@@ -1,0 +1,221 @@
+// Highway implementations of the sampler's float32 passes (sampling_passes.hpp), compiled once
+// per SIMD target with -ffp-contract=off: SamplingExp repeats sampling_exp's float operations
+// lane for lane, so every target and the scalar reference give the same weights bit for bit.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/sampling_simd.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+#include "kernels/row_simd-inl.h"
+#include "kernels/sampling_passes.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace softreg::detail::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+/// sampling_exp on every lane: the same operations in the same order, 0 below -30 and for
+/// -inf or NaN lanes.
+template <class D>
+HWY_INLINE hn::Vec<D> SamplingExp(D d, hn::Vec<D> x) {
+  const hn::RebindToSigned<D> di;
+  const auto keep = hn::Ge(x, hn::Set(d, kWeightFloor));
+  const auto xs = hn::IfThenElseZero(keep, x);
+  const auto n = hn::Round(hn::Mul(xs, hn::Set(d, kLog2e)));
+  const auto r =
+      hn::Sub(hn::Sub(xs, hn::Mul(n, hn::Set(d, kLn2Hi))), hn::Mul(n, hn::Set(d, kLn2Lo)));
+  auto p = hn::Set(d, kExpC[7]);
+  p = hn::Add(hn::Mul(p, r), hn::Set(d, kExpC[6]));
+  p = hn::Add(hn::Mul(p, r), hn::Set(d, kExpC[5]));
+  p = hn::Add(hn::Mul(p, r), hn::Set(d, kExpC[4]));
+  p = hn::Add(hn::Mul(p, r), hn::Set(d, kExpC[3]));
+  p = hn::Add(hn::Mul(p, r), hn::Set(d, kExpC[2]));
+  p = hn::Add(hn::Mul(p, r), hn::Set(d, kExpC[1]));
+  p = hn::Add(hn::Mul(p, r), hn::Set(d, kExpC[0]));
+  const auto bits = hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, n), hn::Set(di, 127)));
+  return hn::IfThenElseZero(keep, hn::Mul(p, hn::BitCast(d, bits)));
+}
+
+void SamplingExpArray(const float* x, std::size_t n, float* out) {
+  const hn::ScalableTag<float> d;
+  const std::size_t N = hn::Lanes(d);
+  std::size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(SamplingExp(d, hn::LoadU(d, x + i)), d, out + i);
+  if (i < n) StoreTail(d, SamplingExp(d, LoadTail(d, x + i, n - i, 0.0f)), out + i, n - i);
+}
+
+void MaxNan(const float* z, std::size_t n, float& max, bool& nan) {
+  const hn::ScalableTag<float> d;
+  const std::size_t N = hn::Lanes(d);
+  const float inf = std::numeric_limits<float>::infinity();
+  auto m0 = hn::Set(d, -inf), m1 = m0;
+  auto bad = hn::Zero(d);  // lanes that met a NaN
+  std::size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    const auto a = hn::LoadU(d, z + i);
+    const auto b = hn::LoadU(d, z + i + N);
+    m0 = hn::Max(m0, a);
+    m1 = hn::Max(m1, b);
+    bad = hn::Or(bad, hn::Or(hn::VecFromMask(d, hn::IsNaN(a)), hn::VecFromMask(d, hn::IsNaN(b))));
+  }
+  for (; i < n; i += N) {
+    const auto a = LoadTail(d, z + i, std::min(N, n - i), -inf);
+    m0 = hn::Max(m0, a);
+    bad = hn::Or(bad, hn::VecFromMask(d, hn::IsNaN(a)));
+  }
+  nan = !hn::AllFalse(d, hn::MaskFromVec(bad));
+  // Max of a NaN lane is target-defined; with a NaN in the row the caller stops anyway.
+  max = hn::GetLane(hn::MaxOfLanes(d, hn::Max(m0, m1)));
+}
+
+std::size_t FirstEqual(const float* z, std::size_t n, float value) {
+  const hn::ScalableTag<float> d;
+  const std::size_t N = hn::Lanes(d);
+  const auto v = hn::Set(d, value);
+  std::size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const intptr_t at = hn::FindFirstTrue(d, hn::Eq(hn::LoadU(d, z + i), v));
+    if (at >= 0) return i + std::size_t(at);
+  }
+  for (; i < n; ++i) {
+    if (z[i] == value) return i;
+  }
+  return n;
+}
+
+void TopK(const float* z, std::size_t n, std::size_t offset, TopKStream<float>& stream, bool& nan) {
+  const hn::ScalableTag<float> d;
+  const std::size_t N = hn::Lanes(d);
+  auto bad = hn::Zero(d);
+  auto threshold = hn::Set(d, stream.threshold());
+  std::size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto a = hn::LoadU(d, z + i);
+    bad = hn::Or(bad, hn::VecFromMask(d, hn::IsNaN(a)));
+    if (HWY_UNLIKELY(!hn::AllFalse(d, hn::Gt(a, threshold)))) {
+      for (std::size_t j = 0; j < N; ++j) stream.push(z[i + j], offset + i + j);
+      threshold = hn::Set(d, stream.threshold());
+    }
+  }
+  for (; i < n; ++i) {
+    if (std::isnan(z[i])) nan = true;
+    stream.push(z[i], offset + i);
+  }
+  if (!hn::AllFalse(d, hn::MaskFromVec(bad))) nan = true;
+}
+
+/// Adds the integer-valued float lanes q to two double accumulators (exact while each lane's
+/// sum stays below 2^53).
+template <class D, class DW>
+HWY_INLINE void AddExact(D d, DW dw, hn::Vec<D> q, hn::Vec<DW>& lo, hn::Vec<DW>& hi) {
+#if HWY_TARGET == HWY_SCALAR
+  (void)d;
+  lo = hn::Add(lo, hn::PromoteTo(dw, q));
+  (void)hi;
+#else
+  const hn::Half<D> dh;
+  lo = hn::Add(lo, hn::PromoteTo(dw, hn::LowerHalf(dh, q)));
+  hi = hn::Add(hi, hn::PromoteTo(dw, hn::UpperHalf(dh, q)));
+#endif
+}
+
+std::uint64_t Mass(const float* z, std::size_t n, const MassJob<float>& job) {
+  const hn::ScalableTag<float> d;
+#if HWY_TARGET == HWY_SCALAR
+  const hn::Rebind<double, decltype(d)> dw;
+#else
+  const hn::Rebind<double, hn::Half<decltype(d)> > dw;
+#endif
+  const std::size_t N = hn::Lanes(d);
+  const float inf = std::numeric_limits<float>::infinity();
+  const auto max = hn::Set(d, job.max);
+  const auto inv_t = hn::Set(d, job.inv_t);
+  const auto inv_tf = hn::Set(d, job.inv_tf);
+  const auto floor_l = hn::Set(d, job.floor);
+  const auto scale = hn::Set(d, kWeightScaleF);
+  const bool same_t = job.inv_tf == job.inv_t;
+  std::uint64_t total = 0;
+  HWY_ALIGN double lanes[hn::MaxLanes(dw)];
+  for (std::size_t b0 = 0; b0 < n; b0 += job.block_len) {
+    const std::size_t b1 = std::min(n, b0 + job.block_len);
+    auto lo = hn::Zero(dw), hi = hn::Zero(dw);
+    for (std::size_t i = b0; i < b1; i += N) {
+      const auto a = LoadTail(d, z + i, std::min(N, b1 - i), -inf);
+      const auto diff = hn::Sub(a, max);
+      const auto x = hn::Mul(diff, inv_t);
+      auto q = hn::Floor(hn::Mul(SamplingExp(d, x), scale));
+      if (job.member_check) {
+        const auto df = same_t ? x : hn::Mul(diff, inv_tf);
+        q = hn::IfThenElseZero(hn::Ge(df, floor_l), q);
+      }
+      AddExact(d, dw, q, lo, hi);
+    }
+    // Each lane holds at most block_len integers below 2^40: exact; added as integers.
+    std::uint64_t sum = 0;
+    hn::Store(hn::Add(lo, hi), dw, lanes);
+    for (std::size_t l = 0; l < hn::Lanes(dw); ++l) sum += static_cast<std::uint64_t>(lanes[l]);
+    if (job.blocks != nullptr) job.blocks[b0 / job.block_len] = sum;
+    total += sum;
+  }
+  return total;
+}
+
+void Collect(const float* z, std::size_t n, std::size_t offset, float threshold,
+             std::vector<std::uint32_t>& out) {
+  const hn::ScalableTag<float> d;
+  const std::size_t N = hn::Lanes(d);
+  const auto t = hn::Set(d, threshold);
+  std::size_t i = 0;
+  for (; i + N <= n; i += N) {
+    if (HWY_UNLIKELY(!hn::AllFalse(d, hn::Ge(hn::LoadU(d, z + i), t)))) {
+      for (std::size_t j = 0; j < N; ++j) {
+        if (z[i + j] >= threshold) out.push_back(static_cast<std::uint32_t>(offset + i + j));
+      }
+    }
+  }
+  for (; i < n; ++i) {
+    if (z[i] >= threshold) out.push_back(static_cast<std::uint32_t>(offset + i));
+  }
+}
+
+}  // namespace softreg::detail::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace softreg::detail {
+
+HWY_EXPORT(SamplingExpArray);
+HWY_EXPORT(MaxNan);
+HWY_EXPORT(FirstEqual);
+HWY_EXPORT(TopK);
+HWY_EXPORT(Mass);
+HWY_EXPORT(Collect);
+
+void simd_sampling_exp(const float* x, std::size_t n, float* out) {
+  HWY_DYNAMIC_DISPATCH(SamplingExpArray)(x, n, out);
+}
+void simd_sampling_max_nan(const float* z, std::size_t n, float& max, bool& nan) {
+  HWY_DYNAMIC_DISPATCH(MaxNan)(z, n, max, nan);
+}
+std::size_t simd_sampling_first_equal(const float* z, std::size_t n, float value) {
+  return HWY_DYNAMIC_DISPATCH(FirstEqual)(z, n, value);
+}
+void simd_sampling_top_k(const float* z, std::size_t n, std::size_t offset,
+                         TopKStream<float>& stream, bool& nan) {
+  HWY_DYNAMIC_DISPATCH(TopK)(z, n, offset, stream, nan);
+}
+std::uint64_t simd_sampling_mass(const float* z, std::size_t n, const MassJob<float>& job) {
+  return HWY_DYNAMIC_DISPATCH(Mass)(z, n, job);
+}
+void simd_sampling_collect(const float* z, std::size_t n, std::size_t offset, float threshold,
+                           std::vector<std::uint32_t>& out) {
+  HWY_DYNAMIC_DISPATCH(Collect)(z, n, offset, threshold, out);
+}
+
+}  // namespace softreg::detail
+#endif  // HWY_ONCE

@@ -33,6 +33,7 @@ TEST(Names, EveryValueRoundTrips) {
   expect_round_trips<softreg::LrSchedule>(3);
   expect_round_trips<softreg::Reduction>(3);
   expect_round_trips<softreg::DataFormat>(5);
+  expect_round_trips<softreg::SamplingOrder>(2);
 }
 
 TEST(Names, AliasesParseButTheCanonicalNameIsPrinted) {
@@ -44,6 +45,11 @@ TEST(Names, AliasesParseButTheCanonicalNameIsPrinted) {
   EXPECT_EQ(softreg::name_of(softreg::DataFormat::libsvm), "libsvm");
   EXPECT_STREQ(softreg::solver_name(softreg::Solver::adam), "adam");
   EXPECT_STREQ(softreg::format_name(softreg::DataFormat::automatic), "auto");
+  using softreg::SamplingOrder;
+  EXPECT_EQ(softreg::parse_name<SamplingOrder>("llama.cpp"), SamplingOrder::temperature_last);
+  EXPECT_EQ(softreg::parse_name<SamplingOrder>("temperature_first"),
+            SamplingOrder::temperature_first);
+  EXPECT_EQ(softreg::name_of(SamplingOrder::temperature_last), "temperature-last");
 }
 
 TEST(Names, ListsAndErrorsNameTheCanonicalSpellings) {

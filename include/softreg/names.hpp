@@ -1,5 +1,5 @@
 // The one table of names of the option enums (solver, scaling, dtype, preconditioner,
-// learning-rate schedule, reduction, data format): the command line, the Python module and every
+// learning-rate schedule, reduction, data format, sampling order): the command line, the Python module and every
 // message spell them from here.
 #pragma once
 
@@ -12,6 +12,7 @@
 #include "softreg/loss.hpp"
 #include "softreg/model.hpp"
 #include "softreg/optim.hpp"
+#include "softreg/sampling.hpp"
 
 namespace softreg {
 

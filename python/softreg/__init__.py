@@ -2,7 +2,8 @@
 
 Kernels (NumPy arrays of any shape, float32 or float64, reduced along any axis):
 :func:`softmax`, :func:`log_softmax`, :func:`logsumexp`, :func:`cross_entropy`,
-:func:`cross_entropy_with_grad`. The worker-thread count: :func:`set_num_threads`,
+:func:`cross_entropy_with_grad`. Token sampling: :func:`sample` (temperature, top-k, top-p,
+min-p, penalties, logit bias; sort-free, reproducible). The worker-thread count: :func:`set_num_threads`,
 :func:`get_num_threads`. The classifier: :class:`SoftmaxRegression` (scikit-learn API).
 Model files: :meth:`SoftmaxRegression.save_model`, :func:`load_model`. Data files:
 :func:`read_dataset`. docs/PYTHON.md describes them all.
@@ -18,6 +19,7 @@ from softreg._core import (
 )
 from softreg.datasets import read_dataset
 from softreg.estimator import SoftmaxRegression, load_model
+from softreg.sampling import Sample, sample, sampling_uniform
 
 __all__ = [
     "softmax",
@@ -25,6 +27,9 @@ __all__ = [
     "logsumexp",
     "cross_entropy",
     "cross_entropy_with_grad",
+    "sample",
+    "sampling_uniform",
+    "Sample",
     "set_num_threads",
     "get_num_threads",
     "SoftmaxRegression",

@@ -107,5 +107,8 @@ template py::array_t<float> output_array<float>(const py::object&, const std::ve
 template py::array_t<double> output_array<double>(const py::object&,
                                                   const std::vector<py::ssize_t>&, const char*,
                                                   const char*);
+template py::array_t<std::int64_t> output_array<std::int64_t>(const py::object&,
+                                                              const std::vector<py::ssize_t>&,
+                                                              const char*, const char*);
 
 }  // namespace softreg::python

@@ -41,4 +41,5 @@ The current worker-thread count (always >= 1).
   softreg::python::register_kernels(m);
   softreg::python::register_model(m);
   softreg::python::register_data(m);
+  softreg::python::register_sampling(m);
 }

@@ -28,6 +28,14 @@ constexpr std::array<NamedValue<LrSchedule>, 4> kSchedules{
      {LrSchedule::inverse_sqrt, "inverse_sqrt"}}};
 constexpr std::array<NamedValue<Reduction>, 3> kReductions{
     {{Reduction::mean, "mean"}, {Reduction::sum, "sum"}, {Reduction::none, "none"}}};
+// Hugging Face's warper order and llama.cpp's chain; underscores for Python keyword style.
+constexpr std::array<NamedValue<SamplingOrder>, 6> kSamplingOrders{
+    {{SamplingOrder::temperature_first, "temperature-first"},
+     {SamplingOrder::temperature_last, "temperature-last"},
+     {SamplingOrder::temperature_first, "temperature_first"},
+     {SamplingOrder::temperature_last, "temperature_last"},
+     {SamplingOrder::temperature_first, "huggingface"},
+     {SamplingOrder::temperature_last, "llama.cpp"}}};
 constexpr std::array<NamedValue<DataFormat>, 6> kFormats{{{DataFormat::automatic, "auto"},
                                                           {DataFormat::csv, "csv"},
                                                           {DataFormat::libsvm, "libsvm"},
@@ -69,6 +77,10 @@ std::span<const NamedValue<LrSchedule>> enum_names<LrSchedule>() {
 template <>
 std::span<const NamedValue<Reduction>> enum_names<Reduction>() {
   return kReductions;
+}
+template <>
+std::span<const NamedValue<SamplingOrder>> enum_names<SamplingOrder>() {
+  return kSamplingOrders;
 }
 template <>
 std::span<const NamedValue<DataFormat>> enum_names<DataFormat>() {
@@ -125,6 +137,7 @@ SOFTREG_NAMES(Preconditioner)
 SOFTREG_NAMES(LrSchedule)
 SOFTREG_NAMES(Reduction)
 SOFTREG_NAMES(DataFormat)
+SOFTREG_NAMES(SamplingOrder)
 #undef SOFTREG_NAMES
 
 // The older per-enum functions, now views of the tables.

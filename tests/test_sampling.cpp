@@ -255,6 +255,53 @@ TEST(Sampling, LongRowsMatchTheReference) {
   }
 }
 
+// Rows like a language model's (a few tokens far above the rest): top-p's cut lies among the
+// first-ranked candidates and is decided from bounds on the rest of the row. A top_p that lands
+// on a prefix to within the bounds' width cannot be decided so and takes the exact path. Both
+// equal the reference.
+TEST(Sampling, TopPFromBoundsMatchesTheReference) {
+  const std::size_t v = 20000, rows = 24;
+  std::mt19937 rng(12);
+  std::normal_distribution<float> g(0.0f, 1.5f), boost(10.0f, 2.0f);
+  std::uniform_int_distribution<std::size_t> pick(0, v - 1);
+  std::vector<float> z(rows * v);
+  for (float& x : z) x = g(rng);
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (int j = 0; j < 32; ++j) z[r * v + pick(rng)] += boost(rng);
+  }
+  for (const double p : {0.95, 0.5, 0.99, 0.999}) {
+    for (const double t : {0.8, 1.0}) {
+      for (const auto order : {SamplingOrder::temperature_first, SamplingOrder::temperature_last}) {
+        SamplingOptions o;
+        o.top_p = p;
+        o.temperature = t;
+        o.order = order;
+        o.seed = 5;
+        SCOPED_TRACE(testing::Message() << "p " << p << " T " << t << " order " << int(order));
+        EXPECT_EQ(fast<float>(z, rows, v, o, {}, 3), reference<float>(z, rows, v, o, {}, 3));
+      }
+    }
+  }
+  // Four tokens at 10, the rest at 0: the prefix of three tokens is 3 * 2^40 and top_p * total
+  // sits half a unit above it, so the fourth token stays (by a margin no bound can resolve)
+  // and the fifth goes.
+  const std::size_t n = 2000;
+  std::vector<float> flat(n, 0.0f);
+  for (const std::size_t i : {3u, 700u, 1200u, 1999u}) flat[i] = 10.0f;
+  const std::uint64_t q0 = softreg::detail::weight_of(0.0f, 10.0f, 1.0f);
+  const double total = 4.0 * 0x1p40 + double(n - 4) * double(q0);
+  SamplingOptions o;
+  o.top_p = (3.0 * 0x1p40 + 0.5) / total;
+  for (const double u : {0.1, 0.8, 0.9999}) {
+    SamplingInputs<float> in;
+    const std::vector<double> us{u};
+    in.uniforms = us;
+    const Drawn want = reference<float>(flat, 1, n, o, in, 5);
+    EXPECT_EQ(fast<float>(flat, 1, n, o, in, 5), want);
+    EXPECT_EQ(want.top_tokens, (std::vector<std::int64_t>{3, 700, 1200, 1999, -1}));
+  }
+}
+
 // ---- the distribution
 
 /// The exact kept-set probabilities of one row (temperature first), in float64 by sorting.

@@ -2,6 +2,8 @@
 // Python wrapper softreg.sample (python/softreg/sampling.py) turns histories into CSR arrays
 // and picks seeds; this file checks dtypes and shapes, reads the logits without a copy when
 // they are C-contiguous float32 / float64, and runs the sampler without the GIL.
+#include "softreg/sampling.hpp"
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -12,7 +14,6 @@
 #include "arrays.hpp"
 #include "bindings.hpp"
 #include "softreg/names.hpp"
-#include "softreg/sampling.hpp"
 
 namespace softreg::python {
 namespace {
@@ -35,8 +36,8 @@ py::array_t<U> optional_vector(const py::object& x, const char* name, std::size_
     throw py::value_error(std::string(kWhere) + ": " + name + " must be a 1-D array");
   }
   if (n != std::size_t(-1) && std::size_t(a.shape(0)) != n) {
-    throw py::value_error(std::string(kWhere) + ": " + name + " has " +
-                          std::to_string(a.shape(0)) + " entries, expected " + std::to_string(n));
+    throw py::value_error(std::string(kWhere) + ": " + name + " has " + std::to_string(a.shape(0)) +
+                          " entries, expected " + std::to_string(n));
   }
   return a;
 }
@@ -45,8 +46,9 @@ template <class T>
 py::object sample_typed(const py::array& la, const SampleArgs& args) {
   const auto logits = py::reinterpret_borrow<py::array_t<T>>(la);
   if (logits.ndim() == 0) {
-    throw py::value_error(std::string(kWhere) + ": logits must have at least 1 dimension "
-                                                "(the vocabulary, last)");
+    throw py::value_error(std::string(kWhere) +
+                          ": logits must have at least 1 dimension "
+                          "(the vocabulary, last)");
   }
   std::vector<py::ssize_t> row_dims = dims_of(logits);
   const std::size_t vocab = std::size_t(row_dims.back());

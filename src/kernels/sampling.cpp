@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/check.hpp"
@@ -27,14 +28,17 @@ struct Passes {
   static std::size_t first_equal(const T* z, std::size_t n, T v) {
     return scalar_pass::first_equal(z, n, v);
   }
-  static void top_k(const T* z, std::size_t n, TopKStream<T>& s, bool& nan) {
-    scalar_pass::top_k(z, n, 0, s, nan);
+  static void top_k(const T* z, std::size_t n, TopKStream<T>& s, bool& nan, ApproxMass*) {
+    scalar_pass::top_k(z, n, 0, s, nan);  // no rough mass: the bounds take the tail pass
   }
   static std::uint64_t mass(const T* z, std::size_t n, const MassJob<T>& job) {
     return scalar_pass::mass(z, n, job);
   }
   static void collect(const T* z, std::size_t n, T t, std::vector<std::uint32_t>& out) {
     scalar_pass::collect(z, n, 0, t, out);
+  }
+  static TailSum tail_sum(const T* z, std::size_t n, T max, T inv_t, T bound) {
+    return scalar_pass::tail_sum(z, n, max, inv_t, bound);
   }
 };
 
@@ -46,14 +50,18 @@ struct Passes<float> {
   static std::size_t first_equal(const float* z, std::size_t n, float v) {
     return simd_sampling_first_equal(z, n, v);
   }
-  static void top_k(const float* z, std::size_t n, TopKStream<float>& s, bool& nan) {
-    simd_sampling_top_k(z, n, 0, s, nan);
+  static void top_k(const float* z, std::size_t n, TopKStream<float>& s, bool& nan,
+                    ApproxMass* mass) {
+    simd_sampling_top_k(z, n, 0, s, nan, mass);
   }
   static std::uint64_t mass(const float* z, std::size_t n, const MassJob<float>& job) {
     return simd_sampling_mass(z, n, job);
   }
   static void collect(const float* z, std::size_t n, float t, std::vector<std::uint32_t>& out) {
     simd_sampling_collect(z, n, 0, t, out);
+  }
+  static TailSum tail_sum(const float* z, std::size_t n, float max, float inv_t, float bound) {
+    return simd_sampling_tail_sum(z, n, max, inv_t, bound);
   }
 };
 
@@ -70,6 +78,10 @@ struct RowWorkspace {
 };
 
 constexpr std::size_t kBlock = 2048;
+// Top-p without top-k first lists this many first-ranked tokens in the pass that finds the
+// maximum: when the cut is among them and the bounds on the rest decide it, no pass computes
+// every token's exact weight.
+constexpr std::size_t kTopPCandidates = 64;
 // A min-p set larger than this is drawn from by a vectorized pass over the row instead of
 // being listed.
 constexpr std::size_t kEnumerateLimit = 8192;
@@ -117,6 +129,8 @@ class RowSampler {
   bool scan(const T* z);
   Kept filter(const T* z);
   void filter_top_p(const T* z, Kept& kept);
+  bool bounded_top_p(const T* z, Kept& kept);
+  bool tail_bounds(const T* z, std::uint64_t at_bound, long double& low, long double& high);
   void filter_min_p(const T* z, Kept& kept);
   void draw(const T* z, const Kept& kept, std::size_t r);
   void report(const T* z, const Kept& kept, std::size_t r, std::int64_t token, std::uint64_t mass);
@@ -128,6 +142,8 @@ class RowSampler {
   T max_ = 0;
   bool nan_ = false;
   const std::vector<SampleCandidate<T>>* candidates_ = nullptr;
+  ApproxMass approx_;
+  bool have_approx_ = false;
 };
 
 // Pass 1: the streaming top-k (when k or top_n asks for candidates) or the maximum.
@@ -135,10 +151,23 @@ template <class T>
 bool RowSampler<T>::scan(const T* z) {
   nan_ = false;
   candidates_ = nullptr;
-  const std::size_t want = s_.greedy ? 0 : std::max(s_.k, job_.outputs.top_n);
+  std::size_t want = s_.greedy ? 0 : std::max(s_.k, job_.outputs.top_n);
+  have_approx_ = false;
+  if (!s_.greedy && s_.use_top_p && s_.k == 0) {
+    want = std::max(want, kTopPCandidates);
+    // The rough mass of the row rides along, shifted by the largest of the first entries.
+    T guess = -std::numeric_limits<T>::infinity();
+    for (std::size_t i = 0; i < std::min<std::size_t>(v_, 256); ++i) guess = std::max(guess, z[i]);
+    if constexpr (std::is_same_v<T, float>) {
+      if (std::isfinite(guess)) {
+        approx_ = {guess, s_.inv_tf * kLog2e, 0.0, 0};
+        have_approx_ = true;
+      }
+    }
+  }
   if (want > 0) {
     ws_.stream.reset(want);
-    Passes<T>::top_k(z, v_, ws_.stream, nan_);
+    Passes<T>::top_k(z, v_, ws_.stream, nan_, have_approx_ ? &approx_ : nullptr);
     candidates_ = &ws_.stream.finish();
     max_ = candidates_->empty() ? -std::numeric_limits<T>::infinity() : candidates_->front().z;
   } else {
@@ -183,8 +212,78 @@ Kept RowSampler<T>::filter(const T* z) {
 // top-p over the listed survivors, or over the whole row: the exact total mass from one pass,
 // then windows of the top tokens (z' >= max - t T_f for t = 4, 8, 16, 32, then all) until one
 // holds the cut.
+// top-p from the listed first-ranked candidates alone: their masses are exact, the rest of the
+// row is bounded by one cheap pass (TailSum), and the cut is taken if every comparison with
+// top_p of the total comes out the same at both ends of the bounds. False leaves it to the
+// exact path (the cut lies beyond the candidates, or too close to call).
+template <class T>
+bool RowSampler<T>::bounded_top_p(const T* z, Kept& kept) {
+  const auto& c = *candidates_;
+  ws_.ranked.assign(c.begin(), c.end());
+  std::uint64_t listed = 0, at_bound = 0;
+  for (const auto& x : c) {
+    const std::uint64_t q = weight_of(x.z, max_, s_.inv_tf);
+    listed += q;
+    if (x.z == c.back().z) at_bound += q;
+  }
+  long double low = 0.0L, high = 0.0L;
+  if (c.size() == kTopPCandidates && !tail_bounds(z, at_bound, low, high)) return false;
+  // The total lies in [listed + low, listed + high]; integers, so round outward.
+  const std::uint64_t total_low = listed + std::uint64_t(std::floor(low));
+  const std::uint64_t total_high = listed + std::uint64_t(std::ceil(high));
+  std::uint64_t before = 0;
+  for (std::size_t j = 0; j < c.size(); ++j) {
+    if (j > 0 && !below_mass(before, s_.top_p, total_high)) {
+      kept = {true, j};
+      return true;
+    }
+    if (j > 0 && !below_mass(before, s_.top_p, total_low)) return false;  // too close to call
+    before += weight_of(c[j].z, max_, s_.inv_tf);
+  }
+  if (c.size() < kTopPCandidates) {  // exact total: every token stays
+    kept = {true, c.size()};
+    return true;
+  }
+  return false;
+}
+
+// Bounds, in units of 2^-40 of the maximum's weight, on the mass of the tokens ranked after the
+// listed candidates: from the rough mass of the top-k pass when it has one (all terms minus the
+// candidates' own), else from a pass over the tokens at or below the last candidate.
+template <class T>
+bool RowSampler<T>::tail_bounds(const T* z, std::uint64_t at_bound, long double& low,
+                                long double& high) {
+  const long double scale = kWeightScale;
+  const auto& c = *candidates_;
+  // The guess lies below the maximum by too much for the terms' range: not used.
+  const bool in_range = (max_ - approx_.shift) * approx_.scale < kApproxHigh - 1.0f;
+  if (have_approx_ && in_range) {
+    long double listed = 0.0L;
+    for (const auto& x : c) listed += approx_term(float(x.z), approx_.shift, approx_.scale);
+    // The float sums: at most lane_terms additions a lane, each within 2^-24 of the running
+    // sum; the terms' own rounding (x to 3 ulp with |x| <= 100, x + 127 to 2^-17, the
+    // mantissa truncated) and the weights' (4e-7): within 5e-5.
+    const long double err = (long double)approx_.sum * (approx_.lane_terms + 4) * 0x1p-24L;
+    const long double rest = (long double)approx_.sum - listed;
+    const long double to_max =
+        std::exp2((long double)((long double)approx_.shift - (long double)max_) * approx_.scale);
+    const long double slack = 1.0L + 5e-5L;
+    low = std::max(0.0L, (rest - err) / (1.0615L * slack) * to_max * scale - 2.0L * v_);
+    high = std::max(0.0L, (rest + err) * slack * to_max * scale);
+    return true;
+  }
+  const TailSum tail = Passes<T>::tail_sum(z, v_, max_, s_.inv_tf, c.back().z);
+  // Each token's q is at most one unit below w 2^40; the clamped tail adds at most n units.
+  low = std::max(0.0L, (long double)tail.sum / tail_low(v_) * scale - 2.0L * v_ - at_bound);
+  high = std::max(0.0L, (long double)tail.sum * tail_high(v_) * scale - at_bound);
+  return true;
+}
+
 template <class T>
 void RowSampler<T>::filter_top_p(const T* z, Kept& kept) {
+  if (!kept.listed && candidates_ != nullptr && !candidates_->empty() && bounded_top_p(z, kept)) {
+    return;
+  }
   std::uint64_t total = 0;
   if (kept.listed) {
     for (std::size_t j = 0; j < kept.kept; ++j)

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -94,6 +95,52 @@ inline bool mass_member(const MassJob<T>& job, T z) {
   return !job.member_check || (z - job.max) * job.inv_tf >= job.floor;
 }
 
+/// Bounds on the weights of the tokens with z <= bound: the tail of a row whose first-ranked
+/// tokens are listed. sum approximates the sum over those tokens of w = sampling_exp((z - max)
+/// inv_t) (0 for (z - max) inv_t < -30): the exact sum lies in [sum / tail_low(n) - n 2^-40,
+/// sum * tail_high(n)]. The vectorized pass sums approx_term (below) with shift = max: within
+/// [1 - 1e-5, 1.0615 (1 + 1e-5)] of 2^x before rounding x, and x's own rounding (3 ulp of
+/// |x| <= 44, and 2^-17 for x + 127) moves it by a factor within 1 +- 2e-5; tokens below -30
+/// weigh 0 but add at most 2^-43 each (the n 2^-40 term). Float sums in four accumulators per
+/// lane: at most n / 4 + 4 additions each, relative error below that many 2^-24.
+struct TailSum {
+  double sum = 0.0;
+};
+inline double tail_summation(std::size_t n) {
+  return 1.0 + (double(n) / 4.0 + 4.0) * 0x1p-24;
+}
+inline double tail_low(std::size_t n) {
+  return 1.0615 * (1.0 + 5e-5) * tail_summation(n);
+}
+inline double tail_high(std::size_t n) {
+  return (1.0 + 5e-5) * tail_summation(n);
+}
+
+/// A rough mass of the whole row gathered during the top-k pass, before the maximum is known:
+/// the sum over every token of approx_term(z) ~ 2^x for x = (z - shift) scale (clamped below
+/// at -44), where shift is an early guess of the maximum (at most the maximum) and scale =
+/// inv_t log2 e. approx_term writes x + 127 in fixed point into a float's exponent and
+/// mantissa: 2^k (1 + f) for x = k + f, between 1 - 1e-5 and 1.0615 times 2^x (x + 127 is
+/// rounded to 2^-17). Subtracting the listed candidates' own terms (approx_term reproduces the
+/// vectorized lanes bit for bit) leaves the tail's; sampling.cpp turns that into bounds.
+struct ApproxMass {
+  float shift = 0.0f;
+  float scale = 0.0f;
+  double sum = 0.0;
+  std::size_t lane_terms = 0;  // the most float additions into one accumulator lane
+};
+constexpr float kApproxLow = -44.0f;
+/// (max - shift) scale above this: the terms may overflow, the sum is not used.
+constexpr float kApproxHigh = 100.0f;
+
+inline float approx_term(float z, float shift, float scale) {
+  const float x = std::max((z - shift) * scale, kApproxLow);
+  const auto bits = static_cast<std::int32_t>((x + 127.0f) * 8388608.0f);  // 2^23
+  float out;
+  std::memcpy(&out, &bits, sizeof out);
+  return out;
+}
+
 namespace scalar_pass {
 
 /// The largest entry (NaN skipped; -inf for an empty range) and whether there is a NaN.
@@ -150,16 +197,29 @@ void collect(const T* z, std::size_t n, std::size_t offset, T threshold,
   }
 }
 
+/// The tail sum, exactly (within the bounds above, which the vectorized pass needs).
+template <class T>
+TailSum tail_sum(const T* z, std::size_t n, T max, T inv_t, T bound) {
+  TailSum out;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!(z[i] <= bound)) continue;
+    out.sum += sampling_exp(static_cast<float>((z[i] - max) * inv_t));
+  }
+  return out;
+}
+
 }  // namespace scalar_pass
 
 /// The float32 passes, vectorized (sampling_simd.cpp); same results as scalar_pass.
 void simd_sampling_max_nan(const float* z, std::size_t n, float& max, bool& nan);
 std::size_t simd_sampling_first_equal(const float* z, std::size_t n, float value);
+/// With mass non-null, also gathers the row's ApproxMass (mass->shift and scale set).
 void simd_sampling_top_k(const float* z, std::size_t n, std::size_t offset,
-                         TopKStream<float>& stream, bool& nan);
+                         TopKStream<float>& stream, bool& nan, ApproxMass* mass = nullptr);
 std::uint64_t simd_sampling_mass(const float* z, std::size_t n, const MassJob<float>& job);
 void simd_sampling_collect(const float* z, std::size_t n, std::size_t offset, float threshold,
                            std::vector<std::uint32_t>& out);
+TailSum simd_sampling_tail_sum(const float* z, std::size_t n, float max, float inv_t, float bound);
 /// The vectorized weight function on n values (tests compare it with sampling_exp).
 void simd_sampling_exp(const float* x, std::size_t n, float* out);
 

@@ -88,25 +88,83 @@ std::size_t FirstEqual(const float* z, std::size_t n, float value) {
   return n;
 }
 
-void TopK(const float* z, std::size_t n, std::size_t offset, TopKStream<float>& stream, bool& nan) {
+/// approx_term on every lane (the same float operations).
+template <class D>
+HWY_INLINE hn::Vec<D> ApproxTerms(D d, hn::Vec<D> a, hn::Vec<D> shift, hn::Vec<D> scale) {
+  const hn::RebindToSigned<D> di;
+  const auto x = hn::Max(hn::Mul(hn::Sub(a, shift), scale), hn::Set(d, kApproxLow));
+  const auto fixed = hn::Mul(hn::Add(x, hn::Set(d, 127.0f)), hn::Set(d, 8388608.0f));
+  return hn::BitCast(d, hn::ConvertTo(di, fixed));
+}
+
+/// Pushes the lanes of z[i, i + N) above the stream's entry bound, lowest id first (push
+/// checks the bound again: it rises when the stream compacts); returns the new bound.
+template <class D, class M>
+HWY_INLINE hn::Vec<D> PushAbove(D d, M above, const float* z, std::size_t i, std::size_t offset,
+                                TopKStream<float>& stream) {
+  const std::size_t N = hn::Lanes(d);
+  std::uint8_t bytes[8] = {};
+  hn::StoreMaskBits(d, above, bytes);
+  std::uint64_t bits = 0;
+  for (std::size_t b = 0; b < (N + 7) / 8; ++b) bits |= std::uint64_t{bytes[b]} << (8 * b);
+  while (bits != 0) {
+    const std::size_t j = std::size_t(__builtin_ctzll(bits));
+    bits &= bits - 1;
+    stream.push(z[i + j], offset + i + j);
+  }
+  return hn::Set(d, stream.threshold());
+}
+
+template <bool kMass>
+void TopKPass(const float* z, std::size_t n, std::size_t offset, TopKStream<float>& stream,
+              bool& nan, ApproxMass* mass) {
   const hn::ScalableTag<float> d;
   const std::size_t N = hn::Lanes(d);
   auto bad = hn::Zero(d);
   auto threshold = hn::Set(d, stream.threshold());
+  const auto shift = hn::Set(d, kMass ? mass->shift : 0.0f);
+  const auto scale = hn::Set(d, kMass ? mass->scale : 0.0f);
+  auto sum0 = hn::Zero(d), sum1 = sum0;  // two chains of additions, not one
   std::size_t i = 0;
-  for (; i + N <= n; i += N) {
+  for (; i + 2 * N <= n; i += 2 * N) {
     const auto a = hn::LoadU(d, z + i);
-    bad = hn::Or(bad, hn::VecFromMask(d, hn::IsNaN(a)));
-    if (HWY_UNLIKELY(!hn::AllFalse(d, hn::Gt(a, threshold)))) {
-      for (std::size_t j = 0; j < N; ++j) stream.push(z[i + j], offset + i + j);
-      threshold = hn::Set(d, stream.threshold());
+    const auto b = hn::LoadU(d, z + i + N);
+    bad = hn::Or(bad, hn::VecFromMask(d, hn::Or(hn::IsNaN(a), hn::IsNaN(b))));
+    if constexpr (kMass) {
+      sum0 = hn::Add(sum0, ApproxTerms(d, a, shift, scale));
+      sum1 = hn::Add(sum1, ApproxTerms(d, b, shift, scale));
+    }
+    const auto above_a = hn::Gt(a, threshold);
+    const auto above_b = hn::Gt(b, threshold);
+    if (HWY_UNLIKELY(!hn::AllFalse(d, hn::Or(above_a, above_b)))) {
+      threshold = PushAbove(d, above_a, z, i, offset, stream);
+      threshold = PushAbove(d, hn::Gt(b, threshold), z, i + N, offset, stream);
     }
   }
+  double rest = 0.0;
   for (; i < n; ++i) {
     if (std::isnan(z[i])) nan = true;
     stream.push(z[i], offset + i);
+    if constexpr (kMass) rest += approx_term(z[i], mass->shift, mass->scale);
   }
   if (!hn::AllFalse(d, hn::MaskFromVec(bad))) nan = true;
+  if constexpr (kMass) {
+    HWY_ALIGN float lanes[2][hn::MaxLanes(d)];
+    hn::Store(sum0, d, lanes[0]);
+    hn::Store(sum1, d, lanes[1]);
+    for (std::size_t l = 0; l < N; ++l) rest += double(lanes[0][l]) + double(lanes[1][l]);
+    mass->sum = rest;
+    mass->lane_terms = n / (2 * N) + 1;
+  }
+}
+
+void TopK(const float* z, std::size_t n, std::size_t offset, TopKStream<float>& stream, bool& nan,
+          ApproxMass* mass) {
+  if (mass != nullptr) {
+    TopKPass<true>(z, n, offset, stream, nan, mass);
+  } else {
+    TopKPass<false>(z, n, offset, stream, nan, nullptr);
+  }
 }
 
 /// Adds the integer-valued float lanes q to two double accumulators (exact while each lane's
@@ -165,6 +223,45 @@ std::uint64_t Mass(const float* z, std::size_t n, const MassJob<float>& job) {
   return total;
 }
 
+/// One vector of the tail sum: approx_term's 2^x for x = (z - max) inv_t log2 e, on the lanes
+/// with z <= bound.
+template <class D>
+HWY_INLINE hn::Vec<D> TailTerms(D d, hn::Vec<D> a, hn::Vec<D> max, hn::Vec<D> c, hn::Vec<D> bound) {
+  return hn::IfThenElseZero(hn::Le(a, bound), ApproxTerms(d, a, max, c));
+}
+
+TailSum TailSumF(const float* z, std::size_t n, float max, float inv_t, float bound) {
+  const hn::ScalableTag<float> d;
+  const std::size_t N = hn::Lanes(d);
+  const auto vmax = hn::Set(d, max);
+  const auto vinv = hn::Set(d, inv_t * kLog2e);
+  const auto vbound = hn::Set(d, bound);
+  // Four accumulators: a lane sums at most n / (4 N) + 1 terms (tail_high's bound).
+  auto s0 = hn::Zero(d), s1 = s0, s2 = s0, s3 = s0;
+  TailSum out;
+  std::size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    s0 = hn::Add(s0, TailTerms(d, hn::LoadU(d, z + i), vmax, vinv, vbound));
+    s1 = hn::Add(s1, TailTerms(d, hn::LoadU(d, z + i + N), vmax, vinv, vbound));
+    s2 = hn::Add(s2, TailTerms(d, hn::LoadU(d, z + i + 2 * N), vmax, vinv, vbound));
+    s3 = hn::Add(s3, TailTerms(d, hn::LoadU(d, z + i + 3 * N), vmax, vinv, vbound));
+  }
+  const float inf = std::numeric_limits<float>::infinity();
+  for (; i < n; i += N) {
+    const auto a = LoadTail(d, z + i, std::min(N, n - i), -inf);
+    s0 = hn::Add(s0, TailTerms(d, a, vmax, vinv, vbound));
+  }
+  HWY_ALIGN float lanes[4][hn::MaxLanes(d)];
+  hn::Store(s0, d, lanes[0]);
+  hn::Store(s1, d, lanes[1]);
+  hn::Store(s2, d, lanes[2]);
+  hn::Store(s3, d, lanes[3]);
+  for (std::size_t a = 0; a < 4; ++a) {
+    for (std::size_t l = 0; l < N; ++l) out.sum += double(lanes[a][l]);
+  }
+  return out;
+}
+
 void Collect(const float* z, std::size_t n, std::size_t offset, float threshold,
              std::vector<std::uint32_t>& out) {
   const hn::ScalableTag<float> d;
@@ -195,6 +292,7 @@ HWY_EXPORT(FirstEqual);
 HWY_EXPORT(TopK);
 HWY_EXPORT(Mass);
 HWY_EXPORT(Collect);
+HWY_EXPORT(TailSumF);
 
 void simd_sampling_exp(const float* x, std::size_t n, float* out) {
   HWY_DYNAMIC_DISPATCH(SamplingExpArray)(x, n, out);
@@ -206,11 +304,14 @@ std::size_t simd_sampling_first_equal(const float* z, std::size_t n, float value
   return HWY_DYNAMIC_DISPATCH(FirstEqual)(z, n, value);
 }
 void simd_sampling_top_k(const float* z, std::size_t n, std::size_t offset,
-                         TopKStream<float>& stream, bool& nan) {
-  HWY_DYNAMIC_DISPATCH(TopK)(z, n, offset, stream, nan);
+                         TopKStream<float>& stream, bool& nan, ApproxMass* mass) {
+  HWY_DYNAMIC_DISPATCH(TopK)(z, n, offset, stream, nan, mass);
 }
 std::uint64_t simd_sampling_mass(const float* z, std::size_t n, const MassJob<float>& job) {
   return HWY_DYNAMIC_DISPATCH(Mass)(z, n, job);
+}
+TailSum simd_sampling_tail_sum(const float* z, std::size_t n, float max, float inv_t, float bound) {
+  return HWY_DYNAMIC_DISPATCH(TailSumF)(z, n, max, inv_t, bound);
 }
 void simd_sampling_collect(const float* z, std::size_t n, std::size_t offset, float threshold,
                            std::vector<std::uint32_t>& out) {

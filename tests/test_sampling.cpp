@@ -142,6 +142,68 @@ TEST(Sampling, PhiloxKnownAnswers) {
   EXPECT_NE(u, softreg::sampling_uniform(2, 2, 3));
 }
 
+// The bounds that let top-p skip the exact mass hold on every target: the tail's exact
+// fixed-point mass lies between them, for the rough mass of the top-k pass and for the tail
+// pass, over rows of several shapes and temperatures; and they stay tight enough to decide.
+TEST(Sampling, TailMassBoundsHoldOnEveryTarget) {
+  using namespace softreg::detail;
+  std::mt19937 rng(31);
+  struct Row {
+    std::vector<float> z;
+    float inv_t;
+  };
+  std::vector<Row> rows;
+  for (const float t : {0.5f, 0.8f, 1.0f, 2.0f, 7.0f}) {
+    std::normal_distribution<float> g(0.0f, 1.5f), boost(10.0f, 2.0f);
+    std::vector<float> z(30011);
+    for (float& x : z) x = g(rng);
+    rows.push_back({z, 1.0f / t});
+    for (int j = 0; j < 32; ++j) z[std::size_t(rng() % z.size())] += boost(rng);
+    rows.push_back({z, 1.0f / t});
+    std::uniform_real_distribution<float> u(-40.0f, 3.0f);
+    for (float& x : z) x = u(rng);
+    rows.push_back({z, 1.0f / t});
+  }
+  simd_targets::for_each([&](std::int64_t) {
+    for (const Row& row : rows) {
+      const std::size_t n = row.z.size();
+      TopKStream<float> stream(64);
+      bool nan = false;
+      ApproxMass mass{row.z[0], row.inv_t * kLog2e, 0.0, 0};
+      simd_sampling_top_k(row.z.data(), n, 0, stream, nan, &mass);
+      const auto& c = stream.finish();
+      ASSERT_EQ(c.size(), 64u);
+      const float max = c.front().z;
+      std::vector<bool> listed(n, false);
+      long double listed_terms = 0.0L;
+      std::uint64_t at_bound = 0;
+      for (const auto& x : c) {
+        listed[x.id] = true;
+        listed_terms += approx_term(x.z, mass.shift, mass.scale);
+        if (x.z == c.back().z) at_bound += weight_of(x.z, max, row.inv_t);
+      }
+      long double exact = 0.0L, total = 0.0L;
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto q = (long double)weight_of(row.z[i], max, row.inv_t);
+        total += q;
+        if (!listed[i]) exact += q;
+      }
+      ASSERT_LT((max - mass.shift) * mass.scale, kApproxHigh - 1.0f);
+      const MassBounds rough = rough_tail_bounds(mass, listed_terms, max, n);
+      EXPECT_LE(rough.low, exact);
+      EXPECT_GE(rough.high, exact);
+      const TailSum tail = simd_sampling_tail_sum(row.z.data(), n, max, row.inv_t, c.back().z);
+      const MassBounds pass = tail_pass_bounds(tail, n, at_bound);
+      EXPECT_LE(pass.low, exact);
+      EXPECT_GE(pass.high, exact);
+      // Tight enough to decide: within 7% of the tail plus (for the float sums) 0.2% of the
+      // row's whole mass.
+      EXPECT_LT(rough.high - rough.low, 0.07L * exact + 2e-3L * total);
+      EXPECT_LT(pass.high - pass.low, 0.07L * exact + 2e-3L * total);
+    }
+  });
+}
+
 // ---- against the sorting reference
 
 /// Logits with ties: values on a coarse grid, a few -inf, one row of equal values.

@@ -130,7 +130,7 @@ class RowSampler {
   Kept filter(const T* z);
   void filter_top_p(const T* z, Kept& kept);
   bool bounded_top_p(const T* z, Kept& kept);
-  bool tail_bounds(const T* z, std::uint64_t at_bound, long double& low, long double& high);
+  MassBounds tail_bounds(const T* z, std::uint64_t at_bound);
   void filter_min_p(const T* z, Kept& kept);
   void draw(const T* z, const Kept& kept, std::size_t r);
   void report(const T* z, const Kept& kept, std::size_t r, std::int64_t token, std::uint64_t mass);
@@ -226,11 +226,11 @@ bool RowSampler<T>::bounded_top_p(const T* z, Kept& kept) {
     listed += q;
     if (x.z == c.back().z) at_bound += q;
   }
-  long double low = 0.0L, high = 0.0L;
-  if (c.size() == kTopPCandidates && !tail_bounds(z, at_bound, low, high)) return false;
+  // Fewer candidates than asked for: every finite token is listed, the total is exact.
+  const MassBounds tail = c.size() == kTopPCandidates ? tail_bounds(z, at_bound) : MassBounds{};
   // The total lies in [listed + low, listed + high]; integers, so round outward.
-  const std::uint64_t total_low = listed + std::uint64_t(std::floor(low));
-  const std::uint64_t total_high = listed + std::uint64_t(std::ceil(high));
+  const std::uint64_t total_low = listed + std::uint64_t(std::floor(tail.low));
+  const std::uint64_t total_high = listed + std::uint64_t(std::ceil(tail.high));
   std::uint64_t before = 0;
   for (std::size_t j = 0; j < c.size(); ++j) {
     if (j > 0 && !below_mass(before, s_.top_p, total_high)) {
@@ -248,35 +248,19 @@ bool RowSampler<T>::bounded_top_p(const T* z, Kept& kept) {
 }
 
 // Bounds, in units of 2^-40 of the maximum's weight, on the mass of the tokens ranked after the
-// listed candidates: from the rough mass of the top-k pass when it has one (all terms minus the
-// candidates' own), else from a pass over the tokens at or below the last candidate.
+// listed candidates: from the rough mass of the top-k pass when it has one, else from a pass
+// over the tokens at or below the last candidate.
 template <class T>
-bool RowSampler<T>::tail_bounds(const T* z, std::uint64_t at_bound, long double& low,
-                                long double& high) {
-  const long double scale = kWeightScale;
+MassBounds RowSampler<T>::tail_bounds(const T* z, std::uint64_t at_bound) {
   const auto& c = *candidates_;
-  // The guess lies below the maximum by too much for the terms' range: not used.
-  const bool in_range = (max_ - approx_.shift) * approx_.scale < kApproxHigh - 1.0f;
-  if (have_approx_ && in_range) {
-    long double listed = 0.0L;
-    for (const auto& x : c) listed += approx_term(float(x.z), approx_.shift, approx_.scale);
-    // The float sums: at most lane_terms additions a lane, each within 2^-24 of the running
-    // sum; the terms' own rounding (x to 3 ulp with |x| <= 100, x + 127 to 2^-17, the
-    // mantissa truncated) and the weights' (4e-7): within 5e-5.
-    const long double err = (long double)approx_.sum * (approx_.lane_terms + 4) * 0x1p-24L;
-    const long double rest = (long double)approx_.sum - listed;
-    const long double to_max =
-        std::exp2((long double)((long double)approx_.shift - (long double)max_) * approx_.scale);
-    const long double slack = 1.0L + 5e-5L;
-    low = std::max(0.0L, (rest - err) / (1.0615L * slack) * to_max * scale - 2.0L * v_);
-    high = std::max(0.0L, (rest + err) * slack * to_max * scale);
-    return true;
+  if constexpr (std::is_same_v<T, float>) {
+    if (have_approx_ && (max_ - approx_.shift) * approx_.scale < kApproxHigh - 1.0f) {
+      long double listed = 0.0L;
+      for (const auto& x : c) listed += approx_term(x.z, approx_.shift, approx_.scale);
+      return rough_tail_bounds(approx_, listed, max_, v_);
+    }
   }
-  const TailSum tail = Passes<T>::tail_sum(z, v_, max_, s_.inv_tf, c.back().z);
-  // Each token's q is at most one unit below w 2^40; the clamped tail adds at most n units.
-  low = std::max(0.0L, (long double)tail.sum / tail_low(v_) * scale - 2.0L * v_ - at_bound);
-  high = std::max(0.0L, (long double)tail.sum * tail_high(v_) * scale - at_bound);
-  return true;
+  return tail_pass_bounds(Passes<T>::tail_sum(z, v_, max_, s_.inv_tf, c.back().z), v_, at_bound);
 }
 
 template <class T>

@@ -141,6 +141,38 @@ inline float approx_term(float z, float shift, float scale) {
   return out;
 }
 
+/// Bounds on a tail's fixed-point mass, in units of 2^-40 of the maximum's weight.
+struct MassBounds {
+  long double low = 0.0L;
+  long double high = 0.0L;
+};
+
+/// From the rough mass of a row: all its terms minus the listed candidates' (listed_terms, the
+/// sum of approx_term over them). The float sums carry at most lane_terms + 4 additions of
+/// 2^-24 each (relative to the whole sum); the terms' own rounding (x to 3 ulp with |x| <= 100
+/// in practice, x + 127 to 2^-17, the mantissa truncated) and the weights' (4e-7) fit in a
+/// factor of 1 +- 5e-5; the tokens below -30 weigh 0 but add at most 2^-43 each, and each
+/// token's q lies up to one unit below w 2^40: 2 n units in all. Only valid while (max -
+/// shift) scale < kApproxHigh - 1.
+inline MassBounds rough_tail_bounds(const ApproxMass& m, long double listed_terms, float max,
+                                    std::size_t n) {
+  const long double err = (long double)m.sum * (long double)(m.lane_terms + 4) * 0x1p-24L;
+  const long double rest = (long double)m.sum - listed_terms;
+  const long double to_max = std::exp2(((long double)m.shift - (long double)max) * m.scale);
+  const long double slack = 1.0L + 5e-5L;
+  const long double unit = kWeightScale;
+  return {std::max(0.0L, (rest - err) / (1.0615L * slack) * to_max * unit - 2.0L * n),
+          std::max(0.0L, (rest + err) * slack * to_max * unit)};
+}
+
+/// From a tail pass over the tokens at or below the last candidate's z; at_bound is the exact
+/// mass of the listed candidates at that z (the pass counts them too).
+inline MassBounds tail_pass_bounds(const TailSum& t, std::size_t n, std::uint64_t at_bound) {
+  const long double unit = kWeightScale;
+  return {std::max(0.0L, (long double)t.sum / tail_low(n) * unit - 2.0L * n - at_bound),
+          std::max(0.0L, (long double)t.sum * tail_high(n) * unit - at_bound)};
+}
+
 namespace scalar_pass {
 
 /// The largest entry (NaN skipped; -inf for an empty range) and whether there is a NaN.

@@ -27,3 +27,7 @@ echo
 echo "== Fashion-MNIST training side by side (softreg, scikit-learn, scikit-learn-intelex, PyTorch)"
 peer "$bench/peers_fashion_mnist.py" --softreg "$build_dir/softreg" \
   --read-speed "$build_dir/bench/read_speed" --json "$out_dir/fashion_mnist.json"
+echo
+echo "== token sampling side by side with PyTorch (softreg.sample from the build's Python module)"
+peer "$bench/peers_sampling.py" --softreg-python "$build_dir/python" \
+  --json "$out_dir/sampling.json"

@@ -1,5 +1,5 @@
 """Markdown tables for docs/BENCHMARKS.md from one make bench run's JSON files
-(bench-results/kernels_vs_torch.json and fashion_mnist.json). Usage:
+(bench-results/kernels_vs_torch.json, fashion_mnist.json and sampling.json). Usage:
     python bench/tables.py [bench-results]
 """
 import json
@@ -54,6 +54,17 @@ def training(path):
                                              for k, v in r.items() if k != "name"))
 
 
+def sampling(path):
+    data = json.load(open(path))
+    print("| chain | rows x V | threads | softreg us | PyTorch us (form) | ratio | read / copy |")
+    print("|---|---|---|---|---|---|---|")
+    for r in data["results"]:
+        copy = f"{r['copy_fraction']:.2f}" if "copy_fraction" in r else ""
+        print(f"| ({r['chain']}) {r['label']} | {r['rows']} x {r['vocab']} | {r['threads']} | "
+              f"{r['softreg_us']:.1f} | {r['torch_us']:.1f} ({r['torch_form']}) | "
+              f"{r['ratio']:.1f} | {copy} |")
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "bench-results"
     env = json.load(open(os.path.join(out, "fashion_mnist.json")))["environment"]
@@ -64,6 +75,9 @@ def main():
     kernels(os.path.join(out, "kernels_vs_torch.json"))
     print()
     training(os.path.join(out, "fashion_mnist.json"))
+    if os.path.exists(os.path.join(out, "sampling.json")):
+        print()
+        sampling(os.path.join(out, "sampling.json"))
 
 
 if __name__ == "__main__":

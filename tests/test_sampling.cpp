@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -511,6 +511,44 @@ TEST(Sampling, SameTokensForAnyThreadCountAndBatchSplit) {
   given.uniforms = us;
   EXPECT_EQ(fast<float>(tail, rows - 20, v, o, in).tokens,
             fast<float>(tail, rows - 20, v, o, given).tokens);
+}
+
+// Long rows with fewer rows than threads: each row's passes split across the threads (chunks of
+// whole blocks, merged in order). Same results as one thread and as the reference.
+TEST(Sampling, LongRowsSplitAcrossThreadsGiveTheSameTokens) {
+  const std::size_t v = 140001;
+  std::mt19937 rng(44);
+  std::normal_distribution<float> g(0.0f, 1.5f), boost(10.0f, 2.0f);
+  std::vector<float> z(3 * v);
+  for (float& x : z) x = g(rng);
+  for (int j = 0; j < 40; ++j) z[rng() % z.size()] += boost(rng);
+  z[5] = z[v - 1] = z[2 * v + 80000] = 30.0f;  // ties for the greedy rows, across chunks
+  struct Chain {
+    double t;
+    std::int64_t k;
+    double p, min_p;
+  };
+  for (const Chain c :
+       {Chain{0.8, 40, 0.95, 0.0}, Chain{0.8, 0, 0.95, 0.0}, Chain{1.0, 0, 1.0, 0.05},
+        Chain{1.0, 0, 1.0, 0.0}, Chain{0.0, 0, 1.0, 0.0}, Chain{3.0, 0, 0.999, 0.0}}) {
+    for (const std::size_t rows : {1u, 3u}) {
+      SamplingOptions o;
+      o.temperature = c.t;
+      o.top_k = c.k;
+      o.top_p = c.p;
+      o.min_p = c.min_p;
+      o.seed = 8;
+      o.threads = 1;
+      const std::vector<float> part(z.begin(), z.begin() + std::ptrdiff_t(rows * v));
+      const Drawn one = fast<float>(part, rows, v, o, {}, 3);
+      EXPECT_EQ(one, reference<float>(part, rows, v, o, {}, 3));
+      for (const int t : {2, 3, 7}) {
+        o.threads = t;
+        EXPECT_EQ(fast<float>(part, rows, v, o, {}, 3), one)
+            << t << " threads, " << rows << " rows";
+      }
+    }
+  }
 }
 
 // ---- edge cases

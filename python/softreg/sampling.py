@@ -1,4 +1,5 @@
 """softreg.sample: tokens drawn from logits (the compiled sampler, include/softreg/sampling.hpp)."""
+import math
 import secrets
 from typing import NamedTuple, Optional
 
@@ -114,19 +115,24 @@ def sample(
     released while sampling; rows run on :func:`get_num_threads` threads and the result does
     not depend on their number.
     """
-    shape = np.shape(logits)
+    shape = logits.shape if isinstance(logits, np.ndarray) else np.shape(logits)
     if len(shape) == 0:
         raise ValueError("softreg.sample: logits must have at least 1 dimension (the vocabulary)")
-    rows = int(np.prod(shape[:-1], dtype=np.int64))
     if seed is None:
         seed = secrets.randbits(64)
     if not (isinstance(top_logprobs, (int, np.integer)) and top_logprobs >= 0):
         raise ValueError(f"softreg.sample: top_logprobs must be an int >= 0; got {top_logprobs!r}")
-
-    def flat(x, dtype):
-        return None if x is None else np.ascontiguousarray(x, dtype=dtype).reshape(-1)
-
-    values, offsets = _history_csr(history, rows)
+    values = offsets = None
+    if history is not None:
+        values, offsets = _history_csr(history, math.prod(shape[:-1]))
+    if logit_bias is not None:
+        logit_bias = np.asarray(logit_bias).reshape(-1)
+    if streams is not None:
+        streams = np.ascontiguousarray(streams, dtype=np.uint64).reshape(-1)
+    if steps is not None:
+        steps = np.ascontiguousarray(steps, dtype=np.uint64).reshape(-1)
+    if uniforms is not None:
+        uniforms = np.ascontiguousarray(uniforms, dtype=np.float64).reshape(-1)
     tokens, logprobs, top_tokens, top_lps = _core.sample(
         logits,
         float(temperature),
@@ -137,15 +143,15 @@ def sample(
         float(presence_penalty),
         float(frequency_penalty),
         bool(greedy),
-        str(order),
+        order,
         int(seed) % (1 << 64),
         int(step),
         values,
         offsets,
-        None if logit_bias is None else np.asarray(logit_bias).reshape(-1),
-        flat(streams, np.uint64),
-        flat(steps, np.uint64),
-        flat(uniforms, np.float64),
+        logit_bias,
+        streams,
+        steps,
+        uniforms,
         out,
         bool(return_logprobs),
         int(top_logprobs),

@@ -133,9 +133,9 @@ std::span<const unsigned char> bytes_of(const std::string& s) {
   return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
 }
 
-std::string local_header(const Member& m) {
-  std::string h;
-  append_le(h, 0x04034b50, 4);
+// The fields the local and the central headers share, from "version needed" to the extra
+// field's length.
+void append_member_fields(std::string& h, const Member& m) {
   append_le(h, kZipVersion, 2);
   append_le(h, 0, 2);  // flags
   append_le(h, 0, 2);  // method: stored
@@ -146,22 +146,19 @@ std::string local_header(const Member& m) {
   append_le(h, m.size(), 4);  // uncompressed
   append_le(h, m.name.size(), 2);
   append_le(h, 0, 2);  // extra field length
+}
+
+std::string local_header(const Member& m) {
+  std::string h;
+  append_le(h, 0x04034b50, 4);
+  append_member_fields(h, m);
   return h + m.name;
 }
 
 void append_central_header(std::string& directory, const Member& m) {
   append_le(directory, 0x02014b50, 4);
   append_le(directory, kZipMadeBy, 2);
-  append_le(directory, kZipVersion, 2);
-  append_le(directory, 0, 2);  // flags
-  append_le(directory, 0, 2);  // method: stored
-  append_le(directory, kDosTime, 2);
-  append_le(directory, kDosDate, 2);
-  append_le(directory, m.crc, 4);
-  append_le(directory, m.size(), 4);
-  append_le(directory, m.size(), 4);
-  append_le(directory, m.name.size(), 2);
-  append_le(directory, 0, 2);  // extra field length
+  append_member_fields(directory, m);
   append_le(directory, 0, 2);  // comment length
   append_le(directory, 0, 2);  // disk number
   append_le(directory, 0, 2);  // internal attributes

@@ -28,9 +28,8 @@ struct Passes {
   static std::size_t first_equal(const T* z, std::size_t n, T v) {
     return scalar_pass::first_equal(z, n, v);
   }
-  static void top_k(const T* z, std::size_t n, std::size_t offset, TopKStream<T>& s, bool& nan,
-                    ApproxMass*) {
-    scalar_pass::top_k(z, n, offset, s, nan);  // no rough mass: the bounds take the tail pass
+  static void top_k(const T* z, std::size_t n, std::size_t offset, TopKStream<T>& s, bool& nan) {
+    scalar_pass::top_k(z, n, offset, s, nan);
   }
   static std::uint64_t mass(const T* z, std::size_t n, const MassJob<T>& job) {
     return scalar_pass::mass(z, n, job);
@@ -53,8 +52,8 @@ struct Passes<float> {
     return simd_sampling_first_equal(z, n, v);
   }
   static void top_k(const float* z, std::size_t n, std::size_t offset, TopKStream<float>& s,
-                    bool& nan, ApproxMass* mass) {
-    simd_sampling_top_k(z, n, offset, s, nan, mass);
+                    bool& nan) {
+    simd_sampling_top_k(z, n, offset, s, nan);
   }
   static std::uint64_t mass(const float* z, std::size_t n, const MassJob<float>& job) {
     return simd_sampling_mass(z, n, job);
@@ -88,7 +87,6 @@ class RowPasses {
     maxima_.resize(chunks_);
     flags_.resize(chunks_);
     sums_.resize(chunks_);
-    masses_.resize(chunks_);
   }
 
   void max_nan(const T* z, T& max, bool& nan) {
@@ -112,25 +110,15 @@ class RowPasses {
   }
 
   /// The first k candidates in rank order (held by the passes until the next top_k).
-  const std::vector<SampleCandidate<T>>& top_k(const T* z, std::size_t k, bool& nan,
-                                               ApproxMass* mass) {
+  const std::vector<SampleCandidate<T>>& top_k(const T* z, std::size_t k, bool& nan) {
     each([&](std::size_t c, std::size_t b, std::size_t e) {
       streams_[c].reset(k);
       bool bad = false;
-      if (mass != nullptr) masses_[c] = {mass->shift, mass->scale, 0.0, 0};
-      Passes<T>::top_k(z + b, e - b, b, streams_[c], bad, mass != nullptr ? &masses_[c] : nullptr);
+      Passes<T>::top_k(z + b, e - b, b, streams_[c], bad);
       flags_[c] = bad;
     });
     nan = std::find(flags_.begin(), flags_.end(), char{1}) != flags_.end();
     for (std::size_t c = 1; c < chunks_; ++c) streams_[0].merge(streams_[c]);
-    if (mass != nullptr) {
-      mass->sum = 0.0;
-      mass->lane_terms = 0;
-      for (const ApproxMass& m : masses_) {
-        mass->sum += m.sum;
-        mass->lane_terms = std::max(mass->lane_terms, m.lane_terms);
-      }
-    }
     return streams_[0].finish();
   }
 
@@ -188,7 +176,6 @@ class RowPasses {
   std::vector<T> maxima_;
   std::vector<char> flags_;  // not vector<bool>: chunks write their own entries concurrently
   std::vector<std::uint64_t> sums_;
-  std::vector<ApproxMass> masses_;
   std::vector<double> tail_;
 };
 
@@ -268,8 +255,6 @@ class RowSampler {
   T max_ = 0;
   bool nan_ = false;
   const std::vector<SampleCandidate<T>>* candidates_ = nullptr;
-  ApproxMass approx_;
-  bool have_approx_ = false;
 };
 
 // Pass 1: the streaming top-k (when k or top_n asks for candidates) or the maximum.
@@ -278,21 +263,9 @@ bool RowSampler<T>::scan(const T* z) {
   nan_ = false;
   candidates_ = nullptr;
   std::size_t want = s_.greedy ? 0 : std::max(s_.k, job_.outputs.top_n);
-  have_approx_ = false;
-  if (!s_.greedy && s_.use_top_p && s_.k == 0) {
-    want = std::max(want, kTopPCandidates);
-    // The rough mass of the row rides along, shifted by the largest of the first entries.
-    T guess = -std::numeric_limits<T>::infinity();
-    for (std::size_t i = 0; i < std::min<std::size_t>(v_, 256); ++i) guess = std::max(guess, z[i]);
-    if constexpr (std::is_same_v<T, float>) {
-      if (std::isfinite(guess)) {
-        approx_ = {guess, s_.inv_tf * kLog2e, 0.0, 0};
-        have_approx_ = true;
-      }
-    }
-  }
+  if (!s_.greedy && s_.use_top_p && s_.k == 0) want = std::max(want, kTopPCandidates);
   if (want > 0) {
-    candidates_ = &ws_.passes.top_k(z, want, nan_, have_approx_ ? &approx_ : nullptr);
+    candidates_ = &ws_.passes.top_k(z, want, nan_);
     max_ = candidates_->empty() ? -std::numeric_limits<T>::infinity() : candidates_->front().z;
   } else {
     ws_.passes.max_nan(z, max_, nan_);
@@ -372,19 +345,11 @@ bool RowSampler<T>::bounded_top_p(const T* z, Kept& kept) {
 }
 
 // Bounds, in units of 2^-40 of the maximum's weight, on the mass of the tokens ranked after the
-// listed candidates: from the rough mass of the top-k pass when it has one, else from a pass
-// over the tokens at or below the last candidate.
+// listed candidates: one cheap pass over the tokens at or below the last candidate.
 template <class T>
 MassBounds RowSampler<T>::tail_bounds(const T* z, std::uint64_t at_bound) {
-  const auto& c = *candidates_;
-  if constexpr (std::is_same_v<T, float>) {
-    if (have_approx_ && (max_ - approx_.shift) * approx_.scale < kApproxHigh - 1.0f) {
-      long double listed = 0.0L;
-      for (const auto& x : c) listed += approx_term(x.z, approx_.shift, approx_.scale);
-      return rough_tail_bounds(approx_, listed, max_, v_);
-    }
-  }
-  return tail_pass_bounds(ws_.passes.tail_sum(z, max_, s_.inv_tf, c.back().z), v_, at_bound);
+  const T bound = candidates_->back().z;
+  return tail_pass_bounds(ws_.passes.tail_sum(z, max_, s_.inv_tf, bound), v_, at_bound);
 }
 
 template <class T>

@@ -98,9 +98,11 @@ inline bool mass_member(const MassJob<T>& job, T z) {
 /// Bounds on the weights of the tokens with z <= bound: the tail of a row whose first-ranked
 /// tokens are listed. sum approximates the sum over those tokens of w = sampling_exp((z - max)
 /// inv_t) (0 for (z - max) inv_t < -30): the exact sum lies in [sum / tail_low(n) - n 2^-40,
-/// sum * tail_high(n)]. The vectorized pass sums approx_term (below) with shift = max: within
-/// [1 - 1e-5, 1.0615 (1 + 1e-5)] of 2^x before rounding x, and x's own rounding (3 ulp of
-/// |x| <= 44, and 2^-17 for x + 127) moves it by a factor within 1 +- 2e-5; tokens below -30
+/// sum * tail_high(n)]. The vectorized pass sums 2^k (1 + f) for x = (z - max) inv_t log2 e =
+/// k + f (clamped below at kApproxLow): within [1 - 1e-5, 1.0615 (1 + 1e-5)] of 2^x before
+/// rounding x; x's own rounding (3 ulp of |x| <= 44, then 2^-16 in the fixed-point form
+/// (x + 127) 2^23) moves it by a factor within 1 +- 2e-5; with sampling_exp's own 4e-7 all fit
+/// in the 1 +- 5e-5 of tail_low and tail_high. Tokens below -30
 /// weigh 0 but add at most 2^-43 each (the n 2^-40 term). Float sums in four accumulators per
 /// lane: at most n / 4 + 4 additions each, relative error below that many 2^-24.
 struct TailSum {
@@ -116,54 +118,14 @@ inline double tail_high(std::size_t n) {
   return (1.0 + 5e-5) * tail_summation(n);
 }
 
-/// A rough mass of the whole row gathered during the top-k pass, before the maximum is known:
-/// the sum over every token of approx_term(z) ~ 2^x for x = (z - shift) scale (clamped below
-/// at -44), where shift is an early guess of the maximum (at most the maximum) and scale =
-/// inv_t log2 e. approx_term writes x + 127 in fixed point into a float's exponent and
-/// mantissa: 2^k (1 + f) for x = k + f, between 1 - 1e-5 and 1.0615 times 2^x (x + 127 is
-/// rounded to 2^-17). Subtracting the listed candidates' own terms (approx_term reproduces the
-/// vectorized lanes bit for bit) leaves the tail's; sampling.cpp turns that into bounds.
-struct ApproxMass {
-  float shift = 0.0f;
-  float scale = 0.0f;
-  double sum = 0.0;
-  std::size_t lane_terms = 0;  // the most float additions into one accumulator lane
-};
+/// The tail pass's terms are clamped at 2^-44 (x >= -44).
 constexpr float kApproxLow = -44.0f;
-/// (max - shift) scale above this: the terms may overflow, the sum is not used.
-constexpr float kApproxHigh = 100.0f;
-
-inline float approx_term(float z, float shift, float scale) {
-  const float x = std::max((z - shift) * scale, kApproxLow);
-  const auto bits = static_cast<std::int32_t>((x + 127.0f) * 8388608.0f);  // 2^23
-  float out;
-  std::memcpy(&out, &bits, sizeof out);
-  return out;
-}
 
 /// Bounds on a tail's fixed-point mass, in units of 2^-40 of the maximum's weight.
 struct MassBounds {
   long double low = 0.0L;
   long double high = 0.0L;
 };
-
-/// From the rough mass of a row: all its terms minus the listed candidates' (listed_terms, the
-/// sum of approx_term over them). The float sums carry at most lane_terms + 4 additions of
-/// 2^-24 each (relative to the whole sum); the terms' own rounding (x to 3 ulp with |x| <= 100
-/// in practice, x + 127 to 2^-17, the mantissa truncated) and the weights' (4e-7) fit in a
-/// factor of 1 +- 5e-5; the tokens below -30 weigh 0 but add at most 2^-43 each, and each
-/// token's q lies up to one unit below w 2^40: 2 n units in all. Only valid while (max -
-/// shift) scale < kApproxHigh - 1.
-inline MassBounds rough_tail_bounds(const ApproxMass& m, long double listed_terms, float max,
-                                    std::size_t n) {
-  const long double err = (long double)m.sum * (long double)(m.lane_terms + 4) * 0x1p-24L;
-  const long double rest = (long double)m.sum - listed_terms;
-  const long double to_max = std::exp2(((long double)m.shift - (long double)max) * m.scale);
-  const long double slack = 1.0L + 5e-5L;
-  const long double unit = kWeightScale;
-  return {std::max(0.0L, (rest - err) / (1.0615L * slack) * to_max * unit - 2.0L * n),
-          std::max(0.0L, (rest + err) * slack * to_max * unit)};
-}
 
 /// From a tail pass over the tokens at or below the last candidate's z; at_bound is the exact
 /// mass of the listed candidates at that z (the pass counts them too).
@@ -245,9 +207,8 @@ TailSum tail_sum(const T* z, std::size_t n, T max, T inv_t, T bound) {
 /// The float32 passes, vectorized (sampling_simd.cpp); same results as scalar_pass.
 void simd_sampling_max_nan(const float* z, std::size_t n, float& max, bool& nan);
 std::size_t simd_sampling_first_equal(const float* z, std::size_t n, float value);
-/// With mass non-null, also gathers the row's ApproxMass (mass->shift and scale set).
 void simd_sampling_top_k(const float* z, std::size_t n, std::size_t offset,
-                         TopKStream<float>& stream, bool& nan, ApproxMass* mass = nullptr);
+                         TopKStream<float>& stream, bool& nan);
 std::uint64_t simd_sampling_mass(const float* z, std::size_t n, const MassJob<float>& job);
 void simd_sampling_collect(const float* z, std::size_t n, std::size_t offset, float threshold,
                            std::vector<std::uint32_t>& out);

@@ -88,13 +88,19 @@ std::size_t FirstEqual(const float* z, std::size_t n, float value) {
   return n;
 }
 
-/// approx_term on every lane (the same float operations).
+/// Float to int32 by truncation for values known to fit: on AVX2 and AVX-512 the bare
+/// instruction, without the fix-up of out-of-range lanes that ConvertTo adds (three more
+/// operations a vector in the top-k pass).
 template <class D>
-HWY_INLINE hn::Vec<D> ApproxTerms(D d, hn::Vec<D> a, hn::Vec<D> shift, hn::Vec<D> scale) {
+HWY_INLINE hn::Vec<hn::RebindToSigned<D>> TruncateInRange(D d, hn::Vec<D> v) {
   const hn::RebindToSigned<D> di;
-  const auto x = hn::Max(hn::Mul(hn::Sub(a, shift), scale), hn::Set(d, kApproxLow));
-  const auto fixed = hn::Mul(hn::Add(x, hn::Set(d, 127.0f)), hn::Set(d, 8388608.0f));
-  return hn::BitCast(d, hn::ConvertTo(di, fixed));
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  if constexpr (hn::MaxLanes(D()) == 16) return hn::Vec<decltype(di)>{_mm512_cvttps_epi32(v.raw)};
+#elif HWY_ARCH_X86 && HWY_TARGET == HWY_AVX2
+  if constexpr (hn::MaxLanes(D()) == 8) return hn::Vec<decltype(di)>{_mm256_cvttps_epi32(v.raw)};
+#endif
+  (void)d;
+  return hn::ConvertTo(di, v);
 }
 
 /// Pushes the lanes of z[i, i + N) above the stream's entry bound, lowest id first (push
@@ -115,56 +121,27 @@ HWY_INLINE hn::Vec<D> PushAbove(D d, M above, const float* z, std::size_t i, std
   return hn::Set(d, stream.threshold());
 }
 
-template <bool kMass>
-void TopKPass(const float* z, std::size_t n, std::size_t offset, TopKStream<float>& stream,
-              bool& nan, ApproxMass* mass) {
+void TopK(const float* z, std::size_t n, std::size_t offset, TopKStream<float>& stream, bool& nan) {
   const hn::ScalableTag<float> d;
   const std::size_t N = hn::Lanes(d);
   auto bad = hn::Zero(d);
   auto threshold = hn::Set(d, stream.threshold());
-  const auto shift = hn::Set(d, kMass ? mass->shift : 0.0f);
-  const auto scale = hn::Set(d, kMass ? mass->scale : 0.0f);
-  auto sum0 = hn::Zero(d), sum1 = sum0;  // two chains of additions, not one
   std::size_t i = 0;
   for (; i + 2 * N <= n; i += 2 * N) {
     const auto a = hn::LoadU(d, z + i);
     const auto b = hn::LoadU(d, z + i + N);
     bad = hn::Or(bad, hn::VecFromMask(d, hn::Or(hn::IsNaN(a), hn::IsNaN(b))));
-    if constexpr (kMass) {
-      sum0 = hn::Add(sum0, ApproxTerms(d, a, shift, scale));
-      sum1 = hn::Add(sum1, ApproxTerms(d, b, shift, scale));
-    }
     const auto above_a = hn::Gt(a, threshold);
-    const auto above_b = hn::Gt(b, threshold);
-    if (HWY_UNLIKELY(!hn::AllFalse(d, hn::Or(above_a, above_b)))) {
+    if (HWY_UNLIKELY(!hn::AllFalse(d, hn::Or(above_a, hn::Gt(b, threshold))))) {
       threshold = PushAbove(d, above_a, z, i, offset, stream);
       threshold = PushAbove(d, hn::Gt(b, threshold), z, i + N, offset, stream);
     }
   }
-  double rest = 0.0;
   for (; i < n; ++i) {
     if (std::isnan(z[i])) nan = true;
     stream.push(z[i], offset + i);
-    if constexpr (kMass) rest += approx_term(z[i], mass->shift, mass->scale);
   }
   if (!hn::AllFalse(d, hn::MaskFromVec(bad))) nan = true;
-  if constexpr (kMass) {
-    HWY_ALIGN float lanes[2][hn::MaxLanes(d)];
-    hn::Store(sum0, d, lanes[0]);
-    hn::Store(sum1, d, lanes[1]);
-    for (std::size_t l = 0; l < N; ++l) rest += double(lanes[0][l]) + double(lanes[1][l]);
-    mass->sum = rest;
-    mass->lane_terms = n / (2 * N) + 1;
-  }
-}
-
-void TopK(const float* z, std::size_t n, std::size_t offset, TopKStream<float>& stream, bool& nan,
-          ApproxMass* mass) {
-  if (mass != nullptr) {
-    TopKPass<true>(z, n, offset, stream, nan, mass);
-  } else {
-    TopKPass<false>(z, n, offset, stream, nan, nullptr);
-  }
 }
 
 /// Adds the integer-valued float lanes q to two double accumulators (exact while each lane's
@@ -187,7 +164,7 @@ std::uint64_t Mass(const float* z, std::size_t n, const MassJob<float>& job) {
 #if HWY_TARGET == HWY_SCALAR
   const hn::Rebind<double, decltype(d)> dw;
 #else
-  const hn::Rebind<double, hn::Half<decltype(d)> > dw;
+  const hn::Rebind<double, hn::Half<decltype(d)>> dw;
 #endif
   const std::size_t N = hn::Lanes(d);
   const float inf = std::numeric_limits<float>::infinity();
@@ -223,18 +200,22 @@ std::uint64_t Mass(const float* z, std::size_t n, const MassJob<float>& job) {
   return total;
 }
 
-/// One vector of the tail sum: approx_term's 2^x for x = (z - max) inv_t log2 e, on the lanes
-/// with z <= bound.
+/// One vector of the tail sum, on the lanes with z <= bound: 2^x for x = (z - max) inv_t
+/// log2 e <= 0, as the bits of y = (z - max) (inv_t log2 e 2^23) + 127 2^23, clamped below at
+/// (127 - 44) 2^23 and truncated to an integer: 2^k (1 + f) for x = k + f, up to the rounding
+/// of y (2^-16 in x). The constants come scaled: c = inv_t log2 e 2^23.
 template <class D>
 HWY_INLINE hn::Vec<D> TailTerms(D d, hn::Vec<D> a, hn::Vec<D> max, hn::Vec<D> c, hn::Vec<D> bound) {
-  return hn::IfThenElseZero(hn::Le(a, bound), ApproxTerms(d, a, max, c));
+  const auto y = hn::Max(hn::Add(hn::Mul(hn::Sub(a, max), c), hn::Set(d, 127.0f * 8388608.0f)),
+                         hn::Set(d, (127.0f + kApproxLow) * 8388608.0f));
+  return hn::IfThenElseZero(hn::Le(a, bound), hn::BitCast(d, TruncateInRange(d, y)));
 }
 
 TailSum TailSumF(const float* z, std::size_t n, float max, float inv_t, float bound) {
   const hn::ScalableTag<float> d;
   const std::size_t N = hn::Lanes(d);
   const auto vmax = hn::Set(d, max);
-  const auto vinv = hn::Set(d, inv_t * kLog2e);
+  const auto vinv = hn::Set(d, inv_t * kLog2e * 8388608.0f);
   const auto vbound = hn::Set(d, bound);
   // Four accumulators: a lane sums at most n / (4 N) + 1 terms (tail_high's bound).
   auto s0 = hn::Zero(d), s1 = s0, s2 = s0, s3 = s0;
@@ -304,8 +285,8 @@ std::size_t simd_sampling_first_equal(const float* z, std::size_t n, float value
   return HWY_DYNAMIC_DISPATCH(FirstEqual)(z, n, value);
 }
 void simd_sampling_top_k(const float* z, std::size_t n, std::size_t offset,
-                         TopKStream<float>& stream, bool& nan, ApproxMass* mass) {
-  HWY_DYNAMIC_DISPATCH(TopK)(z, n, offset, stream, nan, mass);
+                         TopKStream<float>& stream, bool& nan) {
+  HWY_DYNAMIC_DISPATCH(TopK)(z, n, offset, stream, nan);
 }
 std::uint64_t simd_sampling_mass(const float* z, std::size_t n, const MassJob<float>& job) {
   return HWY_DYNAMIC_DISPATCH(Mass)(z, n, job);

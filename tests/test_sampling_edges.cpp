@@ -188,4 +188,85 @@ TEST(Sampling, BadInputIsAClearError) {
   EXPECT_NE(error_of([&] { fast<float>(ok, 1, 0, {}); }).find("vocab == 0"), std::string::npos);
 }
 
+// Cases a review found where the sampler and its reference once disagreed; each now agrees.
+TEST(Sampling, ReviewedCornersAgreeWithTheReference) {
+  const std::vector<double> u{0.9};
+  SamplingInputs<float> in;
+  in.uniforms = u;
+  // Top-p without top-k with more top-list slots than the 64 candidates it lists itself.
+  const std::vector<float> flat(1000, 0.0f);
+  for (const std::size_t top_n : {64u, 65u, 100u}) {
+    SamplingOptions o;
+    o.top_p = 0.5;
+    EXPECT_EQ(fast<float>(flat, 1, 1000, o, in, top_n),
+              reference<float>(flat, 1, 1000, o, in, top_n))
+        << top_n;
+  }
+  // Temperatures so small that the tail pass's scale leaves float's range (but 1 / T does not).
+  for (const double t : {1e-35, 3e-32, 4e-32}) {
+    SamplingOptions o;
+    o.top_p = 0.5;
+    o.temperature = t;
+    const std::vector<float> zeros(200, 0.0f);
+    EXPECT_EQ(fast<float>(zeros, 1, 200, o, in), reference<float>(zeros, 1, 200, o, in)) << t;
+  }
+  // A temperature whose inverse rounds to 0: min-p must not list -inf tokens.
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> z{1.0f, 2.0f, -inf, 0.0f};
+  SamplingOptions hot;
+  hot.temperature = 1e50;
+  hot.min_p = 0.1;
+  EXPECT_EQ(fast<float>(z, 1, 4, hot, in, 4), reference<float>(z, 1, 4, hot, in, 4));
+}
+
+// A long row split across threads whose ties straddle the chunks: candidates merge by id, so
+// the top-k list does not depend on the split.
+TEST(Sampling, SplitRowsMergeTiesByIdentifier) {
+  const std::size_t v = 262144;
+  std::vector<float> z(v, -std::numeric_limits<float>::infinity());
+  std::mt19937 rng(3);
+  for (std::size_t i = 0; i < 10; ++i) z[i] = 10.0f;
+  for (std::size_t i = 10; i < 138; ++i) z[i] = -5.0f;
+  for (std::size_t i = 131072; i < 131472; ++i) z[i] = rng() % 2 ? 0.0f : -1.0f;
+  for (const std::int64_t k : {64, 0}) {
+    SamplingOptions o;
+    o.top_k = k;
+    o.seed = 4;
+    o.threads = 1;
+    const Drawn one = fast<float>(z, 1, v, o, {}, 64);
+    EXPECT_EQ(one, reference<float>(z, 1, v, o, {}, 64));
+    o.threads = 2;
+    EXPECT_EQ(fast<float>(z, 1, v, o, {}, 64), one) << "top_k " << k;
+  }
+}
+
+TEST(Sampling, PenaltiesAndSizesThatWouldOverflowAreErrors) {
+  const std::vector<float> z(4, 0.0f);
+  std::vector<std::int64_t> history{0, 0};
+  std::vector<std::size_t> offsets{0, 2};
+  SamplingInputs<float> in;
+  in.history = history;
+  in.history_offsets = offsets;
+  SamplingOptions o;
+  o.repetition_penalty = 1e-50;  // finite and > 0 in double, 0 in float
+  EXPECT_EQ(error_of([&] { fast<float>(z, 1, 4, o, in); }),
+            "softreg::sample: repetition_penalty = 1e-50 is 0 or infinite in the logits' type");
+  o = {};
+  o.frequency_penalty = 3e38;  // twice that overflows float
+  EXPECT_EQ(error_of([&] { fast<float>(z, 1, 4, o, in); }),
+            "softreg::sample: presence_penalty + frequency_penalty x 2 history tokens overflows "
+            "the logits' type");
+  std::vector<std::int64_t> tokens(2);
+  std::vector<std::int64_t> top(2);
+  SamplingOutputs out;
+  out.tokens = tokens;
+  out.top_n = (std::size_t{1} << 63) + 1;  // 2 x top_n wraps to 2
+  out.top_tokens = top;
+  const std::vector<float> two(8, 0.0f);
+  EXPECT_NE(error_of([&] {
+              softreg::sample(std::span<const float>(two), 2, 4, {}, {}, out);
+            }).find("rows x top_n"),
+            std::string::npos);
+}
+
 }  // namespace

@@ -91,19 +91,23 @@ struct SamplingOutputs {
   std::span<double> top_logprobs;
 };
 
-/// Draws one token per row of `logits` (rows x vocab, row-major). Rows are dealt to threads; a
-/// batch with fewer rows than threads splits each long row's passes across them. No full sort:
-/// top-k by a streaming selection, top-p by the exact total mass and a window of the top
-/// tokens grown until it holds the cut, min-p by a threshold; one read of the row from memory
-/// (a second from cache when top-p runs without top-k, or when nothing bounds the kept set).
-/// The result is bitwise the same for any thread count and equal to sample_reference.
+/// Draws one token per row of `logits` (rows x vocab, row-major; vocab at most 2^23). Rows are
+/// dealt to threads; a batch with fewer rows than threads splits each row of 131,072+ tokens
+/// across them. No full sort: top-k by a streaming selection in the pass that reads the row;
+/// top-p without top-k lists the 64 first-ranked tokens in that pass and bounds the rest in a
+/// second, cheaper one, taking the exact mass (another pass, then windows of the top tokens)
+/// only when the bounds cannot decide; min-p by a threshold. The result is bitwise the same for
+/// any thread count and equal to sample_reference. A temperature whose inverse overflows the
+/// logits' type (float32: T below about 2.9e-39) is greedy.
 ///
-/// Throws InvalidArgument for: vocab == 0; sizes that do not match; options out of range
-/// (T < 0 or not finite, top_k < 0, top_p or min_p outside [0, 1] or NaN, repetition_penalty
-/// <= 0, non-finite penalties); a NaN or +inf logit bias; a history token outside [0, V); a
-/// uniform outside [0, 1); a NaN logit (naming its row and token); a row in which every
-/// token's z' is -inf (nothing can be drawn). A row whose largest z' is +inf draws among its
-/// +inf tokens only, each with weight 1.
+/// Throws InvalidArgument for: vocab == 0 or above 2^23; sizes that do not match (rows x
+/// top_n included); options out of range (T < 0 or not finite, top_k < 0, top_p or min_p
+/// outside [0, 1] or NaN, repetition_penalty <= 0 or not finite, non-finite penalties, or
+/// penalties that round to 0 or overflow in the logits' type); a NaN or +inf logit bias; a
+/// history token outside [0, V); a uniform outside [0, 1); a NaN logit on a token not banned
+/// by a -inf bias (naming its row and token); a row in which every token's z' is -inf. A row
+/// whose largest z' is +inf draws among its +inf tokens only, each with weight 1. top_n may
+/// exceed V: the extra slots are padding.
 void sample(std::span<const float> logits, std::size_t rows, std::size_t vocab,
             const SamplingOptions& options, const SamplingInputs<float>& inputs,
             const SamplingOutputs& outputs);

@@ -143,9 +143,9 @@ def sample(
         float(presence_penalty),
         float(frequency_penalty),
         bool(greedy),
-        order,
+        str(order),
         int(seed) % (1 << 64),
-        int(step),
+        _step(step),
         values,
         offsets,
         logit_bias,
@@ -159,6 +159,13 @@ def sample(
     if not return_logprobs and top_logprobs == 0:
         return tokens
     return Sample(tokens, logprobs, top_tokens, top_lps)
+
+
+def _step(step):
+    step = int(step)
+    if step < 0:
+        raise ValueError(f"softreg.sample: step must be >= 0; got {step}")
+    return step
 
 
 def sampling_uniform(seed, stream, step):

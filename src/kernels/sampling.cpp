@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -243,7 +244,7 @@ class RowSampler {
   Kept filter(const T* z);
   void filter_top_p(const T* z, Kept& kept);
   bool bounded_top_p(const T* z, Kept& kept);
-  MassBounds tail_bounds(const T* z, std::uint64_t at_bound);
+  std::optional<MassBounds> tail_bounds(const T* z, std::uint64_t at_bound);
   void filter_min_p(const T* z, Kept& kept);
   void draw(const T* z, const Kept& kept, std::size_t r);
   void report(const T* z, const Kept& kept, std::size_t r, std::int64_t token, std::uint64_t mass);
@@ -255,6 +256,7 @@ class RowSampler {
   T max_ = 0;
   bool nan_ = false;
   const std::vector<SampleCandidate<T>>* candidates_ = nullptr;
+  std::size_t want_ = 0;  // candidates asked of the first pass
 };
 
 // Pass 1: the streaming top-k (when k or top_n asks for candidates) or the maximum.
@@ -262,8 +264,12 @@ template <class T>
 bool RowSampler<T>::scan(const T* z) {
   nan_ = false;
   candidates_ = nullptr;
-  std::size_t want = s_.greedy ? 0 : std::max(s_.k, job_.outputs.top_n);
-  if (!s_.greedy && s_.use_top_p && s_.k == 0) want = std::max(want, kTopPCandidates);
+  // top_n beyond V only pads.
+  std::size_t want = s_.greedy ? 0 : std::min(std::max(s_.k, job_.outputs.top_n), v_);
+  want_ = want;
+  if (!s_.greedy && s_.use_top_p && s_.k == 0) {
+    want_ = want = std::max(want, std::min(kTopPCandidates, v_));
+  }
   if (want > 0) {
     candidates_ = &ws_.passes.top_k(z, want, nan_);
     max_ = candidates_->empty() ? -std::numeric_limits<T>::infinity() : candidates_->front().z;
@@ -324,7 +330,12 @@ bool RowSampler<T>::bounded_top_p(const T* z, Kept& kept) {
     if (x.z == c.back().z) at_bound += q;
   }
   // Fewer candidates than asked for: every finite token is listed, the total is exact.
-  const MassBounds tail = c.size() == kTopPCandidates ? tail_bounds(z, at_bound) : MassBounds{};
+  MassBounds tail;
+  if (c.size() == want_) {
+    const std::optional<MassBounds> bounds = tail_bounds(z, at_bound);
+    if (!bounds) return false;
+    tail = *bounds;
+  }
   // The total lies in [listed + low, listed + high]; integers, so round outward.
   const std::uint64_t total_low = listed + std::uint64_t(std::floor(tail.low));
   const std::uint64_t total_high = listed + std::uint64_t(std::ceil(tail.high));
@@ -337,7 +348,7 @@ bool RowSampler<T>::bounded_top_p(const T* z, Kept& kept) {
     if (j > 0 && !below_mass(before, s_.top_p, total_low)) return false;  // too close to call
     before += weight_of(c[j].z, max_, s_.inv_tf);
   }
-  if (c.size() < kTopPCandidates) {  // exact total: every token stays
+  if (c.size() < want_) {  // exact total: every token stays
     kept = {true, c.size()};
     return true;
   }
@@ -347,7 +358,12 @@ bool RowSampler<T>::bounded_top_p(const T* z, Kept& kept) {
 // Bounds, in units of 2^-40 of the maximum's weight, on the mass of the tokens ranked after the
 // listed candidates: one cheap pass over the tokens at or below the last candidate.
 template <class T>
-MassBounds RowSampler<T>::tail_bounds(const T* z, std::uint64_t at_bound) {
+std::optional<MassBounds> RowSampler<T>::tail_bounds(const T* z, std::uint64_t at_bound) {
+  // The pass scales by inv_t log2 e 2^23 in float: beyond float's range (1 / T above 3.5e31)
+  // it cannot bound anything.
+  if (!std::isfinite(static_cast<float>(double(s_.inv_tf) * double(kLog2e) * 8388608.0))) {
+    return std::nullopt;
+  }
   const T bound = candidates_->back().z;
   return tail_pass_bounds(ws_.passes.tail_sum(z, max_, s_.inv_tf, bound), v_, at_bound);
 }
@@ -393,7 +409,9 @@ void RowSampler<T>::filter_min_p(const T* z, Kept& kept) {
     ws_.passes.collect(z, bound, ws_.window);
     if (ws_.window.size() > kEnumerateLimit) return;  // drawn by the membership test
     ws_.ranked.clear();
-    for (const std::uint32_t i : ws_.window) ws_.ranked.push_back({z[i], i});
+    for (const std::uint32_t i : ws_.window) {
+      if (z[i] != -std::numeric_limits<T>::infinity()) ws_.ranked.push_back({z[i], i});
+    }
     std::sort(ws_.ranked.begin(), ws_.ranked.end(), candidate_before<T>);
     kept = {true, ws_.ranked.size()};
   }

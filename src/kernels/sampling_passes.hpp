@@ -51,9 +51,14 @@ class TopKStream {
     if (buffer_.size() >= capacity_) compact();
   }
 
-  /// Merges another stream's candidates (of a later id range) into this one.
+  /// Merges another stream's candidates (of a later id range) into this one. push's bound
+  /// assumes increasing ids, and the other buffer is in no order after its compactions: its
+  /// candidates go in by id.
   void merge(const TopKStream& other) {
-    for (const auto& c : other.buffer_) push(c.z, c.id);
+    merging_.assign(other.buffer_.begin(), other.buffer_.end());
+    std::sort(merging_.begin(), merging_.end(),
+              [](const SampleCandidate<T>& a, const SampleCandidate<T>& b) { return a.id < b.id; });
+    for (const auto& c : merging_) push(c.z, c.id);
   }
 
   /// The first min(k, found) candidates in rank order.
@@ -73,7 +78,7 @@ class TopKStream {
   }
 
   std::size_t k_ = 0, capacity_ = 0;
-  std::vector<SampleCandidate<T>> buffer_;
+  std::vector<SampleCandidate<T>> buffer_, merging_;
   T threshold_;
 };
 

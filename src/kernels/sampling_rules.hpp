@@ -76,6 +76,25 @@ inline void check_sampling_options(const char* caller, const SamplingOptions& o)
   if (!std::isfinite(o.frequency_penalty)) bad("frequency_penalty", "finite", o.frequency_penalty);
 }
 
+/// The penalties as the logits' type holds them: a repetition penalty that rounds to 0 or
+/// overflows, or presence / frequency penalties whose largest total (every history token the
+/// same) overflows, would turn logits into NaN.
+template <class T>
+void check_penalties_in(const char* caller, const SamplingOptions& o, std::size_t history) {
+  const double most = std::numeric_limits<T>::max();
+  const T r = static_cast<T>(o.repetition_penalty);
+  if (!(r > T(0)) || !std::isfinite(r)) {
+    sample_fail(caller, "repetition_penalty = " + format_number(o.repetition_penalty) +
+                            " is 0 or infinite in the logits' type");
+  }
+  const double total =
+      std::fabs(o.frequency_penalty) * double(history) + std::fabs(o.presence_penalty);
+  if (!(total < most)) {
+    sample_fail(caller, "presence_penalty + frequency_penalty x " + std::to_string(history) +
+                            " history tokens overflows the logits' type");
+  }
+}
+
 template <class T>
 void check_sampling_inputs(const char* caller, std::size_t rows, std::size_t vocab,
                            const SamplingInputs<T>& in) {
@@ -121,9 +140,14 @@ void check_sampling_inputs(const char* caller, std::size_t rows, std::size_t voc
   }
 }
 
-inline void check_sampling_outputs(const char* caller, std::size_t rows,
+inline void check_sampling_outputs(const char* caller, std::size_t rows, std::size_t vocab,
                                    const SamplingOutputs& out) {
   check_count(caller, "tokens", out.tokens.size(), rows, "one per row");
+  (void)vocab;
+  if (out.top_n != 0 && rows > std::numeric_limits<std::size_t>::max() / out.top_n) {
+    sample_fail(caller, "rows x top_n = " + std::to_string(rows) + " x " +
+                            std::to_string(out.top_n) + " overflows");
+  }
   if (!out.logprobs.empty())
     check_count(caller, "logprobs", out.logprobs.size(), rows, "one per row");
   const std::size_t top = rows * out.top_n;
@@ -152,8 +176,9 @@ SampleJob<T> make_job(const char* caller, std::span<const T> logits, std::size_t
                             std::to_string(rows) + " x " + std::to_string(vocab));
   }
   check_sampling_options(caller, o);
+  check_penalties_in<T>(caller, o, in.history.size());
   check_sampling_inputs(caller, rows, vocab, in);
-  check_sampling_outputs(caller, rows, out);
+  check_sampling_outputs(caller, rows, vocab, out);
   SampleSettings<T> s;
   const double inv_t = 1.0 / o.temperature;
   // A temperature whose inverse overflows the logits' type acts as 0.
@@ -234,6 +259,7 @@ double row_uniform(const SampleJob<T>& job, std::size_t r) {
 
 /// Slots [filled, top_n) of row r's top lists: id -1, log-probability -inf.
 inline void pad_top(const SamplingOutputs& out, std::size_t r, std::size_t filled) {
+  if (out.top_tokens.empty() && out.top_logprobs.empty()) return;
   for (std::size_t j = filled; j < out.top_n; ++j) {
     if (!out.top_tokens.empty()) out.top_tokens[r * out.top_n + j] = -1;
     if (!out.top_logprobs.empty()) {

@@ -94,9 +94,10 @@ struct SamplingOutputs {
 /// Draws one token per row of `logits` (rows x vocab, row-major; vocab at most 2^23). Rows are
 /// dealt to threads; a batch with fewer rows than threads splits each row of 131,072+ tokens
 /// across them. No full sort: top-k by a streaming selection in the pass that reads the row;
-/// top-p without top-k lists the 64 first-ranked tokens in that pass and bounds the rest in a
-/// second, cheaper one, taking the exact mass (another pass, then windows of the top tokens)
-/// only when the bounds cannot decide; min-p by a threshold. The result is bitwise the same for
+/// top-p without top-k by a second pass that lists a window of the top tokens and bounds the
+/// mass of the rest (the 64 first-ranked tokens and a pass over the rest when a top list is
+/// asked for), taking the exact mass (another pass, then growing windows) only when the bounds
+/// cannot decide; min-p by a threshold. The result is bitwise the same for
 /// any thread count and equal to sample_reference. A temperature whose inverse overflows the
 /// logits' type (float32: T below about 2.9e-39) is greedy.
 ///

@@ -42,6 +42,10 @@ struct Passes {
   static TailSum tail_sum(const T* z, std::size_t n, T max, T inv_t, T bound) {
     return scalar_pass::tail_sum(z, n, max, inv_t, bound);
   }
+  static TailSum window_tail(const T* z, std::size_t n, std::size_t offset, T max, T inv_t,
+                             T window, std::vector<std::uint32_t>& out) {
+    return scalar_pass::window_tail(z, n, offset, max, inv_t, window, out);
+  }
 };
 
 template <>
@@ -65,6 +69,10 @@ struct Passes<float> {
   }
   static TailSum tail_sum(const float* z, std::size_t n, float max, float inv_t, float bound) {
     return simd_sampling_tail_sum(z, n, max, inv_t, bound);
+  }
+  static TailSum window_tail(const float* z, std::size_t n, std::size_t offset, float max,
+                             float inv_t, float window, std::vector<std::uint32_t>& out) {
+    return simd_sampling_window_tail(z, n, offset, max, inv_t, window, out);
   }
 };
 
@@ -142,6 +150,22 @@ class RowPasses {
       Passes<T>::collect(z + b, e - b, b, bound, windows_[c]);
     });
     for (const auto& w : windows_) out.insert(out.end(), w.begin(), w.end());
+  }
+
+  /// The indices with z >= window (appended in order) and the tail sum over z < window.
+  TailSum window_tail(const T* z, T max, T inv_t, T window, std::vector<std::uint32_t>& out) {
+    std::vector<double>& sums = tail_;
+    sums.assign(chunks_, 0.0);
+    each([&](std::size_t c, std::size_t b, std::size_t e) {
+      windows_[c].clear();
+      sums[c] = Passes<T>::window_tail(z + b, e - b, b, max, inv_t, window, windows_[c]).sum;
+    });
+    TailSum result;
+    for (std::size_t c = 0; c < chunks_; ++c) {
+      out.insert(out.end(), windows_[c].begin(), windows_[c].end());
+      result.sum += sums[c];
+    }
+    return result;
   }
 
   TailSum tail_sum(const T* z, T max, T inv_t, T bound) {
@@ -244,7 +268,10 @@ class RowSampler {
   Kept filter(const T* z);
   void filter_top_p(const T* z, Kept& kept);
   bool bounded_top_p(const T* z, Kept& kept);
-  std::optional<MassBounds> tail_bounds(const T* z, std::uint64_t at_bound);
+  enum class Decision { cut, close, beyond };
+  bool window_top_p(const T* z, Kept& kept);
+  Decision decide_top_p(const MassBounds& tail, bool exact, Kept& kept);
+  std::optional<MassBounds> tail_bounds(const T* z, T bound, std::uint64_t at_bound);
   void filter_min_p(const T* z, Kept& kept);
   void draw(const T* z, const Kept& kept, std::size_t r);
   void report(const T* z, const Kept& kept, std::size_t r, std::int64_t token, std::uint64_t mass);
@@ -267,7 +294,7 @@ bool RowSampler<T>::scan(const T* z) {
   // top_n beyond V only pads.
   std::size_t want = s_.greedy ? 0 : std::min(std::max(s_.k, job_.outputs.top_n), v_);
   want_ = want;
-  if (!s_.greedy && s_.use_top_p && s_.k == 0) {
+  if (!s_.greedy && s_.use_top_p && s_.k == 0 && want > 0) {
     want_ = want = std::max(want, std::min(kTopPCandidates, v_));
   }
   if (want > 0) {
@@ -323,19 +350,51 @@ template <class T>
 bool RowSampler<T>::bounded_top_p(const T* z, Kept& kept) {
   const auto& c = *candidates_;
   ws_.ranked.assign(c.begin(), c.end());
-  std::uint64_t listed = 0, at_bound = 0;
+  std::uint64_t at_bound = 0;
   for (const auto& x : c) {
-    const std::uint64_t q = weight_of(x.z, max_, s_.inv_tf);
-    listed += q;
-    if (x.z == c.back().z) at_bound += q;
+    if (x.z == c.back().z) at_bound += weight_of(x.z, max_, s_.inv_tf);
   }
   // Fewer candidates than asked for: every finite token is listed, the total is exact.
   MassBounds tail;
   if (c.size() == want_) {
-    const std::optional<MassBounds> bounds = tail_bounds(z, at_bound);
+    const std::optional<MassBounds> bounds = tail_bounds(z, c.back().z, at_bound);
     if (!bounds) return false;
     tail = *bounds;
   }
+  return decide_top_p(tail, c.size() < want_, kept) == Decision::cut;
+}
+
+// Without candidates: a window of the top tokens (z' >= max - t T_f, t = 8 then 16) listed
+// exactly and the rest bounded by the tail pass; the cut is taken when the bounds decide it.
+template <class T>
+bool RowSampler<T>::window_top_p(const T* z, Kept& kept) {
+  // The pass scales by inv_t log2 e 2^23 in float: beyond float's range it bounds nothing.
+  if (!std::isfinite(static_cast<float>(double(s_.inv_tf) * double(kLog2e) * 8388608.0))) {
+    return false;
+  }
+  for (const double t : {8.0, 16.0}) {
+    const T bound = static_cast<T>(double(max_) - t * s_.t_f);
+    ws_.window.clear();
+    const TailSum rest = ws_.passes.window_tail(z, max_, s_.inv_tf, bound, ws_.window);
+    ws_.ranked.clear();
+    for (const std::uint32_t i : ws_.window) ws_.ranked.push_back({z[i], i});
+    std::sort(ws_.ranked.begin(), ws_.ranked.end(), candidate_before<T>);
+    const Decision d = decide_top_p(tail_pass_bounds(rest, v_, 0), false, kept);
+    if (d == Decision::cut) return true;
+    if (d == Decision::close) return false;
+  }
+  return false;
+}
+
+// Walks ws_.ranked (exact masses) against top_p of a total known within the listed mass plus
+// `tail`: the cut when every comparison comes out the same at both ends, `close` when one
+// does not, `beyond` when every listed token stays and the tail is not empty (`exact`: it is).
+template <class T>
+typename RowSampler<T>::Decision RowSampler<T>::decide_top_p(const MassBounds& tail, bool exact,
+                                                             Kept& kept) {
+  const auto& c = ws_.ranked;
+  std::uint64_t listed = 0;
+  for (const auto& x : c) listed += weight_of(x.z, max_, s_.inv_tf);
   // The total lies in [listed + low, listed + high]; integers, so round outward.
   const std::uint64_t total_low = listed + std::uint64_t(std::floor(tail.low));
   const std::uint64_t total_high = listed + std::uint64_t(std::ceil(tail.high));
@@ -343,35 +402,36 @@ bool RowSampler<T>::bounded_top_p(const T* z, Kept& kept) {
   for (std::size_t j = 0; j < c.size(); ++j) {
     if (j > 0 && !below_mass(before, s_.top_p, total_high)) {
       kept = {true, j};
-      return true;
+      return Decision::cut;
     }
-    if (j > 0 && !below_mass(before, s_.top_p, total_low)) return false;  // too close to call
+    if (j > 0 && !below_mass(before, s_.top_p, total_low)) return Decision::close;
     before += weight_of(c[j].z, max_, s_.inv_tf);
   }
-  if (c.size() < want_) {  // exact total: every token stays
+  if (exact) {  // every token stays
     kept = {true, c.size()};
-    return true;
+    return Decision::cut;
   }
-  return false;
+  return Decision::beyond;
 }
 
 // Bounds, in units of 2^-40 of the maximum's weight, on the mass of the tokens ranked after the
 // listed candidates: one cheap pass over the tokens at or below the last candidate.
 template <class T>
-std::optional<MassBounds> RowSampler<T>::tail_bounds(const T* z, std::uint64_t at_bound) {
+std::optional<MassBounds> RowSampler<T>::tail_bounds(const T* z, T bound, std::uint64_t at_bound) {
   // The pass scales by inv_t log2 e 2^23 in float: beyond float's range (1 / T above 3.5e31)
   // it cannot bound anything.
   if (!std::isfinite(static_cast<float>(double(s_.inv_tf) * double(kLog2e) * 8388608.0))) {
     return std::nullopt;
   }
-  const T bound = candidates_->back().z;
   return tail_pass_bounds(ws_.passes.tail_sum(z, max_, s_.inv_tf, bound), v_, at_bound);
 }
 
 template <class T>
 void RowSampler<T>::filter_top_p(const T* z, Kept& kept) {
-  if (!kept.listed && candidates_ != nullptr && !candidates_->empty() && bounded_top_p(z, kept)) {
-    return;
+  if (!kept.listed) {
+    const bool decided = candidates_ != nullptr ? !candidates_->empty() && bounded_top_p(z, kept)
+                                                : window_top_p(z, kept);
+    if (decided) return;
   }
   std::uint64_t total = 0;
   if (kept.listed) {

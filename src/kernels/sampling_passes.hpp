@@ -207,6 +207,14 @@ TailSum tail_sum(const T* z, std::size_t n, T max, T inv_t, T bound) {
   return out;
 }
 
+/// collect(z >= window) and tail_sum(z < window) in one pass.
+template <class T>
+TailSum window_tail(const T* z, std::size_t n, std::size_t offset, T max, T inv_t, T window,
+                    std::vector<std::uint32_t>& out) {
+  collect(z, n, offset, window, out);
+  return tail_sum(z, n, max, inv_t, std::nextafter(window, -std::numeric_limits<T>::infinity()));
+}
+
 }  // namespace scalar_pass
 
 /// The float32 passes, vectorized (sampling_simd.cpp); same results as scalar_pass.
@@ -218,6 +226,8 @@ std::uint64_t simd_sampling_mass(const float* z, std::size_t n, const MassJob<fl
 void simd_sampling_collect(const float* z, std::size_t n, std::size_t offset, float threshold,
                            std::vector<std::uint32_t>& out);
 TailSum simd_sampling_tail_sum(const float* z, std::size_t n, float max, float inv_t, float bound);
+TailSum simd_sampling_window_tail(const float* z, std::size_t n, std::size_t offset, float max,
+                                  float inv_t, float window, std::vector<std::uint32_t>& out);
 /// The vectorized weight function on n values (tests compare it with sampling_exp).
 void simd_sampling_exp(const float* x, std::size_t n, float* out);
 

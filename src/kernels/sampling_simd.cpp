@@ -243,6 +243,52 @@ TailSum TailSumF(const float* z, std::size_t n, float max, float inv_t, float bo
   return out;
 }
 
+/// Collect and TailSumF in one pass: the indices with z >= window appended to `out`, and the
+/// tail sum over z < window.
+TailSum WindowTailF(const float* z, std::size_t n, std::size_t offset, float max, float inv_t,
+                    float window, std::vector<std::uint32_t>& out) {
+  const hn::ScalableTag<float> d;
+  const std::size_t N = hn::Lanes(d);
+  const auto vmax = hn::Set(d, max);
+  const auto vinv = hn::Set(d, inv_t * kLog2e * 8388608.0f);
+  const auto vwindow = hn::Set(d, window);
+  const auto vbelow = hn::Set(d, std::nextafter(window, -std::numeric_limits<float>::infinity()));
+  // Two accumulators: a lane sums at most n / (2 N) + 1 terms (within tail_high's n / 4 + 4
+  // only for N >= 2; a one-lane target takes four, below).
+  auto s0 = hn::Zero(d), s1 = s0;
+  const auto collect = [&](hn::Vec<decltype(d)> a, std::size_t at) {
+    if (HWY_UNLIKELY(!hn::AllFalse(d, hn::Ge(a, vwindow)))) {
+      for (std::size_t j = 0; j < N; ++j) {
+        if (z[at + j] >= window) out.push_back(static_cast<std::uint32_t>(offset + at + j));
+      }
+    }
+  };
+  std::size_t i = 0;
+  if (N >= 2) {
+    for (; i + 2 * N <= n; i += 2 * N) {
+      const auto a = hn::LoadU(d, z + i);
+      const auto b = hn::LoadU(d, z + i + N);
+      s0 = hn::Add(s0, TailTerms(d, a, vmax, vinv, vbelow));
+      s1 = hn::Add(s1, TailTerms(d, b, vmax, vinv, vbelow));
+      collect(a, i);
+      collect(b, i + N);
+    }
+  }
+  TailSum out_sum;
+  for (; i < n; ++i) {
+    if (z[i] >= window) {
+      out.push_back(static_cast<std::uint32_t>(offset + i));
+    } else {
+      out_sum.sum += TailSumF(z + i, 1, max, inv_t, z[i]).sum;
+    }
+  }
+  HWY_ALIGN float lanes[2][hn::MaxLanes(d)];
+  hn::Store(s0, d, lanes[0]);
+  hn::Store(s1, d, lanes[1]);
+  for (std::size_t l = 0; l < N; ++l) out_sum.sum += double(lanes[0][l]) + double(lanes[1][l]);
+  return out_sum;
+}
+
 void Collect(const float* z, std::size_t n, std::size_t offset, float threshold,
              std::vector<std::uint32_t>& out) {
   const hn::ScalableTag<float> d;
@@ -274,6 +320,7 @@ HWY_EXPORT(TopK);
 HWY_EXPORT(Mass);
 HWY_EXPORT(Collect);
 HWY_EXPORT(TailSumF);
+HWY_EXPORT(WindowTailF);
 
 void simd_sampling_exp(const float* x, std::size_t n, float* out) {
   HWY_DYNAMIC_DISPATCH(SamplingExpArray)(x, n, out);
@@ -293,6 +340,10 @@ std::uint64_t simd_sampling_mass(const float* z, std::size_t n, const MassJob<fl
 }
 TailSum simd_sampling_tail_sum(const float* z, std::size_t n, float max, float inv_t, float bound) {
   return HWY_DYNAMIC_DISPATCH(TailSumF)(z, n, max, inv_t, bound);
+}
+TailSum simd_sampling_window_tail(const float* z, std::size_t n, std::size_t offset, float max,
+                                  float inv_t, float window, std::vector<std::uint32_t>& out) {
+  return HWY_DYNAMIC_DISPATCH(WindowTailF)(z, n, offset, max, inv_t, window, out);
 }
 void simd_sampling_collect(const float* z, std::size_t n, std::size_t offset, float threshold,
                            std::vector<std::uint32_t>& out) {

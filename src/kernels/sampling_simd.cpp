@@ -263,24 +263,25 @@ TailSum WindowTailF(const float* z, std::size_t n, std::size_t offset, float max
       }
     }
   };
-  std::size_t i = 0;
-  if (N >= 2) {
-    for (; i + 2 * N <= n; i += 2 * N) {
-      const auto a = hn::LoadU(d, z + i);
-      const auto b = hn::LoadU(d, z + i + N);
-      s0 = hn::Add(s0, TailTerms(d, a, vmax, vinv, vbelow));
-      s1 = hn::Add(s1, TailTerms(d, b, vmax, vinv, vbelow));
-      collect(a, i);
-      collect(b, i + N);
-    }
-  }
+  // Back to front: the row was just read front to back, so its end is the part still in the
+  // nearest cache (a 256,000-token row is as large as the L2 cache).
+  const std::size_t groups = N >= 2 ? n / (2 * N) : 0;
   TailSum out_sum;
-  for (; i < n; ++i) {
+  for (std::size_t i = groups * 2 * N; i < n; ++i) {
     if (z[i] >= window) {
       out.push_back(static_cast<std::uint32_t>(offset + i));
     } else {
       out_sum.sum += TailSumF(z + i, 1, max, inv_t, z[i]).sum;
     }
+  }
+  for (std::size_t g = groups; g-- > 0;) {
+    const std::size_t i = g * 2 * N;
+    const auto a = hn::LoadU(d, z + i);
+    const auto b = hn::LoadU(d, z + i + N);
+    s0 = hn::Add(s0, TailTerms(d, a, vmax, vinv, vbelow));
+    s1 = hn::Add(s1, TailTerms(d, b, vmax, vinv, vbelow));
+    collect(a, i);
+    collect(b, i + N);
   }
   HWY_ALIGN float lanes[2][hn::MaxLanes(d)];
   hn::Store(s0, d, lanes[0]);

@@ -56,13 +56,13 @@ def training(path):
 
 def sampling(path):
     data = json.load(open(path))
-    print("| chain | rows x V | threads | softreg us | PyTorch us (form) | ratio | read / copy |")
-    print("|---|---|---|---|---|---|---|")
+    print("| chain | rows x V | threads | softreg us | PyTorch us (form) | ratio | / (a) | read / copy |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in data["results"]:
         copy = f"{r['copy_fraction']:.2f}" if "copy_fraction" in r else ""
         print(f"| ({r['chain']}) {r['label']} | {r['rows']} x {r['vocab']} | {r['threads']} | "
               f"{r['softreg_us']:.1f} | {r['torch_us']:.1f} ({r['torch_form']}) | "
-              f"{r['ratio']:.1f} | {copy} |")
+              f"{r['ratio']:.1f} | {r.get('vs_chain_a', float('nan')):.2f} | {copy} |")
 
 
 def main():

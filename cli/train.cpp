@@ -1,8 +1,10 @@
 // softreg train: fit a SoftmaxRegression on a data file and write the model file.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "commands.hpp"
@@ -68,6 +70,35 @@ void check_options(const TrainOptions& options) {
                              subject + "must be " + problem->need + "; got " + problem->got);
 }
 
+/// Options given on the command line that the chosen solver or the warm start do not use.
+/// --scale with --warm-start is an error (the model's own preprocessing is kept, so the flag
+/// would be silently wrong); the solver-specific ones are warned about and ignored.
+void check_applicable(const CLI::App& cmd, const TrainArgs& args) {
+  const auto given = [&](const char* flag) { return cmd.get_option(flag)->count() > 0; };
+  if (!args.warm_start.empty() && given("--scale")) {
+    throw CLI::ValidationError("--scale",
+                               "does not apply with --warm-start (the warm-start model's "
+                               "preprocessing is kept); leave one of them out");
+  }
+  const bool lbfgs = args.options.solver == Solver::lbfgs;
+  static constexpr const char* kStochastic[] = {"--epochs", "--batch-size", "--lr", "--schedule",
+                                                "--momentum"};
+  static constexpr const char* kLbfgs[] = {"--max-iter", "--tol", "--lbfgs-memory",
+                                           "--lbfgs-warmup", "--preconditioner"};
+  for (const char* flag :
+       lbfgs ? std::span<const char* const>(kStochastic) : std::span<const char* const>(kLbfgs)) {
+    if (!given(flag)) continue;
+    if (args.quiet) continue;
+    std::fprintf(stderr, "softreg train: warning: %s does not apply to --solver %s; ignored\n",
+                 flag, solver_name(args.options.solver));
+  }
+  if (args.options.solver == Solver::adam && given("--momentum") && !args.quiet) {
+    std::fprintf(stderr,
+                 "softreg train: warning: --momentum does not apply to --solver adam; "
+                 "ignored\n");
+  }
+}
+
 template <class T>
 void run_train(const TrainArgs& a) {
   std::unique_ptr<SoftmaxRegression> warm;
@@ -86,10 +117,14 @@ void run_train(const TrainArgs& a) {
   save_model(model, a.model);
   if (!a.quiet) {
     const TrainingInfo& info = model.info();
-    std::fprintf(stderr, "%s after %d %s (%s): loss %.6f, |grad|max %.2e\n",
+    // The stochastic solvers never form the full gradient: no |grad|max for them.
+    char grad[48] = "";
+    if (!std::isnan(info.grad_norm))
+      std::snprintf(grad, sizeof grad, ", |grad|max %.2e", info.grad_norm);
+    std::fprintf(stderr, "%s after %d %s (%s): loss %.6f%s\n",
                  info.converged ? "converged" : "stopped", info.iterations,
                  options.solver == Solver::lbfgs ? "iterations" : "epochs", info.message.c_str(),
-                 info.final_loss, info.grad_norm);
+                 info.final_loss, grad);
     std::fprintf(stderr, "trained in %s; model written to %s\n",
                  format_seconds(info.seconds).c_str(), a.model.c_str());
   }
@@ -148,9 +183,10 @@ void add_train(CLI::App& app) {
       ->capture_default_str();
   add_threads_option(*cmd, options.threads);
   cmd->add_flag("--quiet", args->quiet, "Print nothing but errors");
-  cmd->callback([args]() {
+  cmd->callback([args, cmd]() {
     parse_class_weight(args->class_weight, args->options);
     check_options(args->options);
+    check_applicable(*cmd, *args);
     with_dtype(args->options.dtype, [&](auto tag) { run_train<decltype(tag)>(*args); });
   });
 }

@@ -311,6 +311,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         keeps its previous state.
         """
         options = self._check_params()
+        if self.solver == "lbfgs":
+            unused = [name for name, default in (("lr", None), ("batch_size", 256))
+                      if getattr(self, name) != default]
+            if unused:
+                warnings.warn(
+                    f"{' and '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply to "
+                    "solver='lbfgs' (full batch, no learning rate); ignored.",
+                    UserWarning,
+                )
         X, y = _validate_data(
             self, X, y, accept_sparse="csr", dtype=_DTYPES[self.dtype], order="C"
         )

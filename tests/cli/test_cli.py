@@ -738,3 +738,26 @@ def test_train_options_out_of_range_are_usage_errors_worded_with_the_flag(
     assert rule in line and f"got {value.split(':')[-1]}" in line, line
     assert "missing.csv" not in line
     assert not (workdir / "m.srm").exists()
+
+
+def test_options_that_do_not_apply_are_warned_about_or_refused(softreg, workdir):
+    x, y = blobs(30, 3, 3, 0.5, seed=4)
+    write_csv(workdir / "d.csv", x, ANIMALS[y])
+    proc = softreg("train", "--data", "d.csv", "--model", "m.srm", "--epochs", "5", "--lr", "0.1")
+    err = proc.stderr.decode()
+    assert "warning: --epochs does not apply to --solver lbfgs; ignored" in err
+    assert "warning: --lr does not apply to --solver lbfgs; ignored" in err
+    proc = softreg("train", "--data", "d.csv", "--model", "s.srm", "--solver", "adam",
+                   "--epochs", "2", "--max-iter", "7", "--momentum", "0.5")
+    err = proc.stderr.decode()
+    assert "warning: --max-iter does not apply to --solver adam; ignored" in err
+    assert "warning: --momentum does not apply to --solver adam; ignored" in err
+    assert "--epochs" not in err  # it applies
+    assert "|grad|max" not in err  # Adam never forms the full gradient
+    quiet = softreg("train", "--data", "d.csv", "--model", "q.srm", "--epochs", "5", "--quiet")
+    assert quiet.stderr == b""
+    proc = softreg("train", "--data", "d.csv", "--model", "w.srm", "--warm-start", "m.srm",
+                   "--scale", "standard", ok=False)
+    assert proc.returncode == 2
+    assert_one_clear_error(proc, "--scale: does not apply with --warm-start")
+    assert not (workdir / "w.srm").exists()

@@ -6,6 +6,7 @@ import pickle
 import signal
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -316,6 +317,16 @@ def test_bad_parameters_name_the_parameter(data, params, error, match):
     X, y = data
     with pytest.raises(error, match=match):
         SoftmaxRegression(**params).fit(X, y)
+
+
+def test_parameters_lbfgs_does_not_use_are_warned_about(data):
+    X, y = data
+    with pytest.warns(UserWarning, match="lr and batch_size do not apply to solver='lbfgs'"):
+        SoftmaxRegression(lr=0.1, batch_size=32).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        SoftmaxRegression(solver="sgd", lr=0.1, batch_size=32, max_iter=3).fit(X, y)
+        SoftmaxRegression().fit(X, y)
 
 
 def test_pipeline_and_grid_search():

@@ -1,4 +1,5 @@
-// softreg eval: accuracy, top-5 accuracy, log loss, confusion matrix and per-class scores.
+// softreg eval: accuracy, top-k accuracy (k = min(5, classes)), log loss, confusion matrix and
+// per-class scores.
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -45,7 +46,8 @@ void json_number(double v) {
 void print_json(const Evaluation& e, const SoftmaxRegression& m) {
   std::printf("{\"n\": %zu, \"accuracy\": ", e.n);
   json_number(e.accuracy);
-  std::fputs(", \"top5_accuracy\": ", stdout);  // top-min(5, K)
+  // Keyed by its k = min(5, K): "top3_accuracy" on three classes.
+  std::printf(", \"top_k\": %zu, \"top%zu_accuracy\": ", e.top_k, e.top_k);
   json_number(e.top_k_accuracy);
   std::fputs(", \"log_loss\": ", stdout);
   json_number(e.log_loss);
@@ -118,8 +120,8 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--model", args->model, "Model file written by softreg train")->required();
   add_data_options(*cmd, args->data);
   cmd->add_flag("--json", args->json,
-                "One JSON object on stdout (keys n, accuracy, top5_accuracy, log_loss, "
-                "macro_f1, classes, confusion, per_class)");
+                "One JSON object on stdout (keys n, accuracy, top_k and topK_accuracy with "
+                "K = min(5, classes), log_loss, macro_f1, classes, confusion, per_class)");
   add_threads_option(*cmd, args->threads);
   cmd->callback([args]() {
     const SoftmaxRegression model = load_model(args->model);

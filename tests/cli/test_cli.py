@@ -214,6 +214,9 @@ def test_two_classes_libsvm_plus_minus_one(softreg, workdir):
     report = eval_json(softreg, "--model", "m.srm", "--data", "pm.svm")
     assert report["accuracy"] == 1.0
     assert np.array(report["confusion"]).tolist() == [[50, 0], [0, 50]]
+    # Top-k accuracy is keyed by its k = min(5, classes): top-2 of two classes always hits.
+    assert report["top_k"] == 2 and report["top2_accuracy"] == 1.0
+    assert "top5_accuracy" not in report
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,11 +19,7 @@
 
 namespace {
 
-using namespace sampling_fixtures;
-using softreg::SamplingInputs;
-using softreg::SamplingOptions;
-using softreg::SamplingOrder;
-using softreg::SamplingOutputs;
+using namespace sampling_fixtures;  // Drawn, fast, reference, error_of, the Sampling* names
 
 // ---- edge cases
 

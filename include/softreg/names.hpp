@@ -1,6 +1,6 @@
 // The one table of names of the option enums (solver, scaling, dtype, preconditioner,
-// learning-rate schedule, reduction, data format, sampling order): the command line, the Python module and every
-// message spell them from here.
+// learning-rate schedule, reduction, data format, sampling order): the command line, the Python
+// module and every message spell them from here.
 #pragma once
 
 #include <optional>

@@ -140,10 +140,9 @@ void check_sampling_inputs(const char* caller, std::size_t rows, std::size_t voc
   }
 }
 
-inline void check_sampling_outputs(const char* caller, std::size_t rows, std::size_t vocab,
+inline void check_sampling_outputs(const char* caller, std::size_t rows,
                                    const SamplingOutputs& out) {
   check_count(caller, "tokens", out.tokens.size(), rows, "one per row");
-  (void)vocab;
   if (out.top_n != 0 && rows > std::numeric_limits<std::size_t>::max() / out.top_n) {
     sample_fail(caller, "rows x top_n = " + std::to_string(rows) + " x " +
                             std::to_string(out.top_n) + " overflows");
@@ -178,7 +177,7 @@ SampleJob<T> make_job(const char* caller, std::span<const T> logits, std::size_t
   check_sampling_options(caller, o);
   check_penalties_in<T>(caller, o, in.history.size());
   check_sampling_inputs(caller, rows, vocab, in);
-  check_sampling_outputs(caller, rows, vocab, out);
+  check_sampling_outputs(caller, rows, out);
   SampleSettings<T> s;
   const double inv_t = 1.0 / o.temperature;
   // A temperature whose inverse overflows the logits' type acts as 0.

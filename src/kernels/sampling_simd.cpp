@@ -253,8 +253,8 @@ TailSum WindowTailF(const float* z, std::size_t n, std::size_t offset, float max
   const auto vinv = hn::Set(d, inv_t * kLog2e * 8388608.0f);
   const auto vwindow = hn::Set(d, window);
   const auto vbelow = hn::Set(d, std::nextafter(window, -std::numeric_limits<float>::infinity()));
-  // Two accumulators: a lane sums at most n / (2 N) + 1 terms (within tail_high's n / 4 + 4
-  // only for N >= 2; a one-lane target takes four, below).
+  // Two accumulators: a lane sums at most n / (2 N) terms, within tail_high's n / 4 + 4 for
+  // N >= 2; a one-lane target skips the vector loop and sums every token in double below.
   auto s0 = hn::Zero(d), s1 = s0;
   const auto collect = [&](hn::Vec<decltype(d)> a, std::size_t at) {
     if (HWY_UNLIKELY(!hn::AllFalse(d, hn::Ge(a, vwindow)))) {

@@ -1,6 +1,6 @@
 // The one table of names of the option enums (solver, scaling, dtype, preconditioner,
-// learning-rate schedule, reduction, data format, sampling order): the command line, the Python
-// module and every message spell them from here.
+// learning-rate schedule, reduction, data format, sampling order, causal mask, attention
+// method): the command line, the Python module and every message spell them from here.
 #pragma once
 
 #include <optional>
@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "softreg/attention.hpp"
 #include "softreg/data.hpp"
 #include "softreg/loss.hpp"
 #include "softreg/model.hpp"

@@ -3,7 +3,8 @@
 Kernels (NumPy arrays of any shape, float32 or float64, reduced along any axis):
 :func:`softmax`, :func:`log_softmax`, :func:`logsumexp`, :func:`cross_entropy`,
 :func:`cross_entropy_with_grad`. Token sampling: :func:`sample` (temperature, top-k, top-p,
-min-p, penalties, logit bias; sort-free, reproducible). The worker-thread count: :func:`set_num_threads`,
+min-p, penalties, logit bias; sort-free, reproducible). Attention: :func:`attention`,
+:func:`attention_backward` (tiled, grouped heads, causal, masks, decoding). The worker-thread count: :func:`set_num_threads`,
 :func:`get_num_threads`. The classifier: :class:`SoftmaxRegression` (scikit-learn API).
 Model files: :meth:`SoftmaxRegression.save_model`, :func:`load_model`. Data files:
 :func:`read_dataset`. docs/PYTHON.md describes them all.
@@ -17,6 +18,7 @@ from softreg._core import (
     set_num_threads,
     softmax,
 )
+from softreg.attention import attention, attention_backward
 from softreg.datasets import read_dataset
 from softreg.estimator import SoftmaxRegression, load_model
 from softreg.sampling import Sample, sample, sampling_uniform
@@ -28,6 +30,8 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_with_grad",
     "sample",
+    "attention",
+    "attention_backward",
     "sampling_uniform",
     "Sample",
     "set_num_threads",

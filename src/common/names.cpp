@@ -36,6 +36,16 @@ constexpr std::array<NamedValue<SamplingOrder>, 6> kSamplingOrders{
      {SamplingOrder::temperature_last, "temperature_last"},
      {SamplingOrder::temperature_first, "huggingface"},
      {SamplingOrder::temperature_last, "llama.cpp"}}};
+// PyTorch's names (is_causal's top-left, causal_lower_right's bottom-right), with underscores
+// accepted for Python keyword style.
+constexpr std::array<NamedValue<CausalMask>, 5> kCausalMasks{
+    {{CausalMask::none, "none"},
+     {CausalMask::top_left, "top-left"},
+     {CausalMask::bottom_right, "bottom-right"},
+     {CausalMask::top_left, "top_left"},
+     {CausalMask::bottom_right, "bottom_right"}}};
+constexpr std::array<NamedValue<AttentionMethod>, 2> kAttentionMethods{
+    {{AttentionMethod::tiled, "tiled"}, {AttentionMethod::naive, "naive"}}};
 constexpr std::array<NamedValue<DataFormat>, 6> kFormats{{{DataFormat::automatic, "auto"},
                                                           {DataFormat::csv, "csv"},
                                                           {DataFormat::libsvm, "libsvm"},
@@ -81,6 +91,14 @@ std::span<const NamedValue<Reduction>> enum_names<Reduction>() {
 template <>
 std::span<const NamedValue<SamplingOrder>> enum_names<SamplingOrder>() {
   return kSamplingOrders;
+}
+template <>
+std::span<const NamedValue<CausalMask>> enum_names<CausalMask>() {
+  return kCausalMasks;
+}
+template <>
+std::span<const NamedValue<AttentionMethod>> enum_names<AttentionMethod>() {
+  return kAttentionMethods;
 }
 template <>
 std::span<const NamedValue<DataFormat>> enum_names<DataFormat>() {
@@ -138,6 +156,8 @@ SOFTREG_NAMES(LrSchedule)
 SOFTREG_NAMES(Reduction)
 SOFTREG_NAMES(DataFormat)
 SOFTREG_NAMES(SamplingOrder)
+SOFTREG_NAMES(CausalMask)
+SOFTREG_NAMES(AttentionMethod)
 #undef SOFTREG_NAMES
 
 // The older per-enum functions, now views of the tables.

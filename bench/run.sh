@@ -31,3 +31,7 @@ echo
 echo "== token sampling side by side with PyTorch (softreg.sample from the build's Python module)"
 peer "$bench/peers_sampling.py" --softreg-python "$build_dir/python" \
   --json "$out_dir/sampling.json"
+echo
+echo "== attention side by side with PyTorch (SDPA and the naive path; decoding against a copy)"
+peer "$bench/peers_attention.py" --softreg-python "$build_dir/python" \
+  --fma-peak "$build_dir/bench/fma_peak" --json "$out_dir/attention.json"

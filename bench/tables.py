@@ -1,5 +1,5 @@
 """Markdown tables for docs/BENCHMARKS.md from one make bench run's JSON files
-(bench-results/kernels_vs_torch.json, fashion_mnist.json and sampling.json). Usage:
+(bench-results/kernels_vs_torch.json, fashion_mnist.json, sampling.json and attention.json). Usage:
     python bench/tables.py [bench-results]
 """
 import json
@@ -65,19 +65,45 @@ def sampling(path):
               f"{r['ratio']:.1f} | {r.get('vs_chain_a', float('nan')):.2f} | {copy} |")
 
 
+def attention(path):
+    res = json.load(open(path))["results"]
+    fma = res["fma_peak"]
+    print(f"float32 FMA peak ({fma['target']}, bench/fma_peak): {fma['gflops_1']:.0f} GFLOP/s on 1 "
+          f"thread, {fma['gflops_n']:.0f} on {res['threads']}\n")
+    print("| case | softreg ms | torch SDPA ms | torch naive ms | vs SDPA | vs naive | GFLOP/s "
+          "| of peak |")
+    print("|---|---|---|---|---|---|---|---|")
+    for c in res["cases"]:
+        t = c["seconds"]
+        print(f"| {c['name']} | {t['softreg']*1e3:.1f} | {t['sdpa']*1e3:.1f} | "
+              f"{t['naive']*1e3:.1f} | {t['sdpa']/t['softreg']:.2f} | "
+              f"{t['naive']/t['softreg']:.2f} | {c['gflops']:.0f} | {c['of_peak']:.0%} |")
+    dec = res["decode"]
+    t, nbytes = dec["seconds"], dec["bytes"]
+    print(f"\nDecode (1 query row x 16 heads, cache 32768, d 128, {nbytes / 2**20:.0f} MiB of K and "
+          f"V): softreg {t['softreg']*1e3:.2f} ms ({nbytes / t['softreg'] / 1e9:.1f} GB/s), torch "
+          f"SDPA {t['sdpa']*1e3:.2f} ms ({t['sdpa']/t['softreg']:.2f}x), copy {t['copy']*1e3:.2f} "
+          f"ms: softreg reads at {t['copy']/t['softreg']:.0%} of the copy's bandwidth.\n")
+    mem = res["memory_mib"]
+    print("Peak extra memory at seq 4096, d 64 (MiB): " +
+          ", ".join(f"{k} {v:.0f}" for k, v in mem.items()))
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "bench-results"
-    env = json.load(open(os.path.join(out, "fashion_mnist.json")))["environment"]
+    parts = [("kernels_vs_torch.json", kernels), ("fashion_mnist.json", training),
+             ("sampling.json", sampling), ("attention.json", attention)]
+    present = [(name, fn) for name, fn in parts if os.path.exists(os.path.join(out, name))]
+    if not present:
+        sys.exit(f"tables.py: no benchmark results in {out}/ (run make bench)")
+    env = json.load(open(os.path.join(out, present[0][0])))["environment"]
     print(f"CPU: {env['cpu']}; " + ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v))
     b = env["blas"]
     print(f"NumPy BLAS: OpenBLAS {b['version']} ({b['architecture']} kernels, "
-          f"{b['num_threads']} threads)\n")
-    kernels(os.path.join(out, "kernels_vs_torch.json"))
-    print()
-    training(os.path.join(out, "fashion_mnist.json"))
-    if os.path.exists(os.path.join(out, "sampling.json")):
+          f"{b['num_threads']} threads)")
+    for name, fn in present:
         print()
-        sampling(os.path.join(out, "sampling.json"))
+        fn(os.path.join(out, name))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 
 #include "attention_fixtures.hpp"
 #include "softreg/error.hpp"
+#include "targets.hpp"
 
 namespace {
 
@@ -59,16 +60,18 @@ std::vector<Terms> mask_modes() {
 }
 
 TEST(Attention, TiledFloat32WithinBoundOfFloat64Reference) {
-  unsigned seed = 1;
-  for (const auto& shape : straddling_shapes()) {
-    for (const auto& terms : mask_modes()) {
-      const Problem pr(shape, terms, seed++, 2.0);
-      SCOPED_TRACE(describe(pr.shape, terms));
-      const auto ref = run<double>(pr, AttentionMethod::naive, 0, false);
-      const auto got = run<float>(pr, AttentionMethod::tiled, 0, false);
-      expect_forward_within_bound(pr, got, ref);
+  simd_targets::for_each([](std::int64_t) {
+    unsigned seed = 1;
+    for (const auto& shape : straddling_shapes()) {
+      for (const auto& terms : mask_modes()) {
+        const Problem pr(shape, terms, seed++, 2.0);
+        SCOPED_TRACE(describe(pr.shape, terms));
+        const auto ref = run<double>(pr, AttentionMethod::naive, 0, false);
+        const auto got = run<float>(pr, AttentionMethod::tiled, 0, false);
+        expect_forward_within_bound(pr, got, ref);
+      }
     }
-  }
+  });
 }
 
 TEST(Attention, TiledFloat64AgreesWithReferenceToRounding) {
@@ -95,8 +98,10 @@ TEST(Attention, DecodeAgainstLongCachesSplitsKeysAndStaysWithinBound) {
       const Problem pr(make_shape(2, 4, 2, 1, sk, 64), t, unsigned(sk) + lengths, 1.5);
       SCOPED_TRACE(describe(pr.shape, t));
       const auto ref = run<double>(pr, AttentionMethod::naive, 0, false);
-      const auto got = run<float>(pr, AttentionMethod::tiled, 0, false);
-      expect_forward_within_bound(pr, got, ref);
+      simd_targets::for_each([&](std::int64_t) {
+        const auto got = run<float>(pr, AttentionMethod::tiled, 0, false);
+        expect_forward_within_bound(pr, got, ref);
+      });
     }
   }
 }
@@ -171,6 +176,36 @@ TEST(Attention, NanInOneRowStaysInThatRow) {
         for (std::size_t c = 0; c < 16; ++c) EXPECT_EQ(std::isnan(r.out[row * 16 + c]), nan_row);
       }
     }
+  }
+}
+
+TEST(Attention, InfiniteScoresAndWhatMasksHide) {
+  for (const auto method : {AttentionMethod::tiled, AttentionMethod::naive}) {
+    const std::size_t sq = 6, sk = 9, d = 8;
+    // A +inf bias makes its row NaN (exp(inf - inf)) and no other.
+    Terms with_bias;
+    with_bias.bias = true;
+    Problem pr(make_shape(1, 1, 1, sq, sk, d), with_bias, 21);
+    pr.bias[2 * sk + 3] = kInf;
+    auto r = run<float>(pr, method, 0, false);
+    for (std::size_t i = 0; i < sq; ++i) EXPECT_EQ(std::isnan(r.lse[i]), i == 2) << i;
+    // A NaN key excluded by the boolean mask changes nothing; under an additive -inf it makes
+    // every row NaN.
+    Terms keep;
+    keep.keep = true;
+    Problem pk(make_shape(1, 1, 1, sq, sk, d), keep, 22);
+    for (std::size_t i = 0; i < sq; ++i) pk.keep[i * sk + 3] = 0;
+    const auto clean = run<float>(pk, method, 0, false);
+    for (std::size_t c = 0; c < d; ++c) pk.k[3 * d + c] = std::nan("");
+    const auto dirty = run<float>(pk, method, 0, false);
+    EXPECT_EQ(0, std::memcmp(clean.out.data(), dirty.out.data(), clean.out.size() * 4));
+    Terms add;
+    add.mask = true;
+    Problem pm(make_shape(1, 1, 1, sq, sk, d), add, 23);
+    for (std::size_t i = 0; i < sq; ++i) pm.mask[i * sk + 3] = -kInf;
+    for (std::size_t c = 0; c < d; ++c) pm.k[3 * d + c] = std::nan("");
+    r = run<float>(pm, method, 0, false);
+    for (std::size_t i = 0; i < sq; ++i) EXPECT_TRUE(std::isnan(r.lse[i])) << i;
   }
 }
 

@@ -1,18 +1,18 @@
 """Scaled dot-product attention side by side: softreg.attention against PyTorch on the CPU.
 
 Peers, in the same process, float32, batch 1, 16 heads: torch.nn.functional.
-scaled_dot_product_attention (its CPU flash kernel) and the naive matmul-softmax-matmul a user
-writes by hand (q @ k^T * scale, masked_fill for causal, softmax, @ v). Shapes: d 64 and 128,
-seq 1024 and 4096, causal and not; the forward alone (torch under no_grad) and forward +
-backward (torch autograd with requires_grad inputs; softreg's attention(..., return_lse=True)
-then attention_backward). Decoding: one query row per head against a key/value cache of 32,768
-rows, d 128, set against a copy of the same bytes (torch's copy_ of a tensor as large as K and
-V together, on the same threads). Times are medians of interleaved calls (each method in turn,
-so a slow phase of the machine hits all alike); GFLOP/s count 4 seq_q seq_k d per head forward
-(half for causal) and 2.5 times that backward (the five products against the forward's two),
-and are set against the float32 FMA peak that bench/fma_peak measures on the same threads.
-Peak extra memory: each method runs in a fresh process at seq 4096, d 64; the growth of the peak
-resident set during one call (after a first call), less the outputs every method returns.
+scaled_dot_product_attention with its CPU flash kernel forced (sdpa_kernel(FLASH_ATTENTION)), and
+the naive matmul-softmax-matmul a user writes by hand (q @ k^T * scale, masked_fill for causal,
+softmax, @ v). Shapes: d 64 and 128, seq 1024 and 4096, causal and not; the forward alone (torch
+under no_grad) and forward + backward (torch autograd with requires_grad inputs; softreg's
+attention(..., return_lse=True) then attention_backward). Decoding: one query row per head against
+a key/value cache of 32,768 rows, d 128, set against a copy of the same bytes (torch's copy_ of a
+tensor as large as K and V together, on the same threads). Times are medians of interleaved calls
+(each method in turn, so a slow phase of the machine hits all alike); GFLOP/s count 4 seq_q seq_k d
+per head forward (half for causal) and 2.5 times that backward (the five products against the
+forward's two), and are set against the float32 FMA peak that bench/fma_peak measures on the same
+threads. Peak extra memory: each method runs in a fresh process at seq 4096, d 64; the growth of
+the peak resident set during one call (after a first call), less the outputs every method returns.
 """
 import argparse
 import json
@@ -53,7 +53,10 @@ def inputs(seq, d, seq_q=None, seed=0):
 
 def methods(torch, softreg, q, k, v, g, causal, backward):
     """(name, callable) for softreg, torch SDPA and torch naive."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
     F = torch.nn.functional
+    flash = SDPBackend.FLASH_ATTENTION  # forced: an error, not a silent fallback, if unusable
     scale = 1.0 / np.sqrt(q.shape[-1])
     tq, tk, tv, tg = (torch.from_numpy(x) for x in (q, k, v, g))
     seq_q, seq_k = q.shape[2], k.shape[2]
@@ -70,7 +73,7 @@ def methods(torch, softreg, q, k, v, g, causal, backward):
             softreg.attention(q, k, v, causal=causal)
 
         def sdpa():
-            with torch.no_grad():
+            with torch.no_grad(), sdpa_kernel(flash):
                 F.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
 
         def torch_naive():
@@ -88,7 +91,8 @@ def methods(torch, softreg, q, k, v, g, causal, backward):
     def sdpa():
         for x in leaves:
             x.grad = None
-        F.scaled_dot_product_attention(*leaves, is_causal=causal).backward(tg)
+        with sdpa_kernel(flash):
+            F.scaled_dot_product_attention(*leaves, is_causal=causal).backward(tg)
 
     def torch_naive():
         for x in leaves:
@@ -194,6 +198,8 @@ def main():
     # Decoding against a long cache, and a copy of the same bytes.
     q, k, v, _ = inputs(32768, 128, seq_q=1)
     tq, tk, tv = (torch.from_numpy(x) for x in (q, k, v))
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
     F = torch.nn.functional
     kv = torch.empty(2 * k.size, dtype=torch.float32)
     kv_src = torch.from_numpy(np.concatenate([k.ravel(), v.ravel()]))
@@ -202,7 +208,7 @@ def main():
         softreg.attention(q, k, v)
 
     def sdpa():
-        with torch.no_grad():
+        with torch.no_grad(), sdpa_kernel(SDPBackend.FLASH_ATTENTION):
             F.scaled_dot_product_attention(tq, tk, tv)
 
     def copy():

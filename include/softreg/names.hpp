@@ -1,6 +1,7 @@
 // The one table of names of the option enums (solver, scaling, dtype, preconditioner,
 // learning-rate schedule, reduction, data format, sampling order, causal mask, attention
-// method): the command line, the Python module and every message spell them from here.
+// method, weight layout): the command line, the Python module and every message spell them
+// from here.
 #pragma once
 
 #include <optional>
@@ -10,6 +11,7 @@
 
 #include "softreg/attention.hpp"
 #include "softreg/data.hpp"
+#include "softreg/linear_loss.hpp"
 #include "softreg/loss.hpp"
 #include "softreg/model.hpp"
 #include "softreg/optim.hpp"

@@ -4,7 +4,8 @@ Kernels (NumPy arrays of any shape, float32 or float64, reduced along any axis):
 :func:`softmax`, :func:`log_softmax`, :func:`logsumexp`, :func:`cross_entropy`,
 :func:`cross_entropy_with_grad`. Token sampling: :func:`sample` (temperature, top-k, top-p,
 min-p, penalties, logit bias; sort-free, reproducible). Attention: :func:`attention`,
-:func:`attention_backward` (tiled, grouped heads, causal, masks, decoding). The worker-thread count: :func:`set_num_threads`,
+:func:`attention_backward` (tiled, grouped heads, causal, masks, decoding). The output layer
+and its loss without the logits: :func:`linear_cross_entropy`. The worker-thread count: :func:`set_num_threads`,
 :func:`get_num_threads`. The classifier: :class:`SoftmaxRegression` (scikit-learn API).
 Model files: :meth:`SoftmaxRegression.save_model`, :func:`load_model`. Data files:
 :func:`read_dataset`. docs/PYTHON.md describes them all.
@@ -13,6 +14,7 @@ from softreg._core import (
     cross_entropy,
     cross_entropy_with_grad,
     get_num_threads,
+    linear_cross_entropy,
     log_softmax,
     logsumexp,
     set_num_threads,
@@ -32,6 +34,7 @@ __all__ = [
     "sample",
     "attention",
     "attention_backward",
+    "linear_cross_entropy",
     "sampling_uniform",
     "Sample",
     "set_num_threads",

@@ -5,10 +5,11 @@
 
 namespace softreg::python {
 
-void register_kernels(pybind11::module_& m);    // kernels.cpp
-void register_model(pybind11::module_& m);      // model.cpp
-void register_data(pybind11::module_& m);       // data.cpp
-void register_sampling(pybind11::module_& m);   // sampling.cpp
-void register_attention(pybind11::module_& m);  // attention.cpp
+void register_kernels(pybind11::module_& m);      // kernels.cpp
+void register_model(pybind11::module_& m);        // model.cpp
+void register_data(pybind11::module_& m);         // data.cpp
+void register_sampling(pybind11::module_& m);     // sampling.cpp
+void register_attention(pybind11::module_& m);    // attention.cpp
+void register_linear_loss(pybind11::module_& m);  // linear_loss.cpp
 
 }  // namespace softreg::python

@@ -46,6 +46,9 @@ constexpr std::array<NamedValue<CausalMask>, 5> kCausalMasks{
      {CausalMask::bottom_right, "bottom_right"}}};
 constexpr std::array<NamedValue<AttentionMethod>, 2> kAttentionMethods{
     {{AttentionMethod::tiled, "tiled"}, {AttentionMethod::naive, "naive"}}};
+// The weight's layout of the fused linear + cross-entropy: the seed's d x K, PyTorch's K x d.
+constexpr std::array<NamedValue<WeightLayout>, 2> kWeightLayouts{
+    {{WeightLayout::dk, "dk"}, {WeightLayout::kd, "kd"}}};
 constexpr std::array<NamedValue<DataFormat>, 6> kFormats{{{DataFormat::automatic, "auto"},
                                                           {DataFormat::csv, "csv"},
                                                           {DataFormat::libsvm, "libsvm"},
@@ -99,6 +102,10 @@ std::span<const NamedValue<CausalMask>> enum_names<CausalMask>() {
 template <>
 std::span<const NamedValue<AttentionMethod>> enum_names<AttentionMethod>() {
   return kAttentionMethods;
+}
+template <>
+std::span<const NamedValue<WeightLayout>> enum_names<WeightLayout>() {
+  return kWeightLayouts;
 }
 template <>
 std::span<const NamedValue<DataFormat>> enum_names<DataFormat>() {
@@ -158,6 +165,7 @@ SOFTREG_NAMES(DataFormat)
 SOFTREG_NAMES(SamplingOrder)
 SOFTREG_NAMES(CausalMask)
 SOFTREG_NAMES(AttentionMethod)
+SOFTREG_NAMES(WeightLayout)
 #undef SOFTREG_NAMES
 
 // The older per-enum functions, now views of the tables.

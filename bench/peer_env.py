@@ -80,3 +80,41 @@ def describe():
           f"{b['num_threads']} threads, {b['threading_layer']}); "
           f"OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset", flush=True)
     return record
+
+
+def interleaved_medians(fns, min_time, least=5):
+    """Median time of each function, the functions called in turn after one warm-up call each
+    (so that a slow phase of the machine hits all of them alike), at least `least` rounds and
+    about min_time seconds per function."""
+    import time
+
+    for fn in fns:
+        fn()
+    times = [[] for _ in fns]
+    start = time.perf_counter()
+    while len(times[0]) < least or time.perf_counter() - start < min_time * len(fns):
+        for t, fn in zip(times, fns):
+            t0 = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - t0)
+    return [sorted(t)[len(t) // 2] for t in times]
+
+
+def peak_growth_mib(fn):
+    """MiB by which one call of fn raises the peak resident set (Linux): fn is called once to
+    settle lazy initialisation, the peak (VmHWM) is reset to the current resident set by writing
+    5 to /proc/self/clear_refs, and fn is called again."""
+
+    def status(field):
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024  # kB -> MiB
+        raise RuntimeError(field + " not in /proc/self/status")
+
+    fn()
+    before = status("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    fn()
+    return status("VmHWM") - before

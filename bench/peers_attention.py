@@ -19,26 +19,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import peer_env  # first: settles the OpenBLAS environment before NumPy / torch load
 
 import numpy as np  # noqa: E402
 
 HEADS = 16
-
-
-def interleaved_medians(fns, min_time, least=5):
-    for fn in fns:
-        fn()
-    times = [[] for _ in fns]
-    start = time.perf_counter()
-    while len(times[0]) < least or time.perf_counter() - start < min_time * len(fns):
-        for t, fn in zip(times, fns):
-            t0 = time.perf_counter()
-            fn()
-            t.append(time.perf_counter() - t0)
-    return [sorted(t)[len(t) // 2] for t in times]
 
 
 def inputs(seq, d, seq_q=None, seed=0):
@@ -120,23 +106,10 @@ def memory_child(args):
     backward = args.memory_child.endswith("+bwd")
     name = args.memory_child.removesuffix("+bwd")
     fn = dict(methods(torch, softreg, q, k, v, g, False, backward))[name]
-    # Linux: writing 5 to clear_refs resets the peak resident set (VmHWM) to the current one.
     # The outputs every method returns (out; with the backward dq, dk, dv) are subtracted, so
     # what remains is working memory.
-    def status(field):
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024  # kB -> MiB
-        raise RuntimeError(field + " not in /proc/self/status")
-
-    fn()  # first call: lazy initialisation (thread pools, caches) is not working memory
-    before = status("VmRSS")
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    fn()
     outputs = (q.nbytes + (q.nbytes + k.nbytes + v.nbytes if backward else 0)) / 2**20
-    print(json.dumps({"mib": max(status("VmHWM") - before - outputs, 0.0)}))
+    print(json.dumps({"mib": max(peer_env.peak_growth_mib(fn) - outputs, 0.0)}))
 
 
 def memory(args, name):
@@ -181,7 +154,7 @@ def main():
                 for causal in (False, True):
                     q, k, v, g = inputs(seq, d)
                     fns = methods(torch, softreg, q, k, v, g, causal, backward)
-                    t = interleaved_medians([f for _, f in fns], args.min_time, least=3)
+                    t = peer_env.interleaved_medians([f for _, f in fns], args.min_time, least=3)
                     flops = 4.0 * seq * seq * d * HEADS * (0.5 if causal else 1.0)
                     if backward:
                         flops *= 3.5
@@ -214,7 +187,7 @@ def main():
     def copy():
         kv.copy_(kv_src)
 
-    t = interleaved_medians([ours, sdpa, copy], args.min_time)
+    t = peer_env.interleaved_medians([ours, sdpa, copy], args.min_time)
     nbytes = k.nbytes + v.nbytes
     print(f"decode: 1 query row x {HEADS} heads, cache 32768 x d 128 ({nbytes / 2**20:.0f} MiB of "
           f"K and V): softreg {t[0]*1e3:.2f} ms ({nbytes / t[0] / 1e9:.1f} GB/s), sdpa "

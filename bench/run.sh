@@ -35,3 +35,7 @@ echo
 echo "== attention side by side with PyTorch (SDPA and the naive path; decoding against a copy)"
 peer "$bench/peers_attention.py" --softreg-python "$build_dir/python" \
   --fma-peak "$build_dir/bench/fma_peak" --json "$out_dir/attention.json"
+echo
+echo "== the output layer + loss side by side (fused, materialised on NumPy's BLAS, PyTorch)"
+peer "$bench/peers_linear_ce.py" --softreg-python "$build_dir/python" \
+  --fma-peak "$build_dir/bench/fma_peak" --json "$out_dir/linear_ce.json"

@@ -1,5 +1,6 @@
 """Markdown tables for docs/BENCHMARKS.md from one make bench run's JSON files
-(bench-results/kernels_vs_torch.json, fashion_mnist.json, sampling.json and attention.json). Usage:
+(bench-results/kernels_vs_torch.json, fashion_mnist.json, sampling.json, attention.json and
+linear_ce.json; any of them may be missing). Usage:
     python bench/tables.py [bench-results]
 """
 import json
@@ -89,10 +90,27 @@ def attention(path):
           ", ".join(f"{k} {v:.0f}" for k, v in mem.items()))
 
 
+def linear_ce(path):
+    data = json.load(open(path))
+    print("| case | threads | softreg s | materialised s | torch s | three GEMMs s | / GEMMs | "
+          "vs torch | GFLOP/s | of peak |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in data["results"]:
+        t = r["seconds"]
+        print(f"| {r['case']} (n {r['n']}, d {r['d']}, K {r['k']}) | {r['threads']} | "
+              f"{t['softreg']:.2f} | {t['materialised']:.2f} | {t['torch']:.2f} | "
+              f"{t['three GEMMs']:.2f} | {t['softreg'] / t['three GEMMs']:.2f} | "
+              f"{t['torch'] / t['softreg']:.2f} | {r['gflops']:.0f} | "
+              f"{r['gflops'] / r['peak_gflops']:.0%} |")
+    print("\nPeak extra memory (MiB): " +
+          ", ".join(f"{k} {v:.0f}" for k, v in data["memory_mib"].items()))
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "bench-results"
     parts = [("kernels_vs_torch.json", kernels), ("fashion_mnist.json", training),
-             ("sampling.json", sampling), ("attention.json", attention)]
+             ("sampling.json", sampling), ("attention.json", attention),
+             ("linear_ce.json", linear_ce)]
     present = [(name, fn) for name, fn in parts if os.path.exists(os.path.join(out, name))]
     if not present:
         sys.exit(f"tables.py: no benchmark results in {out}/ (run make bench)")

@@ -99,8 +99,9 @@ double linear_cross_entropy_with_grad(std::span<const double> hidden, std::size_
                                       const LinearCrossEntropyOptions<double>& options = {},
                                       std::span<double> row_losses = {});
 
-/// Rows per chunk for (n, K): the chunk's logits (K x rows, padded to 16) are the call's main
-/// working memory, kept near 3% of the n x K logits (16 to 256 rows).
-std::size_t linear_cross_entropy_chunk_rows(std::size_t n, std::size_t k);
+/// Rows per chunk for (n, d, K): the chunk's logits (K x rows, rows padded to 16), its packed
+/// hidden rows and the vocabulary slices' parts of d_hidden are the call's working memory, kept
+/// within 4.5% of the n x K float32 logits (16 to 256 rows; 16 rows when n is small).
+std::size_t linear_cross_entropy_chunk_rows(std::size_t n, std::size_t d, std::size_t k);
 
 }  // namespace softreg

@@ -21,9 +21,10 @@ namespace softreg {
 namespace detail {
 namespace {
 
-/// Vocabulary slices per call: enough for the threads, at least 1024 classes each.
+/// Vocabulary slices per call: enough for the threads, at least 1024 classes each (8 at most:
+/// each holds its own part of the chunk's d_hidden).
 std::size_t slice_count(std::size_t k) {
-  return std::max<std::size_t>(1, std::min<std::size_t>(16, k / 1024));
+  return std::max<std::size_t>(1, std::min<std::size_t>(8, k / 1024));
 }
 
 [[noreturn]] void fail(const char* caller, const std::string& what) {
@@ -138,7 +139,7 @@ double run(const char* caller, std::span<const T> hidden, std::size_t n, std::si
   }
   const bool backward = dw != nullptr || db != nullptr || dh_out != nullptr;
 
-  const std::size_t chunk = linear_cross_entropy_chunk_rows(n, k);
+  const std::size_t chunk = linear_cross_entropy_chunk_rows(n, d, k);
   const std::size_t ld_max = (chunk + 15) / 16 * 16;
   const std::size_t slices = slice_count(k);
   const std::size_t dh_size = p.kd ? ld_max * d : d * ld_max;
@@ -247,9 +248,12 @@ double run(const char* caller, std::span<const T> hidden, std::size_t n, std::si
 }  // namespace
 }  // namespace detail
 
-std::size_t linear_cross_entropy_chunk_rows(std::size_t n, std::size_t k) {
-  (void)k;
-  const std::size_t rows = n * 3 / 100 / 16 * 16;
+std::size_t linear_cross_entropy_chunk_rows(std::size_t n, std::size_t d, std::size_t k) {
+  // The chunk's logits (K x rows), its packed hidden rows (d x rows) and the slices' parts of
+  // d_hidden (slices x rows x d) within 4.5% of the n x K logits, in whole vectors of 16 rows.
+  const double budget = 0.045 * double(n) * double(k);
+  const double per_row = double(k) + double(detail::slice_count(k) + 1) * double(d);
+  const auto rows = static_cast<std::size_t>(budget / per_row) / 16 * 16;
   return std::clamp<std::size_t>(rows, 16, 256);
 }
 

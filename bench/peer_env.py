@@ -100,10 +100,11 @@ def interleaved_medians(fns, min_time, least=5):
     return [sorted(t)[len(t) // 2] for t in times]
 
 
-def peak_growth_mib(fn):
-    """MiB by which one call of fn raises the peak resident set (Linux): fn is called once to
-    settle lazy initialisation, the peak (VmHWM) is reset to the current resident set by writing
-    5 to /proc/self/clear_refs, and fn is called again."""
+def peak_growth_mib(fn, warm=True):
+    """MiB by which one call of fn raises the peak resident set (Linux): with warm, fn is called
+    once first to settle lazy initialisation (memory an allocator keeps from that call then
+    hides in the baseline); the peak (VmHWM) is reset to the current resident set by writing 5
+    to /proc/self/clear_refs, and fn is called (again)."""
 
     def status(field):
         with open("/proc/self/status") as f:
@@ -112,7 +113,8 @@ def peak_growth_mib(fn):
                     return int(line.split()[1]) / 1024  # kB -> MiB
         raise RuntimeError(field + " not in /proc/self/status")
 
-    fn()
+    if warm:
+        fn()
     before = status("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")

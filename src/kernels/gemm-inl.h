@@ -106,37 +106,62 @@ HWY_INLINE void GemmColumns(D d, std::size_t w, std::size_t kd, const T* a, std:
 /// C (m x n) = or += A (m x kd) B (kd x n), in panels of kTileVecs vectors of columns,
 /// kTileRows rows of A at a time (layouts as GemmTile). Each C entry is its own sum over p in
 /// order, so the result does not depend on m, n or how the caller blocks them.
+/// The rows [r, r + mr) of C (mr <= kTileRows) over columns [j, j + w).
+template <class D, class T = hn::TFromD<D>>
+HWY_INLINE void GemmRows(D d, std::size_t mr, std::size_t w, std::size_t kd, const T* a,
+                         std::size_t ars, std::size_t acs, const T* b, std::size_t brs, T* c,
+                         std::size_t crs, bool accumulate) {
+  switch (mr) {
+    case kTileRows:
+      GemmColumns<kTileRows>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
+      break;
+    case 5:
+      GemmColumns<5>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
+      break;
+    case 4:
+      GemmColumns<4>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
+      break;
+    case 3:
+      GemmColumns<3>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
+      break;
+    case 2:
+      GemmColumns<2>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
+      break;
+    case 1:
+      GemmColumns<1>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
+      break;
+    default:
+      break;
+  }
+}
+
+/// Which loop of Gemm is outermost. columns_outer: one panel of B (kd x kTileVecs vectors)
+/// stays in L1 while the rows of A go by (B reused, the usual order). rows_outer: one tile of
+/// kTileRows rows of C is finished across all its columns before the next (C's rows are then
+/// read and written front to back, which the prefetchers follow when C is far larger than any
+/// cache: the accumulation of d_weight).
+enum class GemmOrder { columns_outer, rows_outer };
+
 template <class D, class T = hn::TFromD<D>>
 void Gemm(D d, std::size_t m, std::size_t n, std::size_t kd, const T* a, std::size_t ars,
-          std::size_t acs, const T* b, std::size_t brs, T* c, std::size_t crs, bool accumulate) {
-  const std::size_t N = hn::Lanes(d);
-  for (std::size_t j = 0; j < n; j += kTileVecs * N) {
-    const std::size_t w = std::min(kTileVecs * N, n - j);
-    std::size_t r = 0;
-    for (; r + kTileRows <= m; r += kTileRows) {
-      GemmColumns<kTileRows>(d, w, kd, a + r * ars, ars, acs, b + j, brs, c + r * crs + j, crs,
-                             accumulate);
+          std::size_t acs, const T* b, std::size_t brs, T* c, std::size_t crs, bool accumulate,
+          GemmOrder order = GemmOrder::columns_outer) {
+  const std::size_t panel = kTileVecs * hn::Lanes(d);
+  if (order == GemmOrder::rows_outer) {
+    for (std::size_t r = 0; r < m; r += kTileRows) {
+      const std::size_t mr = std::min(kTileRows, m - r);
+      for (std::size_t j = 0; j < n; j += panel) {
+        GemmRows(d, mr, std::min(panel, n - j), kd, a + r * ars, ars, acs, b + j, brs,
+                 c + r * crs + j, crs, accumulate);
+      }
     }
-    const T* ar = a + r * ars;
-    T* cr = c + r * crs + j;
-    switch (m - r) {
-      case 5:
-        GemmColumns<5>(d, w, kd, ar, ars, acs, b + j, brs, cr, crs, accumulate);
-        break;
-      case 4:
-        GemmColumns<4>(d, w, kd, ar, ars, acs, b + j, brs, cr, crs, accumulate);
-        break;
-      case 3:
-        GemmColumns<3>(d, w, kd, ar, ars, acs, b + j, brs, cr, crs, accumulate);
-        break;
-      case 2:
-        GemmColumns<2>(d, w, kd, ar, ars, acs, b + j, brs, cr, crs, accumulate);
-        break;
-      case 1:
-        GemmColumns<1>(d, w, kd, ar, ars, acs, b + j, brs, cr, crs, accumulate);
-        break;
-      default:
-        break;
+    return;
+  }
+  for (std::size_t j = 0; j < n; j += panel) {
+    const std::size_t w = std::min(panel, n - j);
+    for (std::size_t r = 0; r < m; r += kTileRows) {
+      GemmRows(d, std::min(kTileRows, m - r), w, kd, a + r * ars, ars, acs, b + j, brs,
+               c + r * crs + j, crs, accumulate);
     }
   }
 }

@@ -49,8 +49,10 @@ def read_man_pages(limit_words):
 
 
 def peak_growth_mib(fn):
-    """MiB by which one call of fn raises the peak resident set (Linux: VmHWM reset by writing
-    5 to /proc/self/clear_refs after a first call)."""
+    """MiB by which a call of fn raises the peak resident set (Linux: VmHWM reset to the current
+    resident set by writing 5 to /proc/self/clear_refs). Memory that an earlier call left with
+    the allocator would not show, so each method is measured before it is otherwise used at this
+    batch size."""
     def status(field):
         with open("/proc/self/status") as f:
             for line in f:
@@ -58,7 +60,6 @@ def peak_growth_mib(fn):
                     return int(line.split()[1]) / 1024
         return float("nan")
 
-    fn()
     before = status("VmRSS")
     try:
         with open("/proc/self/clear_refs", "w") as f:
@@ -71,11 +72,13 @@ def peak_growth_mib(fn):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--words", type=int, default=600_000, help="words of text to read")
-    ap.add_argument("--vocab", type=int, default=20_000, help="vocabulary size (most frequent)")
+    ap.add_argument("--words", type=int, default=5_000_000, help="words of text to read")
+    ap.add_argument("--train-words", type=int, default=600_000,
+                    help="words of that text to train on (the vocabulary comes from all of it)")
+    ap.add_argument("--vocab", type=int, default=30_000, help="vocabulary size (most frequent)")
     ap.add_argument("--dim", type=int, default=64, help="embedding width d")
     ap.add_argument("--batch", type=int, default=4096, help="tokens per step")
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--lr", type=float, default=0.01, help="Adam's step size")
     args = ap.parse_args()
 
@@ -99,30 +102,12 @@ def main():
     params = [emb, w, b]
     moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
     beta1, beta2, step = 0.9, 0.999, 0
-    x, y = tokens[:-1], tokens[1:]
+    train = tokens[: args.train_words]
+    x, y = train[:-1], train[1:]
     print(f"model: embedding {k} x {d} -> output layer {k} x {d} + bias; uniform guess "
           f"log({k}) = {np.log(k):.3f}")
-    for epoch in range(args.epochs):
-        order = rng.permutation(len(x) - len(x) % args.batch).reshape(-1, args.batch)
-        t0, total = time.perf_counter(), 0.0
-        for rows in order:
-            h = emb[x[rows]]
-            loss, dh, dw, db = softreg.linear_cross_entropy(h, w, y[rows], bias=b,
-                                                            weight_layout="kd", return_grad=True)
-            demb = np.zeros_like(emb)
-            np.add.at(demb, x[rows], dh)
-            step += 1
-            for p, g, (m, v) in zip(params, (demb, dw, db), moments):
-                m *= beta1
-                m += (1 - beta1) * g
-                v *= beta2
-                v += (1 - beta2) * g * g
-                p -= (args.lr * np.sqrt(1 - beta2**step) / (1 - beta1**step)) * m / (np.sqrt(v) + 1e-8)
-            total += loss
-        print(f"epoch {epoch + 1}: mean loss {total / len(order):.3f} "
-              f"({len(order)} steps, {time.perf_counter() - t0:.1f} s)")
-
     h, target = emb[x[: args.batch]], y[: args.batch]
+    grads = (h.nbytes + w.nbytes + b.nbytes) / 2**20  # what either way returns
 
     def fused():
         softreg.linear_cross_entropy(h, w, target, bias=b, weight_layout="kd", return_grad=True)
@@ -133,10 +118,30 @@ def main():
         g @ w, g.T @ h, g.sum(axis=0)
 
     logits = args.batch * k * 4 / 2**20
-    grads = (h.nbytes + w.nbytes) / 2**20
-    print(f"peak extra memory of one step's loss and gradients ({args.batch} tokens; the logits "
-          f"alone are {logits:.0f} MiB, the gradients {grads:.0f} MiB): fused "
-          f"{peak_growth_mib(fused):.0f} MiB, materialised {peak_growth_mib(materialised):.0f} MiB")
+    print(f"peak extra memory of one step's loss and gradients beyond the gradients themselves "
+          f"({args.batch} tokens; the logits alone are {logits:.0f} MiB): fused "
+          f"{peak_growth_mib(fused) - grads:.0f} MiB, materialised "
+          f"{peak_growth_mib(materialised) - grads:.0f} MiB")
+    for epoch in range(args.epochs):
+        order = rng.permutation(len(x) - len(x) % args.batch).reshape(-1, args.batch)
+        t0, total = time.perf_counter(), 0.0
+        for rows in order:
+            h = emb[x[rows]]
+            loss, dh, dw, db = softreg.linear_cross_entropy(h, w, y[rows], bias=b,
+                                                            weight_layout="kd", return_grad=True)
+            demb = np.zeros_like(emb)
+            np.add.at(demb, x[rows], dh)
+            step += 1
+            rate = args.lr * np.sqrt(1 - beta2**step) / (1 - beta1**step)
+            for p, g, (m, v) in zip(params, (demb, dw, db), moments):
+                m *= beta1
+                m += (1 - beta1) * g
+                v *= beta2
+                v += (1 - beta2) * g * g
+                p -= rate * m / (np.sqrt(v) + 1e-8)
+            total += loss
+        print(f"epoch {epoch + 1}: mean loss {total / len(order):.3f} "
+              f"({len(order)} steps, {time.perf_counter() - t0:.1f} s)")
 
 
 if __name__ == "__main__":

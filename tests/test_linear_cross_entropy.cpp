@@ -132,7 +132,8 @@ Out materialised(const Case& c, const Data& x) {
 
 /// The fused layer in T, either layout; dw returned in dk layout.
 template <class T>
-Out fused(const Case& c, const Data& x, WeightLayout layout, int threads = 0, bool grads = true) {
+Out fused(const Case& c, const Data& x, WeightLayout layout, int threads = 0, bool grads = true,
+          bool filter = false) {
   const std::size_t n = c.n, d = c.d, k = c.k;
   const std::vector<T> h(x.h.begin(), x.h.end()), b(x.b.begin(), x.b.end());
   const std::vector<T> cw(x.cw.begin(), x.cw.end());
@@ -146,6 +147,7 @@ Out fused(const Case& c, const Data& x, WeightLayout layout, int threads = 0, bo
   o.softcap = c.cap;
   o.layout = layout;
   o.threads = threads;
+  o.filter_gradient = filter;
   std::vector<T> rows(n, T(-7)), dh(n * d, T(-7)), dw(d * k, T(-7)), db(c.bias ? k : 0, T(-7));
   Out r;
   if (grads) {
@@ -304,6 +306,49 @@ TEST(LinearCrossEntropy, ResultsDoNotDependOnThreadsOrOnHowRowsAreChunked) {
   const Out part = fused<float>(half, xs, WeightLayout::kd, 2);
   for (std::size_t i = 0; i < 37; ++i) EXPECT_EQ(part.rows[i], one.rows[i]) << i;
   for (std::size_t e = 0; e < 37 * c.d; ++e) EXPECT_EQ(part.dh[e], one.dh[e]) << e;
+}
+
+TEST(LinearCrossEntropy, GradientFilteringSkipsOnlyNegligibleBlocksWithinItsBound) {
+  // Targets in the first block of 256 classes; every class from 256 on has a bias of -40, so
+  // its probabilities are below e^-40 < 2^-24 and its blocks are skipped.
+  Case c{40, 6, 2100, true};
+  Data x(c, 31);
+  for (auto& t : x.t) t %= 256;
+  for (std::size_t q = 256; q < c.k; ++q) x.b[q] = -40;
+  for (const auto layout : {WeightLayout::dk, WeightLayout::kd}) {
+    const Out full = fused<double>(c, x, layout);
+    const Out skip = fused<double>(c, x, layout, 0, true, true);
+    EXPECT_EQ(skip.loss, full.loss);
+    // The bound of the header: r_i (S_i + 2 z lse_i) is 1 / 40 here (mean over 40 rows).
+    const double coef = 1.0 / 40 / 16777216.0;
+    double wsum = 0, hsum = 0;
+    for (std::size_t q = 256; q < c.k; ++q) {
+      for (std::size_t j = 0; j < c.d; ++j) wsum = std::max(wsum, std::abs(x.w[j * c.k + q]));
+    }
+    for (double v : x.h) hsum += std::abs(v);
+    for (std::size_t e = 0; e < full.dh.size(); ++e) {
+      EXPECT_LE(std::abs(skip.dh[e] - full.dh[e]), coef * wsum * double(c.k - 256)) << e;
+    }
+    bool skipped = false;
+    for (std::size_t j = 0; j < c.d; ++j) {
+      for (std::size_t q = 0; q < c.k; ++q) {
+        const std::size_t e = j * c.k + q;
+        EXPECT_LE(std::abs(skip.dw[e] - full.dw[e]), coef * hsum) << e;
+        if (q >= 256 && skip.dw[e] == 0.0 && full.dw[e] != 0.0) skipped = true;
+        if (q < 256) {  // the block with the targets: untouched
+          EXPECT_EQ(skip.dw[e], full.dw[e]) << e;
+        }
+      }
+    }
+    EXPECT_TRUE(skipped) << "no block was skipped";
+    for (std::size_t q = 256; q < c.k; ++q) EXPECT_EQ(skip.db[q], 0.0) << q;
+  }
+  // With label smoothing every class has a gradient of its own: the filter does nothing.
+  c.smoothing = 0.1;
+  const Out full = fused<float>(c, x, WeightLayout::kd);
+  const Out skip = fused<float>(c, x, WeightLayout::kd, 0, true, true);
+  EXPECT_EQ(skip.dw, full.dw);
+  EXPECT_EQ(skip.dh, full.dh);
 }
 
 TEST(LinearCrossEntropy, EdgeCases) {

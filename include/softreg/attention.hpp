@@ -52,7 +52,7 @@ enum class CausalMask {
 /// Which implementation runs.
 enum class AttentionMethod {
   tiled,  // online softmax over key blocks, no seq_q x seq_k storage (the default)
-  naive,  // the reference: scores materialised one head at a time, evaluated in float64
+  naive,  // the reference: one row of scores at a time, held and evaluated in float64
 };
 
 /// Sizes of one call. heads and kv_heads >= 1 with heads a multiple of kv_heads (unless batch

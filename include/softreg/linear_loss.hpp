@@ -47,6 +47,14 @@ struct LinearCrossEntropyOptions {
   double label_smoothing = 0.0;        // in [0, 1]
   double z_loss = 0.0;                 // coefficient of lse^2, finite and >= 0
   double softcap = 0.0;                // 0: off; > 0 and finite: z <- cap tanh(z / cap)
+  /// Gradient filtering: without label smoothing, a block of 256 classes that holds no row's
+  /// target and in which every probability p_ic is below 2^-24 adds nothing to d_weight,
+  /// d_bias and d_hidden (its entries, |g_ic| < 2^-24 r_i (S_i + 2 z_loss lse_i), are below
+  /// float32 resolution of the row's target entry). The loss is unchanged; d_hidden row i may
+  /// differ by at most 2^-24 r_i (S_i + 2 z_loss lse_i) sum over skipped classes |w_c|, and a
+  /// skipped class's d_weight / d_bias entries by 2^-24 sum_i r_i (S_i + 2 z_loss lse_i) |h_i|
+  /// (tested). Ignored with label smoothing (every class then has a gradient of its own).
+  bool filter_gradient = false;
   WeightLayout layout = WeightLayout::dk;
   int threads = 0;  // 0: softreg::get_num_threads()
 };

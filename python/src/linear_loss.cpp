@@ -28,6 +28,7 @@ struct LceArgs {
   std::optional<double> softcap;
   std::string reduction = "mean", layout = "dk";
   bool return_grad = false;
+  bool filter_gradient = false;
 };
 
 [[noreturn]] void value_error(const std::string& what) {
@@ -79,6 +80,7 @@ py::object run(const py::array& hidden_in, const py::object& weight_in, const py
   o.label_smoothing = args.label_smoothing;
   o.z_loss = args.z_loss;
   o.softcap = args.softcap.value_or(0.0);
+  o.filter_gradient = args.filter_gradient;
   if (args.softcap && !(*args.softcap > 0)) value_error("softcap must be > 0 (None: off)");
   if (has_cw) o.class_weights = {cw.data(), std::size_t(cw.size())};
   const std::span<const T> bias_span =
@@ -121,17 +123,18 @@ void register_linear_loss(py::module_& m) {
       [](py::object hidden, py::object weight, py::object target, py::object bias,
          std::int64_t ignore_index, double label_smoothing, double z_loss,
          std::optional<double> softcap, std::string reduction, std::string weight_layout,
-         py::object class_weights, bool return_grad) {
+         py::object class_weights, bool return_grad, bool filter_gradient) {
         const py::array h = float_array(hidden, kWhere, "hidden");
         LceArgs a{bias,    class_weights, ignore_index,  label_smoothing, z_loss,
-                  softcap, reduction,     weight_layout, return_grad};
+                  softcap, reduction,     weight_layout, return_grad,     filter_gradient};
         return precision_of(h) == Precision::f32 ? run<float>(h, weight, target, a)
                                                  : run<double>(h, weight, target, a);
       },
       arg("hidden"), arg("weight"), arg("target"), arg("bias") = py::none(),
       arg("ignore_index") = -100, arg("label_smoothing") = 0.0, arg("z_loss") = 0.0,
       arg("softcap") = py::none(), arg("reduction") = "mean", arg("weight_layout") = "dk",
-      arg("class_weights") = py::none(), arg("return_grad") = false, R"doc(
+      arg("class_weights") = py::none(), arg("return_grad") = false, arg("filter_gradient") = false,
+      R"doc(
 Cross-entropy of softmax(hidden @ W + bias) against integer targets, without the (n, K) logits.
 
 hidden (n, d); weight (d, K) with weight_layout="dk" (the seed's W) or (K, d) with "kd"
@@ -144,8 +147,10 @@ else float64; losses accumulate in float64.
 
 Returns the loss (a float, or the row losses for "none"); with return_grad=True, (loss,
 d_hidden, d_weight, d_bias): d_weight in the weight's layout, d_bias None without a bias; for
-"none" the gradients are those of the sum of the row losses. The definition and edge cases are
-in docs/NUMERICS.md ("Linear + cross-entropy").
+"none" the gradients are those of the sum of the row losses. filter_gradient=True skips the
+products of 256-class blocks without a target whose probabilities are all below 2^-24 (no
+effect with label smoothing; the bound of the change is in the C++ header). The definition and
+edge cases are in docs/NUMERICS.md ("Linear + cross-entropy").
 )doc");
 }
 

@@ -126,6 +126,7 @@ double run(const char* caller, std::span<const T> hidden, std::size_t n, std::si
   p.kd = o.layout == WeightLayout::kd;
   p.cap = static_cast<T>(o.softcap);
   p.smoothing = eps > 0;
+  p.filter = o.filter_gradient && eps == 0;
 
   T* dw = nullptr;
   T* db = nullptr;

@@ -145,6 +145,10 @@ void Gradient(D d, const LceProblem<hn::TFromD<D>>& p, const LceChunk<hn::TFromD
   for (std::size_t cb = c0; cb < c1; cb += kLceVocabBlock) {
     const std::size_t kb = std::min(kLceVocabBlock, c1 - cb);
     T* g = c.zt + cb * ld;
+    // The block's largest probability (ignored rows have p = 0), +inf once a NaN is met
+    // (x86's max would drop it), so a block with a NaN is never skipped.
+    auto pmax = hn::Zero(d);
+    const auto inf = hn::Set(d, std::numeric_limits<T>::infinity());
     for (std::size_t i = 0; i < ld; i += N) {
       const auto lse = hn::LoadU(d, c.lse + i);
       const auto pc = hn::LoadU(d, c.p_coef + i);
@@ -153,7 +157,9 @@ void Gradient(D d, const LceProblem<hn::TFromD<D>>& p, const LceChunk<hn::TFromD
         T* gp = g + j * ld + i;
         const auto z = hn::LoadU(d, gp);
         const T w = p.class_weights != nullptr ? p.class_weights[cb + j] : T(1);
-        auto v = hn::NegMulAdd(ec, hn::Set(d, w), hn::Mul(pc, Exp(d, hn::Sub(z, lse))));
+        const auto prob = Exp(d, hn::Sub(z, lse));
+        if (p.filter) pmax = hn::Max(pmax, hn::IfThenElse(hn::IsNaN(prob), inf, prob));
+        auto v = hn::NegMulAdd(ec, hn::Set(d, w), hn::Mul(pc, prob));
         if (p.cap != T(0)) {
           const auto u = hn::Mul(z, inv_cap);
           v = hn::Mul(v, hn::NegMulAdd(u, u, one));
@@ -161,15 +167,20 @@ void Gradient(D d, const LceProblem<hn::TFromD<D>>& p, const LceChunk<hn::TFromD
         hn::StoreU(v, d, gp);
       }
     }
+    bool has_target = false;
     for (std::size_t r = 0; r < nr; ++r) {
       const std::int64_t t = c.target[r];
       if (t < std::int64_t(cb) || t >= std::int64_t(cb + kb)) continue;
+      has_target = true;
       T f = c.t_coef[r];
       if (p.cap != T(0)) {
         const T u = c.z_target[r] / p.cap;
         f *= T(1) - u * u;
       }
       g[(std::size_t(t) - cb) * ld + r] -= f;
+    }
+    if (p.filter && !has_target && hn::AllTrue(d, hn::Lt(pmax, hn::Set(d, T(1.0 / 16777216.0))))) {
+      continue;
     }
     if (db != nullptr) {
       for (std::size_t j = 0; j < kb; ++j) {

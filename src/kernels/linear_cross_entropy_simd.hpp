@@ -25,6 +25,7 @@ struct LceProblem {
   bool kd = false;
   T cap = 0;
   bool smoothing = false;  // whether sum_c w_c z_c is needed
+  bool filter = false;     // skip the products of blocks whose probabilities are all < 2^-24
 };
 
 /// One chunk of rows [r0, r0 + nr), ld = nr rounded up to 16. zt holds its logits (then its

@@ -95,6 +95,185 @@ void check_grads(const char* caller, const LinearCrossEntropyGrads<T>& g, std::s
   if (!g.d_bias.empty() && !has_bias) fail(caller, "d_bias given without a bias");
 }
 
+/// One call: the problem, the reduction's constants and a chunk's buffers, then the chunks one
+/// after another (start, phase A, merge, phase B).
+template <class T>
+class FusedCall {
+ public:
+  FusedCall(std::span<const T> hidden, std::size_t n, std::size_t d, std::span<const T> weight,
+            std::size_t k, std::span<const T> bias, std::span<const std::int64_t> target,
+            const LinearCrossEntropyGrads<T>* grads, const LinearCrossEntropyOptions<T>& o,
+            std::span<T> row_losses)
+      : target_(target), o_(o), row_losses_(row_losses), threads_(resolve_threads(o.threads)) {
+    const T* cw = o.class_weights.empty() ? nullptr : o.class_weights.data();
+    p_ = {hidden.data(),
+          n,
+          d,
+          k,
+          weight.data(),
+          bias.empty() ? nullptr : bias.data(),
+          cw,
+          o.layout == WeightLayout::kd,
+          static_cast<T>(o.softcap),
+          o.label_smoothing > 0,
+          o.filter_gradient && o.label_smoothing == 0};
+    for (std::size_t c = 0; c < k; ++c) w_sum_ += weight_of(c);
+    double denominator = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (target[i] != o.ignore_index) denominator += weight_of(std::size_t(target[i]));
+    }
+    scale_ = o.reduction == Reduction::mean ? (denominator > 0 ? 1 / denominator : 0) : 1.0;
+    if (grads != nullptr) {
+      if (!grads->d_weight.empty()) dw_ = grads->d_weight.data();
+      if (!grads->d_bias.empty()) db_ = grads->d_bias.data();
+      if (!grads->d_hidden.empty()) dh_ = grads->d_hidden.data();
+      if (dw_ != nullptr) std::fill_n(dw_, d * k, T(0));
+      if (db_ != nullptr) std::fill_n(db_, k, T(0));
+    }
+    chunk_ = linear_cross_entropy_chunk_rows(n, d, k);
+    ld_max_ = (chunk_ + 15) / 16 * 16;
+    slices_ = slice_count(k);
+    dh_size_ = ld_max_ * d;
+    if (n == 0) return;
+    zt_.resize(k * ld_max_);
+    if (p_.kd) ht_.resize(d * ld_max_);
+    stats_.resize(slices_ * 4 * ld_max_);
+    if (dh_ != nullptr) dh_parts_.resize(slices_ * dh_size_);
+    for (auto* v : {&lse_, &p_coef_, &eps_coef_, &t_coef_, &z_t_}) v->resize(ld_max_);
+    tgt_.resize(ld_max_);
+  }
+
+  double run() {
+    double total = 0;
+    for (std::size_t r0 = 0; r0 < p_.n; r0 += chunk_) {
+      LceChunk<T> c = start(r0);
+      parallel_for(threads_, slices_, 1, [&](std::size_t s0, std::size_t s1) {
+        std::vector<T> scratch;
+        for (std::size_t s = s0; s < s1; ++s) {
+          simd_lce_logits(p_, c, slice_begin(s), slice_begin(s + 1), stats_of(s), scratch);
+        }
+      });
+      total += merge(c);
+      if (dw_ != nullptr || db_ != nullptr || dh_ != nullptr) gradient(c);
+    }
+    return o_.reduction == Reduction::mean ? total * scale_ : total;
+  }
+
+ private:
+  double weight_of(std::size_t c) const {
+    return p_.class_weights != nullptr ? double(p_.class_weights[c]) : 1.0;
+  }
+  std::size_t slice_begin(std::size_t s) const { return p_.k * s / slices_; }
+  LceStats<T> stats_of(std::size_t s) {
+    T* b = stats_.data() + s * 4 * ld_max_;
+    return LceStats<T>{b, b + ld_max_, b + 2 * ld_max_, b + 3 * ld_max_};
+  }
+
+  /// The chunk at row r0: its targets (-1 for ignored) and, for kd, its rows transposed.
+  LceChunk<T> start(std::size_t r0) {
+    LceChunk<T> c;
+    c.r0 = r0;
+    c.nr = std::min(chunk_, p_.n - r0);
+    c.ld = (c.nr + 15) / 16 * 16;
+    c.zt = zt_.data();
+    for (std::size_t r = 0; r < c.nr; ++r) {
+      tgt_[r] = target_[r0 + r] == o_.ignore_index ? -1 : target_[r0 + r];
+    }
+    c.target = tgt_.data();
+    if (p_.kd) {
+      for (std::size_t j = 0; j < p_.d; ++j) {
+        T* row = ht_.data() + j * c.ld;
+        for (std::size_t r = 0; r < c.nr; ++r) row[r] = p_.h[(r0 + r) * p_.d + j];
+        std::fill(row + c.nr, row + c.ld, T(0));
+      }
+      c.ht = ht_.data();
+    }
+    return c;
+  }
+
+  /// The rows' logsumexp and losses from the slices' statistics (float64, slice order), and
+  /// phase B's coefficients. Returns the sum of the chunk's row losses.
+  double merge(LceChunk<T>& c) {
+    const double eps = o_.label_smoothing, zc = o_.z_loss, k = double(p_.k);
+    for (std::size_t r = 0; r < c.ld; ++r) {
+      lse_[r] = std::numeric_limits<T>::infinity();
+      p_coef_[r] = eps_coef_[r] = t_coef_[r] = z_t_[r] = T(0);
+    }
+    double total = 0;
+    for (std::size_t r = 0; r < c.nr; ++r) {
+      double big = -std::numeric_limits<double>::infinity(), zt_r = 0, wz = 0, l = 0;
+      for (std::size_t s = 0; s < slices_; ++s) big = std::max(big, double(stats_of(s).m[r]));
+      const double use = std::isinf(big) && big < 0 ? 0.0 : big;
+      const std::int64_t t = tgt_[r];
+      for (std::size_t s = 0; s < slices_; ++s) {
+        const LceStats<T> st = stats_of(s);
+        l += double(st.l[r]) * std::exp(double(st.m[r]) - use);
+        wz += double(st.wz[r]);
+        if (t >= 0 && std::size_t(t) >= slice_begin(s) && std::size_t(t) < slice_begin(s + 1)) {
+          zt_r = double(st.z_target[r]);
+        }
+      }
+      const double lse = big + std::log(l);
+      double loss = 0;
+      if (t >= 0) {
+        const double wt = weight_of(std::size_t(t));
+        loss = (1 - eps) * wt * (lse - zt_r) + eps / k * (w_sum_ * lse - wz) + zc * lse * lse;
+        lse_[r] = static_cast<T>(lse);
+        p_coef_[r] = static_cast<T>(scale_ * ((1 - eps) * wt + eps * w_sum_ / k + 2 * zc * lse));
+        eps_coef_[r] = static_cast<T>(scale_ * eps / k);
+        t_coef_[r] = static_cast<T>(scale_ * (1 - eps) * wt);
+        z_t_[r] = static_cast<T>(zt_r);
+      }
+      if (!row_losses_.empty()) row_losses_[c.r0 + r] = static_cast<T>(loss);
+      total += loss;
+    }
+    c.lse = lse_.data();
+    c.p_coef = p_coef_.data();
+    c.eps_coef = eps_coef_.data();
+    c.t_coef = t_coef_.data();
+    c.z_target = z_t_.data();
+    return total;
+  }
+
+  /// Phase B, then the chunk's d_hidden rows as the sum of the slices' parts in slice order.
+  void gradient(const LceChunk<T>& c) {
+    std::fill(dh_parts_.begin(), dh_parts_.end(), T(0));
+    parallel_for(threads_, slices_, 1, [&](std::size_t s0, std::size_t s1) {
+      std::vector<T> scratch;
+      for (std::size_t s = s0; s < s1; ++s) {
+        T* dh = dh_ == nullptr ? nullptr : dh_parts_.data() + s * dh_size_;
+        simd_lce_gradient(p_, c, slice_begin(s), slice_begin(s + 1), dw_, db_, dh, scratch);
+      }
+    });
+    if (dh_ == nullptr) return;
+    const std::size_t d = p_.d;
+    for (std::size_t r = 0; r < c.nr; ++r) {
+      T* out = dh_ + (c.r0 + r) * d;
+      for (std::size_t j = 0; j < d; ++j) {
+        T sum = 0;
+        for (std::size_t s = 0; s < slices_; ++s) {
+          const T* part = dh_parts_.data() + s * dh_size_;
+          sum += p_.kd ? part[r * d + j] : part[j * c.ld + r];
+        }
+        out[j] = sum;
+      }
+    }
+  }
+
+  std::span<const std::int64_t> target_;
+  const LinearCrossEntropyOptions<T>& o_;
+  std::span<T> row_losses_;
+  int threads_;
+  LceProblem<T> p_;
+  double w_sum_ = 0, scale_ = 1;
+  T* dw_ = nullptr;
+  T* db_ = nullptr;
+  T* dh_ = nullptr;
+  std::size_t chunk_ = 0, ld_max_ = 0, slices_ = 0, dh_size_ = 0;
+  std::vector<T> zt_, ht_, stats_, dh_parts_, lse_, p_coef_, eps_coef_, t_coef_, z_t_;
+  std::vector<std::int64_t> tgt_;
+};
+
 template <class T>
 double run(const char* caller, std::span<const T> hidden, std::size_t n, std::size_t d,
            std::span<const T> weight, std::size_t k, std::span<const T> bias,
@@ -102,148 +281,7 @@ double run(const char* caller, std::span<const T> hidden, std::size_t n, std::si
            const LinearCrossEntropyOptions<T>& o, std::span<T> row_losses) {
   check(caller, hidden, n, d, weight, k, bias, target, o, row_losses);
   if (grads != nullptr) check_grads(caller, *grads, n, d, k, !bias.empty());
-  const int threads = resolve_threads(o.threads);
-  const T* cw = o.class_weights.empty() ? nullptr : o.class_weights.data();
-  auto weight_of = [&](std::size_t c) { return cw != nullptr ? double(cw[c]) : 1.0; };
-  double w_sum = 0;
-  for (std::size_t c = 0; c < k; ++c) w_sum += weight_of(c);
-  double denominator = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (target[i] != o.ignore_index) denominator += weight_of(std::size_t(target[i]));
-  }
-  const double scale =
-      o.reduction == Reduction::mean ? (denominator > 0 ? 1 / denominator : 0) : 1.0;
-  const double eps = o.label_smoothing, zc = o.z_loss;
-
-  LceProblem<T> p;
-  p.h = hidden.data();
-  p.n = n;
-  p.d = d;
-  p.k = k;
-  p.w = weight.data();
-  p.bias = bias.empty() ? nullptr : bias.data();
-  p.class_weights = cw;
-  p.kd = o.layout == WeightLayout::kd;
-  p.cap = static_cast<T>(o.softcap);
-  p.smoothing = eps > 0;
-  p.filter = o.filter_gradient && eps == 0;
-
-  T* dw = nullptr;
-  T* db = nullptr;
-  T* dh_out = nullptr;
-  if (grads != nullptr) {
-    if (!grads->d_weight.empty()) dw = grads->d_weight.data();
-    if (!grads->d_bias.empty()) db = grads->d_bias.data();
-    if (!grads->d_hidden.empty()) dh_out = grads->d_hidden.data();
-    if (dw != nullptr) std::fill_n(dw, d * k, T(0));
-    if (db != nullptr) std::fill_n(db, k, T(0));
-  }
-  const bool backward = dw != nullptr || db != nullptr || dh_out != nullptr;
-
-  const std::size_t chunk = linear_cross_entropy_chunk_rows(n, d, k);
-  const std::size_t ld_max = (chunk + 15) / 16 * 16;
-  const std::size_t slices = slice_count(k);
-  const std::size_t dh_size = p.kd ? ld_max * d : d * ld_max;
-  std::vector<T> zt(n > 0 ? k * ld_max : 0), ht(p.kd && n > 0 ? d * ld_max : 0);
-  std::vector<T> stats(slices * 4 * ld_max);
-  std::vector<T> dh_parts(backward && dh_out != nullptr && n > 0 ? slices * dh_size : 0);
-  std::vector<T> lse(ld_max), p_coef(ld_max), eps_coef(ld_max), t_coef(ld_max), z_t(ld_max);
-  std::vector<std::int64_t> tgt(ld_max);
-  auto slice_begin = [&](std::size_t s) { return k * s / slices; };
-  auto stats_of = [&](std::size_t s) {
-    T* b = stats.data() + s * 4 * ld_max;
-    return LceStats<T>{b, b + ld_max, b + 2 * ld_max, b + 3 * ld_max};
-  };
-
-  double total = 0;
-  for (std::size_t r0 = 0; r0 < n; r0 += chunk) {
-    LceChunk<T> c;
-    c.r0 = r0;
-    c.nr = std::min(chunk, n - r0);
-    c.ld = (c.nr + 15) / 16 * 16;
-    c.zt = zt.data();
-    for (std::size_t r = 0; r < c.nr; ++r) {
-      tgt[r] = target[r0 + r] == o.ignore_index ? -1 : target[r0 + r];
-    }
-    c.target = tgt.data();
-    if (p.kd) {
-      for (std::size_t j = 0; j < d; ++j) {
-        T* row = ht.data() + j * c.ld;
-        for (std::size_t r = 0; r < c.nr; ++r) row[r] = hidden[(r0 + r) * d + j];
-        std::fill(row + c.nr, row + c.ld, T(0));
-      }
-      c.ht = ht.data();
-    }
-    parallel_for(threads, slices, 1, [&](std::size_t s0, std::size_t s1) {
-      std::vector<T> scratch;
-      for (std::size_t s = s0; s < s1; ++s) {
-        simd_lce_logits(p, c, slice_begin(s), slice_begin(s + 1), stats_of(s), scratch);
-      }
-    });
-    // The rows' logsumexp and losses (float64), and phase B's coefficients.
-    const T inf = std::numeric_limits<T>::infinity();
-    for (std::size_t r = 0; r < c.ld; ++r) {
-      lse[r] = inf;
-      p_coef[r] = eps_coef[r] = t_coef[r] = z_t[r] = T(0);
-    }
-    for (std::size_t r = 0; r < c.nr; ++r) {
-      double big = -std::numeric_limits<double>::infinity(), zt_r = 0, wz = 0;
-      for (std::size_t s = 0; s < slices; ++s) big = std::max(big, double(stats_of(s).m[r]));
-      const double use = std::isinf(big) && big < 0 ? 0.0 : big;
-      double l = 0;
-      for (std::size_t s = 0; s < slices; ++s) {
-        const LceStats<T> st = stats_of(s);
-        l += double(st.l[r]) * std::exp(double(st.m[r]) - use);
-        wz += double(st.wz[r]);
-        const std::int64_t t = tgt[r];
-        if (t >= 0 && std::size_t(t) >= slice_begin(s) && std::size_t(t) < slice_begin(s + 1)) {
-          zt_r = double(st.z_target[r]);
-        }
-      }
-      const double row_lse = big + std::log(l);
-      double loss = 0;
-      if (tgt[r] >= 0) {
-        const double wt = weight_of(std::size_t(tgt[r]));
-        loss = (1 - eps) * wt * (row_lse - zt_r) + eps / double(k) * (w_sum * row_lse - wz) +
-               zc * row_lse * row_lse;
-        lse[r] = static_cast<T>(row_lse);
-        p_coef[r] =
-            static_cast<T>(scale * ((1 - eps) * wt + eps * w_sum / double(k) + 2 * zc * row_lse));
-        eps_coef[r] = static_cast<T>(scale * eps / double(k));
-        t_coef[r] = static_cast<T>(scale * (1 - eps) * wt);
-        z_t[r] = static_cast<T>(zt_r);
-      }
-      if (!row_losses.empty()) row_losses[r0 + r] = static_cast<T>(loss);
-      total += loss;
-    }
-    if (!backward) continue;
-    c.lse = lse.data();
-    c.p_coef = p_coef.data();
-    c.eps_coef = eps_coef.data();
-    c.t_coef = t_coef.data();
-    c.z_target = z_t.data();
-    if (!dh_parts.empty()) std::fill(dh_parts.begin(), dh_parts.end(), T(0));
-    parallel_for(threads, slices, 1, [&](std::size_t s0, std::size_t s1) {
-      std::vector<T> scratch;
-      for (std::size_t s = s0; s < s1; ++s) {
-        T* dh = dh_parts.empty() ? nullptr : dh_parts.data() + s * dh_size;
-        simd_lce_gradient(p, c, slice_begin(s), slice_begin(s + 1), dw, db, dh, scratch);
-      }
-    });
-    if (dh_out == nullptr) continue;
-    for (std::size_t r = 0; r < c.nr; ++r) {
-      T* out = dh_out + (r0 + r) * d;
-      for (std::size_t j = 0; j < d; ++j) {
-        T sum = 0;
-        for (std::size_t s = 0; s < slices; ++s) {
-          const T* part = dh_parts.data() + s * dh_size;
-          sum += p.kd ? part[r * d + j] : part[j * c.ld + r];
-        }
-        out[j] = sum;
-      }
-    }
-  }
-  return o.reduction == Reduction::mean ? total * scale : total;
+  return FusedCall<T>(hidden, n, d, weight, k, bias, target, grads, o, row_losses).run();
 }
 
 }  // namespace

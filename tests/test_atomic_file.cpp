@@ -1,14 +1,20 @@
 // Tests of AtomicFile: a committed file holds exactly what was written; an abandoned one leaves
-// the target and the directory as they were; failures name the target; the CRC is zlib's.
+// the target and the directory as they were; failures name the target; the CRC is zlib's;
+// symbolic links, FIFOs and character devices are written through, never replaced.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <zlib.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "io_fixtures.hpp"
 #include "softreg/atomic_file.hpp"
@@ -100,3 +106,91 @@ TEST(AtomicFile, AMissingDirectoryIsAnIoErrorNamingTheTarget) {
 }
 
 }  // namespace
+
+namespace special {
+
+namespace fs = std::filesystem;
+
+TEST(AtomicFile, ASymlinkStaysALinkAndItsTargetIsReplaced) {
+  io_test::TempDir dir;
+  const std::string target = dir.write("real.bin", "old");
+  const std::string link = dir.path("link.bin");
+  fs::create_symlink(target, link);
+  {
+    softreg::AtomicFile f(link);
+    f.write(std::string_view("new content"));
+    f.commit();
+  }
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(read_all(target), "new content");
+  EXPECT_EQ(entries(dir.path(".")), 2u);  // no temporary left behind
+  // A dangling link creates the file it names.
+  const std::string dangling = dir.path("dangling.bin");
+  fs::create_symlink(dir.path("made.bin"), dangling);
+  {
+    softreg::AtomicFile f(dangling);
+    f.write(std::string_view("made"));
+    f.commit();
+  }
+  EXPECT_TRUE(fs::is_symlink(dangling));
+  EXPECT_EQ(read_all(dir.path("made.bin")), "made");
+}
+
+TEST(AtomicFile, AFifoIsWrittenThroughAndStaysAFifo) {
+  io_test::TempDir dir;
+  const std::string fifo = dir.path("pipe");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string got;
+  std::thread reader([&] { got = read_all(fifo); });
+  {
+    softreg::AtomicFile f(fifo);
+    f.write(std::string_view("through the pipe"));
+    f.commit();
+  }
+  reader.join();
+  EXPECT_EQ(got, "through the pipe");
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  EXPECT_EQ(entries(dir.path(".")), 1u);
+}
+
+TEST(AtomicFile, CharacterDevicesAreWrittenInPlaceAndAFullOneIsAnError) {
+  io_test::TempDir dir;
+  // Private device nodes in the scratch directory (never the real /dev): null is 1:3, full 1:7.
+  const std::string null_dev = dir.path("null"), full_dev = dir.path("full");
+  if (::mknod(null_dev.c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0 ||
+      ::mknod(full_dev.c_str(), S_IFCHR | 0666, makedev(1, 7)) != 0) {
+    GTEST_SKIP() << "cannot create device nodes here (" << std::strerror(errno)
+                 << "): needs CAP_MKNOD";
+  }
+  {
+    softreg::AtomicFile f(null_dev);
+    f.write(std::string(200000, 'x'));
+    f.commit();
+  }
+  EXPECT_TRUE(fs::is_character_file(null_dev));
+  try {
+    softreg::AtomicFile f(full_dev);
+    f.write(std::string(200000, 'x'));
+    f.commit();
+    ADD_FAILURE() << "no error writing a full device";
+  } catch (const softreg::IoError& e) {
+    EXPECT_NE(std::string(e.what()).find(full_dev + ": cannot write: No space left on device"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_TRUE(fs::is_character_file(full_dev));
+  EXPECT_EQ(entries(dir.path(".")), 2u);
+}
+
+TEST(AtomicFile, ADirectoryIsRefused) {
+  io_test::TempDir dir;
+  try {
+    const std::string here = dir.path(".");
+    softreg::AtomicFile f(here);
+    ADD_FAILURE() << "no error";
+  } catch (const softreg::IoError& e) {
+    EXPECT_EQ(std::string(e.what()), dir.path(".") + ": is a directory, not a file to write");
+  }
+}
+
+}  // namespace special

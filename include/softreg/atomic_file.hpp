@@ -10,12 +10,20 @@
 
 namespace softreg {
 
-/// Writes to a temporary file created exclusively (O_EXCL) in the target's directory,
-/// "<path>.tmp.<pid>[.<n>]", and on commit() flushes it to disk, closes it and renames it over
-/// the target, then syncs the directory. Destroyed without commit() (an exception on the way),
-/// it removes the temporary file and leaves the target as it was. Every failure throws
-/// IoError naming the target, the step and the OS reason. Keeps a running CRC-32 of the bytes
-/// written, for formats that end with one. Not copyable; one thread at a time.
+/// Writes to a temporary file created exclusively (O_EXCL, which also refuses a symlink planted
+/// at that name) in the target's directory, "<path>.tmp.<pid>[.<n>]", and on commit() flushes
+/// it to disk, closes it and renames it over the target, then syncs the directory. Destroyed
+/// without commit() (an exception on the way), it removes the temporary file and leaves the
+/// target as it was. Special targets are never replaced:
+///   - a symbolic link (or a path through one) is followed: the file it names is written
+///     atomically as above and the link stays a link (a dangling link creates its target);
+///   - a character device (/dev/null, /dev/full, a terminal), a FIFO or a socket is opened and
+///     written directly (nothing to rename; every write and the final close are checked, so a
+///     full device is an error);
+///   - a directory or a block device is refused.
+/// Every failure throws IoError naming the target, the step and the OS reason. Keeps a running
+/// CRC-32 of the bytes written, for formats that end with one. Not copyable; one thread at a
+/// time.
 class AtomicFile {
  public:
   explicit AtomicFile(std::string path);
@@ -42,8 +50,9 @@ class AtomicFile {
   void discard();
   void sync_directory() const;
 
-  std::string path_;
-  std::string tmp_;
+  std::string path_;    // as given, for messages
+  std::string target_;  // what is written: path_ with symbolic links followed
+  std::string tmp_;     // empty when writing a device or FIFO directly
   int fd_ = -1;
   bool committed_ = false;
   std::vector<unsigned char> buffer_;

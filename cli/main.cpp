@@ -1,11 +1,28 @@
 // softreg: the command line. Parses the subcommand, runs it, and turns errors into one line on
 // stderr with a non-zero exit code.
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 #include "commands.hpp"
 #include "softreg/error.hpp"
+
+namespace {
+
+/// Flushes standard output; false, with one line on stderr, if that or any earlier write to it
+/// failed (a full disk, a closed descriptor), so that no command exits 0 having lost its output.
+bool stdout_complete() {
+  errno = 0;
+  if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return true;
+  const int err = errno;
+  std::fprintf(stderr, "softreg: error: standard output: write failed%s%s\n", err ? ": " : "",
+               err ? std::strerror(err) : "");
+  return false;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -36,7 +53,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+    const int code = app.exit(e) == 0 ? 0 : 2;  // --help and --version print to stdout
+    return stdout_complete() ? code : 1;
   } catch (const softreg::Error& e) {
     std::fprintf(stderr, "softreg: error: %s\n", e.what());
     return 1;
@@ -47,5 +65,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "softreg: internal error: %s\n", e.what());
     return 3;
   }
-  return 0;
+  return stdout_complete() ? 0 : 1;
 }

@@ -256,6 +256,22 @@ def test_predict_to_a_full_device_fails_and_says_so(softreg_bin, softreg, workdi
     assert b"standard output: writing the predictions failed: No space left on device" in proc.stderr
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+@pytest.mark.parametrize("command", [["eval"], ["eval", "--json"], ["info"], ["--help"]])
+def test_every_report_to_a_full_device_fails_and_says_so(softreg_bin, softreg, workdir,
+                                                         overlapping, command):
+    import subprocess
+
+    softreg("train", "--data", "overlap.csv", "--model", "m.srm", "--quiet")
+    args = {"eval": ["--model", "m.srm", "--data", "overlap.csv"], "info": ["--model", "m.srm"],
+            "--help": []}[command[0]]
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([softreg_bin, *command, *args], cwd=workdir, stdout=full,
+                              stderr=subprocess.PIPE, timeout=60)
+    assert proc.returncode == 1
+    assert b"standard output: write failed: No space left on device" in proc.stderr
+
+
 def test_info_shows_features_and_classes(softreg, workdir, overlapping):
     softreg("train", "--data", "overlap.csv", "--model", "m.srm", "--scale", "minmax", "--quiet")
     fields = info_fields(softreg, "m.srm")

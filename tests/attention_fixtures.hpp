@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -23,6 +24,19 @@ using softreg::CausalMask;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kU32 = 1.0 / 16777216.0;  // 2^-24
+
+inline AttentionShape make_shape(std::size_t b, std::size_t h, std::size_t hkv, std::size_t sq,
+                                 std::size_t sk, std::size_t d, std::size_t dv = 0) {
+  AttentionShape s;
+  s.batch = b;
+  s.heads = h;
+  s.kv_heads = hkv;
+  s.seq_q = sq;
+  s.seq_k = sk;
+  s.head_dim = d;
+  s.value_dim = dv;
+  return s;
+}
 
 /// Which optional terms a problem carries.
 struct Terms {

@@ -17,19 +17,6 @@ namespace {
 
 using namespace attention_fixtures;
 
-AttentionShape make_shape(std::size_t b, std::size_t h, std::size_t hkv, std::size_t sq,
-                          std::size_t sk, std::size_t d, std::size_t dv = 0) {
-  AttentionShape s;
-  s.batch = b;
-  s.heads = h;
-  s.kv_heads = hkv;
-  s.seq_q = sq;
-  s.seq_k = sk;
-  s.head_dim = d;
-  s.value_dim = dv;
-  return s;
-}
-
 /// Shapes around the block sizes (64 rows, 256 keys forward, 64 keys backward), grouped and
 /// multi-query heads, seq_q != seq_k, head dims that are not a multiple of any vector width.
 std::vector<AttentionShape> straddling_shapes() {

@@ -13,19 +13,6 @@ namespace {
 
 using namespace attention_fixtures;
 
-AttentionShape shape_of(std::size_t b, std::size_t h, std::size_t hkv, std::size_t sq,
-                        std::size_t sk, std::size_t d, std::size_t dv = 0) {
-  AttentionShape s;
-  s.batch = b;
-  s.heads = h;
-  s.kv_heads = hkv;
-  s.seq_q = sq;
-  s.seq_k = sk;
-  s.head_dim = d;
-  s.value_dim = dv;
-  return s;
-}
-
 std::vector<Terms> modes() {
   std::vector<Terms> m(6);
   m[1].causal = CausalMask::top_left;
@@ -54,7 +41,7 @@ double loss(const Problem& pr) {
 TEST(AttentionBackward, ReferenceMatchesFiniteDifferences) {
   unsigned seed = 1;
   for (const auto& terms : modes()) {
-    for (const auto& shape : {shape_of(2, 4, 2, 3, 5, 3, 2), shape_of(1, 2, 1, 4, 4, 2)}) {
+    for (const auto& shape : {make_shape(2, 4, 2, 3, 5, 3, 2), make_shape(1, 2, 1, 4, 4, 2)}) {
       Problem pr(shape, terms, seed++);
       SCOPED_TRACE(describe(pr.shape, terms));
       const auto r = run<double>(pr, AttentionMethod::naive, 1);
@@ -79,10 +66,10 @@ TEST(AttentionBackward, ReferenceMatchesFiniteDifferences) {
 
 std::vector<AttentionShape> backward_shapes() {
   return {
-      shape_of(1, 2, 1, 65, 130, 16),      // two passes (one pair per batch): dk/dv, then dq
-      shape_of(2, 8, 4, 70, 129, 12, 20),  // one pass per pair (8 pairs)
-      shape_of(1, 1, 1, 1, 300, 64),
-      shape_of(3, 3, 3, 40, 7, 5, 3),
+      make_shape(1, 2, 1, 65, 130, 16),      // two passes (one pair per batch): dk/dv, then dq
+      make_shape(2, 8, 4, 70, 129, 12, 20),  // one pass per pair (8 pairs)
+      make_shape(1, 1, 1, 1, 300, 64),
+      make_shape(3, 3, 3, 40, 7, 5, 3),
   };
 }
 

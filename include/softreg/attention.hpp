@@ -124,7 +124,8 @@ struct AttentionForward {
 /// sum) of each row rescaled as blocks arrive; block products on the library's own register-
 /// tiled kernels. When the rows are few (decoding: seq_q == 1 against a long cache) the keys
 /// are also split into chunks whose partial (max, sum, out) are merged in chunk order. Extra
-/// memory: O((rows + keys) x head_dim) per thread. Float64 runs the same code in float64.
+/// memory: per thread, tiles of (head_dim + value_dim + 256) x 64 elements, plus the chunks'
+/// partial rows when the keys are split. Float64 runs the same code in float64.
 void attention(const AttentionShape& shape, const AttentionForward<float>& args,
                const AttentionMasks<float>& masks, const AttentionOptions& options);
 void attention(const AttentionShape& shape, const AttentionForward<double>& args,
@@ -144,8 +145,10 @@ struct AttentionBackward {
 /// produced out and lse). The tiled method recomputes the probabilities from lse, p_ij =
 /// exp(s_ij - lse_i), and uses D_i = dout_i . out_i; it never stores seq_q x seq_k values. The
 /// naive method ignores out and lse and recomputes the softmax from the scores, in float64.
-/// Rows that see no key give zero gradients; there is no gradient for bias or mask. Throws as
-/// attention() does, and for a missing lse (tiled).
+/// Rows that see no key give zero gradients; there is no gradient for bias or mask. Extra
+/// memory (tiled): the staged query rows, 2 (head_dim + value_dim) + 2 values each, and for
+/// each (batch, kv head) task in flight a dq accumulator of its rows. Throws as attention()
+/// does, and for a missing lse (tiled).
 void attention_backward(const AttentionShape& shape, const AttentionBackward<float>& args,
                         const AttentionMasks<float>& masks, const AttentionOptions& options);
 void attention_backward(const AttentionShape& shape, const AttentionBackward<double>& args,

@@ -21,6 +21,21 @@ inline std::string format_number(double v) {
   return buf;
 }
 
+/// Throws InvalidArgument "<caller>: <what>".
+[[noreturn]] inline void invalid_argument(const char* caller, const std::string& what) {
+  throw InvalidArgument(std::string(caller) + ": " + what);
+}
+
+/// Throws InvalidArgument "<caller>: <what> has <size> elements, expected <expected>" unless
+/// they are equal (or, with empty_ok, size is 0: an optional array not given).
+inline void check_count(const char* caller, const char* what, std::size_t size,
+                        std::size_t expected, bool empty_ok = false) {
+  if (size != expected && !(empty_ok && size == 0)) {
+    invalid_argument(caller, std::string(what) + " has " + std::to_string(size) +
+                                 " elements, expected " + std::to_string(expected));
+  }
+}
+
 /// Throws InvalidArgument unless `size` == `expected`.
 inline void check_size(const char* caller, const char* what, std::size_t size, std::size_t expected,
                        const Shape& shape) {

@@ -25,41 +25,40 @@ std::size_t ceil_div(std::size_t a, std::size_t b) {
   return (a + b - 1) / b;
 }
 
-[[noreturn]] void fail(const char* caller, const std::string& what) {
-  throw InvalidArgument(std::string(caller) + ": " + what);
-}
-
 template <class T>
 AttentionProblem<T> make_problem(const char* caller, const AttentionShape& shape,
                                  const AttentionMasks<T>& masks, const AttentionOptions& options) {
   AttentionProblem<T> p;
   p.shape = shape;
   if (p.shape.value_dim == 0) p.shape.value_dim = shape.head_dim;
-  if (shape.heads == 0 || shape.kv_heads == 0) fail(caller, "heads and kv_heads must be >= 1");
+  if (shape.heads == 0 || shape.kv_heads == 0)
+    invalid_argument(caller, "heads and kv_heads must be >= 1");
   if (shape.heads % shape.kv_heads != 0) {
-    fail(caller, "heads (" + std::to_string(shape.heads) + ") must be a multiple of kv_heads (" +
-                     std::to_string(shape.kv_heads) + ")");
+    invalid_argument(caller, "heads (" + std::to_string(shape.heads) +
+                                 ") must be a multiple of kv_heads (" +
+                                 std::to_string(shape.kv_heads) + ")");
   }
-  if (shape.head_dim == 0) fail(caller, "head_dim must be >= 1");
+  if (shape.head_dim == 0) invalid_argument(caller, "head_dim must be >= 1");
   p.group = shape.heads / shape.kv_heads;
   const double scale =
       options.scale ? *options.scale : 1.0 / std::sqrt(static_cast<double>(shape.head_dim));
   if (!std::isfinite(scale) || !std::isfinite(static_cast<T>(scale))) {
-    fail(caller, "scale must be finite in the data type, got " + format_number(scale));
+    invalid_argument(caller, "scale must be finite in the data type, got " + format_number(scale));
   }
   p.scale = static_cast<T>(scale);
   p.causal = options.causal;
   p.masks = masks;
   if (!masks.key_lengths.empty()) {
     if (masks.key_lengths.size() != shape.batch) {
-      fail(caller, "key_lengths has " + std::to_string(masks.key_lengths.size()) +
-                       " entries, expected batch = " + std::to_string(shape.batch));
+      invalid_argument(caller, "key_lengths has " + std::to_string(masks.key_lengths.size()) +
+                                   " entries, expected batch = " + std::to_string(shape.batch));
     }
     for (std::size_t b = 0; b < shape.batch; ++b) {
       const auto n = masks.key_lengths[b];
       if (n < 0 || std::size_t(n) > shape.seq_k) {
-        fail(caller, "key_lengths[" + std::to_string(b) + "] = " + std::to_string(n) +
-                         " is outside [0, seq_k = " + std::to_string(shape.seq_k) + "]");
+        invalid_argument(caller, "key_lengths[" + std::to_string(b) + "] = " + std::to_string(n) +
+                                     " is outside [0, seq_k = " + std::to_string(shape.seq_k) +
+                                     "]");
       }
     }
   }
@@ -68,7 +67,7 @@ AttentionProblem<T> make_problem(const char* caller, const AttentionShape& shape
 
 template <class T>
 void require(const char* caller, const char* name, const T* data, std::size_t elements) {
-  if (elements > 0 && data == nullptr) fail(caller, std::string(name) + " is missing");
+  if (elements > 0 && data == nullptr) invalid_argument(caller, std::string(name) + " is missing");
 }
 
 template <class T>
@@ -121,16 +120,7 @@ void merge_chunks(const AttentionProblem<T>& p, const AttentionForward<T>& a, st
       const T* oc = pc + 2 * kAttentionRowBlock + r * dv;
       for (std::size_t j = 0; j < dv; ++j) o[j] += oc[j] * w;
     }
-    const AttentionRow<T> row = attention_row(p, b, kvh, r0 + r);
-    T* out = view_row(a.out, b, row.head, row.i);
-    T lse = ninf;
-    if (l == T(0)) {
-      std::fill(out, out + dv, T(0));
-    } else {
-      for (std::size_t j = 0; j < dv; ++j) out[j] = o[j] / l;
-      lse = big + std::log(l);
-    }
-    if (a.lse != nullptr) a.lse[(b * p.shape.heads + row.head) * p.shape.seq_q + row.i] = lse;
+    finish_row(p, a, b, attention_row(p, b, kvh, r0 + r), o.data(), big, l);
   }
 }
 
@@ -197,33 +187,27 @@ void stage_rows(const AttentionProblem<T>& p, const AttentionBackward<T>& a, std
   const std::size_t nr = std::min(p.rows_per_kv_head() - r0, kAttentionRowBlock);
   const std::size_t ld = attention_padded(nr);
   std::fill(block, block + attention_stage_size(dd, dv), T(0));
-  const AttentionStaged<T> sb = attention_staged(static_cast<const T*>(block), dd, dv);
-  T* qs = block;
-  T* qs_t = block + (sb.qs_t - sb.qs);
-  T* dout = block + (sb.dout - sb.qs);
-  T* dout_t = block + (sb.dout_t - sb.qs);
-  T* lse = block + (sb.lse - sb.qs);
-  T* delta = block + (sb.delta - sb.qs);
+  const AttentionStaged<T> sb = attention_staged(block, dd, dv);
   const T inf = std::numeric_limits<T>::infinity();
-  for (std::size_t r = nr; r < ld; ++r) lse[r] = inf;
+  for (std::size_t r = nr; r < ld; ++r) sb.lse[r] = inf;
   for (std::size_t r = 0; r < nr; ++r) {
     const AttentionRow<T> row = attention_row(p, b, kvh, r0 + r);
     const T* q = view_row(a.q, b, row.head, row.i);
     const T* go = view_row(a.dout, b, row.head, row.i);
     const T* o = view_row(a.out, b, row.head, row.i);
     for (std::size_t c = 0; c < dd; ++c) {
-      qs[r * dd + c] = p.scale * q[c];
-      qs_t[c * ld + r] = p.scale * q[c];
+      sb.qs[r * dd + c] = p.scale * q[c];
+      sb.qs_t[c * ld + r] = p.scale * q[c];
     }
     double dot = 0;
     for (std::size_t c = 0; c < dv; ++c) {
-      dout[r * dv + c] = go[c];
-      dout_t[c * ld + r] = go[c];
+      sb.dout[r * dv + c] = go[c];
+      sb.dout_t[c * ld + r] = go[c];
       dot += double(go[c]) * double(o[c]);
     }
-    delta[r] = static_cast<T>(dot);
-    const T l = a.lse[(b * p.shape.heads + row.head) * p.shape.seq_q + row.i];
-    lse[r] = l == -inf ? inf : l;
+    sb.delta[r] = static_cast<T>(dot);
+    const T l = a.lse[lse_index(p, b, row)];
+    sb.lse[r] = l == -inf ? inf : l;
   }
 }
 

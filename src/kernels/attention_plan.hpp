@@ -5,8 +5,10 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include "softreg/attention.hpp"
 
@@ -101,18 +103,61 @@ AttentionRow<T> attention_row(const AttentionProblem<T>& p, std::size_t b, std::
   return row;
 }
 
+/// Where row i's logsumexp goes in the dense (batch, heads, seq_q) lse array.
+template <class T>
+std::size_t lse_index(const AttentionProblem<T>& p, std::size_t b, const AttentionRow<T>& row) {
+  return (b * p.shape.heads + row.head) * p.shape.seq_q + row.i;
+}
+
+/// Writes a finished row from its unnormalised output o (value_dim entries), maximum m and sum
+/// l: out = o / l and lse = m + log l, or out = 0 and lse = -inf when l is 0 (a row that sees
+/// no key; a NaN l makes both NaN).
+template <class T>
+void finish_row(const AttentionProblem<T>& p, const AttentionForward<T>& a, std::size_t b,
+                const AttentionRow<T>& row, const T* o, T m, T l) {
+  const std::size_t dv = p.shape.value_dim;
+  T* out = view_row(a.out, b, row.head, row.i);
+  T lse = -std::numeric_limits<T>::infinity();
+  if (l == T(0)) {
+    std::fill(out, out + dv, T(0));
+  } else {
+    for (std::size_t c = 0; c < dv; ++c) out[c] = o[c] / l;
+    lse = m + std::log(l);
+  }
+  if (a.lse != nullptr) a.lse[lse_index(p, b, row)] = lse;
+}
+
 /// Row-major staging of one block of rows for the backward pass: q scaled (rows x d and its
 /// transpose d x rows_padded), dout (rows x dv and dv x rows_padded), lse (+inf for rows that
 /// see no key, so their probabilities are 0) and D = dout . out, all per block of
-/// kAttentionRowBlock rows of a key/value head.
+/// kAttentionRowBlock rows of a key/value head. T is const for the readers.
 template <class T>
 struct AttentionStaged {
-  const T* qs;      // rows x d
-  const T* qs_t;    // d x padded
-  const T* dout;    // rows x dv
-  const T* dout_t;  // dv x padded
-  const T* lse;     // padded
-  const T* delta;   // padded
+  T* qs;      // rows x d
+  T* qs_t;    // d x padded
+  T* dout;    // rows x dv
+  T* dout_t;  // dv x padded
+  T* lse;     // padded
+  T* delta;   // padded
 };
+
+/// Elements of one staged block.
+inline std::size_t attention_stage_size(std::size_t d, std::size_t dv) {
+  return kAttentionRowBlock * (2 * d + 2 * dv + 2);
+}
+
+/// The arrays of the staged block starting at `block`.
+template <class T>
+AttentionStaged<T> attention_staged(T* block, std::size_t d, std::size_t dv) {
+  const std::size_t n = kAttentionRowBlock;
+  AttentionStaged<T> s;
+  s.qs = block;
+  s.qs_t = s.qs + n * d;
+  s.dout = s.qs_t + n * d;
+  s.dout_t = s.dout + n * dv;
+  s.lse = s.dout_t + n * dv;
+  s.delta = s.lse + n;
+  return s;
+}
 
 }  // namespace softreg::detail

@@ -90,7 +90,7 @@ void forward(const AttentionProblem<T>& p, const AttentionForward<T>& a, int thr
         T* out = view_row(a.out, b, row.head, row.i);
         for (std::size_t c = 0; c < dv; ++c) out[c] = static_cast<T>(acc[c]);
         if (a.lse != nullptr) {
-          a.lse[(b * s.heads + row.head) * s.seq_q + row.i] = static_cast<T>(sm.lse);
+          a.lse[lse_index(p, b, row)] = static_cast<T>(sm.lse);
         }
       }
     }

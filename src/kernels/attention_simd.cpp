@@ -284,29 +284,14 @@ void ForwardBlock(D d, const AttentionProblem<hn::TFromD<D>>& p,
     std::copy(o, o + nr * dv, blk.part_o);
     return;
   }
-  for (std::size_t r = 0; r < nr; ++r) {
-    T* out = view_row(a.out, blk.b, rows.row[r].head, rows.row[r].i);
-    const T* orow = o + r * dv;
-    const T lr = l[r];
-    T lse;
-    if (lr == T(0)) {
-      std::fill(out, out + dv, T(0));
-      lse = -std::numeric_limits<T>::infinity();
-    } else {
-      for (std::size_t c = 0; c < dv; ++c) out[c] = orow[c] / lr;
-      lse = m[r] + std::log(lr);
-    }
-    if (a.lse != nullptr) {
-      a.lse[(blk.b * p.shape.heads + rows.row[r].head) * p.shape.seq_q + rows.row[r].i] = lse;
-    }
-  }
+  for (std::size_t r = 0; r < nr; ++r) finish_row(p, a, blk.b, rows.row[r], o + r * dv, m[r], l[r]);
 }
 
 /// The backward tile of keys [kb, kb + kn) and one staged row block: pt = exp(s - lse) and
 /// dst = pt (dpt - delta), dpt = V dout^T, both kn x padded.
 template <class D>
 void TileGradients(D d, const AttentionProblem<hn::TFromD<D>>& p, const BlockRows<D>& rows,
-                   const AttentionStaged<hn::TFromD<D>>& sb, const hn::TFromD<D>* kblk,
+                   const AttentionStaged<const hn::TFromD<D>>& sb, const hn::TFromD<D>* kblk,
                    std::ptrdiff_t krs, const hn::TFromD<D>* vblk, std::ptrdiff_t vrs,
                    std::size_t kb, std::size_t kn, hn::TFromD<D>* pt, hn::TFromD<D>* dst) {
   using T = hn::TFromD<D>;
@@ -352,17 +337,24 @@ void BackwardKeys(D d, const AttentionProblem<hn::TFromD<D>>& p,
   const T* kbase = view_row(a.k, b, kvh, 0);
   const T* vbase = view_row(a.v, b, kvh, 0);
   const auto krs = a.k.row_stride, vrs = a.v.row_stride;
+  // The row blocks' rules (limits, mask rows), derived once for every key block.
+  std::vector<BlockRows<D>> blocks;
+  blocks.reserve((rows_total + br - 1) / br);
+  for (std::size_t r0 = 0; r0 < rows_total; r0 += br) {
+    blocks.emplace_back(p, b, kvh, r0, std::min(rows_total, r0 + br));
+  }
   for (std::size_t kb = k0; kb < k1; kb += bk) {
     const std::size_t kn = std::min(bk, k1 - kb);
     std::fill(dk_t, dk_t + kn * dd, T(0));
     std::fill(dv_t, dv_t + kn * dv, T(0));
     const T* kblk = kbase + static_cast<std::ptrdiff_t>(kb) * krs;
     const T* vblk = vbase + static_cast<std::ptrdiff_t>(kb) * vrs;
-    for (std::size_t r0 = 0, rb = 0; r0 < rows_total; r0 += br, ++rb) {
-      const BlockRows<D> rows(p, b, kvh, r0, std::min(rows_total, r0 + br));
+    for (std::size_t rb = 0; rb < blocks.size(); ++rb) {
+      const BlockRows<D>& rows = blocks[rb];
+      const std::size_t r0 = rb * br;
       if (kb >= rows.max_limit) continue;
       const std::size_t kv = std::min(kn, rows.max_limit - kb);  // keys some row sees
-      const AttentionStaged<T> sb = attention_staged(staged + rb * stage, dd, dv);
+      const AttentionStaged<const T> sb = attention_staged(staged + rb * stage, dd, dv);
       TileGradients(d, p, rows, sb, kblk, krs, vblk, vrs, kb, kv, pt, dst);
       const std::size_t nr = rows.nr, ld = rows.padded;
       Gemm(d, kv, dv, nr, pt, ld, 1, sb.dout, dv, dv_t, dv, true);
@@ -399,7 +391,7 @@ void BackwardRows(D d, const AttentionProblem<hn::TFromD<D>>& p,
   T* dq_t = carve.take(br * dd);
   std::fill(dq_t, dq_t + nr * dd, T(0));
 
-  const AttentionStaged<T> sb =
+  const AttentionStaged<const T> sb =
       attention_staged(staged + rb * attention_stage_size(dd, dv), dd, dv);
   const T* kbase = view_row(a.k, b, kvh, 0);
   const T* vbase = view_row(a.v, b, kvh, 0);

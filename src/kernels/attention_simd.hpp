@@ -29,23 +29,7 @@ void simd_attention_forward(const AttentionProblem<double>& p, const AttentionFo
                             const AttentionBlock<double>& block, std::vector<double>& scratch);
 
 /// The staged rows of (b, kvh) for the backward: block rb of kAttentionRowBlock rows starts at
-/// staged + rb * attention_stage_size(d, dv) (layout: AttentionStaged, attention.cpp).
-inline std::size_t attention_stage_size(std::size_t d, std::size_t dv) {
-  return kAttentionRowBlock * (2 * d + 2 * dv + 2);
-}
-
-template <class T>
-AttentionStaged<T> attention_staged(const T* block, std::size_t d, std::size_t dv) {
-  const std::size_t n = kAttentionRowBlock;
-  AttentionStaged<T> s;
-  s.qs = block;
-  s.qs_t = s.qs + n * d;
-  s.dout = s.qs_t + n * d;
-  s.dout_t = s.dout + n * dv;
-  s.lse = s.dout_t + n * dv;
-  s.delta = s.lse + n;
-  return s;
-}
+/// staged + rb * attention_stage_size(d, dv) (layout: attention_staged, attention_plan.hpp).
 
 /// dk and dv of keys [k0, k1) of (b, kvh), over every row of the pair (staged: the pair's first
 /// staged block). With dq_acc (rows_per_kv_head x head_dim), the dq terms of those keys are

@@ -27,55 +27,48 @@ std::size_t slice_count(std::size_t k) {
   return std::max<std::size_t>(1, std::min<std::size_t>(8, k / 1024));
 }
 
-[[noreturn]] void fail(const char* caller, const std::string& what) {
-  throw InvalidArgument(std::string(caller) + ": " + what);
-}
-
 template <class T>
 void check(const char* caller, std::span<const T> hidden, std::size_t n, std::size_t d,
            std::span<const T> weight, std::size_t k, std::span<const T> bias,
            std::span<const std::int64_t> target, const LinearCrossEntropyOptions<T>& o,
            std::span<T> row_losses) {
-  if (d == 0 || k == 0) fail(caller, "d and K must be >= 1");
-  auto size = [&](const char* what, std::size_t got, std::size_t want) {
-    if (got != want) {
-      fail(caller, std::string(what) + " has " + std::to_string(got) + " elements, expected " +
-                       std::to_string(want));
-    }
-  };
-  size("hidden", hidden.size(), n * d);
-  size("weight", weight.size(), d * k);
-  size("target", target.size(), n);
-  if (!bias.empty()) size("bias", bias.size(), k);
+  if (d == 0 || k == 0) invalid_argument(caller, "d and K must be >= 1");
+  check_count(caller, "hidden", hidden.size(), n * d);
+  check_count(caller, "weight", weight.size(), d * k);
+  check_count(caller, "target", target.size(), n);
+  check_count(caller, "bias", bias.size(), k, true);
   if (!o.class_weights.empty()) {
-    size("class_weights", o.class_weights.size(), k);
+    check_count(caller, "class_weights", o.class_weights.size(), k);
     for (std::size_t c = 0; c < k; ++c) {
       const T w = o.class_weights[c];
       if (!(w >= T(0)) || !std::isfinite(w)) {
-        fail(caller, "class_weights[" + std::to_string(c) + "] = " + format_number(double(w)) +
-                         " must be finite and >= 0");
+        invalid_argument(caller, "class_weights[" + std::to_string(c) + "] = " +
+                                     format_number(double(w)) + " must be finite and >= 0");
       }
     }
   }
   if (o.reduction == Reduction::none && row_losses.empty()) {
-    fail(caller, "Reduction::none needs row_losses");
+    invalid_argument(caller, "Reduction::none needs row_losses");
   }
-  if (!row_losses.empty()) size("row_losses", row_losses.size(), n);
+  check_count(caller, "row_losses", row_losses.size(), n, true);
   if (!(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0)) {
-    fail(caller, "label_smoothing must be in [0, 1], got " + format_number(o.label_smoothing));
+    invalid_argument(caller,
+                     "label_smoothing must be in [0, 1], got " + format_number(o.label_smoothing));
   }
   if (!(o.z_loss >= 0.0) || !std::isfinite(o.z_loss)) {
-    fail(caller, "z_loss must be finite and >= 0, got " + format_number(o.z_loss));
+    invalid_argument(caller, "z_loss must be finite and >= 0, got " + format_number(o.z_loss));
   }
   if (!(o.softcap >= 0.0) || !std::isfinite(o.softcap)) {
-    fail(caller, "softcap must be finite and > 0 (0: off), got " + format_number(o.softcap));
+    invalid_argument(caller,
+                     "softcap must be finite and > 0 (0: off), got " + format_number(o.softcap));
   }
   for (std::size_t i = 0; i < n; ++i) {
     const std::int64_t t = target[i];
     if (t != o.ignore_index && (t < 0 || t >= std::int64_t(k))) {
-      fail(caller, "target[" + std::to_string(i) + "] = " + std::to_string(t) + " is outside [0, " +
-                       std::to_string(k) + ") and not ignore_index (" +
-                       std::to_string(o.ignore_index) + ")");
+      invalid_argument(caller, "target[" + std::to_string(i) + "] = " + std::to_string(t) +
+                                   " is outside [0, " + std::to_string(k) +
+                                   ") and not ignore_index (" + std::to_string(o.ignore_index) +
+                                   ")");
     }
   }
 }
@@ -83,16 +76,10 @@ void check(const char* caller, std::span<const T> hidden, std::size_t n, std::si
 template <class T>
 void check_grads(const char* caller, const LinearCrossEntropyGrads<T>& g, std::size_t n,
                  std::size_t d, std::size_t k, bool has_bias) {
-  auto size = [&](const char* what, std::size_t got, std::size_t want) {
-    if (got != 0 && got != want) {
-      fail(caller, std::string(what) + " has " + std::to_string(got) + " elements, expected " +
-                       std::to_string(want));
-    }
-  };
-  size("d_hidden", g.d_hidden.size(), n * d);
-  size("d_weight", g.d_weight.size(), d * k);
-  size("d_bias", g.d_bias.size(), k);
-  if (!g.d_bias.empty() && !has_bias) fail(caller, "d_bias given without a bias");
+  check_count(caller, "d_hidden", g.d_hidden.size(), n * d, true);
+  check_count(caller, "d_weight", g.d_weight.size(), d * k, true);
+  check_count(caller, "d_bias", g.d_bias.size(), k, true);
+  if (!g.d_bias.empty() && !has_bias) invalid_argument(caller, "d_bias given without a bias");
 }
 
 /// One call: the problem, the reduction's constants and a chunk's buffers, then the chunks one

@@ -80,15 +80,21 @@ void check_applicable(const CLI::App& cmd, const TrainArgs& args) {
                                "does not apply with --warm-start (the warm-start model's "
                                "preprocessing is kept); leave one of them out");
   }
-  const bool lbfgs = args.options.solver == Solver::lbfgs;
+  const Solver solver = args.options.solver;
+  const bool full_batch = solver == Solver::lbfgs || solver == Solver::newton_cg;
   static constexpr const char* kStochastic[] = {"--epochs", "--batch-size", "--lr", "--schedule",
                                                 "--momentum"};
-  static constexpr const char* kLbfgs[] = {"--max-iter", "--tol", "--lbfgs-memory",
-                                           "--lbfgs-warmup", "--preconditioner"};
-  for (const char* flag :
-       lbfgs ? std::span<const char* const>(kStochastic) : std::span<const char* const>(kLbfgs)) {
-    if (!given(flag)) continue;
-    if (args.quiet) continue;
+  static constexpr const char* kFullBatch[] = {"--max-iter", "--tol", "--preconditioner"};
+  static constexpr const char* kLbfgs[] = {"--lbfgs-memory", "--lbfgs-warmup"};
+  std::vector<const char*> unused;
+  if (full_batch) {
+    unused.assign(std::begin(kStochastic), std::end(kStochastic));
+  } else {
+    unused.assign(std::begin(kFullBatch), std::end(kFullBatch));
+  }
+  if (solver != Solver::lbfgs) unused.insert(unused.end(), std::begin(kLbfgs), std::end(kLbfgs));
+  for (const char* flag : unused) {
+    if (!given(flag) || args.quiet) continue;
     std::fprintf(stderr, "softreg train: warning: %s does not apply to --solver %s; ignored\n",
                  flag, solver_name(args.options.solver));
   }
@@ -110,7 +116,8 @@ void run_train(const TrainArgs& a) {
                  data.source.c_str(), data.rows(), data.cols(), data.sparse() ? " (sparse)" : "",
                  solver_name(options.solver), options.l2);
   }
-  ProgressReporter reporter(options.solver == Solver::lbfgs ? "iter" : "epoch", a.quiet);
+  const bool full_batch = options.solver == Solver::lbfgs || options.solver == Solver::newton_cg;
+  ProgressReporter reporter(full_batch ? "iter" : "epoch", a.quiet);
   options.progress = [&](const Progress& p) { return reporter(p); };
   const SoftmaxRegression model = SoftmaxRegression::fit(data, options, warm.get());
   reporter.finish();
@@ -123,8 +130,7 @@ void run_train(const TrainArgs& a) {
       std::snprintf(grad, sizeof grad, ", |grad|max %.2e", info.grad_norm);
     std::fprintf(stderr, "%s after %d %s (%s): loss %.6f%s\n",
                  info.converged ? "converged" : "stopped", info.iterations,
-                 options.solver == Solver::lbfgs ? "iterations" : "epochs", info.message.c_str(),
-                 info.final_loss, grad);
+                 full_batch ? "iterations" : "epochs", info.message.c_str(), info.final_loss, grad);
     std::fprintf(stderr, "trained in %s; model written to %s\n",
                  format_seconds(info.seconds).c_str(), a.model.c_str());
   }
@@ -138,11 +144,14 @@ void add_train(CLI::App& app) {
   add_data_options(*cmd, args->data);
   TrainOptions& options = args->options;
   cmd->add_option("--model", args->model, "Where to write the model file")->required();
-  add_choice(*cmd, "--solver", options.solver, "lbfgs (full batch), sgd (momentum) or adam");
+  add_choice(*cmd, "--solver", options.solver,
+             "lbfgs (full batch, quasi-Newton), newton-cg (full batch, trust-region Newton with "
+             "Hessian products), sgd (momentum) or adam");
   cmd->add_option("--l2", options.l2, "L2 penalty lambda in (lambda/2)||W||^2 (C = 1/(lambda n))")
       ->capture_default_str();
-  cmd->add_option("--max-iter", options.max_iter, "L-BFGS iterations")->capture_default_str();
-  cmd->add_option("--tol", options.tol, "L-BFGS stops when max |gradient| <= tol")
+  cmd->add_option("--max-iter", options.max_iter, "L-BFGS / Newton-CG iterations")
+      ->capture_default_str();
+  cmd->add_option("--tol", options.tol, "L-BFGS / Newton-CG stop when max |gradient| <= tol")
       ->capture_default_str();
   cmd->add_option("--lbfgs-memory", options.lbfgs_memory,
                   "L-BFGS curvature pairs kept, up to 10000 (0: up to 100, within a 64 MiB budget)")
@@ -153,7 +162,8 @@ void add_train(CLI::App& app) {
       ->capture_default_str();
   add_choice(*cmd, "--preconditioner", options.preconditioner,
              "L-BFGS initial inverse Hessian: auto (second moments of the features for dense data "
-             "with up to 2048 features, else diagonal), diagonal or none");
+             "with up to 2048 features, else diagonal), diagonal or none; Newton-CG: auto and "
+             "diagonal precondition its CG with the diagonal, none does not");
   cmd->add_option("--epochs", options.epochs, "SGD / Adam passes over the data")
       ->capture_default_str();
   cmd->add_option("--batch-size", options.batch_size, "SGD / Adam mini-batch rows")

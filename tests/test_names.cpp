@@ -26,7 +26,7 @@ void expect_round_trips(std::size_t values) {
 }
 
 TEST(Names, EveryValueRoundTrips) {
-  expect_round_trips<softreg::Solver>(3);
+  expect_round_trips<softreg::Solver>(4);
   expect_round_trips<softreg::Scaling>(3);
   expect_round_trips<softreg::DType>(2);
   expect_round_trips<softreg::Preconditioner>(3);
@@ -44,6 +44,7 @@ TEST(Names, AliasesParseButTheCanonicalNameIsPrinted) {
   EXPECT_EQ(softreg::parse_name<softreg::DataFormat>("svm"), softreg::DataFormat::libsvm);
   EXPECT_EQ(softreg::name_of(softreg::DataFormat::libsvm), "libsvm");
   EXPECT_STREQ(softreg::solver_name(softreg::Solver::adam), "adam");
+  EXPECT_STREQ(softreg::solver_name(softreg::Solver::newton_cg), "newton-cg");
   EXPECT_STREQ(softreg::format_name(softreg::DataFormat::automatic), "auto");
   using softreg::SamplingOrder;
   EXPECT_EQ(softreg::parse_name<SamplingOrder>("llama.cpp"), SamplingOrder::temperature_last);
@@ -53,7 +54,7 @@ TEST(Names, AliasesParseButTheCanonicalNameIsPrinted) {
 }
 
 TEST(Names, ListsAndErrorsNameTheCanonicalSpellings) {
-  EXPECT_EQ(softreg::name_list<softreg::Solver>(), "lbfgs, sgd or adam");
+  EXPECT_EQ(softreg::name_list<softreg::Solver>(), "lbfgs, sgd, adam or newton-cg");
   EXPECT_EQ(softreg::name_list<softreg::LrSchedule>(), "constant, inverse-sqrt or cosine");
   EXPECT_EQ(softreg::name_list<softreg::DType>(), "float32 or float64");
   try {

@@ -88,6 +88,18 @@ class SoftmaxObjective {
   ObjectiveSums sums(std::span<const double> theta, std::span<double> grad_sum,
                      std::span<const std::size_t> rows);
 
+  /// Keep the class probabilities of every gradient pass from now on (rows x K in T), so that
+  /// hessian_vector_sum() can follow it; off by default (no memory taken).
+  void keep_probabilities(bool on);
+
+  /// The Hessian of the last gradient pass's loss sum times a direction v = [V (d x K), v_b
+  /// (K)], summed as sums() sums the gradient: sum_i s_i c_{y_i} [x_i, 1]^T (p_i * u_i - p_i
+  /// (p_i . u_i)) with u_i = x_i V + v_b and p_i the probabilities kept at that pass's theta,
+  /// over that pass's rows. Costs about one gradient pass without the exponentials. Throws
+  /// InvalidArgument unless keep_probabilities(true) preceded a gradient pass, or on a size
+  /// mismatch (v and out have n_params() entries).
+  void hessian_vector_sum(std::span<const double> v, std::span<double> out);
+
   /// Fraction of the rows of the last evaluation whose predicted class is the label, with the
   /// argmax rule of predict (the first largest logit wins a tie; a row holding NaN is wrong):
   /// training accuracy at no extra pass.
@@ -99,9 +111,14 @@ class SoftmaxObjective {
   ObjectiveSums run(std::span<const double> theta, std::span<double> grad,
                     std::span<const std::size_t> rows);
   void load_parameters(std::span<const double> theta);
+  void execute(Pass& pass, std::span<double> grad, ObjectiveSums& out);
+  void run_blocks(Pass& pass, std::size_t block_begin, std::size_t block_end,
+                  std::span<double> grad, ObjectiveSums& out);
   void run_group(Workspace& ws, const Pass& pass, std::size_t first, std::size_t last) const;
-  void count_correct(Workspace& ws, const std::size_t* idx, std::size_t begin, std::size_t m) const;
-  void reduce_groups(const Pass& pass, std::span<double> grad, ObjectiveSums& out);
+  void block_loss(Workspace& ws, const Pass& pass, std::size_t begin, std::size_t m, T* z) const;
+  void block_curvature(const Pass& pass, std::size_t begin, std::size_t m, T* z) const;
+  void count_correct(Workspace& ws, const std::size_t* idx, std::size_t begin, std::size_t m,
+                     const T* z) const;
 
   const FeatureMatrix<T>& x_;
   std::span<const std::int64_t> y_;
@@ -112,6 +129,13 @@ class SoftmaxObjective {
   std::vector<std::unique_ptr<Workspace>> workspaces_;
   std::vector<T> wt_, w_t_;         // theta in T, and W transposed (dense): per-call scratch
   std::vector<double> transposed_;  // the reduction's K x d gradient, before transposing
+  // Sparse data: the pass's rows in parts, each part's entries by column, and a part's dZ.
+  struct Columns;
+  std::unique_ptr<Columns> columns_;
+  // Curvature: the probabilities of the last gradient pass (its rows x K) and its row list.
+  bool keep_probabilities_ = false, have_probabilities_ = false;
+  std::vector<T> probs_;
+  std::vector<std::size_t> probs_rows_;
   double last_accuracy_ = 0.0;
 };
 

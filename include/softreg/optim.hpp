@@ -40,7 +40,8 @@ struct OptimResult {
   double loss = 0.0;
   double grad_norm = 0.0;       // max-norm of the final gradient (NaN if not computed)
   int iterations = 0;           // iterations (L-BFGS) or epochs (SGD, Adam) done
-  int evaluations = 0;          // objective evaluations (L-BFGS) or mini-batch steps
+  int evaluations = 0;          // objective evaluations (L-BFGS, Newton) or mini-batch steps
+  int hessian_products = 0;     // Hessian-vector products (Newton-CG)
   bool converged = false;       // a tolerance was met (not the iteration limit or a stop)
   std::string message;          // why it stopped, in words
   std::vector<double> history;  // loss after each iteration / epoch
@@ -75,6 +76,35 @@ struct LbfgsOptions {
 /// message says so) with the best x found.
 OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& options,
                   const ProgressCallback& progress = {}, const ValidationLoss& validation = {});
+
+/// H v at the point of the objective's latest evaluation: newton_cg evaluates f (with its
+/// gradient) at the current iterate before asking for products there.
+using HessianProduct = std::function<void(std::span<const double> v, std::span<double> hv)>;
+
+struct NewtonOptions {
+  int max_iterations = 100;     // Newton (outer) iterations
+  double grad_tol = 1e-5;       // stop when max |g_i| <= grad_tol
+  double rel_loss_tol = 1e-10;  // stop when (f_old - f) <= rel_loss_tol * max(|f|, |f_old|, 1)
+                                // on two iterations in a row
+  double cg_forcing = 0.1;      // CG stops when ||r|| <= cg_forcing ||g|| (preconditioned norms)
+  int max_cg = 250;             // Hessian products per Newton iteration
+  int patience = 0;             // as LbfgsOptions::patience
+  /// The diagonal of an approximate inverse Hessian (one positive entry per parameter), or
+  /// empty for the identity: the CG preconditioner, and the trust region's shape
+  /// (||s||^2 = sum s_i^2 / preconditioner_i).
+  std::vector<double> preconditioner;
+};
+
+/// Minimizes a convex f from x (updated in place) by trust-region Newton (Lin, Weng and Keerthi
+/// 2008, liblinear's TRON): each iteration solves H s = -g by preconditioned conjugate gradients
+/// truncated at the trust region (Steihaug), accepts x + s when f drops by at least 1e-4 of the
+/// quadratic model's prediction, and resizes the region by how well the model predicted.
+/// Deterministic. Costs per iteration one evaluation of f and its gradient plus the CG's
+/// products (a rejected step costs one more evaluation, to take products at x again). Throws
+/// InvalidArgument on bad options; a non-finite f or gradient at x0 throws softreg::Error.
+OptimResult newton_cg(const Objective& f, const HessianProduct& hv, std::span<double> x,
+                      const NewtonOptions& options, const ProgressCallback& progress = {},
+                      const ValidationLoss& validation = {});
 
 enum class LrSchedule { constant, inverse_sqrt, cosine };
 

@@ -9,8 +9,10 @@
 namespace softreg {
 namespace {
 
-constexpr std::array<NamedValue<Solver>, 3> kSolvers{
-    {{Solver::lbfgs, "lbfgs"}, {Solver::sgd, "sgd"}, {Solver::adam, "adam"}}};
+constexpr std::array<NamedValue<Solver>, 4> kSolvers{{{Solver::lbfgs, "lbfgs"},
+                                                      {Solver::sgd, "sgd"},
+                                                      {Solver::adam, "adam"},
+                                                      {Solver::newton_cg, "newton-cg"}}};
 constexpr std::array<NamedValue<Scaling>, 3> kScalings{
     {{Scaling::none, "none"}, {Scaling::standard, "standard"}, {Scaling::minmax, "minmax"}}};
 constexpr std::array<NamedValue<DType>, 2> kDTypes{

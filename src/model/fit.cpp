@@ -154,6 +154,7 @@ class Fit {
  public:
   Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRegression* warm);
   void run_lbfgs();
+  void run_newton();
   void run_stochastic();
   SoftmaxRegression finish();
 
@@ -168,6 +169,8 @@ class Fit {
   int warmup_epochs() const;
   void warm_up(int epochs);
   LbfgsOptions lbfgs_options() const;
+  std::span<const std::size_t> shaping_rows();
+  void hessian_vector(std::span<const double> v, std::span<double> hv);
 
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   const Dataset<T>& data_;
@@ -181,7 +184,9 @@ class Fit {
   SoftmaxObjective<T> objective_;             // weighted, over the training rows
   SoftmaxObjective<T> validation_objective_;  // unweighted, over the validation rows
   Preprocessing pre_;
-  std::vector<double> theta_, theta_raw_;
+  std::vector<double> theta_, theta_raw_, v_raw_;
+  double last_weight_ = 0.0;  // the mean's normalizer of the latest full pass
+  std::vector<std::size_t> weighted_rows_;
   std::vector<std::size_t> mapped_;
   ValidationLoss validation_;
   double valid_accuracy_ = -1.0;
@@ -247,6 +252,7 @@ template <class T>
 double Fit<T>::penalized(std::span<const double> th, std::span<double> g,
                          const ObjectiveSums& sums) {
   if (!g.empty()) detail::unfold_gradient(pre_, d_, k_, g);  // linear: the sum maps as the mean
+  last_weight_ = sums.weight;
   return penalized_mean(sums, th, k_, g, options_.l2);
 }
 
@@ -276,8 +282,9 @@ template <class T>
 bool Fit<T>::on_progress(const Progress& p) {
   if (p.loss <= options_.target_loss) reached_target_ = true;
   Progress q = p;
-  q.accuracy = options_.solver == Solver::lbfgs || seen_ == 0 ? objective_.last_accuracy()
-                                                              : double(correct_) / double(seen_);
+  const bool full_batch = options_.solver == Solver::lbfgs || options_.solver == Solver::newton_cg;
+  q.accuracy =
+      full_batch || seen_ == 0 ? objective_.last_accuracy() : double(correct_) / double(seen_);
   q.valid_accuracy = valid_accuracy_;
   seen_ = correct_ = 0;
   const bool go_on = options_.progress ? options_.progress(q) : true;
@@ -349,34 +356,67 @@ void Fit<T>::run_lbfgs() {
   if (const int epochs = warmup_epochs(); epochs > 0) warm_up(epochs);
   if (!result_.message.empty()) return;  // stopped during the warm-up
   LbfgsOptions lbfgs_opt = lbfgs_options();
-  // The preconditioners look at the training rows that carry weight, weighted as the
-  // objective weighs them: a row of sample weight 0 is not in the objective, stochastic it must not
-  // shape the path either, and a row of weight 2 shapes it as two copies would.
-  std::vector<std::size_t> weighted_rows;
-  if (!options_.sample_weight.empty()) {
-    for (std::size_t r = 0; r < n_train_; ++r) {
-      const std::size_t row = split_.train.empty() ? r : split_.train[r];
-      if (options_.sample_weight[row] > 0.0) weighted_rows.push_back(row);
-    }
-  }
-  const std::span<const std::size_t> shaping_rows =
-      options_.sample_weight.empty() ? std::span<const std::size_t>(split_.train)
-                                     : std::span<const std::size_t>(weighted_rows);
+  const std::span<const std::size_t> rows = shaping_rows();
   std::unique_ptr<detail::SecondMomentPreconditioner> second_moment;
   if (options_.preconditioner == Preconditioner::automatic) {
-    second_moment = detail::SecondMomentPreconditioner::build(data_.features, pre_, shaping_rows,
-                                                              options_.sample_weight, k_,
-                                                              options_.l2, options_.threads);
+    second_moment = detail::SecondMomentPreconditioner::build(
+        data_.features, pre_, rows, options_.sample_weight, k_, options_.l2, options_.threads);
   }
   if (second_moment) {
     lbfgs_opt.h0_apply = [&](std::span<double> v) { second_moment->apply(v); };
   } else if (options_.preconditioner != Preconditioner::none) {
     lbfgs_opt.h0_diagonal = detail::inverse_hessian_diagonal(
-        data_.features, pre_, shaping_rows, options_.sample_weight, k_, options_.l2);
+        data_.features, pre_, rows, options_.sample_weight, k_, options_.l2);
   }
   result_ =
       lbfgs([&](std::span<const double> th, std::span<double> g) { return full_batch(th, g); },
             theta_, lbfgs_opt, [this](const Progress& p) { return on_progress(p); }, validation_);
+}
+
+// The training rows that carry weight, for the preconditioners: a row of sample weight 0 is
+// not in the objective, so it must not shape the path either (and a row of weight 2 shapes it
+// as two copies would: the preconditioners weigh rows as the objective does).
+template <class T>
+std::span<const std::size_t> Fit<T>::shaping_rows() {
+  if (options_.sample_weight.empty()) return split_.train;
+  weighted_rows_.clear();
+  for (std::size_t r = 0; r < n_train_; ++r) {
+    const std::size_t row = split_.train.empty() ? r : split_.train[r];
+    if (options_.sample_weight[row] > 0.0) weighted_rows_.push_back(row);
+  }
+  return weighted_rows_;
+}
+
+// H v of the penalized mean at the latest full pass, in the model's (preprocessed) parameters:
+// the fold is linear, so the direction folds as parameters do and the product unfolds as a
+// gradient does.
+template <class T>
+void Fit<T>::hessian_vector(std::span<const double> v, std::span<double> hv) {
+  v_raw_.resize(v.size());
+  detail::fold(pre_, d_, k_, v, v_raw_);
+  objective_.hessian_vector_sum(v_raw_, hv);
+  detail::unfold_gradient(pre_, d_, k_, hv);
+  const double inv = last_weight_ > 0.0 ? 1.0 / last_weight_ : 0.0;
+  for (double& h : hv) h *= inv;
+  for (std::size_t j = 0; j < d_ * k_; ++j) hv[j] += options_.l2 * v[j];
+}
+
+template <class T>
+void Fit<T>::run_newton() {
+  NewtonOptions newton;
+  newton.max_iterations = options_.max_iter;
+  newton.grad_tol = options_.tol;
+  newton.patience = split_.valid.empty() ? 0 : options_.patience;
+  if (options_.preconditioner != Preconditioner::none) {
+    newton.preconditioner = detail::inverse_hessian_diagonal(
+        data_.features, pre_, shaping_rows(), options_.sample_weight, k_, options_.l2);
+  }
+  objective_.keep_probabilities(true);
+  result_ =
+      newton_cg([&](std::span<const double> th, std::span<double> g) { return full_batch(th, g); },
+                [&](std::span<const double> v, std::span<double> hv) { hessian_vector(v, hv); },
+                theta_, newton, [this](const Progress& p) { return on_progress(p); }, validation_);
+  objective_.keep_probabilities(false);
 }
 
 template <class T>
@@ -489,6 +529,8 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   Fit<T> fit(data, options, warm);
   if (options.solver == Solver::lbfgs) {
     fit.run_lbfgs();
+  } else if (options.solver == Solver::newton_cg) {
+    fit.run_newton();
   } else {
     fit.run_stochastic();
   }

@@ -7,31 +7,15 @@
 #include <string>
 
 #include "optim/monitor.hpp"
+#include "optim/vector_ops.hpp"
 #include "softreg/error.hpp"
 #include "softreg/optim.hpp"
 
 namespace softreg {
 namespace {
 
-/// a . b with eight interleaved partial sums (added in a fixed order at the end): one chain of
-/// dependent additions would make the two-loop recursion, 2 m dot products per iteration over
-/// every parameter, wait on the adder's latency.
-double dot(std::span<const double> a, std::span<const double> b) {
-  double part[8] = {};
-  const std::size_t n = a.size();
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (std::size_t l = 0; l < 8; ++l) part[l] += a[i + l] * b[i + l];
-  }
-  for (; i < n; ++i) part[i % 8] += a[i] * b[i];
-  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
-}
-
-double max_abs(std::span<const double> a) {
-  double m = 0.0;
-  for (const double v : a) m = std::max(m, std::fabs(v));
-  return m;
-}
+using detail::dot;
+using detail::max_abs;
 
 /// Minimizer of the cubic through (a, fa, da) and (b, fb, db), kept inside the middle 80% of
 /// [a, b] so the zoom always shrinks the bracket; bisection when the cubic is degenerate.

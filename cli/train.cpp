@@ -158,7 +158,8 @@ void add_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--lbfgs-warmup", options.lbfgs_warmup,
                   "L-BFGS: epochs of Adam (lr 0.02, cosine) first, kept if they lower the loss "
-                  "(up to 1000; -1: 3 for 20000+ training rows without --warm-start, else 0)")
+                  "(up to 1000; -1: 3 for 20000+ training rows of dense data without --warm-start, "
+                  "else 0)")
       ->capture_default_str();
   add_choice(*cmd, "--preconditioner", options.preconditioner,
              "L-BFGS initial inverse Hessian: auto (second moments of the features for dense data "

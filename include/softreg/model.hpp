@@ -55,8 +55,9 @@ struct TrainOptions {
   /// first, kept only if they lower the full objective. Mini-batches make their progress for a
   /// fraction of the cost of full passes, and L-BFGS then needs fewer of them (Fashion-MNIST:
   /// 3 epochs, about 0.15 s, take the iterations to scikit-learn's objective from 103 to 71).
-  /// -1 picks 3 when there are at least kAutoWarmupRows training rows and no warm start, else
-  /// 0 (on small problems full passes are cheap); 0 switches it off.
+  /// -1 picks 3 for dense data with at least kAutoWarmupRows training rows and no warm start,
+  /// else 0 (full passes are cheap on small problems; on sparse data a mini-batch step costs
+  /// O(d K) for a few rows' entries); 0 switches it off.
   int lbfgs_warmup = -1;  // in [-1, 1000]
   static constexpr std::size_t kAutoWarmupRows = 20000;
   int epochs = 10;                // SGD / Adam

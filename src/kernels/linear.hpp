@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace softreg::detail {
 
@@ -34,6 +35,30 @@ void dense_gradient(const float* x, std::size_t m, std::size_t d, const float* d
                     float* gt, const std::size_t* rows = nullptr);
 void dense_gradient(const double* x, std::size_t m, std::size_t d, const double* dz, std::size_t k,
                     double* gt, const std::size_t* rows = nullptr);
+
+/// Elements the sparse products may read past the end of a row of K (they load whole vectors):
+/// the arrays they read (w and the bias, dz) must be readable that far past their last row.
+/// Never written.
+inline constexpr std::size_t kSparsePad = 64;
+/// Entries a column sum adds in T before it moves the partial total into the double sum.
+inline constexpr std::size_t kSparseRun = 128;
+
+/// One CSR row's logits: z[0 .. k) = bias + sum_p values[p] w[indices[p] k .. + k), summed in T
+/// in entry order. w (rows of k) and bias are read up to kSparsePad past their ends; z is
+/// written in [0, k) only.
+void sparse_row_logits(const std::int32_t* indices, const float* values, std::size_t nnz,
+                       const float* w, const float* bias, std::size_t k, float* z);
+void sparse_row_logits(const std::int32_t* indices, const double* values, std::size_t nnz,
+                       const double* w, const double* bias, std::size_t k, double* z);
+
+/// One column's share of X^T dZ: g[0 .. k) += sum_e values[e] dz[pos[e] k .. + k), in entry
+/// order, summed in T over runs of kSparseRun entries whose totals are added to g in double
+/// (so the error grows with the run, not the column: at most about kSparseRun u sum |terms|
+/// in float32). dz is read up to kSparsePad past its last row.
+void sparse_column_sum(const std::uint32_t* pos, const float* values, std::size_t entries,
+                       const float* dz, std::size_t k, double* g);
+void sparse_column_sum(const std::uint32_t* pos, const double* values, std::size_t entries,
+                       const double* dz, std::size_t k, double* g);
 
 /// The row width cholesky_solve needs for k right-hand sides: k rounded up to a whole number of
 /// double vectors of the dispatched target.

@@ -7,24 +7,22 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/linear.hpp"
 #include "softreg/matrix.hpp"
 
 namespace softreg::detail {
 
 /// Logits of m rows of a CSR matrix, Z = X_b W + b with W d x K row-major: the rows listed in
-/// `rows`, or rows [row_begin, row_begin + m) when rows is null.
+/// `rows`, or rows [row_begin, row_begin + m) when rows is null. w and b must be readable
+/// kSparsePad elements past their ends (kernels/linear.hpp).
 template <class T>
 inline void csr_logits(const CsrMatrix<T>& x, const std::size_t* rows, std::size_t row_begin,
                        std::size_t m, const T* w, const T* b, std::size_t k, T* z) {
   for (std::size_t r = 0; r < m; ++r) {
     const std::size_t i = rows ? rows[r] : row_begin + r;
-    T* zr = z + r * k;
-    std::copy(b, b + k, zr);
-    for (auto p = x.indptr[i]; p < x.indptr[i + 1]; ++p) {
-      const T v = x.values[std::size_t(p)];
-      const T* wr = w + std::size_t(x.indices[std::size_t(p)]) * k;
-      for (std::size_t c = 0; c < k; ++c) zr[c] += v * wr[c];
-    }
+    const auto p0 = std::size_t(x.indptr[i]);
+    sparse_row_logits(x.indices.data() + p0, x.values.data() + p0,
+                      std::size_t(x.indptr[i + 1]) - p0, w, b, k, z + r * k);
   }
 }
 
@@ -80,17 +78,14 @@ struct ColumnIndex {
 };
 
 /// G[j] += sum over column j's entries of value * dZ[pos] for columns [j0, j1): G is d x K
-/// double, dZ is m x K in T (rows in the index's positions).
+/// double, dZ is m x K in T (rows in the index's positions), readable kSparsePad past its end.
 template <class T>
 inline void csr_column_gradient(const ColumnIndex<T>& index, std::size_t j0, std::size_t j1,
                                 const T* dz, std::size_t k, double* g) {
   for (std::size_t j = j0; j < j1; ++j) {
-    double* gr = g + j * k;
-    for (auto e = index.start[j]; e < index.start[j + 1]; ++e) {
-      const double v = double(index.value[std::size_t(e)]);
-      const T* dzr = dz + std::size_t(index.pos[std::size_t(e)]) * k;
-      for (std::size_t c = 0; c < k; ++c) gr[c] += v * double(dzr[c]);
-    }
+    const auto e0 = std::size_t(index.start[j]);
+    sparse_column_sum(index.pos.data() + e0, index.value.data() + e0,
+                      std::size_t(index.start[j + 1]) - e0, dz, k, g + j * k);
   }
 }
 

@@ -169,6 +169,7 @@ class Fit {
   int warmup_epochs() const;
   void warm_up(int epochs);
   LbfgsOptions lbfgs_options() const;
+  void start_at_class_priors();
   std::span<const std::size_t> shaping_rows();
   void hessian_vector(std::span<const double> v, std::span<double> hv);
 
@@ -181,6 +182,7 @@ class Fit {
   std::size_t k_;
   RowSplit split_;
   std::size_t n_train_;
+  std::vector<double> class_weight_;          // empty: all 1
   SoftmaxObjective<T> objective_;             // weighted, over the training rows
   SoftmaxObjective<T> validation_objective_;  // unweighted, over the validation rows
   Preprocessing pre_;
@@ -207,8 +209,8 @@ Fit<T>::Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRe
       k_(labels_.classes.size()),
       split_(split_rows(n_, options.valid_fraction, options.seed)),
       n_train_(split_.train.empty() ? n_ : split_.train.size()),
-      objective_(data.features, labels_.y, k_,
-                 weighted_options(options, class_weights(options, labels_))),
+      class_weight_(class_weights(options, labels_)),
+      objective_(data.features, labels_.y, k_, weighted_options(options, class_weight_)),
       validation_objective_(data.features, labels_.y, k_, unweighted_options(options)),
       pre_(warm ? warm->preprocessing()
                 : detail::fit_preprocessing(data.features, options.scale,
@@ -219,6 +221,8 @@ Fit<T>::Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRe
   if (warm) {
     std::copy(warm->weights().begin(), warm->weights().end(), theta_.begin());
     std::copy(warm->bias().begin(), warm->bias().end(), theta_.begin() + std::ptrdiff_t(d_ * k_));
+  } else {
+    start_at_class_priors();
   }
   if (!split_.valid.empty()) {
     validation_ = [this](std::span<const double> th) {
@@ -228,6 +232,25 @@ Fit<T>::Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRe
       return loss;
     };
   }
+}
+
+// W = 0 and b = the log of each class's share of the training weight (centred): the best
+// model that ignores the features, so no solver spends its first steps finding the class
+// frequencies (on imbalanced data, such as text sections, that is most of the start's loss).
+// Left at 0 when a class carries no weight (its optimal bias is -infinity).
+template <class T>
+void Fit<T>::start_at_class_priors() {
+  std::vector<double> mass(k_, 0.0);
+  for (std::size_t r = 0; r < n_train_; ++r) {
+    const std::size_t row = split_.train.empty() ? r : split_.train[r];
+    const auto c = std::size_t(labels_.y[row]);
+    mass[c] += (options_.sample_weight.empty() ? 1.0 : options_.sample_weight[row]) *
+               (class_weight_.empty() ? 1.0 : class_weight_[c]);
+  }
+  if (!std::all_of(mass.begin(), mass.end(), [](double m) { return m > 0.0; })) return;
+  double mean = 0.0;
+  for (double& m : mass) mean += (m = std::log(m)) / double(k_);
+  for (std::size_t c = 0; c < k_; ++c) theta_[d_ * k_ + c] = mass[c] - mean;
 }
 
 // The objective over exactly `rows` (a mini-batch).
@@ -295,7 +318,11 @@ template <class T>
 int Fit<T>::warmup_epochs() const {
   if (options_.max_iter == 0) return 0;
   if (options_.lbfgs_warmup >= 0) return options_.lbfgs_warmup;
-  return n_train_ >= TrainOptions::kAutoWarmupRows && warm_ == nullptr ? 3 : 0;
+  // Sparse data: a mini-batch step updates all d K moments for a few rows' worth of entries,
+  // so an epoch costs far more than a full pass (on the package-description benchmark, 3
+  // epochs took longer than the whole L-BFGS run after them): no warm-up.
+  const bool dense = std::holds_alternative<DenseMatrix<T>>(data_.features);
+  return dense && n_train_ >= TrainOptions::kAutoWarmupRows && warm_ == nullptr ? 3 : 0;
 }
 
 // Epochs of Adam before L-BFGS, kept only if they lower the full objective. A stop request
@@ -392,13 +419,17 @@ std::span<const std::size_t> Fit<T>::shaping_rows() {
 // gradient does.
 template <class T>
 void Fit<T>::hessian_vector(std::span<const double> v, std::span<double> hv) {
-  v_raw_.resize(v.size());
-  detail::fold(pre_, d_, k_, v, v_raw_);
-  objective_.hessian_vector_sum(v_raw_, hv);
-  detail::unfold_gradient(pre_, d_, k_, hv);
+  if (pre_.kind == Scaling::none) {
+    objective_.hessian_vector_sum(v, hv);
+  } else {
+    v_raw_.resize(v.size());
+    detail::fold(pre_, d_, k_, v, v_raw_);
+    objective_.hessian_vector_sum(v_raw_, hv);
+    detail::unfold_gradient(pre_, d_, k_, hv);
+  }
   const double inv = last_weight_ > 0.0 ? 1.0 / last_weight_ : 0.0;
-  for (double& h : hv) h *= inv;
-  for (std::size_t j = 0; j < d_ * k_; ++j) hv[j] += options_.l2 * v[j];
+  for (std::size_t j = 0; j < d_ * k_; ++j) hv[j] = hv[j] * inv + options_.l2 * v[j];
+  for (std::size_t j = d_ * k_; j < hv.size(); ++j) hv[j] *= inv;
 }
 
 template <class T>

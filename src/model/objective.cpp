@@ -212,7 +212,7 @@ struct SoftmaxObjective<T>::Columns {
       all = every;
       built = true;
     }
-    dz.resize(std::min(part_rows, pass.m_total) * k);
+    dz.resize(std::min(part_rows, pass.m_total) * k + detail::kSparsePad);
   }
 };
 
@@ -220,7 +220,7 @@ template <class T>
 void SoftmaxObjective<T>::load_parameters(std::span<const double> theta) {
   // theta in the compute type: W then b; dense data also takes W transposed to K x d, so each
   // logit is one contiguous dot product. Both buffers are members: no allocation per call.
-  wt_.resize(theta.size());
+  wt_.resize(theta.size() + detail::kSparsePad);  // the sparse rows read past the end
   std::transform(theta.begin(), theta.end(), wt_.begin(), [](double v) { return T(v); });
   if (std::holds_alternative<DenseMatrix<T>>(x_)) {
     w_t_.resize(d_ * k_);

@@ -37,13 +37,14 @@ void SoftmaxRegression::decision_function(const FeatureMatrix<T>& x, std::span<T
   const auto* dense = std::get_if<DenseMatrix<T>>(&x);
   const auto* sparse = std::get_if<CsrMatrix<T>>(&x);
   // The training pass's products: dense rows take W transposed (K x d), CSR rows W itself.
-  std::vector<T> w(w_raw.size());
+  std::vector<T> w(w_raw.size() + detail::kSparsePad);  // the sparse rows read past the end
   for (std::size_t j = 0; j < d_; ++j) {
     for (std::size_t c = 0; c < k; ++c) {
       w[dense ? c * d_ + j : j * k + c] = T(w_raw[j * k + c]);
     }
   }
-  const std::vector<T> b(b_raw.begin(), b_raw.end());
+  std::vector<T> b(b_raw.begin(), b_raw.end());
+  b.resize(b.size() + detail::kSparsePad);
   const std::size_t blocks = (n + kBlockRows - 1) / kBlockRows;
   const int workers = static_cast<int>(std::min<std::size_t>(
       std::size_t(detail::resolve_threads(threads)), std::max<std::size_t>(blocks, 1)));

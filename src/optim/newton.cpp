@@ -68,6 +68,9 @@ class TruncatedCg {
     }
     d_ = z_;
     double rz = dot(r, z_);
+    // ||s||_P^2, s.P d and ||d||_P^2 by the recurrences of preconditioned CG (d = z + beta d,
+    // P z = r), so a step reads each vector once.
+    double ss = 0.0, sd = 0.0, dd = rz;
     const double tol = o_.cg_forcing * std::sqrt(rz);
     while (out.products < o_.max_cg) {
       if (std::sqrt(std::max(rz, 0.0)) <= tol) break;
@@ -75,11 +78,9 @@ class TruncatedCg {
       ++out.products;
       const double dhd = dot(d_, hd_);
       const double alpha = dhd > 0.0 ? rz / dhd : std::numeric_limits<double>::infinity();
-      // The step to the boundary along d when the full one leaves the region (or the
-      // curvature is not positive): tau >= 0 with ||s + tau d||_P = delta.
-      const double sd = weighted_dot(s, p_, d_), dd = weighted_dot(d_, p_, d_);
-      const double ss = weighted_dot(s, p_, s);
       if (!(dhd > 0.0) || ss + 2.0 * alpha * sd + alpha * alpha * dd > delta * delta) {
+        // The full step leaves the region (or the curvature is not positive): go to the
+        // boundary along d, tau >= 0 with ||s + tau d||_P = delta.
         const double rad = std::max(0.0, delta * delta - ss);
         const double tau = (-sd + std::sqrt(sd * sd + dd * rad)) / dd;
         for (std::size_t i = 0; i < n; ++i) {
@@ -89,13 +90,18 @@ class TruncatedCg {
         out.boundary = true;
         break;
       }
+      double part[4] = {};
       for (std::size_t i = 0; i < n; ++i) {
         s[i] += alpha * d_[i];
         r[i] -= alpha * hd_[i];
         z_[i] = pinv_[i] * r[i];
+        part[i % 4] += r[i] * z_[i];
       }
-      const double rz_new = dot(r, z_);
+      const double rz_new = (part[0] + part[1]) + (part[2] + part[3]);
       const double beta = rz_new / rz;
+      ss += alpha * (2.0 * sd + alpha * dd);
+      sd = beta * (sd + alpha * dd);
+      dd = rz_new + beta * beta * dd;
       rz = rz_new;
       for (std::size_t i = 0; i < n; ++i) d_[i] = z_[i] + beta * d_[i];
     }

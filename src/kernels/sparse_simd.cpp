@@ -1,0 +1,166 @@
+// Highway implementations of the sparse products of linear.hpp (one CSR row's logits, one
+// column's share of X^T dZ), compiled once per SIMD target and dispatched at run time.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/sparse_simd.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/linear.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace softreg::detail::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+/// Stores the first `count` lanes of NV vectors at out (count > (NV - 1) lanes): whole vectors
+/// where they fit, the last through a buffer, so nothing past out + count is written.
+template <std::size_t NV, class D, class V>
+HWY_INLINE void StoreFirst(D d, const V (&acc)[NV], std::size_t count,
+                           hn::TFromD<D>* HWY_RESTRICT out) {
+  const std::size_t n = hn::Lanes(d);
+  for (std::size_t v = 0; v + 1 < NV; ++v) hn::StoreU(acc[v], d, out + v * n);
+  HWY_ALIGN hn::TFromD<D> last[hn::MaxLanes(d)];
+  hn::Store(acc[NV - 1], d, last);
+  std::copy(last, last + (count - (NV - 1) * n), out + (NV - 1) * n);
+}
+
+/// z[c0 .. c0 + count) of one row: bias plus value * w row, for NV vectors of classes.
+template <std::size_t NV, class T>
+HWY_INLINE void RowStrip(const std::int32_t* HWY_RESTRICT indices, const T* HWY_RESTRICT values,
+                         std::size_t nnz, const T* HWY_RESTRICT w, const T* HWY_RESTRICT bias,
+                         std::size_t k, std::size_t c0, std::size_t count, T* HWY_RESTRICT z) {
+  const hn::ScalableTag<T> d;
+  const std::size_t n = hn::Lanes(d);
+  hn::Vec<decltype(d)> acc[NV];
+  for (std::size_t v = 0; v < NV; ++v) acc[v] = hn::LoadU(d, bias + c0 + v * n);
+  for (std::size_t p = 0; p < nnz; ++p) {
+    const auto value = hn::Set(d, values[p]);
+    const T* row = w + std::size_t(indices[p]) * k + c0;
+    for (std::size_t v = 0; v < NV; ++v)
+      acc[v] = hn::MulAdd(value, hn::LoadU(d, row + v * n), acc[v]);
+  }
+  StoreFirst<NV>(d, acc, count, z + c0);
+}
+
+template <class T>
+void RowLogits(const std::int32_t* HWY_RESTRICT indices, const T* HWY_RESTRICT values,
+               std::size_t nnz, const T* HWY_RESTRICT w, const T* HWY_RESTRICT bias, std::size_t k,
+               T* HWY_RESTRICT z) {
+  const hn::ScalableTag<T> d;
+  const std::size_t n = hn::Lanes(d);
+  for (std::size_t c0 = 0; c0 < k; c0 += 4 * n) {
+    const std::size_t count = std::min(4 * n, k - c0);
+    switch ((count + n - 1) / n) {
+      case 4:
+        RowStrip<4>(indices, values, nnz, w, bias, k, c0, count, z);
+        break;
+      case 3:
+        RowStrip<3>(indices, values, nnz, w, bias, k, c0, count, z);
+        break;
+      case 2:
+        RowStrip<2>(indices, values, nnz, w, bias, k, c0, count, z);
+        break;
+      default:
+        RowStrip<1>(indices, values, nnz, w, bias, k, c0, count, z);
+    }
+  }
+}
+
+/// g[c0 .. c0 + count) += the column's sum for NV vectors of classes: in T over runs of
+/// kSparseRun entries, each run's total added in double.
+template <std::size_t NV, class T>
+HWY_INLINE void ColumnStrip(const std::uint32_t* HWY_RESTRICT pos, const T* HWY_RESTRICT values,
+                            std::size_t entries, const T* HWY_RESTRICT dz, std::size_t k,
+                            std::size_t c0, std::size_t count, double* HWY_RESTRICT g) {
+  const hn::ScalableTag<T> d;
+  const std::size_t n = hn::Lanes(d);
+  HWY_ALIGN T run[4 * hn::MaxLanes(d)];
+  for (std::size_t e0 = 0; e0 < entries; e0 += kSparseRun) {
+    const std::size_t e1 = std::min(entries, e0 + kSparseRun);
+    hn::Vec<decltype(d)> acc[NV];
+    for (std::size_t v = 0; v < NV; ++v) acc[v] = hn::Zero(d);
+    for (std::size_t e = e0; e < e1; ++e) {
+      const auto value = hn::Set(d, values[e]);
+      const T* row = dz + std::size_t(pos[e]) * k + c0;
+      for (std::size_t v = 0; v < NV; ++v)
+        acc[v] = hn::MulAdd(value, hn::LoadU(d, row + v * n), acc[v]);
+    }
+    for (std::size_t v = 0; v < NV; ++v) hn::Store(acc[v], d, run + v * n);
+    for (std::size_t c = 0; c < count; ++c) g[c0 + c] += double(run[c]);
+  }
+}
+
+template <class T>
+void ColumnSum(const std::uint32_t* HWY_RESTRICT pos, const T* HWY_RESTRICT values,
+               std::size_t entries, const T* HWY_RESTRICT dz, std::size_t k,
+               double* HWY_RESTRICT g) {
+  const hn::ScalableTag<T> d;
+  const std::size_t n = hn::Lanes(d);
+  for (std::size_t c0 = 0; c0 < k; c0 += 4 * n) {
+    const std::size_t count = std::min(4 * n, k - c0);
+    switch ((count + n - 1) / n) {
+      case 4:
+        ColumnStrip<4>(pos, values, entries, dz, k, c0, count, g);
+        break;
+      case 3:
+        ColumnStrip<3>(pos, values, entries, dz, k, c0, count, g);
+        break;
+      case 2:
+        ColumnStrip<2>(pos, values, entries, dz, k, c0, count, g);
+        break;
+      default:
+        ColumnStrip<1>(pos, values, entries, dz, k, c0, count, g);
+    }
+  }
+}
+
+void RowLogitsF32(const std::int32_t* indices, const float* values, std::size_t nnz, const float* w,
+                  const float* bias, std::size_t k, float* z) {
+  RowLogits(indices, values, nnz, w, bias, k, z);
+}
+void RowLogitsF64(const std::int32_t* indices, const double* values, std::size_t nnz,
+                  const double* w, const double* bias, std::size_t k, double* z) {
+  RowLogits(indices, values, nnz, w, bias, k, z);
+}
+void ColumnSumF32(const std::uint32_t* pos, const float* values, std::size_t entries,
+                  const float* dz, std::size_t k, double* g) {
+  ColumnSum(pos, values, entries, dz, k, g);
+}
+void ColumnSumF64(const std::uint32_t* pos, const double* values, std::size_t entries,
+                  const double* dz, std::size_t k, double* g) {
+  ColumnSum(pos, values, entries, dz, k, g);
+}
+
+}  // namespace softreg::detail::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace softreg::detail {
+
+HWY_EXPORT(RowLogitsF32);
+HWY_EXPORT(RowLogitsF64);
+HWY_EXPORT(ColumnSumF32);
+HWY_EXPORT(ColumnSumF64);
+
+void sparse_row_logits(const std::int32_t* indices, const float* values, std::size_t nnz,
+                       const float* w, const float* bias, std::size_t k, float* z) {
+  HWY_DYNAMIC_DISPATCH(RowLogitsF32)(indices, values, nnz, w, bias, k, z);
+}
+void sparse_row_logits(const std::int32_t* indices, const double* values, std::size_t nnz,
+                       const double* w, const double* bias, std::size_t k, double* z) {
+  HWY_DYNAMIC_DISPATCH(RowLogitsF64)(indices, values, nnz, w, bias, k, z);
+}
+void sparse_column_sum(const std::uint32_t* pos, const float* values, std::size_t entries,
+                       const float* dz, std::size_t k, double* g) {
+  HWY_DYNAMIC_DISPATCH(ColumnSumF32)(pos, values, entries, dz, k, g);
+}
+void sparse_column_sum(const std::uint32_t* pos, const double* values, std::size_t entries,
+                       const double* dz, std::size_t k, double* g) {
+  HWY_DYNAMIC_DISPATCH(ColumnSumF64)(pos, values, entries, dz, k, g);
+}
+
+}  // namespace softreg::detail
+#endif  // HWY_ONCE

@@ -67,6 +67,9 @@ struct LbfgsOptions {
   /// parameters' size; when set it replaces h0_diagonal, with the same gamma scaling
   /// (s.y / (y.(H0 y))).
   std::function<void(std::span<double>)> h0_apply;
+  /// Worker threads for the vector algebra over the parameters (0: softreg::get_num_threads());
+  /// the result is bitwise the same for any count.
+  int threads = 1;
 };
 
 /// Minimizes f from x (updated in place) with limited-memory BFGS; the line search finds a step

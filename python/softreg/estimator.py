@@ -26,7 +26,8 @@ except ImportError:  # scikit-learn 1.2 to 1.5: the estimator's own method
         return estimator._validate_data(*args, **kwargs)
 
 
-_SOLVERS = ("lbfgs", "sgd", "adam")
+_SOLVERS = ("lbfgs", "newton-cg", "sgd", "adam")
+_FULL_BATCH = ("lbfgs", "newton-cg")
 _SCALES = (None, "none", "standard", "minmax")
 _DTYPES = {"auto": [np.float64, np.float32], "float64": np.float64, "float32": np.float32}
 
@@ -90,13 +91,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     alpha : float >= 0 or None, default=None
         The penalty ``lambda`` itself (the library's ``l2``, the CLI's ``--l2``). When not
         None it wins over ``C``.
-    solver : {"lbfgs", "sgd", "adam"}, default="lbfgs"
-        Full-batch L-BFGS with a strong-Wolfe line search, mini-batch SGD with momentum, or Adam.
+    solver : {"lbfgs", "newton-cg", "sgd", "adam"}, default="lbfgs"
+        Full-batch L-BFGS with a strong-Wolfe line search; full-batch trust-region Newton
+        with conjugate gradients on exact Hessian-vector products (liblinear's method; it
+        keeps the n x K probabilities of the latest pass); mini-batch SGD with momentum; or
+        Adam.
     max_iter : int >= 0, default=100
-        L-BFGS iterations, or epochs for "sgd" and "adam" (as scikit-learn's SGDClassifier).
+        L-BFGS or Newton iterations, or epochs for "sgd" and "adam" (as scikit-learn's
+        SGDClassifier).
     tol : float >= 0, default=1e-4
-        L-BFGS stops when the largest absolute entry of the gradient of the (mean) objective
-        above is at most ``tol``. Unused by "sgd" and "adam".
+        L-BFGS and Newton-CG stop when the largest absolute entry of the gradient of the
+        (mean) objective above is at most ``tol``. Unused by "sgd" and "adam".
     class_weight : None, "balanced" or dict, default=None
         Weights ``c_k``: "balanced" gives ``n / (K n_k)``; a dict maps labels to weights
         (labels not in it weigh 1).
@@ -252,7 +257,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         options = _core.TrainOptions()
         options.solver = self.solver
         options.l2 = float(self.alpha) if self.alpha is not None else 0.0
-        if self.solver == "lbfgs":
+        if self.solver in _FULL_BATCH:
             options.max_iter = _clip_int32(self.max_iter)
         else:
             options.epochs = _clip_int32(self.max_iter)
@@ -311,13 +316,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         keeps its previous state.
         """
         options = self._check_params()
-        if self.solver == "lbfgs":
+        if self.solver in _FULL_BATCH:
             unused = [name for name, default in (("lr", None), ("batch_size", 256))
                       if getattr(self, name) != default]
             if unused:
                 warnings.warn(
                     f"{' and '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply to "
-                    "solver='lbfgs' (full batch, no learning rate); ignored.",
+                    f"solver={self.solver!r} (full batch, no learning rate); ignored.",
                     UserWarning,
                 )
         X, y = _validate_data(
@@ -374,9 +379,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         info = model.info
         self.n_iter_ = int(info["iterations"])
         self.training_info_ = info
-        if self.solver == "lbfgs" and not info["converged"] and self.n_iter_ >= self.max_iter:
+        if (self.solver in _FULL_BATCH and not info["converged"]
+                and self.n_iter_ >= self.max_iter):
             warnings.warn(
-                f"softreg L-BFGS stopped after max_iter={self.max_iter} iterations with the "
+                f"softreg {self.solver} stopped after max_iter={self.max_iter} iterations with the "
                 f"largest gradient entry {info['grad_norm']:.3g} > tol={self.tol}; increase "
                 "max_iter or scale the data.",
                 ConvergenceWarning,

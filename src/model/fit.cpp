@@ -375,6 +375,7 @@ LbfgsOptions Fit<T>::lbfgs_options() const {
                          ? options_.lbfgs_memory
                          : int(std::min<std::size_t>(100, std::max<std::size_t>(10, budget_pairs)));
   lbfgs_opt.patience = split_.valid.empty() ? 0 : options_.patience;
+  lbfgs_opt.threads = options_.threads;
   return lbfgs_opt;
 }
 

@@ -45,14 +45,16 @@ struct Point {
 class LineFunction {
  public:
   LineFunction(const Objective& f, std::span<const double> x0, std::span<const double> d,
-               std::vector<double>& x_trial, std::vector<double>& g_trial)
-      : f_(f), x0_(x0), d_(d), x_(x_trial), g_(g_trial) {}
+               std::vector<double>& x_trial, std::vector<double>& g_trial, int threads)
+      : f_(f), x0_(x0), d_(d), x_(x_trial), g_(g_trial), vec_(threads) {}
 
   Point eval(double alpha) {
-    for (std::size_t i = 0; i < x_.size(); ++i) x_[i] = x0_[i] + alpha * d_[i];
+    vec_.each(x_.size(), [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) x_[i] = x0_[i] + alpha * d_[i];
+    });
     ++evaluations;
     Point p{alpha, f_(x_, g_), 0.0};
-    p.dphi = dot(g_, d_);
+    p.dphi = vec_.dot(g_, d_);
     if (!std::isfinite(p.f) || !std::isfinite(p.dphi)) {
       p.f = std::numeric_limits<double>::infinity();
     }
@@ -65,6 +67,7 @@ class LineFunction {
   std::span<const double> x0_, d_;
   std::vector<double>& x_;
   std::vector<double>& g_;
+  detail::ParallelVectors vec_;
 };
 
 /// Strong-Wolfe line search. On success x_trial / g_trial hold the accepted point and the
@@ -125,16 +128,22 @@ double wolfe_search(LineFunction& line, double f0, double dphi0, double alpha0,
 class CurvatureHistory {
  public:
   CurvatureHistory(const LbfgsOptions& o, std::size_t n)
-      : o_(o), alpha_(static_cast<std::size_t>(o.memory)), n_(n) {}
+      : o_(o), alpha_(static_cast<std::size_t>(o.memory)), n_(n), vec_(o.threads) {}
 
   /// d = -H g: the two-loop recursion, H0 being o.h0_apply (scaled by s.y / y.H0 y of the
   /// newest pair), else the diagonal o.h0_diagonal (scaled alike), else s.y / y.y.
   void direction(std::span<const double> g, std::span<double> d) {
-    for (std::size_t i = 0; i < n_; ++i) d[i] = -g[i];
     const std::size_t m = s_.size();
+    vec_.each(n_, [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) d[i] = -g[i];
+    });
     for (std::size_t j = m; j-- > 0;) {
-      alpha_[j] = rho_[j] * dot(s_[j], d);
-      for (std::size_t i = 0; i < n_; ++i) d[i] -= alpha_[j] * y_[j][i];
+      alpha_[j] = rho_[j] * vec_.dot(s_[j], d);
+      const double a = alpha_[j];
+      const std::vector<double>& y = y_[j];
+      vec_.each(n_, [&](std::size_t b, std::size_t e) {
+        for (std::size_t i = b; i < e; ++i) d[i] -= a * y[i];
+      });
     }
     const std::vector<double>& h0 = o_.h0_diagonal;
     if (o_.h0_apply) {
@@ -142,7 +151,7 @@ class CurvatureHistory {
       if (m > 0) {
         hy_ = y_[m - 1];
         o_.h0_apply(hy_);
-        gamma = dot(s_[m - 1], y_[m - 1]) / dot(y_[m - 1], hy_);
+        gamma = vec_.dot(s_[m - 1], y_[m - 1]) / vec_.dot(y_[m - 1], hy_);
       }
       o_.h0_apply(d);
       for (double& v : d) v *= gamma;
@@ -151,15 +160,20 @@ class CurvatureHistory {
       if (m > 0) {
         for (std::size_t i = 0; i < n_; ++i) yhy += y_[m - 1][i] * h0[i] * y_[m - 1][i];
       }
-      const double gamma = m > 0 ? dot(s_[m - 1], y_[m - 1]) / yhy : 1.0;
-      for (std::size_t i = 0; i < n_; ++i) d[i] *= gamma * h0[i];
+      const double gamma = m > 0 ? vec_.dot(s_[m - 1], y_[m - 1]) / yhy : 1.0;
+      vec_.each(n_, [&](std::size_t b, std::size_t e) {
+        for (std::size_t i = b; i < e; ++i) d[i] *= gamma * h0[i];
+      });
     } else if (m > 0) {
-      const double gamma = dot(s_[m - 1], y_[m - 1]) / dot(y_[m - 1], y_[m - 1]);
+      const double gamma = vec_.dot(s_[m - 1], y_[m - 1]) / vec_.dot(y_[m - 1], y_[m - 1]);
       for (double& v : d) v *= gamma;
     }
     for (std::size_t j = 0; j < m; ++j) {
-      const double beta = rho_[j] * dot(y_[j], d);
-      for (std::size_t i = 0; i < n_; ++i) d[i] += (alpha_[j] - beta) * s_[j][i];
+      const double c = alpha_[j] - rho_[j] * vec_.dot(y_[j], d);
+      const std::vector<double>& sj = s_[j];
+      vec_.each(n_, [&](std::size_t b, std::size_t e) {
+        for (std::size_t i = b; i < e; ++i) d[i] += c * sj[i];
+      });
     }
   }
 
@@ -204,6 +218,7 @@ class CurvatureHistory {
   std::deque<double> rho_;
   std::vector<double> alpha_, hy_;
   std::size_t n_;
+  detail::ParallelVectors vec_;
 };
 
 void validate_lbfgs_options(const LbfgsOptions& o, std::size_t n) {
@@ -259,7 +274,7 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
     // A general H0 is taken to be Hessian-shaped, so its first step is tried in full.
     const double alpha0 =
         history.empty() && !o.h0_apply ? 1.0 / std::max(1.0, std::sqrt(dot(d, d))) : 1.0;
-    LineFunction line(f, x, d, x_trial, g_trial);
+    LineFunction line(f, x, d, x_trial, g_trial, o.threads);
     const double f_new = wolfe_search(line, fx, dphi0, alpha0, o, x_trial, g_trial);
     result.evaluations += line.evaluations;
     if (std::isnan(f_new)) {

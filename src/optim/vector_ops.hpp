@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstddef>
 #include <span>
+#include <vector>
+
+#include "common/thread_pool.hpp"
 
 namespace softreg::detail {
 
@@ -40,5 +43,46 @@ inline double max_abs(std::span<const double> a) {
   for (const double v : a) m = std::max(m, std::fabs(v));
   return m;
 }
+
+/// The same dot products and element-wise updates over the worker pool, for vectors of
+/// millions of parameters. dot() sums fixed chunks of kChunk entries (each as above) and adds
+/// the chunk totals in order: the same bits for any thread count. Short vectors stay on the
+/// calling thread.
+class ParallelVectors {
+ public:
+  static constexpr std::size_t kChunk = std::size_t(1) << 15;
+
+  explicit ParallelVectors(int threads) : threads_(resolve_threads(threads)) {}
+
+  double dot(std::span<const double> a, std::span<const double> b) const {
+    const std::size_t n = a.size();
+    const std::size_t chunks = (n + kChunk - 1) / kChunk;
+    if (chunks <= 1) return detail::dot(a, b);
+    part_.resize(chunks);
+    parallel_for(threads_, chunks, 1, [&](std::size_t cb, std::size_t ce) {
+      for (std::size_t c = cb; c < ce; ++c) {
+        const std::size_t begin = c * kChunk, len = std::min(kChunk, n - begin);
+        part_[c] = detail::dot(a.subspan(begin, len), b.subspan(begin, len));
+      }
+    });
+    double total = 0.0;
+    for (const double p : part_) total += p;
+    return total;
+  }
+
+  /// body(begin, end) over [0, n), split across the workers.
+  template <class Body>
+  void each(std::size_t n, Body&& body) const {
+    if (n < 2 * kChunk) {
+      body(std::size_t{0}, n);
+      return;
+    }
+    parallel_for(threads_, n, kChunk, body);
+  }
+
+ private:
+  int threads_;
+  mutable std::vector<double> part_;
+};
 
 }  // namespace softreg::detail

@@ -63,6 +63,23 @@ def test_same_optimum_as_logistic_regression(data, C):
     assert np.mean(ours.predict(X) == theirs.predict(X)) >= 0.99
 
 
+@pytest.mark.parametrize("C", [0.05, 20.0])
+def test_newton_cg_reaches_the_lbfgs_optimum_dense_and_sparse(data, C, rng):
+    X, y = data
+    X = np.where(rng.random(X.shape) < 0.5, 0.0, X)
+    lam = 1.0 / (C * len(y))
+    reference = sklearn_fit(X, y, C)
+    f_ref = objective(reference.coef_, reference.intercept_, X, y, lam)
+    for features in (X, sp.csr_matrix(X)):
+        newton = SoftmaxRegression(C=C, solver="newton-cg", **TIGHT).fit(features, y)
+        assert newton.training_info_["converged"]
+        assert newton.training_info_["solver"] == "newton-cg"
+        f = objective(newton.coef_, newton.intercept_, X, y, lam)
+        assert f <= f_ref + 1e-9 * abs(f_ref)
+        np.testing.assert_allclose(newton.predict_proba(features), reference.predict_proba(X),
+                                   atol=1e-4)
+
+
 def test_alpha_is_lambda_and_wins_over_C(data):
     X, y = data
     by_c = SoftmaxRegression(C=0.5, **TIGHT).fit(X, y)

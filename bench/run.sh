@@ -39,3 +39,6 @@ echo
 echo "== the output layer + loss side by side (fused, materialised on NumPy's BLAS, PyTorch)"
 peer "$bench/peers_linear_ce.py" --softreg-python "$build_dir/python" \
   --fma-peak "$build_dir/bench/fma_peak" --json "$out_dir/linear_ce.json"
+echo
+echo "== sparse text classification side by side (package descriptions by section, TF-IDF)"
+peer "$bench/peers_text.py" --softreg-python "$build_dir/python" --json "$out_dir/text.json"

@@ -81,12 +81,14 @@ void check_applicable(const CLI::App& cmd, const TrainArgs& args) {
                                "preprocessing is kept); leave one of them out");
   }
   const Solver solver = args.options.solver;
-  const bool full_batch = solver == Solver::lbfgs || solver == Solver::newton_cg;
+  const bool full_batch =
+      solver == Solver::lbfgs || solver == Solver::newton_cg || solver == Solver::saga;
   static constexpr const char* kStochastic[] = {"--epochs", "--batch-size", "--lr", "--schedule",
                                                 "--momentum"};
   static constexpr const char* kFullBatch[] = {"--max-iter", "--tol", "--preconditioner"};
   static constexpr const char* kLbfgs[] = {"--lbfgs-memory", "--lbfgs-warmup"};
   std::vector<const char*> unused;
+  if (solver == Solver::saga) unused.push_back("--preconditioner");
   if (full_batch) {
     unused.assign(std::begin(kStochastic), std::end(kStochastic));
   } else {
@@ -116,7 +118,8 @@ void run_train(const TrainArgs& a) {
                  data.source.c_str(), data.rows(), data.cols(), data.sparse() ? " (sparse)" : "",
                  solver_name(options.solver), options.l2);
   }
-  const bool full_batch = options.solver == Solver::lbfgs || options.solver == Solver::newton_cg;
+  const bool full_batch = options.solver == Solver::lbfgs || options.solver == Solver::newton_cg ||
+                          options.solver == Solver::saga;
   ProgressReporter reporter(full_batch ? "iter" : "epoch", a.quiet);
   options.progress = [&](const Progress& p) { return reporter(p); };
   const SoftmaxRegression model = SoftmaxRegression::fit(data, options, warm.get());
@@ -144,9 +147,11 @@ void add_train(CLI::App& app) {
   add_data_options(*cmd, args->data);
   TrainOptions& options = args->options;
   cmd->add_option("--model", args->model, "Where to write the model file")->required();
-  add_choice(*cmd, "--solver", options.solver,
-             "lbfgs (full batch, quasi-Newton), newton-cg (full batch, trust-region Newton with "
-             "Hessian products), sgd (momentum) or adam");
+  add_choice(
+      *cmd, "--solver", options.solver,
+      "lbfgs (full batch, quasi-Newton), newton-cg (full batch, trust-region Newton with "
+      "Hessian products), saga (variance-reduced, one row at a time, lazy updates: for large "
+      "sparse data; --max-iter counts epochs), sgd (momentum) or adam");
   cmd->add_option("--l2", options.l2, "L2 penalty lambda in (lambda/2)||W||^2 (C = 1/(lambda n))")
       ->capture_default_str();
   cmd->add_option("--max-iter", options.max_iter, "L-BFGS / Newton-CG iterations")

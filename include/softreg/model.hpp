@@ -16,7 +16,7 @@
 
 namespace softreg {
 
-enum class Solver { lbfgs, sgd, adam, newton_cg };
+enum class Solver { lbfgs, sgd, adam, newton_cg, saga };
 enum class Scaling { none, standard, minmax };
 enum class DType { float32, float64 };
 /// L-BFGS's initial inverse Hessian. automatic: the second-moment preconditioner for dense data
@@ -24,7 +24,7 @@ enum class DType { float32, float64 };
 /// diagonal: 1 / the Hessian's diagonal at the start; none: the identity.
 enum class Preconditioner { automatic, diagonal, none };
 
-const char* solver_name(Solver s);    // "lbfgs", "sgd", "adam", "newton-cg" (names.hpp: all enums)
+const char* solver_name(Solver s);  // "lbfgs", "sgd", "adam", "newton-cg", "saga" (names.hpp)
 const char* scaling_name(Scaling s);  // "none", "standard", "minmax"
 const char* dtype_name(DType t);      // "float32", "float64"
 

@@ -26,8 +26,10 @@ except ImportError:  # scikit-learn 1.2 to 1.5: the estimator's own method
         return estimator._validate_data(*args, **kwargs)
 
 
-_SOLVERS = ("lbfgs", "newton-cg", "sgd", "adam")
-_FULL_BATCH = ("lbfgs", "newton-cg")
+_SOLVERS = ("lbfgs", "newton-cg", "saga", "sgd", "adam")
+# Solvers whose max_iter is the library's max_iter (iterations, or SAGA's epochs) and that
+# take no learning rate or batch size.
+_FULL_BATCH = ("lbfgs", "newton-cg", "saga")
 _SCALES = (None, "none", "standard", "minmax")
 _DTYPES = {"auto": [np.float64, np.float32], "float64": np.float64, "float32": np.float32}
 
@@ -91,17 +93,19 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     alpha : float >= 0 or None, default=None
         The penalty ``lambda`` itself (the library's ``l2``, the CLI's ``--l2``). When not
         None it wins over ``C``.
-    solver : {"lbfgs", "newton-cg", "sgd", "adam"}, default="lbfgs"
+    solver : {"lbfgs", "newton-cg", "saga", "sgd", "adam"}, default="lbfgs"
         Full-batch L-BFGS with a strong-Wolfe line search; full-batch trust-region Newton
         with conjugate gradients on exact Hessian-vector products (liblinear's method; it
-        keeps the n x K probabilities of the latest pass); mini-batch SGD with momentum; or
-        Adam.
+        keeps the n x K probabilities of the latest pass); SAGA, one row at a time with lazy
+        updates (for large sparse data; no ``scale``; keeps n x K remembered gradients);
+        mini-batch SGD with momentum; or Adam.
     max_iter : int >= 0, default=100
-        L-BFGS or Newton iterations, or epochs for "sgd" and "adam" (as scikit-learn's
-        SGDClassifier).
+        L-BFGS or Newton iterations, or epochs for "saga", "sgd" and "adam" (as
+        scikit-learn's).
     tol : float >= 0, default=1e-4
-        L-BFGS and Newton-CG stop when the largest absolute entry of the gradient of the
-        (mean) objective above is at most ``tol``. Unused by "sgd" and "adam".
+        "lbfgs", "newton-cg" and "saga" stop when the largest absolute entry of the gradient
+        of the (mean) objective above is at most ``tol`` ("saga" checks after each epoch).
+        Unused by "sgd" and "adam".
     class_weight : None, "balanced" or dict, default=None
         Weights ``c_k``: "balanced" gives ``n / (K n_k)``; a dict maps labels to weights
         (labels not in it weigh 1).

@@ -9,10 +9,11 @@
 namespace softreg {
 namespace {
 
-constexpr std::array<NamedValue<Solver>, 4> kSolvers{{{Solver::lbfgs, "lbfgs"},
+constexpr std::array<NamedValue<Solver>, 5> kSolvers{{{Solver::lbfgs, "lbfgs"},
                                                       {Solver::sgd, "sgd"},
                                                       {Solver::adam, "adam"},
-                                                      {Solver::newton_cg, "newton-cg"}}};
+                                                      {Solver::newton_cg, "newton-cg"},
+                                                      {Solver::saga, "saga"}}};
 constexpr std::array<NamedValue<Scaling>, 3> kScalings{
     {{Scaling::none, "none"}, {Scaling::standard, "standard"}, {Scaling::minmax, "minmax"}}};
 constexpr std::array<NamedValue<DType>, 2> kDTypes{

@@ -42,6 +42,8 @@ std::uint32_t solver_code(Solver s) {
       return 2;
     case Solver::newton_cg:
       return 3;
+    case Solver::saga:
+      return 4;
   }
   return 0;
 }
@@ -57,7 +59,8 @@ std::uint32_t scaling_code(Scaling s) {
   return 0;
 }
 constexpr DType kDTypes[] = {DType::float32, DType::float64};
-constexpr Solver kSolvers[] = {Solver::lbfgs, Solver::sgd, Solver::adam, Solver::newton_cg};
+constexpr Solver kSolvers[] = {Solver::lbfgs, Solver::sgd, Solver::adam, Solver::newton_cg,
+                               Solver::saga};
 constexpr Scaling kScalings[] = {Scaling::none, Scaling::standard, Scaling::minmax};
 
 void put_string(std::string& out, const std::string& s, const char* what) {
@@ -372,7 +375,7 @@ SoftmaxRegression load_model(const std::string& path) {
 
   TrainingInfo info;
   info.dtype = decode(r, kDTypes, "dtype", "0 float32 or 1 float64");
-  info.solver = decode(r, kSolvers, "solver", "0 lbfgs, 1 sgd, 2 adam or 3 newton-cg");
+  info.solver = decode(r, kSolvers, "solver", "0 lbfgs, 1 sgd, 2 adam, 3 newton-cg or 4 saga");
   Preprocessing pre;
   pre.kind = decode(r, kScalings, "scaling", "0 none, 1 standard or 2 minmax");
   const std::uint64_t d = r.u64("the feature count d");

@@ -60,6 +60,14 @@ void sparse_column_sum(const std::uint32_t* pos, const float* values, std::size_
 void sparse_column_sum(const std::uint32_t* pos, const double* values, std::size_t entries,
                        const double* dz, std::size_t k, double* g);
 
+/// y[0 .. k) += a x[0 .. k), in double.
+void axpy(double a, const double* x, double* y, std::size_t k);
+
+/// One feature row of a SAGA step, in double: change = xv delta, w -= avg sum + direct change,
+/// sum += change, over [0, k).
+void saga_row_update(double avg, double direct, double xv, const double* delta, double* w,
+                     double* sum, std::size_t k);
+
 /// The row width cholesky_solve needs for k right-hand sides: k rounded up to a whole number of
 /// double vectors of the dispatched target.
 std::size_t cholesky_solve_width(std::size_t k);

@@ -117,6 +117,38 @@ void ColumnSum(const std::uint32_t* HWY_RESTRICT pos, const T* HWY_RESTRICT valu
   }
 }
 
+/// y[0 .. k) += a x.
+void AxpyF64(double a, const double* HWY_RESTRICT x, double* HWY_RESTRICT y, std::size_t k) {
+  const hn::ScalableTag<double> d;
+  const std::size_t n = hn::Lanes(d);
+  const auto va = hn::Set(d, a);
+  std::size_t c = 0;
+  for (; c + n <= k; c += n)
+    hn::StoreU(hn::MulAdd(va, hn::LoadU(d, x + c), hn::LoadU(d, y + c)), d, y + c);
+  for (; c < k; ++c) y[c] += a * x[c];
+}
+
+/// change = xv delta; w -= avg sum + direct change; sum += change (one SAGA feature row).
+void SagaRowF64(double avg, double direct, double xv, const double* HWY_RESTRICT delta,
+                double* HWY_RESTRICT w, double* HWY_RESTRICT sum, std::size_t k) {
+  const hn::ScalableTag<double> d;
+  const std::size_t n = hn::Lanes(d);
+  const auto va = hn::Set(d, avg), vd = hn::Set(d, direct), vx = hn::Set(d, xv);
+  std::size_t c = 0;
+  for (; c + n <= k; c += n) {
+    const auto change = hn::Mul(vx, hn::LoadU(d, delta + c));
+    const auto vs = hn::LoadU(d, sum + c);
+    const auto step = hn::MulAdd(va, vs, hn::Mul(vd, change));
+    hn::StoreU(hn::Sub(hn::LoadU(d, w + c), step), d, w + c);
+    hn::StoreU(hn::Add(vs, change), d, sum + c);
+  }
+  for (; c < k; ++c) {
+    const double change = xv * delta[c];
+    w[c] -= avg * sum[c] + direct * change;
+    sum[c] += change;
+  }
+}
+
 void RowLogitsF32(const std::int32_t* indices, const float* values, std::size_t nnz, const float* w,
                   const float* bias, std::size_t k, float* z) {
   RowLogits(indices, values, nnz, w, bias, k, z);
@@ -144,6 +176,16 @@ HWY_EXPORT(RowLogitsF32);
 HWY_EXPORT(RowLogitsF64);
 HWY_EXPORT(ColumnSumF32);
 HWY_EXPORT(ColumnSumF64);
+HWY_EXPORT(AxpyF64);
+HWY_EXPORT(SagaRowF64);
+
+void axpy(double a, const double* x, double* y, std::size_t k) {
+  HWY_DYNAMIC_DISPATCH(AxpyF64)(a, x, y, k);
+}
+void saga_row_update(double avg, double direct, double xv, const double* delta, double* w,
+                     double* sum, std::size_t k) {
+  HWY_DYNAMIC_DISPATCH(SagaRowF64)(avg, direct, xv, delta, w, sum, k);
+}
 
 void sparse_row_logits(const std::int32_t* indices, const float* values, std::size_t nnz,
                        const float* w, const float* bias, std::size_t k, float* z) {

@@ -16,6 +16,7 @@
 #include "common/random.hpp"
 #include "model/preconditioner.hpp"
 #include "model/preprocess.hpp"
+#include "model/saga.hpp"
 #include "softreg/error.hpp"
 #include "softreg/model.hpp"
 #include "softreg/objective.hpp"
@@ -155,6 +156,7 @@ class Fit {
   Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRegression* warm);
   void run_lbfgs();
   void run_newton();
+  void run_saga();
   void run_stochastic();
   SoftmaxRegression finish();
 
@@ -305,7 +307,8 @@ template <class T>
 bool Fit<T>::on_progress(const Progress& p) {
   if (p.loss <= options_.target_loss) reached_target_ = true;
   Progress q = p;
-  const bool full_batch = options_.solver == Solver::lbfgs || options_.solver == Solver::newton_cg;
+  const bool full_batch = options_.solver == Solver::lbfgs ||
+                          options_.solver == Solver::newton_cg || options_.solver == Solver::saga;
   q.accuracy =
       full_batch || seen_ == 0 ? objective_.last_accuracy() : double(correct_) / double(seen_);
   q.valid_accuracy = valid_accuracy_;
@@ -451,6 +454,32 @@ void Fit<T>::run_newton() {
   objective_.keep_probabilities(false);
 }
 
+// SAGA runs on the raw features (its lazy updates need the rows as they are), so it takes
+// no preprocessing: the penalty would otherwise fall on other weights than the objective's.
+template <class T>
+void Fit<T>::run_saga() {
+  if (pre_.kind != Scaling::none) {
+    fail(std::string("solver saga works on the raw features; it takes no scaling (scale is ") +
+         scaling_name(pre_.kind) + "): scale the data beforehand, or use lbfgs or newton-cg");
+  }
+  detail::SagaProblem problem;
+  problem.y = labels_.y;
+  problem.k = k_;
+  problem.rows = split_.train;
+  problem.sample_weight = options_.sample_weight;
+  problem.class_weight = class_weight_;
+  problem.l2 = options_.l2;
+  detail::SagaOptions saga;
+  saga.epochs = options_.max_iter;
+  saga.grad_tol = options_.tol;
+  saga.seed = options_.seed;
+  saga.patience = split_.valid.empty() ? 0 : options_.patience;
+  result_ = detail::saga(
+      data_.features, problem, theta_, saga,
+      [&](std::span<const double> th, std::span<double> g) { return full_batch(th, g); },
+      [this](const Progress& p) { return on_progress(p); }, validation_);
+}
+
 template <class T>
 void Fit<T>::run_stochastic() {
   StochasticOptions stochastic;
@@ -563,6 +592,8 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
     fit.run_lbfgs();
   } else if (options.solver == Solver::newton_cg) {
     fit.run_newton();
+  } else if (options.solver == Solver::saga) {
+    fit.run_saga();
   } else {
     fit.run_stochastic();
   }

@@ -1,0 +1,44 @@
+// SAGA (Defazio, Bach and Lacoste-Julien 2014) for the softmax-regression objective, with lazy
+// ("just-in-time") updates so that a step costs O(nnz of its row x K), not O(d K).
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "softreg/matrix.hpp"
+#include "softreg/optim.hpp"
+
+namespace softreg::detail {
+
+struct SagaProblem {
+  std::span<const std::int64_t> y;        // class of every row of x
+  std::size_t k = 0;                      // classes
+  std::span<const std::size_t> rows;      // the training rows (empty: all)
+  std::span<const double> sample_weight;  // per row of x, or empty for all 1
+  std::span<const double> class_weight;   // per class, or empty for all 1
+  double l2 = 0.0;                        // lambda of (lambda / 2) ||W||^2
+};
+
+struct SagaOptions {
+  int epochs = 100;        // passes over the training rows
+  double grad_tol = 1e-5;  // stop when the full gradient's max-norm is at most this
+  std::uint64_t seed = 0;  // the order of the rows, reshuffled every epoch
+  int patience = 0;        // early stopping on the validation loss, in epochs
+};
+
+/// Minimizes (1 / sum s_i) sum_i s_i c_{y_i} CE(x_i W + b, y_i) + (lambda / 2) ||W||^2 over
+/// theta = [W (d x K), b (K)] (updated in place) by SAGA: one row at a time in a seeded
+/// order, the step being the row's new gradient minus the one remembered for it plus the
+/// average of all remembered ones; the penalty is a scale factor on W and the average's
+/// contribution to a feature is applied only when a row next uses it (or at the end of an
+/// epoch), in closed form. Step size 1 / (2 L + min(2 n lambda, L)) with L the largest row
+/// Lipschitz constant, (s c n / sum s) (||x_i||^2 + 1) / 2 + lambda. Sequential, hence the same
+/// bits for any thread count. After every epoch `full` (the objective with its gradient, at
+/// theta) gives the loss and the gradient's max-norm reported to `progress` and tested against
+/// grad_tol. Memory: the remembered gradients, n x K doubles.
+template <class T>
+OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::span<double> theta,
+                 const SagaOptions& options, const Objective& full,
+                 const ProgressCallback& progress, const ValidationLoss& validation);
+
+}  // namespace softreg::detail

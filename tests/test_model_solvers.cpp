@@ -1,0 +1,139 @@
+// Tests of the second-order and variance-reduced solvers (newton-cg, saga): they reach the
+// optimum L-BFGS reaches, on dense and sparse data, with weights and a validation split; they
+// are bitwise independent of the thread count; SAGA refuses scaling.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "model_fixtures.hpp"
+#include "softreg/error.hpp"
+#include "softreg/model.hpp"
+#include "softreg/objective.hpp"
+
+namespace {
+
+using softreg_test::blobs;
+
+// Overlapping blobs with a third of the entries zeroed, as dense and as CSR data.
+softreg::Dataset<double> problem_data(bool sparse) {
+  auto data = blobs<double>(700, 9, 4, 1.0, 23);
+  auto& x = std::get<softreg::DenseMatrix<double>>(data.features);
+  for (std::size_t i = 0; i < x.data.size(); i += 3) x.data[i] = 0.0;
+  if (sparse) data.features = softreg_test::to_csr(x);
+  return data;
+}
+
+softreg::TrainOptions tight(softreg::Solver solver) {
+  softreg::TrainOptions o;
+  o.solver = solver;
+  o.l2 = 1e-3;
+  o.max_iter = solver == softreg::Solver::saga ? 3000 : 500;
+  o.tol = 1e-9;
+  o.dtype = softreg::DType::float64;
+  return o;
+}
+
+// The objective's value and gradient max-norm at a model's parameters, evaluated afresh.
+std::pair<double, double> objective_at(const softreg::SoftmaxRegression& m,
+                                       const softreg::Dataset<double>& data, double l2,
+                                       const std::vector<double>& sample_weight = {}) {
+  std::vector<double> theta = m.weights();
+  theta.insert(theta.end(), m.bias().begin(), m.bias().end());
+  std::vector<std::int64_t> y;
+  for (const auto& l : data.labels) y.push_back(m.class_index(l));
+  softreg::ObjectiveOptions oo;
+  oo.l2 = l2;
+  oo.sample_weight = sample_weight;
+  softreg::SoftmaxObjective<double> f(data.features, y, m.n_classes(), oo);
+  std::vector<double> g(f.n_params());
+  const double value = f.evaluate(theta, g);
+  double gmax = 0.0;
+  for (const double v : g) gmax = std::max(gmax, std::fabs(v));
+  return {value, gmax};
+}
+
+TEST(ModelSolvers, NewtonAndSagaReachTheLbfgsOptimumDenseAndSparse) {
+  for (const bool sparse : {false, true}) {
+    const auto data = problem_data(sparse);
+    const auto reference = softreg::SoftmaxRegression::fit(data, tight(softreg::Solver::lbfgs));
+    const auto [f_ref, g_ref] = objective_at(reference, data, 1e-3);
+    for (const auto solver : {softreg::Solver::newton_cg, softreg::Solver::saga}) {
+      const auto m = softreg::SoftmaxRegression::fit(data, tight(solver));
+      const auto [value, gmax] = objective_at(m, data, 1e-3);
+      const std::string what = std::string(softreg::solver_name(solver)) +
+                               (sparse ? " sparse" : " dense");
+      EXPECT_TRUE(m.info().converged) << what << ": " << m.info().message;
+      EXPECT_EQ(m.info().solver, solver) << what;
+      EXPECT_NEAR(value, m.info().final_loss, 1e-12) << what;
+      // tol 1e-9 on the gradient: the objective is within |g|^2 / lambda of the optimum.
+      EXPECT_LE(gmax, 1e-9) << what;
+      EXPECT_NEAR(value, f_ref, 1e-9) << what;
+      // Strong convexity (at least lambda in W): ||w - w*|| <= ||g|| / lambda for each fit,
+      // and ||g||_2 <= sqrt(parameters) max |g|.
+      const double bound =
+          std::sqrt(double(m.weights().size() + 4)) * (gmax + g_ref) / 1e-3 + 1e-9;
+      for (std::size_t j = 0; j < m.weights().size(); ++j) {
+        ASSERT_NEAR(m.weights()[j], reference.weights()[j], bound) << what << " weight " << j;
+      }
+    }
+  }
+}
+
+TEST(ModelSolvers, SampleWeightsAreHonouredBySaga) {
+  const auto data = problem_data(true);
+  std::vector<double> w(data.rows());
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.25 + double(i % 5);
+  auto o = tight(softreg::Solver::saga);
+  o.sample_weight = w;
+  auto ref_options = tight(softreg::Solver::lbfgs);
+  ref_options.sample_weight = w;
+  const auto m = softreg::SoftmaxRegression::fit(data, o);
+  const auto reference = softreg::SoftmaxRegression::fit(data, ref_options);
+  EXPECT_NEAR(objective_at(m, data, 1e-3, w).first, objective_at(reference, data, 1e-3, w).first,
+              1e-9);
+}
+
+TEST(ModelSolvers, BitwiseTheSameForAnyThreadCount) {
+  const auto data = problem_data(true);
+  for (const auto solver : {softreg::Solver::newton_cg, softreg::Solver::saga}) {
+    auto o = tight(solver);
+    o.max_iter = 20;
+    o.dtype = softreg::DType::float32;
+    o.valid_fraction = 0.2;
+    o.threads = 1;
+    softreg::Dataset<float> data32;
+    data32.labels = data.labels;
+    const auto& xs = std::get<softreg::CsrMatrix<double>>(data.features);
+    softreg::CsrMatrix<float> xf;
+    xf.rows = xs.rows;
+    xf.cols = xs.cols;
+    xf.indptr = xs.indptr;
+    xf.indices = xs.indices;
+    xf.values.assign(xs.values.begin(), xs.values.end());
+    data32.features = xf;
+    const auto one = softreg::SoftmaxRegression::fit(data32, o);
+    for (const int threads : {2, 3}) {
+      o.threads = threads;
+      const auto many = softreg::SoftmaxRegression::fit(data32, o);
+      EXPECT_EQ(many.weights(), one.weights()) << softreg::solver_name(solver) << threads;
+      EXPECT_EQ(many.info().final_loss, one.info().final_loss) << threads;
+    }
+  }
+}
+
+TEST(ModelSolvers, SagaRefusesScalingAndSaysWhy) {
+  const auto data = problem_data(true);
+  auto o = tight(softreg::Solver::saga);
+  o.scale = softreg::Scaling::standard;
+  try {
+    softreg::SoftmaxRegression::fit(data, o);
+    FAIL() << "no error";
+  } catch (const softreg::InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("saga"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("standard"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace

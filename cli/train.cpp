@@ -154,9 +154,9 @@ void add_train(CLI::App& app) {
       "sparse data; --max-iter counts epochs), sgd (momentum) or adam");
   cmd->add_option("--l2", options.l2, "L2 penalty lambda in (lambda/2)||W||^2 (C = 1/(lambda n))")
       ->capture_default_str();
-  cmd->add_option("--max-iter", options.max_iter, "L-BFGS / Newton-CG iterations")
+  cmd->add_option("--max-iter", options.max_iter, "L-BFGS / Newton-CG iterations, SAGA epochs")
       ->capture_default_str();
-  cmd->add_option("--tol", options.tol, "L-BFGS / Newton-CG stop when max |gradient| <= tol")
+  cmd->add_option("--tol", options.tol, "L-BFGS / Newton-CG / SAGA stop when max |gradient| <= tol")
       ->capture_default_str();
   cmd->add_option("--lbfgs-memory", options.lbfgs_memory,
                   "L-BFGS curvature pairs kept, up to 10000 (0: up to 100, within a 64 MiB budget)")

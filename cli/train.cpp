@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "commands.hpp"
 #include "common.hpp"
@@ -23,7 +24,12 @@ struct TrainArgs {
   std::string class_weight;
   bool quiet = false;
   TrainOptions options;
+  std::vector<std::string> given;  // the solver-specific flags given (kSolverFlags)
 };
+
+constexpr const char* kSolverFlags[] = {
+    "--epochs", "--batch-size",     "--lr",           "--schedule",    "--momentum", "--max-iter",
+    "--tol",    "--preconditioner", "--lbfgs-memory", "--lbfgs-warmup"};
 
 /// "balanced" or "label:weight,label:weight".
 void parse_class_weight(const std::string& text, TrainOptions& options) {
@@ -70,40 +76,39 @@ void check_options(const TrainOptions& options) {
                              subject + "must be " + problem->need + "; got " + problem->got);
 }
 
-/// Options given on the command line that the chosen solver or the warm start do not use.
 /// --scale with --warm-start is an error (the model's own preprocessing is kept, so the flag
-/// would be silently wrong); the solver-specific ones are warned about and ignored.
-void check_applicable(const CLI::App& cmd, const TrainArgs& args) {
+/// would be silently wrong). Also records which solver-specific flags were given, for
+/// warn_unused once the solver is known.
+void check_applicable(const CLI::App& cmd, TrainArgs& args) {
   const auto given = [&](const char* flag) { return cmd.get_option(flag)->count() > 0; };
   if (!args.warm_start.empty() && given("--scale")) {
     throw CLI::ValidationError("--scale",
                                "does not apply with --warm-start (the warm-start model's "
                                "preprocessing is kept); leave one of them out");
   }
-  const Solver solver = args.options.solver;
+  for (const char* flag : kSolverFlags) {
+    if (given(flag)) args.given.emplace_back(flag);
+  }
+}
+
+/// Warns about the flags given that the solver which runs does not use (they are ignored).
+void warn_unused(const TrainArgs& args, Solver solver) {
+  if (args.quiet) return;
   const bool full_batch =
       solver == Solver::lbfgs || solver == Solver::newton_cg || solver == Solver::saga;
-  static constexpr const char* kStochastic[] = {"--epochs", "--batch-size", "--lr", "--schedule",
-                                                "--momentum"};
-  static constexpr const char* kFullBatch[] = {"--max-iter", "--tol", "--preconditioner"};
-  static constexpr const char* kLbfgs[] = {"--lbfgs-memory", "--lbfgs-warmup"};
-  std::vector<const char*> unused;
-  if (solver == Solver::saga) unused.push_back("--preconditioner");
-  if (full_batch) {
-    unused.assign(std::begin(kStochastic), std::end(kStochastic));
-  } else {
-    unused.assign(std::begin(kFullBatch), std::end(kFullBatch));
-  }
-  if (solver != Solver::lbfgs) unused.insert(unused.end(), std::begin(kLbfgs), std::end(kLbfgs));
-  for (const char* flag : unused) {
-    if (!given(flag) || args.quiet) continue;
-    std::fprintf(stderr, "softreg train: warning: %s does not apply to --solver %s; ignored\n",
-                 flag, solver_name(args.options.solver));
-  }
-  if (args.options.solver == Solver::adam && given("--momentum") && !args.quiet) {
-    std::fprintf(stderr,
-                 "softreg train: warning: --momentum does not apply to --solver adam; "
-                 "ignored\n");
+  const auto applies = [&](const std::string& flag) {
+    if (flag == "--momentum") return solver == Solver::sgd;
+    if (flag == "--lbfgs-memory" || flag == "--lbfgs-warmup") return solver == Solver::lbfgs;
+    if (flag == "--preconditioner") return solver == Solver::lbfgs || solver == Solver::newton_cg;
+    const bool stochastic_flag =
+        flag == "--epochs" || flag == "--batch-size" || flag == "--lr" || flag == "--schedule";
+    return stochastic_flag != full_batch;  // --max-iter and --tol are the full-batch ones
+  };
+  const bool chosen = args.options.solver == Solver::automatic;
+  for (const std::string& flag : args.given) {
+    if (applies(flag)) continue;
+    std::fprintf(stderr, "softreg train: warning: %s does not apply to --solver %s%s; ignored\n",
+                 flag.c_str(), solver_name(solver), chosen ? " (chosen by --solver auto)" : "");
   }
 }
 
@@ -113,14 +118,19 @@ void run_train(const TrainArgs& a) {
   if (!a.warm_start.empty()) warm = std::make_unique<SoftmaxRegression>(load_model(a.warm_start));
   const Dataset<T> data = load_data<T>(a.data, warm ? warm->n_features() : 0, true);
   TrainOptions options = a.options;
+  TrainOptions probe = options;
+  if (warm) probe.scale = warm->preprocessing().kind;
+  options.solver = choose_solver(data, probe);
+  warn_unused(a, options.solver);
   if (!a.quiet) {
-    std::fprintf(stderr, "training on %s: %zu rows, %zu features%s, solver %s, l2 %g\n",
+    std::fprintf(stderr, "training on %s: %zu rows, %zu features%s, solver %s%s, l2 %g\n",
                  data.source.c_str(), data.rows(), data.cols(), data.sparse() ? " (sparse)" : "",
-                 solver_name(options.solver), options.l2);
+                 solver_name(options.solver),
+                 a.options.solver == Solver::automatic ? " (auto)" : "", options.l2);
   }
-  const bool full_batch = options.solver == Solver::lbfgs || options.solver == Solver::newton_cg ||
-                          options.solver == Solver::saga;
-  ProgressReporter reporter(full_batch ? "iter" : "epoch", a.quiet);
+  // SAGA and the stochastic solvers count epochs; L-BFGS and Newton-CG iterations.
+  const bool by_iteration = options.solver == Solver::lbfgs || options.solver == Solver::newton_cg;
+  ProgressReporter reporter(by_iteration ? "iter" : "epoch", a.quiet);
   options.progress = [&](const Progress& p) { return reporter(p); };
   const SoftmaxRegression model = SoftmaxRegression::fit(data, options, warm.get());
   reporter.finish();
@@ -133,7 +143,8 @@ void run_train(const TrainArgs& a) {
       std::snprintf(grad, sizeof grad, ", |grad|max %.2e", info.grad_norm);
     std::fprintf(stderr, "%s after %d %s (%s): loss %.6f%s\n",
                  info.converged ? "converged" : "stopped", info.iterations,
-                 full_batch ? "iterations" : "epochs", info.message.c_str(), info.final_loss, grad);
+                 by_iteration ? "iterations" : "epochs", info.message.c_str(), info.final_loss,
+                 grad);
     std::fprintf(stderr, "trained in %s; model written to %s\n",
                  format_seconds(info.seconds).c_str(), a.model.c_str());
   }
@@ -149,6 +160,8 @@ void add_train(CLI::App& app) {
   cmd->add_option("--model", args->model, "Where to write the model file")->required();
   add_choice(
       *cmd, "--solver", options.solver,
+      "auto (saga for sparse data without --scale of at least 100000 weights (features x "
+      "classes) whose rows x classes x 8 bytes fit in 1 GiB, else lbfgs), "
       "lbfgs (full batch, quasi-Newton), newton-cg (full batch, trust-region Newton with "
       "Hessian products), saga (variance-reduced, one row at a time, lazy updates: for large "
       "sparse data; --max-iter counts epochs), sgd (momentum) or adam");

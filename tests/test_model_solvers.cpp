@@ -10,6 +10,7 @@
 #include "model_fixtures.hpp"
 #include "softreg/error.hpp"
 #include "softreg/model.hpp"
+#include "softreg/model_io.hpp"
 #include "softreg/objective.hpp"
 
 namespace {
@@ -62,8 +63,8 @@ TEST(ModelSolvers, NewtonAndSagaReachTheLbfgsOptimumDenseAndSparse) {
     for (const auto solver : {softreg::Solver::newton_cg, softreg::Solver::saga}) {
       const auto m = softreg::SoftmaxRegression::fit(data, tight(solver));
       const auto [value, gmax] = objective_at(m, data, 1e-3);
-      const std::string what = std::string(softreg::solver_name(solver)) +
-                               (sparse ? " sparse" : " dense");
+      const std::string what =
+          std::string(softreg::solver_name(solver)) + (sparse ? " sparse" : " dense");
       EXPECT_TRUE(m.info().converged) << what << ": " << m.info().message;
       EXPECT_EQ(m.info().solver, solver) << what;
       EXPECT_NEAR(value, m.info().final_loss, 1e-12) << what;
@@ -72,8 +73,7 @@ TEST(ModelSolvers, NewtonAndSagaReachTheLbfgsOptimumDenseAndSparse) {
       EXPECT_NEAR(value, f_ref, 1e-9) << what;
       // Strong convexity (at least lambda in W): ||w - w*|| <= ||g|| / lambda for each fit,
       // and ||g||_2 <= sqrt(parameters) max |g|.
-      const double bound =
-          std::sqrt(double(m.weights().size() + 4)) * (gmax + g_ref) / 1e-3 + 1e-9;
+      const double bound = std::sqrt(double(m.weights().size() + 4)) * (gmax + g_ref) / 1e-3 + 1e-9;
       for (std::size_t j = 0; j < m.weights().size(); ++j) {
         ASSERT_NEAR(m.weights()[j], reference.weights()[j], bound) << what << " weight " << j;
       }
@@ -134,6 +134,62 @@ TEST(ModelSolvers, SagaRefusesScalingAndSaysWhy) {
     EXPECT_NE(std::string(e.what()).find("saga"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("standard"), std::string::npos) << e.what();
   }
+}
+
+// A sparse problem of `cols` features and 4 classes: row i has features i % cols and
+// (7 i) % cols, the first telling the class.
+softreg::Dataset<double> wide_sparse(std::size_t cols) {
+  softreg::Dataset<double> data;
+  softreg::CsrMatrix<double> x;
+  x.rows = 400;
+  x.cols = cols;
+  for (std::size_t i = 0; i < x.rows; ++i) {
+    const std::size_t a = i % 4, b = 4 + (7 * i) % (cols - 4);
+    x.indices.push_back(std::int32_t(a));
+    x.indices.push_back(std::int32_t(b));
+    x.values.push_back(1.0);
+    x.values.push_back(0.5);
+    x.indptr.push_back(std::int64_t(x.indices.size()));
+    data.labels.push_back("c" + std::to_string(a));
+  }
+  data.features = std::move(x);
+  return data;
+}
+
+TEST(ModelSolvers, AutoPicksSagaForLargeSparseDataElseLbfgs) {
+  using softreg::Solver;
+  softreg::TrainOptions o;
+  EXPECT_EQ(o.solver, Solver::automatic);  // the default
+  ASSERT_EQ(softreg::kSagaMinParameters, 100000u);
+  // 4 classes: 25,000 features make 100,000 weights, 24,999 one short.
+  EXPECT_EQ(softreg::choose_solver(wide_sparse(25000), o), Solver::saga);
+  EXPECT_EQ(softreg::choose_solver(wide_sparse(24999), o), Solver::lbfgs);
+  EXPECT_EQ(softreg::choose_solver(problem_data(true), o), Solver::lbfgs);   // small
+  EXPECT_EQ(softreg::choose_solver(problem_data(false), o), Solver::lbfgs);  // dense
+  auto scaled = o;
+  scaled.scale = softreg::Scaling::standard;
+  EXPECT_EQ(softreg::choose_solver(wide_sparse(25000), scaled), Solver::lbfgs);
+  for (const Solver s : {Solver::lbfgs, Solver::newton_cg, Solver::sgd, Solver::adam}) {
+    auto given = o;
+    given.solver = s;
+    EXPECT_EQ(softreg::choose_solver(wide_sparse(25000), given), s);
+  }
+  // A fit records the solver that ran; a warm start from a scaled model cannot take SAGA.
+  o.max_iter = 5;
+  const auto data = wide_sparse(25000);
+  const auto fitted = softreg::SoftmaxRegression::fit(data, o);
+  EXPECT_EQ(fitted.info().solver, Solver::saga);
+  scaled.max_iter = 2;
+  const auto scaled_model = softreg::SoftmaxRegression::fit(data, scaled);
+  EXPECT_EQ(scaled_model.info().solver, Solver::lbfgs);
+  const auto warm = softreg::SoftmaxRegression::fit(data, o, &scaled_model);
+  EXPECT_EQ(warm.info().solver, Solver::lbfgs);
+  auto record = fitted.info();
+  record.solver = Solver::automatic;  // never stored: a fit resolves it
+  const softreg::SoftmaxRegression odd(fitted.classes(), fitted.n_features(), fitted.weights(),
+                                       fitted.bias(), fitted.preprocessing(), record);
+  EXPECT_THROW(softreg::save_model(odd, ::testing::TempDir() + "/auto.srm"),
+               softreg::InvalidArgument);
 }
 
 }  // namespace

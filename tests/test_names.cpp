@@ -26,7 +26,7 @@ void expect_round_trips(std::size_t values) {
 }
 
 TEST(Names, EveryValueRoundTrips) {
-  expect_round_trips<softreg::Solver>(5);
+  expect_round_trips<softreg::Solver>(6);
   expect_round_trips<softreg::Scaling>(3);
   expect_round_trips<softreg::DType>(2);
   expect_round_trips<softreg::Preconditioner>(3);
@@ -54,7 +54,7 @@ TEST(Names, AliasesParseButTheCanonicalNameIsPrinted) {
 }
 
 TEST(Names, ListsAndErrorsNameTheCanonicalSpellings) {
-  EXPECT_EQ(softreg::name_list<softreg::Solver>(), "lbfgs, sgd, adam, newton-cg or saga");
+  EXPECT_EQ(softreg::name_list<softreg::Solver>(), "auto, lbfgs, sgd, adam, newton-cg or saga");
   EXPECT_EQ(softreg::name_list<softreg::LrSchedule>(), "constant, inverse-sqrt or cosine");
   EXPECT_EQ(softreg::name_list<softreg::DType>(), "float32 or float64");
   try {

@@ -26,10 +26,10 @@ except ImportError:  # scikit-learn 1.2 to 1.5: the estimator's own method
         return estimator._validate_data(*args, **kwargs)
 
 
-_SOLVERS = ("lbfgs", "newton-cg", "saga", "sgd", "adam")
+_SOLVERS = ("auto", "lbfgs", "newton-cg", "saga", "sgd", "adam")
 # Solvers whose max_iter is the library's max_iter (iterations, or SAGA's epochs) and that
 # take no learning rate or batch size.
-_FULL_BATCH = ("lbfgs", "newton-cg", "saga")
+_FULL_BATCH = ("auto", "lbfgs", "newton-cg", "saga")
 _SCALES = (None, "none", "standard", "minmax")
 _DTYPES = {"auto": [np.float64, np.float32], "float64": np.float64, "float32": np.float32}
 
@@ -93,8 +93,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     alpha : float >= 0 or None, default=None
         The penalty ``lambda`` itself (the library's ``l2``, the CLI's ``--l2``). When not
         None it wins over ``C``.
-    solver : {"lbfgs", "newton-cg", "saga", "sgd", "adam"}, default="lbfgs"
-        Full-batch L-BFGS with a strong-Wolfe line search; full-batch trust-region Newton
+    solver : {"auto", "lbfgs", "newton-cg", "saga", "sgd", "adam"}, default="auto"
+        "auto" picks "saga" for sparse input without ``scale`` with at least 100,000 weights
+        (features x classes) whose n x K remembered gradients fit in 1 GiB, else "lbfgs"
+        (``training_info_["solver"]`` names the one that ran). Otherwise: full-batch L-BFGS with a strong-Wolfe line search; full-batch trust-region Newton
         with conjugate gradients on exact Hessian-vector products (liblinear's method; it
         keeps the n x K probabilities of the latest pass); SAGA, one row at a time with lazy
         updates (for large sparse data; no ``scale``; keeps n x K remembered gradients);
@@ -160,7 +162,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         C=1.0,
         *,
         alpha=None,
-        solver="lbfgs",
+        solver="auto",
         max_iter=100,
         tol=1e-4,
         class_weight=None,
@@ -386,7 +388,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if (self.solver in _FULL_BATCH and not info["converged"]
                 and self.n_iter_ >= self.max_iter):
             warnings.warn(
-                f"softreg {self.solver} stopped after max_iter={self.max_iter} iterations with the "
+                f"softreg {info['solver']} stopped after max_iter={self.max_iter} iterations with the "
                 f"largest gradient entry {info['grad_norm']:.3g} > tol={self.tol}; increase "
                 "max_iter or scale the data.",
                 ConvergenceWarning,

@@ -9,7 +9,8 @@
 namespace softreg {
 namespace {
 
-constexpr std::array<NamedValue<Solver>, 5> kSolvers{{{Solver::lbfgs, "lbfgs"},
+constexpr std::array<NamedValue<Solver>, 6> kSolvers{{{Solver::automatic, "auto"},
+                                                      {Solver::lbfgs, "lbfgs"},
                                                       {Solver::sgd, "sgd"},
                                                       {Solver::adam, "adam"},
                                                       {Solver::newton_cg, "newton-cg"},

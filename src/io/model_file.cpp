@@ -44,8 +44,12 @@ std::uint32_t solver_code(Solver s) {
       return 3;
     case Solver::saga:
       return 4;
+    case Solver::automatic:
+      break;
   }
-  return 0;
+  throw InvalidArgument(
+      "softreg::save_model: the training record names no solver ('auto' is resolved when a fit "
+      "starts)");
 }
 std::uint32_t scaling_code(Scaling s) {
   switch (s) {

@@ -11,6 +11,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <unordered_set>
 
 #include "common/check.hpp"
 #include "common/random.hpp"
@@ -575,18 +576,37 @@ void TrainOptions::validate() const {
 }
 
 template <class T>
-SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOptions& options,
+Solver choose_solver(const Dataset<T>& data, const TrainOptions& options) {
+  if (options.solver != Solver::automatic) return options.solver;
+  if (!data.sparse() || options.scale != Scaling::none) return Solver::lbfgs;
+  const std::size_t k =
+      std::unordered_set<std::string>(data.labels.begin(), data.labels.end()).size();
+  const std::size_t n = data.rows(), d = data.cols();
+  const bool large = k > 0 && d >= kSagaMinParameters / k + (kSagaMinParameters % k != 0);
+  const bool fits = k == 0 || n <= kSagaMaxMemory / (8 * k);
+  return large && fits ? Solver::saga : Solver::lbfgs;
+}
+
+template Solver choose_solver<float>(const Dataset<float>&, const TrainOptions&);
+template Solver choose_solver<double>(const Dataset<double>&, const TrainOptions&);
+
+template <class T>
+SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOptions& given,
                                          const SoftmaxRegression* warm) {
   if (data.rows() == 0) fail("the training data has no rows");
   if (data.labels.size() != data.rows()) {
     fail("training needs one label per row (" + data.source + ")");
   }
-  if (const auto p = options.problem()) fail(problem_text(*p));
-  check_sample_weight_count(options, data.rows());
+  if (const auto p = given.problem()) fail(problem_text(*p));
+  check_sample_weight_count(given, data.rows());
   if (warm && warm->n_features() != data.cols()) {
     fail("warm start model has " + std::to_string(warm->n_features()) + " features, the data has " +
          std::to_string(data.cols()));
   }
+  TrainOptions options = given;
+  TrainOptions probe = given;  // a warm start keeps its model's scaling, which SAGA refuses
+  if (warm) probe.scale = warm->preprocessing().kind;
+  options.solver = choose_solver(data, probe);
   Fit<T> fit(data, options, warm);
   if (options.solver == Solver::lbfgs) {
     fit.run_lbfgs();

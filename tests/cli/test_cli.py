@@ -759,13 +759,41 @@ def test_train_options_out_of_range_are_usage_errors_worded_with_the_flag(
     assert not (workdir / "m.srm").exists()
 
 
+def test_auto_picks_saga_for_large_sparse_data_and_lbfgs_when_scaled(softreg, workdir):
+    # 3 classes x 40,000 features = 120,000 weights >= 100,000: SAGA, unless scaled.
+    rng = np.random.default_rng(7)
+    lines = []
+    for i in range(300):
+        cols = np.sort(rng.choice(40000, size=8, replace=False)) + 1
+        cols[0] = 1 + i % 3  # one feature tells the class
+        cols = np.unique(cols)
+        lines.append(f"{i % 3} " + " ".join(f"{c}:{rng.random() + 0.5:.3f}" for c in cols))
+    (workdir / "s.svm").write_text("\n".join(lines) + "\n")
+    proc = softreg("train", "--data", "s.svm", "--model", "a.srm", "--lbfgs-memory", "5")
+    err = proc.stderr.decode()
+    assert "solver saga (auto)" in err, err
+    assert "warning: --lbfgs-memory does not apply to --solver saga (chosen by --solver auto)" \
+        in err
+    info = softreg("info", "--model", "a.srm").stdout.decode()
+    assert "saga" in info, info
+    proc = softreg("train", "--data", "s.svm", "--model", "b.srm", "--scale", "standard",
+                   "--max-iter", "3")
+    assert "solver lbfgs (auto)" in proc.stderr.decode()
+
+
 def test_options_that_do_not_apply_are_warned_about_or_refused(softreg, workdir):
     x, y = blobs(30, 3, 3, 0.5, seed=4)
     write_csv(workdir / "d.csv", x, ANIMALS[y])
     proc = softreg("train", "--data", "d.csv", "--model", "m.srm", "--epochs", "5", "--lr", "0.1")
     err = proc.stderr.decode()
-    assert "warning: --epochs does not apply to --solver lbfgs; ignored" in err
-    assert "warning: --lr does not apply to --solver lbfgs; ignored" in err
+    assert "solver lbfgs (auto)" in err  # dense data: auto picks L-BFGS
+    assert "warning: --epochs does not apply to --solver lbfgs (chosen by --solver auto); " \
+        "ignored" in err
+    assert "warning: --lr does not apply to --solver lbfgs (chosen by --solver auto); " \
+        "ignored" in err
+    proc = softreg("train", "--data", "d.csv", "--model", "l.srm", "--solver", "lbfgs",
+                   "--epochs", "5")
+    assert "warning: --epochs does not apply to --solver lbfgs; ignored" in proc.stderr.decode()
     proc = softreg("train", "--data", "d.csv", "--model", "s.srm", "--solver", "adam",
                    "--epochs", "2", "--max-iter", "7", "--momentum", "0.5")
     err = proc.stderr.decode()

@@ -83,6 +83,23 @@ def test_newton_cg_and_saga_reach_the_lbfgs_optimum_dense_and_sparse(data, C, so
                                    atol=1e-4)
 
 
+def test_auto_picks_saga_for_large_sparse_input_else_lbfgs(rng):
+    # 4 classes x 25,000 features = 100,000 weights: the smallest problem auto hands to SAGA.
+    n, d = 400, 25000
+    y = np.arange(n) % 4
+    rows = np.repeat(np.arange(n), 2)
+    cols = np.stack([y, 4 + rng.integers(0, d - 4, n)], axis=1).ravel()
+    X = sp.csr_matrix((np.ones(2 * n), (rows, cols)), shape=(n, d))
+    assert SoftmaxRegression().get_params()["solver"] == "auto"
+    assert SoftmaxRegression(max_iter=5).fit(X, y).training_info_["solver"] == "saga"
+    narrow = X[:, :d - 1]
+    assert SoftmaxRegression(max_iter=5).fit(narrow, y).training_info_["solver"] == "lbfgs"
+    assert SoftmaxRegression(max_iter=5, scale="standard").fit(X, y) \
+        .training_info_["solver"] == "lbfgs"
+    dense = X[:, :50].toarray()
+    assert SoftmaxRegression(max_iter=5).fit(dense, y).training_info_["solver"] == "lbfgs"
+
+
 def test_saga_refuses_scaling(data):
     X, y = data
     with pytest.raises(ValueError, match="saga"):
@@ -347,8 +364,10 @@ def test_bad_parameters_name_the_parameter(data, params, error, match):
 
 def test_parameters_lbfgs_does_not_use_are_warned_about(data):
     X, y = data
-    with pytest.warns(UserWarning, match="lr and batch_size do not apply to solver='lbfgs'"):
+    with pytest.warns(UserWarning, match="lr and batch_size do not apply to solver='auto'"):
         SoftmaxRegression(lr=0.1, batch_size=32).fit(X, y)
+    with pytest.warns(UserWarning, match="lr does not apply to solver='lbfgs'"):
+        SoftmaxRegression(solver="lbfgs", lr=0.1).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         SoftmaxRegression(solver="sgd", lr=0.1, batch_size=32, max_iter=3).fit(X, y)

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "model/saga.hpp"
 #include "model_fixtures.hpp"
 #include "softreg/error.hpp"
 #include "softreg/model.hpp"
@@ -78,6 +79,40 @@ TEST(ModelSolvers, NewtonAndSagaReachTheLbfgsOptimumDenseAndSparse) {
         ASSERT_NEAR(m.weights()[j], reference.weights()[j], bound) << what << " weight " << j;
       }
     }
+  }
+}
+
+// A step 16 times too long makes SAGA's objective rise; the guard halves the step until it
+// descends, and the run still reaches L-BFGS's optimum (without the guard it does not).
+TEST(ModelSolvers, SagaHalvesATooLongStepAndStillConverges) {
+  const auto data = problem_data(true);
+  const auto reference = softreg::SoftmaxRegression::fit(data, tight(softreg::Solver::lbfgs));
+  const double f_ref = objective_at(reference, data, 1e-3).first;
+  std::vector<std::int64_t> y;
+  for (const auto& l : data.labels) y.push_back(reference.class_index(l));
+  softreg::ObjectiveOptions oo;
+  oo.l2 = 1e-3;
+  softreg::SoftmaxObjective<double> f(data.features, y, 4, oo);
+  softreg::detail::SagaProblem problem;
+  problem.y = y;
+  problem.k = 4;
+  problem.l2 = 1e-3;
+  for (const int threads : {1, 2}) {
+    softreg::detail::SagaOptions o;
+    o.epochs = 3000;
+    o.grad_tol = 1e-9;
+    o.step_scale = 16.0;
+    o.threads = threads;
+    std::vector<double> theta(f.n_params(), 0.0);
+    const auto result = softreg::detail::saga<double>(
+        data.features, problem, theta, o,
+        [&](std::span<const double> th, std::span<double> g) { return f.evaluate(th, g); }, {}, {});
+    EXPECT_TRUE(result.converged) << result.message;
+    EXPECT_NEAR(result.loss, f_ref, 1e-9);
+    bool rose = false;
+    for (std::size_t e = 1; e < result.history.size(); ++e)
+      rose = rose || result.history[e] > result.history[e - 1];
+    EXPECT_TRUE(rose) << "the step was not too long: the test tests nothing";
   }
 }
 

@@ -15,6 +15,7 @@
 
 #include "common/check.hpp"
 #include "common/random.hpp"
+#include "common/thread_pool.hpp"
 #include "model/preconditioner.hpp"
 #include "model/preprocess.hpp"
 #include "model/saga.hpp"
@@ -475,6 +476,7 @@ void Fit<T>::run_saga() {
   saga.grad_tol = options_.tol;
   saga.seed = options_.seed;
   saga.patience = split_.valid.empty() ? 0 : options_.patience;
+  saga.threads = detail::resolve_threads(options_.threads);
   result_ = detail::saga(
       data_.features, problem, theta_, saga,
       [&](std::span<const double> th, std::span<double> g) { return full_batch(th, g); },

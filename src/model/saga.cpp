@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/random.hpp"
+#include "common/thread_pool.hpp"
 #include "kernels/linear.hpp"
 #include "optim/monitor.hpp"
 #include "optim/vector_ops.hpp"
@@ -45,7 +46,7 @@ RowView<T> row_of(const FeatureMatrix<T>& x, std::size_t i) {
 template <class T>
 class Saga {
  public:
-  Saga(const FeatureMatrix<T>& x, const SagaProblem& p, std::span<double> theta)
+  Saga(const FeatureMatrix<T>& x, const SagaProblem& p, std::span<double> theta, double step_scale)
       : x_(x),
         p_(p),
         d_(cols_of(x)),
@@ -70,7 +71,11 @@ class Saga {
       lipschitz = std::max(lipschitz, 0.5 * row_scale_[r] * sq);
     }
     lipschitz += p.l2;
-    step_ = 1.0 / (2.0 * lipschitz + std::min(2.0 * double(n_) * p.l2, lipschitz));
+    // 1 / L: twice the 1 / (2 L + ...) of the convergence proofs (and scikit-learn's), which
+    // the row bound's looseness makes safe in practice (the softmax's curvature reaches 1/2
+    // only for a row split evenly between two classes); halving on a rising objective
+    // (halve_step) guards the rest.
+    step_ = step_scale / (lipschitz + std::min(double(n_) * p.l2, 0.5 * lipschitz));
     memory_.assign(n_ * k_, 0.0);
     sum_w_.assign(d_ * k_, 0.0);
     sum_b_.assign(k_, 0.0);
@@ -80,6 +85,7 @@ class Saga {
   }
 
   std::size_t rows() const { return n_; }
+  void halve_step() { step_ *= 0.5; }
 
   /// One pass over the rows in `order`.
   void epoch(std::span<const std::size_t> order) {
@@ -87,6 +93,7 @@ class Saga {
       // The rows come in random order: ask for what the next steps read while this one runs
       // (two rows ahead: its entries and remembered gradient; one row ahead: its features'
       // weights and sums, whose numbers are then in cache).
+      if (q + 4 < order.size()) prefetch_start(order[q + 4]);
       if (q + 2 < order.size()) prefetch_row(order[q + 2]);
       if (q + 1 < order.size()) prefetch_features(order[q + 1]);
       step(order[q]);
@@ -102,6 +109,14 @@ class Saga {
   static void prefetch_lines(const void* p, std::size_t bytes) {
     const char* c = static_cast<const char*>(p);
     for (std::size_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o);
+  }
+
+  /// Where row r's entries start (the CSR row pointer), so that prefetch_row finds it in cache.
+  void prefetch_start(std::size_t r) {
+    if (!p_.rows.empty()) __builtin_prefetch(&p_.rows[r]);
+    if (const auto* s = std::get_if<CsrMatrix<T>>(&x_)) {
+      __builtin_prefetch(s->indptr.data() + (p_.rows.empty() ? r : p_.rows[r]));
+    }
   }
 
   void prefetch_row(std::size_t r) {
@@ -195,6 +210,9 @@ class Saga {
   std::size_t d_, k_;
   std::span<double> theta_;
   std::size_t n_;
+  // In double: SAGA's fixed point is where the remembered gradients' average cancels the
+  // penalty, so their rounding is the gradient's floor (float storage stalls near 1e-7 and
+  // measured no faster on the text benchmark).
   std::vector<double> row_scale_, memory_, sum_w_, sum_b_, cum_, z_;
   std::vector<std::size_t> last_;
   std::vector<char> visited_;
@@ -213,7 +231,8 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
         "softreg::saga: options out of range (need epochs >= 0, grad_tol >= 0, "
         "patience >= 0)");
   }
-  Saga<T> run(x, problem, theta);
+  if (!(o.step_scale > 0.0)) throw InvalidArgument("softreg::saga: step_scale must be > 0");
+  Saga<T> run(x, problem, theta, o.step_scale);
   OptimResult result;
   std::vector<double> g(theta.size());
   result.loss = full(theta, g);
@@ -224,33 +243,73 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::mt19937_64 rng(o.seed ^ 0x5a6a5a6aULL);
   IterationMonitor monitor(progress, validation, o.patience);
-  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
-    if (result.grad_norm <= o.grad_tol) {
-      result.converged = true;
-      result.message = "gradient max-norm below tolerance";
-      break;
-    }
-    shuffle(std::span<std::size_t>(order), rng);
-    run.epoch(order);
-    result.loss = full(theta, g);
+  // The objective's minimum over SAGA's iterates descends; a rise after epoch e says the step
+  // is too long for this data: it is halved from epoch e + 2 on (SAGA converges for any
+  // smaller step). e + 2, not e + 1: with the evaluation overlapping the next epoch, epoch
+  // e + 1 has run by the time e's objective is known, and the rule must not depend on that.
+  int halve_at = 0;
+  double previous = result.loss;
+  // Records epoch e's evaluation (of the iterate `at`) and applies the stopping rules.
+  const auto judge = [&](int e, std::span<const double> at) {
     ++result.evaluations;
     result.grad_norm = max_abs(g);
-    result.iterations = epoch;
+    result.iterations = e;
+    if (!(result.loss <= previous)) halve_at = e + 2;
+    previous = result.loss;
     result.history.push_back(result.loss);
     if (!std::isfinite(result.loss)) {
       result.message = "the objective is not finite (diverged)";
-      break;
+      return true;
     }
     Progress p;
-    p.iteration = epoch;
+    p.iteration = e;
     p.max_iterations = o.epochs;
     p.loss = result.loss;
     p.grad_norm = result.grad_norm;
-    const std::string stop = monitor.step(p, theta);
+    const std::string stop = monitor.step(p, at);
     if (!stop.empty()) {
       result.message = stop;
-      break;
+      return true;
     }
+    return result.grad_norm <= o.grad_tol;
+  };
+  const auto next_order = [&](int e) {
+    if (e == halve_at) run.halve_step();
+    shuffle(std::span<std::size_t>(order), rng);
+  };
+  // With two or more threads, the full evaluation of epoch e's iterate (a copy) runs on a
+  // second thread while epoch e + 1 runs; when e's evaluation says stop, that copy is the
+  // result and e + 1 is dropped. Either way the iterates, the evaluations and the result are
+  // those of the one-thread order.
+  const bool overlap = o.threads >= 2;
+  std::vector<double> copy(overlap ? theta.size() : 0);
+  int done = 0;  // epochs run: theta holds their iterate
+  bool stop = result.grad_norm <= o.grad_tol;
+  while (!stop && done < o.epochs) {
+    next_order(done + 1);
+    run.epoch(order);
+    ++done;
+    // theta: epoch `done`'s iterate, not yet evaluated.
+    while (overlap && done < o.epochs) {
+      std::copy(theta.begin(), theta.end(), copy.begin());
+      next_order(done + 1);
+      fork_join(2, [&](int t) {
+        if (t == 0) {
+          run.epoch(order);
+        } else {
+          result.loss = full(copy, g);
+        }
+      });
+      if (judge(done, copy)) {
+        std::copy(copy.begin(), copy.end(), theta.begin());
+        stop = true;
+        break;
+      }
+      ++done;
+    }
+    if (stop) break;
+    result.loss = full(theta, g);
+    stop = judge(done, theta);
   }
   if (!result.converged && result.grad_norm <= o.grad_tol) {
     result.converged = true;

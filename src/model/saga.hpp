@@ -20,10 +20,12 @@ struct SagaProblem {
 };
 
 struct SagaOptions {
-  int epochs = 100;        // passes over the training rows
-  double grad_tol = 1e-5;  // stop when the full gradient's max-norm is at most this
-  std::uint64_t seed = 0;  // the order of the rows, reshuffled every epoch
-  int patience = 0;        // early stopping on the validation loss, in epochs
+  int epochs = 100;         // passes over the training rows
+  double grad_tol = 1e-5;   // stop when the full gradient's max-norm is at most this
+  std::uint64_t seed = 0;   // the order of the rows, reshuffled every epoch
+  int patience = 0;         // early stopping on the validation loss, in epochs
+  double step_scale = 1.0;  // multiplies the step (> 0; tests of the guard use long steps)
+  int threads = 1;          // >= 2: each epoch's evaluation overlaps the next epoch
 };
 
 /// Minimizes (1 / sum s_i) sum_i s_i c_{y_i} CE(x_i W + b, y_i) + (lambda / 2) ||W||^2 over
@@ -31,11 +33,16 @@ struct SagaOptions {
 /// order, the step being the row's new gradient minus the one remembered for it plus the
 /// average of all remembered ones; the penalty is a scale factor on W and the average's
 /// contribution to a feature is applied only when a row next uses it (or at the end of an
-/// epoch), in closed form. Step size 1 / (2 L + min(2 n lambda, L)) with L the largest row
-/// Lipschitz constant, (s c n / sum s) (||x_i||^2 + 1) / 2 + lambda. Sequential, hence the same
+/// epoch), in closed form. Step size 1 / (L + min(n lambda, L / 2)) with L the largest row
+/// Lipschitz constant, (s c n / sum s) (||x_i||^2 + 1) / 2 + lambda (twice the step of the
+/// convergence proofs; the bound is loose for the softmax), halved after any epoch whose
+/// objective is above the previous epoch's. Sequential, hence the same
 /// bits for any thread count. After every epoch `full` (the objective with its gradient, at
 /// theta) gives the loss and the gradient's max-norm reported to `progress` and tested against
-/// grad_tol. Memory: the remembered gradients, n x K doubles.
+/// grad_tol; with options.threads >= 2 that evaluation (of a copy of theta, on a worker of
+/// the pool, where the objective's own passes then run on that one thread) overlaps the next
+/// epoch, and the result is bitwise that of one thread. Memory: the remembered gradients and
+/// their per-feature sums in double (n K + d K), and with threads a copy of theta.
 template <class T>
 OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::span<double> theta,
                  const SagaOptions& options, const Objective& full,

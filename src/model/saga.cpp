@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -90,11 +91,16 @@ class Saga {
   /// One pass over the rows in `order`.
   void epoch(std::span<const std::size_t> order) {
     for (std::size_t q = 0; q < order.size(); ++q) {
-      // The rows come in random order: ask for what the next steps read while this one runs
-      // (two rows ahead: its entries and remembered gradient; one row ahead: its features'
-      // weights and sums, whose numbers are then in cache).
-      if (q + 4 < order.size()) prefetch_start(order[q + 4]);
-      if (q + 2 < order.size()) prefetch_row(order[q + 2]);
+      // The rows come in random order: ask for what the next steps read while this one runs,
+      // each stage reading only what an earlier one brought in (a prefetch whose address
+      // waits on a miss stalls like the load itself). Eight rows ahead: the row's index in
+      // the data; six: where its entries start; four: its entries, label, weight and
+      // remembered gradient; two: when its features were last brought up to date; one:
+      // their weights, sums and step sums.
+      if (q + 8 < order.size() && !p_.rows.empty()) __builtin_prefetch(&p_.rows[order[q + 8]]);
+      if (q + 6 < order.size()) prefetch_start(order[q + 6]);
+      if (q + 4 < order.size()) prefetch_row(order[q + 4]);
+      if (q + 2 < order.size()) prefetch_last(order[q + 2]);
       if (q + 1 < order.size()) prefetch_features(order[q + 1]);
       step(order[q]);
     }
@@ -107,16 +113,15 @@ class Saga {
   double* bias() { return theta_.data() + d_ * k_; }
 
   static void prefetch_lines(const void* p, std::size_t bytes) {
-    const char* c = static_cast<const char*>(p);
-    for (std::size_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o);
+    const auto first = reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t{63};
+    const auto last = reinterpret_cast<std::uintptr_t>(p) + bytes;
+    for (std::uintptr_t a = first; a < last; a += 64)
+      __builtin_prefetch(reinterpret_cast<const void*>(a));
   }
 
   /// Where row r's entries start (the CSR row pointer), so that prefetch_row finds it in cache.
   void prefetch_start(std::size_t r) {
-    if (!p_.rows.empty()) __builtin_prefetch(&p_.rows[r]);
-    if (const auto* s = std::get_if<CsrMatrix<T>>(&x_)) {
-      __builtin_prefetch(s->indptr.data() + (p_.rows.empty() ? r : p_.rows[r]));
-    }
+    if (const auto* s = std::get_if<CsrMatrix<T>>(&x_)) __builtin_prefetch(&s->indptr[row(r)]);
   }
 
   void prefetch_row(std::size_t r) {
@@ -124,6 +129,14 @@ class Saga {
     if (v.indices != nullptr) prefetch_lines(v.indices, v.nnz * sizeof(std::int32_t));
     prefetch_lines(v.values, v.nnz * sizeof(T));
     prefetch_lines(memory_.data() + r * k_, k_ * sizeof(double));
+    __builtin_prefetch(&p_.y[row(r)]);
+    __builtin_prefetch(&row_scale_[r]);
+  }
+
+  void prefetch_last(std::size_t r) {
+    const RowView<T> v = row_of(x_, row(r));
+    if (v.indices == nullptr) return;
+    for (std::size_t q = 0; q < v.nnz; ++q) __builtin_prefetch(&last_[v.feature(q)]);
   }
 
   void prefetch_features(std::size_t r) {
@@ -131,7 +144,7 @@ class Saga {
     if (v.indices == nullptr) return;  // a dense row reads W in order
     for (std::size_t q = 0; q < v.nnz; ++q) {
       const std::size_t j = v.feature(q);
-      __builtin_prefetch(&last_[j]);
+      __builtin_prefetch(&cum_[std::min(last_[j], cum_.size() - 1)]);
       prefetch_lines(w(j), k_ * sizeof(double));
       prefetch_lines(sum_w_.data() + j * k_, k_ * sizeof(double));
     }
@@ -211,8 +224,8 @@ class Saga {
   std::span<double> theta_;
   std::size_t n_;
   // In double: SAGA's fixed point is where the remembered gradients' average cancels the
-  // penalty, so their rounding is the gradient's floor (float storage stalls near 1e-7 and
-  // measured no faster on the text benchmark).
+  // penalty, so the rounding of the gradients and of their sums is the gradient's floor
+  // (float storage of either stalls near 1e-7, and measured no faster on the text benchmark).
   std::vector<double> row_scale_, memory_, sum_w_, sum_b_, cum_, z_;
   std::vector<std::size_t> last_;
   std::vector<char> visited_;

@@ -180,8 +180,9 @@ void add_train(CLI::App& app) {
                   "else 0)")
       ->capture_default_str();
   add_choice(*cmd, "--preconditioner", options.preconditioner,
-             "L-BFGS initial inverse Hessian: auto (second moments of the features for dense data "
-             "with up to 2048 features, else diagonal), diagonal or none; Newton-CG: auto and "
+             "L-BFGS initial inverse Hessian: auto (second moments of the features for data "
+             "with up to 2048 features, dense or sparse, else diagonal), diagonal or none; "
+             "Newton-CG: auto and "
              "diagonal precondition its CG with the diagonal, none does not");
   cmd->add_option("--epochs", options.epochs, "SGD / Adam passes over the data")
       ->capture_default_str();

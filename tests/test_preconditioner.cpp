@@ -192,4 +192,66 @@ TEST(SecondMomentPreconditioner, IntegerWeightsActAsRepeatedRows) {
   }
 }
 
+// CSR input (unsorted entries and a duplicate among them) gives the dense input's
+// preconditioner bit for bit, centred scaling included; data wider than kMaxFeatures gets none.
+TEST(SecondMomentPreconditioner, CsrRowsGiveTheDenseRowsPreconditioner) {
+  const std::size_t n = 300, d = 17, k = 5;
+  std::mt19937_64 rng(99);
+  std::normal_distribution<float> g;
+  std::bernoulli_distribution keep(0.3);
+  softreg::DenseMatrix<float> x(n, d);
+  softreg::CsrMatrix<float> csr;
+  csr.rows = n;
+  csr.cols = d;
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = d; j-- > 0;) {  // backwards: unsorted within the row
+      if (!keep(rng)) continue;
+      const float v = g(rng);
+      x(i, j) = v;
+      if (j == 3) {  // entered as two halves, summed as the reader sums duplicates
+        csr.indices.insert(csr.indices.end(), {3, 3});
+        csr.values.insert(csr.values.end(), {v * 0.5f, v * 0.5f});
+      } else {
+        csr.indices.push_back(std::int32_t(j));
+        csr.values.push_back(v);
+      }
+    }
+    csr.indptr.push_back(std::int64_t(csr.indices.size()));
+  }
+  for (const auto kind : {softreg::Scaling::none, softreg::Scaling::standard}) {
+    softreg::Preprocessing pre;
+    pre.kind = kind;
+    if (kind != softreg::Scaling::none) {
+      for (std::size_t j = 0; j < d; ++j) {
+        pre.offset.push_back(0.01 * double(j));
+        pre.scale.push_back(2.0 - 0.03 * double(j));
+      }
+    }
+    const softreg::FeatureMatrix<float> dense_features = x, sparse_features = csr;
+    const auto a = softreg::detail::SecondMomentPreconditioner::build<float>(dense_features, pre,
+                                                                             {}, {}, k, 1e-3);
+    const auto b = softreg::detail::SecondMomentPreconditioner::build<float>(sparse_features, pre,
+                                                                             {}, {}, k, 1e-3);
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(b, nullptr);
+    std::normal_distribution<double> gd;
+    std::vector<double> theta((d + 1) * k);
+    for (double& v : theta) v = gd(rng);
+    std::vector<double> ta = theta, tb = theta;
+    a->apply(ta);
+    b->apply(tb);
+    EXPECT_EQ(ta, tb);
+  }
+  softreg::CsrMatrix<float> wide;
+  wide.rows = 1;
+  wide.cols = softreg::detail::SecondMomentPreconditioner::kMaxFeatures + 1;
+  wide.indices = {0};
+  wide.values = {1.0f};
+  wide.indptr = {0, 1};
+  const softreg::FeatureMatrix<float> wide_features = wide;
+  EXPECT_EQ(
+      softreg::detail::SecondMomentPreconditioner::build<float>(wide_features, {}, {}, {}, k, 1e-3),
+      nullptr);
+}
+
 }  // namespace

@@ -21,8 +21,9 @@ namespace softreg {
 enum class Solver { lbfgs, sgd, adam, newton_cg, saga, automatic };
 enum class Scaling { none, standard, minmax };
 enum class DType { float32, float64 };
-/// L-BFGS's initial inverse Hessian. automatic: the second-moment preconditioner for dense data
-/// of up to 2048 features (the Hessian at the start, classes decoupled), the diagonal otherwise;
+/// L-BFGS's initial inverse Hessian. automatic: the second-moment preconditioner for data of up
+/// to 2048 features, dense or sparse (the Hessian at the start, classes decoupled), the diagonal
+/// otherwise;
 /// diagonal: 1 / the Hessian's diagonal at the start; none: the identity.
 enum class Preconditioner { automatic, diagonal, none };
 

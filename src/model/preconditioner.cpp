@@ -1,4 +1,5 @@
-// SecondMomentPreconditioner: the sampled second moments through the vectorized dense products,
+// SecondMomentPreconditioner: the sampled second moments (dense or CSR rows, the latter scattered
+// into a dense row) through the vectorized dense products,
 // a Cholesky factorization, and two vectorized triangular solves per application.
 #include "model/preconditioner.hpp"
 
@@ -20,13 +21,26 @@ struct Moments {
   double total_weight = 0.0;
 };
 
+/// Row i of dense or CSR data as d values: the dense row itself, or the CSR row scattered into
+/// `scratch` (d zeros and its entries), so both give the same numbers.
 template <class T>
-Moments second_moments(const DenseMatrix<T>& dense, const Preprocessing& pre,
+const T* dense_row(const FeatureMatrix<T>& x, std::size_t i, std::vector<T>& scratch) {
+  if (const auto* dense = std::get_if<DenseMatrix<T>>(&x)) return dense->row(i).data();
+  const auto& csr = std::get<CsrMatrix<T>>(x);
+  scratch.assign(csr.cols, T(0));
+  for (auto p = csr.indptr[i]; p < csr.indptr[i + 1]; ++p)
+    scratch[std::size_t(csr.indices[std::size_t(p)])] += csr.values[std::size_t(p)];
+  return scratch.data();
+}
+
+template <class T>
+Moments second_moments(const FeatureMatrix<T>& x, const Preprocessing& pre,
                        std::span<const std::size_t> rows, std::span<const double> weights,
                        std::size_t m, int threads) {
-  const std::size_t d = dense.cols;
+  const std::size_t d = cols_of(x);
   const std::size_t d1 = d + 1;
-  const std::size_t available = rows.empty() ? dense.rows : rows.size();
+  const std::size_t available = rows.empty() ? rows_of(x) : rows.size();
+  std::vector<T> scratch;
   // Blocks of sampled rows, transposed to d1 x b (features by rows) in float, so that the
   // product of the block with itself is one call of the dot-product kernel.
   constexpr std::size_t kBlock = 256;
@@ -42,7 +56,7 @@ Moments second_moments(const DenseMatrix<T>& dense, const Preprocessing& pre,
     for (std::size_t r = 0; r < b; ++r) {
       const std::size_t pick = (start + r) * available / m;
       const std::size_t row = rows.empty() ? pick : rows[pick];
-      const auto xr = dense.row(row);
+      const T* xr = dense_row(x, row, scratch);
       // A row of weight w enters as sqrt(w) x~, so that its product with itself is w x~ x~^T.
       const double w = weights.empty() ? 1.0 : weights[row];
       const double root = std::sqrt(w);
@@ -111,14 +125,13 @@ template <class T>
 std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build(
     const FeatureMatrix<T>& x, const Preprocessing& pre, std::span<const std::size_t> rows,
     std::span<const double> weights, std::size_t k, double l2, int threads) {
-  const auto* dense = std::get_if<DenseMatrix<T>>(&x);
-  if (dense == nullptr || dense->cols > kMaxFeatures || k < 2) return nullptr;
-  const std::size_t d = dense->cols;
+  if (cols_of(x) > kMaxFeatures || k < 2) return nullptr;
+  const std::size_t d = cols_of(x);
   const std::size_t d1 = d + 1;
-  const std::size_t available = rows.empty() ? dense->rows : rows.size();
+  const std::size_t available = rows.empty() ? rows_of(x) : rows.size();
   if (available == 0) return nullptr;
   const std::size_t m = std::min(available, kSampleRows);
-  Moments moments = second_moments(*dense, pre, rows, weights, m, threads);
+  Moments moments = second_moments(x, pre, rows, weights, m, threads);
   std::vector<double>& c = moments.c;
   if (!(moments.total_weight > 0.0)) return nullptr;
   const double q = (1.0 / double(k)) * (1.0 - 1.0 / double(k));

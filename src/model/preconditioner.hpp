@@ -1,4 +1,4 @@
-// The second-moment preconditioner of L-BFGS for dense softmax regression.
+// The second-moment preconditioner of L-BFGS for softmax regression with up to 2048 features.
 #pragma once
 
 #include <cstddef>
@@ -21,8 +21,9 @@ namespace softreg::detail {
 class SecondMomentPreconditioner {
  public:
   /// Built from up to kSampleRows rows (evenly spaced among `rows`, or among all rows if
-  /// empty) of dense x with d <= kMaxFeatures; returns null for sparse or wider data, or if
-  /// M is not positive definite, and the caller falls back to the diagonal. E is weighted by
+  /// empty) of x, dense or CSR (the same numbers either way), with d <= kMaxFeatures; returns
+  /// null for wider data, or if M is not positive definite, and the caller falls back to the
+  /// diagonal. E is weighted by
   /// weights[row] (indexed by row; empty: all 1), as the objective weighs the rows, so that a
   /// row of weight 2 shapes the path as two copies of it would.
   /// threads: the workers of the second-moment products (0: softreg::get_num_threads()); the

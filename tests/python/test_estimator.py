@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import load_iris, make_classification
+from sklearn.datasets import load_digits, load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -196,11 +196,30 @@ def test_sparse_input_gives_the_dense_result(data, fmt, rng):
     dense = SoftmaxRegression(**TIGHT).fit(X, y)
     Xs = sp.csr_matrix(X).asformat(fmt)
     sparse = SoftmaxRegression(**TIGHT).fit(Xs, y)
-    # Dense data starts L-BFGS from the second-moment preconditioner, sparse data from the
-    # diagonal one: two paths to the same optimum, which agree to the optimizer's tolerance.
-    np.testing.assert_allclose(sparse.coef_, dense.coef_, atol=1e-5)
-    np.testing.assert_allclose(sparse.predict_proba(Xs), dense.predict_proba(X), atol=1e-5)
+    # The same preconditioner and the same path: the fits differ by the passes' rounding.
+    assert abs(sparse.n_iter_ - dense.n_iter_) <= 2
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, atol=1e-7)
+    np.testing.assert_allclose(sparse.predict_proba(Xs), dense.predict_proba(X), atol=1e-9)
     np.testing.assert_allclose(sparse.predict_proba(X), sparse.predict_proba(Xs), atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_sparse_and_dense_digits_converge_together():
+    # Ill-conditioned (C = 1, pixel counts 0..16): sparse input once took all 1000 iterations
+    # where dense input converged in about 420, and at the defaults their probabilities
+    # differed by up to 0.03.
+    X, y = load_digits(return_X_y=True)
+    Xs = sp.csr_matrix(X)
+    dense = SoftmaxRegression(max_iter=1000, tol=1e-6).fit(X, y)
+    sparse = SoftmaxRegression(max_iter=1000, tol=1e-6).fit(Xs, y)
+    assert dense.training_info_["converged"] and sparse.training_info_["converged"]
+    assert abs(sparse.n_iter_ - dense.n_iter_) <= 0.05 * dense.n_iter_
+    # Both within tol of the optimum: ||w - w*|| <= sqrt(p) tol / lambda bounds more than the
+    # probabilities need; measured 3.2e-5.
+    np.testing.assert_allclose(sparse.predict_proba(Xs), dense.predict_proba(X), atol=1e-3)
+    dense = SoftmaxRegression().fit(X, y)
+    sparse = SoftmaxRegression().fit(Xs, y)
+    np.testing.assert_allclose(sparse.predict_proba(Xs), dense.predict_proba(X), atol=1e-6)
 
 
 def test_non_canonical_csr_is_summed_and_sorted(data):

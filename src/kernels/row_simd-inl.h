@@ -463,12 +463,14 @@ HWY_INLINE void RowScaleFrom(D d, hn::TFromD<D>* out, const hn::TFromD<D>* e, st
 
 /// The maximum and the sum of exp((x - max) * inv_t) of a row in one read, a block of
 /// kOnlineBlock entries at a time (the block is read twice, from L1). Returns false when the
-/// row is not ordinary (non-finite maximum, or a range whose shift overflows).
+/// row is not ordinary (non-finite maximum, or a range whose shift overflows). `lowest`, if
+/// not null, receives the smallest entry other than -inf (for wide, else +inf).
 constexpr std::size_t kOnlineBlock = 2048;
 
 template <bool kScaled, class D>
 HWY_INLINE bool OnlineMaxSum(D d, const hn::TFromD<D>* x, std::size_t n, hn::TFromD<D> inv_t,
-                             bool wide, hn::TFromD<D>& max, double& sum) {
+                             bool wide, hn::TFromD<D>& max, double& sum,
+                             hn::TFromD<D>* lowest_out = nullptr) {
   using T = hn::TFromD<D>;
   T m = -std::numeric_limits<T>::infinity();
   T lowest = std::numeric_limits<T>::infinity();
@@ -490,6 +492,7 @@ HWY_INLINE bool OnlineMaxSum(D d, const hn::TFromD<D>* x, std::size_t n, hn::TFr
   if (!Ordinary(Range<T>{m, lowest}, wide)) return false;
   max = m;
   sum = s;
+  if (lowest_out != nullptr) *lowest_out = lowest;
   return true;
 }
 

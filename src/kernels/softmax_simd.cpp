@@ -251,6 +251,44 @@ void Rows(const RowsJob<T>& j) {
   }
 }
 
+template <class T>
+bool SegmentMaxSum(const T* x, std::size_t n, double temperature, T* max, double* sum, T* lowest) {
+  const hn::ScalableTag<T> d;
+  const T inv_t = static_cast<T>(1.0 / temperature);
+  const bool wide = temperature > 1.0;
+  return inv_t != T(1) ? OnlineMaxSum<true>(d, x, n, inv_t, wide, *max, *sum, lowest)
+                       : OnlineMaxSum<false>(d, x, n, inv_t, wide, *max, *sum, lowest);
+}
+
+template <class T>
+void SegmentWrite(RowOp op, T* out, const T* x, std::size_t n, double temperature, T max,
+                  double sum) {
+  const hn::ScalableTag<T> d;
+  const T inv_t = static_cast<T>(1.0 / temperature);
+  if (op == RowOp::log_softmax) {
+    RowShift<false>(d, out, x, n, max, inv_t, static_cast<T>(std::log(sum)));
+  } else if (inv_t != T(1)) {
+    RowExpScale<false, true>(d, out, x, n, max, inv_t, static_cast<T>(1.0 / sum));
+  } else {
+    RowExpScale<false, false>(d, out, x, n, max, inv_t, static_cast<T>(1.0 / sum));
+  }
+}
+
+bool SegmentMaxSumF32(const float* x, std::size_t n, double t, float* m, double* s, float* low) {
+  return SegmentMaxSum(x, n, t, m, s, low);
+}
+bool SegmentMaxSumF64(const double* x, std::size_t n, double t, double* m, double* s, double* low) {
+  return SegmentMaxSum(x, n, t, m, s, low);
+}
+void SegmentWriteF32(RowOp op, float* out, const float* x, std::size_t n, double t, float m,
+                     double s) {
+  SegmentWrite(op, out, x, n, t, m, s);
+}
+void SegmentWriteF64(RowOp op, double* out, const double* x, std::size_t n, double t, double m,
+                     double s) {
+  SegmentWrite(op, out, x, n, t, m, s);
+}
+
 void RowsF32(const RowsJob<float>& job) {
   Rows(job);
 }
@@ -266,6 +304,25 @@ namespace softreg::detail {
 
 HWY_EXPORT(RowsF32);
 HWY_EXPORT(RowsF64);
+HWY_EXPORT(SegmentMaxSumF32);
+HWY_EXPORT(SegmentMaxSumF64);
+HWY_EXPORT(SegmentWriteF32);
+HWY_EXPORT(SegmentWriteF64);
+
+bool segment_max_sum(const float* x, std::size_t n, double t, float* m, double* s, float* low) {
+  return HWY_DYNAMIC_DISPATCH(SegmentMaxSumF32)(x, n, t, m, s, low);
+}
+bool segment_max_sum(const double* x, std::size_t n, double t, double* m, double* s, double* low) {
+  return HWY_DYNAMIC_DISPATCH(SegmentMaxSumF64)(x, n, t, m, s, low);
+}
+void segment_write(RowOp op, float* out, const float* x, std::size_t n, double t, float m,
+                   double s) {
+  HWY_DYNAMIC_DISPATCH(SegmentWriteF32)(op, out, x, n, t, m, s);
+}
+void segment_write(RowOp op, double* out, const double* x, std::size_t n, double t, double m,
+                   double s) {
+  HWY_DYNAMIC_DISPATCH(SegmentWriteF64)(op, out, x, n, t, m, s);
+}
 
 void simd_rows(const RowsJob<float>& job) {
   HWY_DYNAMIC_DISPATCH(RowsF32)(job);

@@ -51,6 +51,25 @@ struct RowsJob {
 void simd_rows(const RowsJob<float>& job);
 void simd_rows(const RowsJob<double>& job);
 
+/// Contiguous rows of more than this many bytes are cut into segments of kSegmentBytes, which
+/// go to the threads separately (a lone long row uses every core): each segment's maximum and
+/// sum of exponentials, merged per row in segment order (the same bits for any thread count),
+/// then each segment written.
+inline constexpr std::size_t kSplitRowBytes = std::size_t(256) << 10;
+inline constexpr std::size_t kSegmentBytes = std::size_t(128) << 10;
+
+/// One segment x[0, n) (n >= 1) at temperature t: its maximum, sum of exp((x - max) / t) and
+/// smallest entry other than -inf; false when the segment is not ordinary (the online passes'
+/// rule: a non-finite maximum, NaN, a shift that overflows).
+bool segment_max_sum(const float* x, std::size_t n, double t, float* m, double* s, float* low);
+bool segment_max_sum(const double* x, std::size_t n, double t, double* m, double* s, double* low);
+/// One segment's softmax (exp((x - m) / t) / s) or log_softmax ((x - m) / t - log s) for the
+/// row's merged m and s.
+void segment_write(RowOp op, float* out, const float* x, std::size_t n, double t, float m,
+                   double s);
+void segment_write(RowOp op, double* out, const double* x, std::size_t n, double t, double m,
+                   double s);
+
 /// Strided rows (inner > 1). With range 0, a block of columns at a time: task i covers slice
 /// i / blocks and columns [(i % blocks) w, ...) with w = strided_block_width(T), blocks =
 /// ceil(inner / w); each pass over a block touches a line per row, which suits short n. With

@@ -56,7 +56,7 @@ void simd_rows(const RowsJob<double>& job);
 /// sum of exponentials, merged per row in segment order (the same bits for any thread count),
 /// then each segment written.
 inline constexpr std::size_t kSplitRowBytes = std::size_t(256) << 10;
-inline constexpr std::size_t kSegmentBytes = std::size_t(128) << 10;
+inline constexpr std::size_t kSegmentBytes = std::size_t(256) << 10;
 
 /// One segment x[0, n) (n >= 1) at temperature t: its maximum, sum of exp((x - max) / t) and
 /// smallest entry other than -inf; false when the segment is not ordinary (the online passes'

@@ -165,7 +165,9 @@ void add_train(CLI::App& app) {
       "lbfgs (full batch, quasi-Newton), newton-cg (full batch, trust-region Newton with "
       "Hessian products), saga (variance-reduced, one row at a time, lazy updates: for large "
       "sparse data; --max-iter counts epochs), sgd (momentum) or adam");
-  cmd->add_option("--l2", options.l2, "L2 penalty lambda in (lambda/2)||W||^2 (C = 1/(lambda n))")
+  cmd->add_option("--l2", options.l2,
+                  "L2 penalty lambda in (lambda/2)||W||^2 (scikit-learn's C = 1/(lambda n); two "
+                  "classes: C = 2/(lambda n))")
       ->capture_default_str();
   cmd->add_option("--max-iter", options.max_iter, "L-BFGS / Newton-CG iterations, SAGA epochs")
       ->capture_default_str();

@@ -57,6 +57,22 @@ TEST(Metrics, TopFiveOfSevenClassesWithTies) {
   EXPECT_EQ(softreg::evaluate_predictions<float>(lp, 7, in_top).top_k, 5u);
 }
 
+// Macro F1 averages over the classes that occur as truth or prediction, as scikit-learn's
+// f1_score(average="macro") does: here classes 0 and 2 of four (class 1 only predicted, F1 0;
+// class 3 neither, left out): (F1_0 + F1_1 + F1_2) / 3 with F1_0 = 2/3, F1_2 = 1.
+TEST(Metrics, MacroF1OverOccurringClasses) {
+  const auto lp = logs({0.7, 0.1, 0.1, 0.1,  //
+                        0.1, 0.6, 0.2, 0.1,  //
+                        0.1, 0.1, 0.7, 0.1});
+  const std::vector<std::int64_t> y{0, 0, 2};
+  const auto e = softreg::evaluate_predictions<double>(lp, 4, y);
+  EXPECT_DOUBLE_EQ(e.per_class[0].f1, 2.0 / 3.0);
+  EXPECT_EQ(e.per_class[1].f1, 0.0);
+  EXPECT_EQ(e.per_class[3].f1, 0.0);
+  EXPECT_NEAR(e.macro_f1, (2.0 / 3.0 + 0.0 + 1.0) / 3.0, 1e-15);
+  EXPECT_TRUE(std::isnan(softreg::evaluate_predictions<double>({}, 4, {}).macro_f1));
+}
+
 TEST(Metrics, EdgeCases) {
   const auto empty = softreg::evaluate_predictions<double>({}, 4, {});
   EXPECT_EQ(empty.n, 0u);

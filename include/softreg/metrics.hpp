@@ -24,6 +24,8 @@ struct Evaluation {
   double log_loss = 0.0;        // mean -log p(true class), from log-probabilities (no clipping)
   std::vector<std::size_t> confusion;  // K x K row-major: [true][predicted]
   std::vector<ClassReport> per_class;
+  /// Mean F1 over the classes that occur among the true or the predicted classes (scikit-learn's
+  /// f1_score(average="macro") labels); NaN when n == 0.
   double macro_f1 = 0.0;
 };
 

@@ -82,9 +82,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         (1 / sum_i s_i) sum_i s_i c_{y_i} CE(x_i W + b, y_i) + (lambda / 2) ||W||^2
 
     with sample weights ``s_i`` (1 by default) and class weights ``c_k``. With ``alpha=None``,
-    ``lambda = 1 / (C * sum_i s_i)``: on three or more classes the same optimum as
-    ``LogisticRegression(C=C)`` (its multinomial fit), whose objective is this one multiplied by
-    ``C * sum_i s_i``; on two classes that of ``LogisticRegression(C=2 * C)`` (docs/PYTHON.md).
+    ``C`` means what it means in ``LogisticRegression(C=C)``, whose optimum this fit has:
+    ``lambda = 1 / (C * sum_i s_i)`` on three or more classes (its multinomial objective is this
+    one multiplied by ``C * sum_i s_i``), and ``lambda = 2 / (C * sum_i s_i)`` on two classes,
+    where scikit-learn fits one coefficient row, the difference of our symmetric pair
+    (docs/PYTHON.md).
 
     Parameters
     ----------
@@ -352,7 +354,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             weight_sum = float(sample_weight.sum())
         else:
             weight_sum = float(n)
-        options.l2 = float(self.alpha) if self.alpha is not None else 1.0 / (self.C * weight_sum)
+        # Two classes: the symmetric pair w0 = -w1 pays (lambda / 4) ||w1 - w0||^2, and
+        # scikit-learn's binary fit pays ||u||^2 / (2 C sum s) on its one row u = w1 - w0.
+        per_c = 2.0 if classes.size == 2 else 1.0
+        options.l2 = (float(self.alpha) if self.alpha is not None
+                      else per_c / (self.C * weight_sum))
         if isinstance(self.class_weight, str):
             options.balanced = True
         elif isinstance(self.class_weight, dict):

@@ -59,6 +59,7 @@ Evaluation evaluate_predictions(std::span<const T> log_proba, std::size_t k,
   e.top_k_accuracy = n ? double(top_hits) / double(n) : nan;
   e.log_loss = n ? loss / double(n) : nan;
   double f1_sum = 0.0;
+  std::size_t occurring = 0;
   for (std::size_t c = 0; c < k; ++c) {
     std::size_t predicted = 0, actual = 0;
     for (std::size_t r = 0; r < k; ++r) {
@@ -72,9 +73,11 @@ Evaluation evaluate_predictions(std::span<const T> log_proba, std::size_t k,
     rep.recall = actual ? tp / double(actual) : 0.0;
     const double pr = rep.precision + rep.recall;
     rep.f1 = pr > 0.0 ? 2.0 * rep.precision * rep.recall / pr : 0.0;
+    if (predicted + actual == 0) continue;  // a class neither true nor predicted: not averaged
     f1_sum += rep.f1;
+    ++occurring;
   }
-  e.macro_f1 = f1_sum / double(k);
+  e.macro_f1 = occurring ? f1_sum / double(occurring) : nan;
   return e;
 }
 

@@ -2,7 +2,9 @@
 
 Kernels (NumPy arrays of any shape, float32 or float64, reduced along any axis):
 :func:`softmax`, :func:`log_softmax`, :func:`logsumexp`, :func:`cross_entropy`,
-:func:`cross_entropy_with_grad`. Token sampling: :func:`sample` (temperature, top-k, top-p,
+:func:`cross_entropy_with_grad`, :func:`argmax`; their backward passes
+:func:`softmax_backward`, :func:`log_softmax_backward`, :func:`logsumexp_backward` and
+:func:`softmax_jacobian`. Token sampling: :func:`sample` (temperature, top-k, top-p,
 min-p, penalties, logit bias; sort-free, reproducible). Attention: :func:`attention`,
 :func:`attention_backward` (tiled, grouped heads, causal, masks, decoding). The output layer
 and its loss without the logits: :func:`linear_cross_entropy`. The worker-thread count: :func:`set_num_threads`,
@@ -11,14 +13,19 @@ Model files: :meth:`SoftmaxRegression.save_model`, :func:`load_model`. Data file
 :func:`read_dataset`. docs/PYTHON.md describes them all.
 """
 from softreg._core import (
+    argmax,
     cross_entropy,
     cross_entropy_with_grad,
     get_num_threads,
     linear_cross_entropy,
     log_softmax,
+    log_softmax_backward,
     logsumexp,
+    logsumexp_backward,
     set_num_threads,
     softmax,
+    softmax_backward,
+    softmax_jacobian,
 )
 from softreg.attention import attention, attention_backward
 from softreg.datasets import read_dataset
@@ -31,6 +38,11 @@ __all__ = [
     "logsumexp",
     "cross_entropy",
     "cross_entropy_with_grad",
+    "argmax",
+    "softmax_backward",
+    "log_softmax_backward",
+    "logsumexp_backward",
+    "softmax_jacobian",
     "sample",
     "attention",
     "attention_backward",

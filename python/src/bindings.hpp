@@ -6,6 +6,7 @@
 namespace softreg::python {
 
 void register_kernels(pybind11::module_& m);      // kernels.cpp
+void register_backward(pybind11::module_& m);     // backward.cpp
 void register_model(pybind11::module_& m);        // model.cpp
 void register_data(pybind11::module_& m);         // data.cpp
 void register_sampling(pybind11::module_& m);     // sampling.cpp

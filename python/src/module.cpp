@@ -39,6 +39,7 @@ The current worker-thread count (always >= 1).
 )doc");
 
   softreg::python::register_kernels(m);
+  softreg::python::register_backward(m);
   softreg::python::register_model(m);
   softreg::python::register_data(m);
   softreg::python::register_sampling(m);

@@ -4,7 +4,8 @@ Kernels (NumPy arrays of any shape, float32 or float64, reduced along any axis):
 :func:`softmax`, :func:`log_softmax`, :func:`logsumexp`, :func:`cross_entropy`,
 :func:`cross_entropy_with_grad`, :func:`argmax`; their backward passes
 :func:`softmax_backward`, :func:`log_softmax_backward`, :func:`logsumexp_backward` and
-:func:`softmax_jacobian`. Token sampling: :func:`sample` (temperature, top-k, top-p,
+:func:`softmax_jacobian`; the online (max, sum) normalizer with merge :class:`OnlineSoftmax`.
+Token sampling: :func:`sample` (temperature, top-k, top-p,
 min-p, penalties, logit bias; sort-free, reproducible). Attention: :func:`attention`,
 :func:`attention_backward` (tiled, grouped heads, causal, masks, decoding). The output layer
 and its loss without the logits: :func:`linear_cross_entropy`. The worker-thread count: :func:`set_num_threads`,
@@ -13,6 +14,7 @@ Model files: :meth:`SoftmaxRegression.save_model`, :func:`load_model`. Data file
 :func:`read_dataset`. docs/PYTHON.md describes them all.
 """
 from softreg._core import (
+    OnlineSoftmax,
     argmax,
     cross_entropy,
     cross_entropy_with_grad,
@@ -43,6 +45,7 @@ __all__ = [
     "log_softmax_backward",
     "logsumexp_backward",
     "softmax_jacobian",
+    "OnlineSoftmax",
     "sample",
     "attention",
     "attention_backward",

@@ -1,4 +1,5 @@
-// Bindings of argmax, the softmax family's backward passes and the softmax Jacobian.
+// Bindings of argmax, the softmax family's backward passes, the softmax Jacobian and the online
+// (max, sum) normalizer.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -7,6 +8,7 @@
 
 #include "arrays.hpp"
 #include "bindings.hpp"
+#include "softreg/online_softmax.hpp"
 #include "softreg/softmax.hpp"
 
 namespace softreg::python {
@@ -164,9 +166,87 @@ py::array softmax_jacobian_py(py::handle p) {
                                            : jacobian_typed<double>(a, where);
 }
 
+void online_update(OnlineSoftmax& self, py::handle x) {
+  const char* where = "softreg.OnlineSoftmax.update";
+  const py::array a = float_array(x, where, "x");
+  if (precision_of(a) == Precision::f32) {
+    const auto arr = py::reinterpret_borrow<py::array_t<float>>(a);
+    const auto in = cspan(arr);
+    py::gil_scoped_release nogil;
+    self.update(in);
+  } else {
+    const auto arr = py::reinterpret_borrow<py::array_t<double>>(a);
+    const auto in = cspan(arr);
+    py::gil_scoped_release nogil;
+    self.update(in);
+  }
+}
+
+template <class T>
+py::array online_normalize_typed(const OnlineSoftmax& self, const py::array& xa,
+                                 const py::object& out, const char* where) {
+  const auto x = py::reinterpret_borrow<py::array_t<T>>(xa);
+  auto result = output_array<T>(out, dims_of(x), where);
+  const auto in = cspan(x);
+  const auto dst = mspan(result);
+  py::gil_scoped_release nogil;
+  self.normalize(dst, in);
+  return result;
+}
+
+py::array online_normalize(const OnlineSoftmax& self, py::handle x, const py::object& out) {
+  const char* where = "softreg.OnlineSoftmax.normalize";
+  const py::array a = float_array(x, where, "x");
+  return precision_of(a) == Precision::f32 ? online_normalize_typed<float>(self, a, out, where)
+                                           : online_normalize_typed<double>(self, a, out, where);
+}
+
+void register_online(py::module_& m) {
+  using py::arg;
+  py::class_<OnlineSoftmax>(m, "OnlineSoftmax", R"doc(
+The online softmax normalizer of one row: the running maximum ``max`` and
+``sum = sum(exp((x - max) / T))``, rescaled whenever the maximum grows, in double with a
+compensated sum. Pieces of a row can be folded in one after another (:meth:`update`), or by
+separate normalizers that are then merged (:meth:`merge`, in any order): a row split across
+workers or streamed in chunks. Then :meth:`logsumexp`, :meth:`probability` and
+:meth:`normalize` give the whole row's results.
+
+Edge cases: a NaN entry makes :meth:`logsumexp` and :meth:`normalize` NaN; ``+inf`` entries
+take all the mass; nothing seen, or only ``-inf``, gives ``max = -inf``, ``sum = 0``,
+``logsumexp() = -inf`` and zeros from :meth:`normalize`. Error: ``logsumexp()`` within
+``4 eps_f64 (1 + |r|)`` of the exact value for any split.
+)doc")
+      .def(py::init<double>(), arg("temperature") = 1.0,
+           "temperature: finite and > 0 (else ValueError).")
+      .def("update", &online_update, arg("x"),
+           "Folds every entry of x (an array of any shape, float32 or float64; others become "
+           "float64) into the state.")
+      .def("merge", &OnlineSoftmax::merge, arg("other"),
+           "Folds in another normalizer's state, as if its entries had been seen here "
+           "(ValueError if the temperatures differ).")
+      .def_property_readonly("max", &OnlineSoftmax::max,
+                             "Largest entry seen (before division by T); -inf if none.")
+      .def_property_readonly("sum", &OnlineSoftmax::sum,
+                             "sum exp((x - max) / T); for max == +inf, the count of +inf.")
+      .def_property_readonly("has_nan", &OnlineSoftmax::has_nan, "Whether a NaN was seen.")
+      .def_property_readonly("temperature", &OnlineSoftmax::temperature)
+      .def("logsumexp", &OnlineSoftmax::logsumexp, "log sum exp(x / T) over everything seen.")
+      .def("probability", &OnlineSoftmax::probability, arg("x"),
+           "The softmax probability of one entry x of the row, once all of it is folded in.")
+      .def("normalize", &online_normalize, arg("x"), py::kw_only(), arg("out") = py::none(),
+           "exp((x - max) / T) / sum for a piece x of the row, in x's float dtype and shape; "
+           "out (same shape and dtype, C-contiguous) may be x itself.")
+      .def("__repr__", [](const OnlineSoftmax& o) {
+        return "OnlineSoftmax(temperature=" + std::to_string(o.temperature()) +
+               ", max=" + std::to_string(o.max()) + ", sum=" + std::to_string(o.sum()) +
+               (o.has_nan() ? ", has_nan=True" : "") + ")";
+      });
+}
+
 }  // namespace
 
 void register_backward(py::module_& m) {
+  register_online(m);
   using py::arg;
   m.def("argmax", &argmax_py, arg("x"), arg("axis") = -1, arg("keepdims") = false, R"doc(
 Index of the largest entry along ``axis`` (int64), ties to the lowest index, as

@@ -118,3 +118,53 @@ def test_edge_cases_and_errors(rng):
         softreg.log_softmax_backward(p, dy, axis=2)
     with pytest.raises(ValueError):
         softreg.softmax_backward(p, dy, temperature=-1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_online_normalizer_split_and_merged_equals_the_whole_row(rng, dtype):
+    x = rng.normal(0, 4, 5000).astype(dtype)
+    t = 0.8
+    whole = softreg.OnlineSoftmax(t)
+    whole.update(x)
+    parts = [softreg.OnlineSoftmax(t) for _ in range(3)]
+    for part, piece in zip(parts, np.array_split(x, 3)):
+        part.update(piece)
+    merged = softreg.OnlineSoftmax(t)
+    for part in reversed(parts):  # any order
+        merged.merge(part)
+    x64 = x.astype(np.float64) / t
+    want = np.log(np.exp(x64 - x64.max()).sum()) + x64.max()
+    for o in (whole, merged):
+        assert o.max == pytest.approx(float(x.max()), abs=0)
+        assert o.logsumexp() == pytest.approx(want, abs=4 * np.finfo(np.float64).eps * (1 + abs(want)))
+        p = o.normalize(x)
+        assert p.dtype == dtype and p.shape == x.shape
+        np.testing.assert_allclose(p, np.exp(x64 - want), rtol=8 * np.finfo(dtype).eps * 50,
+                                   atol=np.finfo(dtype).tiny)
+        assert o.probability(float(x[7])) == pytest.approx(np.exp(x64[7] - want), rel=1e-12)
+    # Scalars and arrays of any shape fold in too.
+    two_d = softreg.OnlineSoftmax(t)
+    two_d.update(x.reshape(50, 100))
+    assert two_d.logsumexp() == whole.logsumexp()
+
+
+def test_online_normalizer_edge_cases():
+    empty = softreg.OnlineSoftmax()
+    assert empty.max == -np.inf and empty.sum == 0 and empty.logsumexp() == -np.inf
+    np.testing.assert_array_equal(empty.normalize(np.array([-np.inf, -np.inf])), [0.0, 0.0])
+    inf = softreg.OnlineSoftmax()
+    inf.update(np.array([1.0, np.inf, 3.0, np.inf]))
+    np.testing.assert_array_equal(inf.normalize(np.array([1.0, np.inf])), [0.0, 0.5])
+    nan = softreg.OnlineSoftmax()
+    nan.update(np.array([1.0, np.nan]))
+    assert nan.has_nan and np.isnan(nan.logsumexp())
+    assert "has_nan=True" in repr(nan)
+    with pytest.raises(ValueError, match="temperature"):
+        softreg.OnlineSoftmax(0.0)
+    with pytest.raises(ValueError, match="temperature"):
+        softreg.OnlineSoftmax(1.0).merge(softreg.OnlineSoftmax(2.0))
+    buf = np.array([0.0, 1.0])
+    o = softreg.OnlineSoftmax()
+    o.update(buf)
+    assert o.normalize(buf, out=buf) is buf
+    assert buf.sum() == pytest.approx(1.0)

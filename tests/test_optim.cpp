@@ -57,6 +57,35 @@ TEST(Lbfgs, ConvergesOnAnIllConditionedQuadratic) {
   for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(x[i], double(i), 1e-6);
 }
 
+// An objective whose values carry float32 rounding (as the float32 passes do): with tol 0 the
+// line search eventually finds no decrease. With f_resolution covering that rounding this is
+// convergence at the precision limit, near the optimum; without it, it is not.
+TEST(Lbfgs, AFailedLineSearchAtTheObjectivesResolutionIsConvergence) {
+  const std::size_t n = 20;
+  auto f = [&](std::span<const double> x, std::span<double> g) {
+    double v = 1.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double c = 1.0 + double(i);
+      v += 0.5 * c * (x[i] - 0.5) * (x[i] - 0.5);
+      g[i] = double(float(c * (x[i] - 0.5)));
+    }
+    return double(float(v));
+  };
+  for (const double resolution : {0.0, 64.0 * 6e-8}) {
+    std::vector<double> x(n, 0.0);
+    softreg::LbfgsOptions o;
+    o.max_iterations = 500;
+    o.grad_tol = 0.0;
+    o.rel_loss_tol = 0.0;
+    o.f_resolution = resolution;
+    const auto r = softreg::lbfgs(f, x, o);
+    EXPECT_LT(r.iterations, 500) << "the line search never failed: the test tests nothing";
+    EXPECT_NE(r.message.find("precision limit"), std::string::npos) << r.message;
+    EXPECT_EQ(r.converged, resolution > 0.0) << r.message;
+    for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(x[i], 0.5, 1e-2) << i;
+  }
+}
+
 TEST(Lbfgs, ExactDiagonalPreconditionerSolvesAQuadraticAtOnce) {
   // With h0 = the exact inverse Hessian of a diagonal quadratic, the first direction -h0 g
   // points at the minimum; the run must finish in a handful of iterations where plain L-BFGS

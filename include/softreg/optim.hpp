@@ -70,6 +70,11 @@ struct LbfgsOptions {
   /// Worker threads for the vector algebra over the parameters (0: softreg::get_num_threads());
   /// the result is bitwise the same for any count.
   int threads = 1;
+  /// The relative resolution of f's values (0: exact). When a line search finds no decrease
+  /// and the decrease the quasi-Newton step predicts, -g.d (about twice the distance to the
+  /// optimum's value), is within f_resolution * max(|f|, 1), the run has converged at the
+  /// precision limit of f: a float32 objective cannot show smaller decreases.
+  double f_resolution = 0.0;
 };
 
 /// Minimizes f from x (updated in place) with limited-memory BFGS; the line search finds a step

@@ -381,6 +381,9 @@ LbfgsOptions Fit<T>::lbfgs_options() const {
                          : int(std::min<std::size_t>(100, std::max<std::size_t>(10, budget_pairs)));
   lbfgs_opt.patience = split_.valid.empty() ? 0 : options_.patience;
   lbfgs_opt.threads = options_.threads;
+  // The passes' resolution: logits and their exponentials rounded in T, the loss summed in
+  // double; 64 units of T's rounding of the mean loss cover what one evaluation can show.
+  lbfgs_opt.f_resolution = 64.0 * double(std::numeric_limits<T>::epsilon()) / 2.0;
   return lbfgs_opt;
 }
 

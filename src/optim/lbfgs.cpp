@@ -278,7 +278,14 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
     const double f_new = wolfe_search(line, fx, dphi0, alpha0, o, x_trial, g_trial);
     result.evaluations += line.evaluations;
     if (std::isnan(f_new)) {
-      result.message = "line search could not decrease the objective (at the precision limit)";
+      if (-dphi0 <= o.f_resolution * std::max(std::fabs(fx), 1.0)) {
+        result.converged = true;
+        result.message =
+            "at the precision limit of the objective (the predicted decrease is below its "
+            "resolution)";
+      } else {
+        result.message = "line search could not decrease the objective (at the precision limit)";
+      }
       break;
     }
     history.add(x_trial, x, g_trial, g);

@@ -243,6 +243,18 @@ def test_sparse_and_dense_digits_converge_together():
     np.testing.assert_allclose(sparse.predict_proba(Xs), dense.predict_proba(X), atol=1e-6)
 
 
+def test_float32_fit_to_its_precision_limit_counts_as_converged():
+    # tol 0: the float32 passes end when no decrease can be seen; that is the optimum to their
+    # precision (digits: the float64 fit's objective to 1e-6), so it is "converged".
+    X, y = load_digits(return_X_y=True)
+    f32 = SoftmaxRegression(tol=0, max_iter=3000, dtype="float32").fit(X.astype(np.float32), y)
+    f64 = SoftmaxRegression(tol=0, max_iter=3000, dtype="float64").fit(X, y)
+    assert f32.training_info_["converged"], f32.training_info_["message"]
+    assert "precision limit" in f32.training_info_["message"]
+    assert f32.training_info_["final_loss"] == pytest.approx(f64.training_info_["final_loss"],
+                                                           rel=1e-5)
+
+
 def test_non_canonical_csr_is_summed_and_sorted(data):
     X, y = data
     csr = sp.csr_matrix(X)

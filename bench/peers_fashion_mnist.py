@@ -221,9 +221,9 @@ def softreg_train(binary, tmp, extra, repeats=1):
     seconds = float(np.median([run_measured(cmd)[0] for _ in range(repeats)]))
     subprocess.run([binary, "export", "--model", model, "--npz", npz], check=True,
                    capture_output=True)
-    info = subprocess.run([binary, "info", "--model", model], check=True, capture_output=True,
-                          text=True).stdout
-    iters = int(info.split("iterations")[1].split()[0])
+    info = json.loads(subprocess.run([binary, "info", "--model", model, "--json"], check=True,
+                                     capture_output=True, text=True).stdout)
+    iters = int(info.get("iterations", info.get("epochs")))
     z = np.load(npz)
     return dict(seconds=seconds, iterations=iters, coef=z["coef"], intercept=z["intercept"],
                 cmd=cmd)

@@ -105,6 +105,28 @@ CLI::Validator positive() {
   return number_at_least(true);
 }
 
+void json_string(const std::string& s) {
+  std::putchar('"');
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      std::printf("\\%c", c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      std::printf("\\u%04x", c);
+    } else {
+      std::putchar(c);
+    }
+  }
+  std::putchar('"');
+}
+
+void json_number(double v) {
+  if (std::isfinite(v)) {
+    std::printf("%.17g", v);
+  } else {
+    std::fputs("null", stdout);
+  }
+}
+
 std::string format_seconds(double s) {
   char buf[32];
   if (s < 1.0) {

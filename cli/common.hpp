@@ -79,4 +79,10 @@ void with_dtype(DType dtype, Run&& run) {
 /// "12.3 s", "850 ms".
 std::string format_seconds(double s);
 
+/// A JSON string (quotes, backslashes and control characters escaped) on standard output.
+void json_string(const std::string& s);
+/// A JSON number on standard output, all 17 digits; NaN and infinities (which JSON lacks) as
+/// null.
+void json_number(double v);
+
 }  // namespace softreg::cli

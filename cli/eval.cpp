@@ -20,29 +20,6 @@ struct EvalArgs {
   int threads = 0;
 };
 
-void json_string(const std::string& s) {
-  std::putchar('"');
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      std::printf("\\%c", c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      std::printf("\\u%04x", c);
-    } else {
-      std::putchar(c);
-    }
-  }
-  std::putchar('"');
-}
-
-/// JSON has no NaN or infinity: those become null.
-void json_number(double v) {
-  if (std::isfinite(v)) {
-    std::printf("%.17g", v);
-  } else {
-    std::fputs("null", stdout);
-  }
-}
-
 void print_json(const Evaluation& e, const SoftmaxRegression& m) {
   std::printf("{\"n\": %zu, \"accuracy\": ", e.n);
   json_number(e.accuracy);

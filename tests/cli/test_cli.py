@@ -759,6 +759,24 @@ def test_train_options_out_of_range_are_usage_errors_worded_with_the_flag(
     assert not (workdir / "m.srm").exists()
 
 
+def test_info_json_and_what_each_solver_counts(softreg, workdir):
+    x, y = blobs(60, 3, 3, 0.5, seed=8)
+    write_csv(workdir / "d.csv", x, ANIMALS[y])
+    softreg("train", "--data", "d.csv", "--model", "l.srm", "--solver", "lbfgs", "--quiet")
+    softreg("train", "--data", "d.csv", "--model", "s.srm", "--solver", "sgd", "--epochs", "3",
+            "--quiet")
+    lbfgs = json.loads(softreg("info", "--model", "l.srm", "--json").stdout)
+    sgd = json.loads(softreg("info", "--model", "s.srm", "--json").stdout)
+    assert lbfgs["solver"] == "lbfgs" and lbfgs["iterations"] >= 1 and "epochs" not in lbfgs
+    assert lbfgs["classes"] == ["bird", "cat", "dog"] and lbfgs["features"] == 3
+    assert lbfgs["converged"] is True and lbfgs["grad_norm"] <= 1e-5
+    assert lbfgs["valid_loss"] is None and len(lbfgs["loss_history"]) == lbfgs["iterations"]
+    assert sgd["solver"] == "sgd" and sgd["epochs"] == 3 and sgd["grad_norm"] is None
+    text = softreg("info", "--model", "s.srm").stdout.decode()
+    assert "nan" not in text and "epochs" in text and "iterations" not in text, text
+    assert "max |gradient|" in softreg("info", "--model", "l.srm").stdout.decode()
+
+
 def test_auto_picks_saga_for_large_sparse_data_and_lbfgs_when_scaled(softreg, workdir):
     # 3 classes x 40,000 features = 120,000 weights >= 100,000: SAGA, unless scaled.
     rng = np.random.default_rng(7)

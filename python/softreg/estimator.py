@@ -150,7 +150,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         the fitted model.
     intercept_ : ndarray of shape (K,)
     n_iter_ : int
-        Iterations (L-BFGS) or epochs (SGD, Adam) run.
+        Iterations (L-BFGS, Newton-CG) or epochs (SAGA, SGD, Adam) run.
+    loss_curve_ : ndarray of shape (n_iter_,)
+        The objective after each iteration or epoch (for SGD and Adam, the mean mini-batch
+        loss of the epoch); the curve to plot, as MLPClassifier's ``loss_curve_``.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when X has string column names (a pandas DataFrame).
@@ -390,6 +393,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.intercept_ = b
         info = model.info
         self.n_iter_ = int(info["iterations"])
+        self.loss_curve_ = np.asarray(info["loss_history"], dtype=np.float64)
         self.training_info_ = info
         if (self.solver in _FULL_BATCH and not info["converged"]
                 and self.n_iter_ >= self.max_iter):

@@ -255,6 +255,19 @@ def test_float32_fit_to_its_precision_limit_counts_as_converged():
                                                            rel=1e-5)
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "saga", "adam"])
+def test_loss_curve_has_one_value_per_iteration(data, solver):
+    X, y = data
+    est = SoftmaxRegression(solver=solver, max_iter=30).fit(X, y)
+    curve = est.loss_curve_
+    assert curve.dtype == np.float64 and curve.shape == (est.n_iter_,)
+    np.testing.assert_array_equal(curve, est.training_info_["loss_history"])
+    assert curve[-1] < curve[0]
+    if solver in ("lbfgs", "newton-cg"):  # full-batch descent: never up
+        assert np.all(np.diff(curve) <= 1e-12 * abs(curve[0]))
+        assert curve[-1] == pytest.approx(est.training_info_["final_loss"], rel=1e-12)
+
+
 def test_non_canonical_csr_is_summed_and_sorted(data):
     X, y = data
     csr = sp.csr_matrix(X)

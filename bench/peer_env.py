@@ -100,6 +100,27 @@ def interleaved_medians(fns, min_time, least=5):
     return [sorted(t)[len(t) // 2] for t in times]
 
 
+def fewest_to_reach(run, target, start, cap):
+    """A peer's time to an objective it passes on the way to its own end: the fewest
+    iterations (or epochs) n in [start, cap] whose run from scratch, run(n) -> (result,
+    objective), ends at or below `target`, found by doubling then bisection. Returns (n,
+    result, objective) of that run; n = cap (not reached) if even cap falls short."""
+    hi = start
+    r_hi, f_hi = run(hi)
+    while f_hi > target and hi < cap:
+        hi = min(2 * hi, cap)
+        r_hi, f_hi = run(hi)
+    lo = hi // 2
+    while f_hi <= target and hi - lo > 1:
+        mid = (lo + hi) // 2
+        r, f = run(mid)
+        if f <= target:
+            hi, r_hi, f_hi = mid, r, f
+        else:
+            lo = mid
+    return hi, r_hi, f_hi
+
+
 def peak_growth_mib(fn, warm=True):
     """MiB by which one call of fn raises the peak resident set (Linux): with warm, fn is called
     once first to settle lazy initialisation (memory an allocator keeps from that call then

@@ -138,19 +138,7 @@ def sklearnex_time_to(target, max_iter):
         r = sklearnex_fit(iters)
         return r, objective(r["coef"], r["intercept"], x, y)
 
-    hi = 16
-    r_hi, f_hi = run(hi)
-    while f_hi > target and hi < max_iter:
-        hi = min(2 * hi, max_iter)
-        r_hi, f_hi = run(hi)
-    lo = hi // 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        r, f = run(mid)
-        if f <= target:
-            hi, r_hi, f_hi = mid, r, f
-        else:
-            lo = mid
+    hi, r_hi, f_hi = peer_env.fewest_to_reach(run, target, 16, max_iter)
     return dict(seconds=r_hi["seconds"], iterations=hi, objective=f_hi,
                 reached=bool(f_hi <= target))
 

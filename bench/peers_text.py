@@ -57,21 +57,8 @@ def saga_time_to(x, y, c, target, lam):
         r = fit_sklearn(LogisticRegression, x, y, solver="saga", C=c, max_iter=epochs, tol=0.0)
         return r, objective(r["coef"], r["intercept"], x, y, lam)
 
-    hi = 4
-    while True:
-        r_hi, f_hi = run(hi)
-        if f_hi <= target or hi >= 1024:
-            break
-        lo, hi = hi, hi * 2
-    lo = hi // 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        r, f = run(mid)
-        if f <= target:
-            hi, r_hi, f_hi = mid, r, f
-        else:
-            lo = mid
-    return dict(seconds=r_hi["seconds"], epochs=hi, objective=f_hi)
+    hi, r_hi, f_hi = peer_env.fewest_to_reach(run, target, 4, 1024)
+    return dict(seconds=r_hi["seconds"], epochs=hi, objective=f_hi, reached=bool(f_hi <= target))
 
 
 def fit_softreg(softreg, x, y, lam, solver, target=None, max_iter=1000, tol=1e-4, repeats=1):

@@ -118,9 +118,7 @@ void run_train(const TrainArgs& a) {
   if (!a.warm_start.empty()) warm = std::make_unique<SoftmaxRegression>(load_model(a.warm_start));
   const Dataset<T> data = load_data<T>(a.data, warm ? warm->n_features() : 0, true);
   TrainOptions options = a.options;
-  TrainOptions probe = options;
-  if (warm) probe.scale = warm->preprocessing().kind;
-  options.solver = choose_solver(data, probe);
+  options.solver = choose_solver(data, options, warm.get());
   warn_unused(a, options.solver);
   if (!a.quiet) {
     std::fprintf(stderr, "training on %s: %zu rows, %zu features%s, solver %s%s, l2 %g\n",

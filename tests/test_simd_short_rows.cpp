@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "simd_sweep.hpp"
+#include "thread_guard.hpp"
 
 namespace {
 
@@ -21,10 +22,7 @@ TYPED_TEST_SUITE(SimdShortRows, Types);
 // oracle's probabilities.
 TYPED_TEST(SimdShortRows, ShortRowsNeverReachPastTheirArrays) {
   using T = TypeParam;
-  struct RestoreThreads {
-    int saved = softreg::get_num_threads();
-    ~RestoreThreads() { softreg::set_num_threads(saved); }
-  } restore;
+  const softreg_test::ThreadCountGuard restore;
   for (const std::size_t n : {3u, 5u, 10u, 13u, 17u, 31u}) {
     const std::size_t rows = 22001;  // over two grains of 32768 entries even at n = 3
     std::mt19937_64 rng(3100 + n);

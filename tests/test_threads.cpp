@@ -19,22 +19,13 @@
 #include "softreg/loss.hpp"
 #include "softreg/softmax.hpp"
 #include "softreg/threads.hpp"
+#include "thread_guard.hpp"
 
 namespace {
 
 using softreg::Reduction;
 
-/// Restores the worker count it found, whatever happens in between.
-class ThreadCountGuard {
- public:
-  ThreadCountGuard() : saved_(softreg::get_num_threads()) {}
-  ~ThreadCountGuard() { softreg::set_num_threads(saved_); }
-  ThreadCountGuard(const ThreadCountGuard&) = delete;
-  ThreadCountGuard& operator=(const ThreadCountGuard&) = delete;
-
- private:
-  int saved_;
-};
+using softreg_test::ThreadCountGuard;
 
 /// The default threads.hpp documents: SOFTREG_NUM_THREADS if it holds a positive integer, else
 /// every core. Returns 0 when the variable is set to something this check does not interpret.

@@ -7,13 +7,13 @@
 #include <cmath>
 #include <span>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "common/check.hpp"
 #include "common/thread_pool.hpp"
 #include "kernels/cross_entropy_simd.hpp"
 #include "kernels/row.hpp"
+#include "kernels/segmented_rows.hpp"
 #include "kernels/softmax_simd.hpp"
 #include "softreg/loss.hpp"
 #include "softreg/threads.hpp"
@@ -265,75 +265,40 @@ constexpr std::size_t kMaxChunks = 256;
 /// the same for any thread count. Rows with a segment that is not ordinary take the fallback.
 template <class T>
 double split_rows(const detail::CrossEntropyRows<T>& job, std::size_t rows) {
-  const std::size_t n = job.n, seg = detail::kSegmentBytes / sizeof(T);
-  const std::size_t per_row = (n + seg - 1) / seg, tasks = rows * per_row;
-  std::vector<T> max(tasks), low(tasks);
-  std::vector<double> sum(tasks);
-  std::vector<char> ok(tasks);
-  const auto bounds = [&](std::size_t task) {
-    const std::size_t c = task % per_row;
-    return std::pair<std::size_t, std::size_t>{(task / per_row) * n + c * seg,
-                                               std::min(seg, n - c * seg)};
-  };
-  const int threads = get_num_threads();
-  detail::parallel_for(threads, tasks, 1, [&](std::size_t b, std::size_t e) {
-    for (std::size_t task = b; task < e; ++task) {
-      const auto [begin, len] = bounds(task);
-      ok[task] =
-          detail::segment_max_sum(job.x + begin, len, 1.0, &max[task], &sum[task], &low[task]);
-    }
-  });
-  // Per row: the weight of its target (0: ignored or weightless, no loss and a zero gradient),
-  // or -1 for a row the fallback computes.
-  std::vector<double> weight(rows), row_sum(rows);
-  std::vector<T> row_max(rows);
+  const std::size_t n = job.n;
+  const detail::SegmentedRows<T> segments(job.x, rows, n, 1.0, get_num_threads());
+  // Per row: the weight of its target (0: ignored or weightless, no loss and a zero gradient);
+  // rows that are not ordinary go to the fallback, which writes their gradient too.
+  std::vector<double> weight(rows, 0.0);
   detail::CompensatedSum total;
   for (std::size_t r = 0; r < rows; ++r) {
     const std::int64_t target = job.target[r];
-    const bool ignored = target == job.ignore_index;
-    const double w = ignored ? 0.0 : job.weights ? double(job.weights[std::size_t(target)]) : 1.0;
-    const std::size_t first = r * per_row, last = first + per_row;
-    const bool fine = std::all_of(ok.begin() + std::ptrdiff_t(first),
-                                  ok.begin() + std::ptrdiff_t(last), [](char c) { return c; });
     double loss = 0.0;
-    if (!fine) {
-      weight[r] = -1.0;
+    if (!segments.ordinary(r)) {
       loss = job.fallback(job.context, r);
-    } else {
-      const T m = *std::max_element(max.begin() + std::ptrdiff_t(first),
-                                    max.begin() + std::ptrdiff_t(last));
-      double s = 0.0;
-      for (std::size_t c = first; c < last; ++c)
-        s += sum[c] * std::exp(static_cast<double>(max[c] - m));
-      row_max[r] = m;
-      row_sum[r] = s;
-      weight[r] = w;
-      if (w != 0.0) {
-        loss = w * ((static_cast<double>(m) + std::log(s)) -
-                    static_cast<double>(job.x[r * n + std::size_t(target)]));
+    } else if (target != job.ignore_index) {
+      weight[r] = job.weights ? double(job.weights[std::size_t(target)]) : 1.0;
+      if (weight[r] != 0.0) {
+        loss = weight[r] * ((static_cast<double>(segments.max(r)) + std::log(segments.sum(r))) -
+                            static_cast<double>(job.x[r * n + std::size_t(target)]));
       }
     }
     if (job.row_losses != nullptr) job.row_losses[r] = static_cast<T>(loss);
     total.add(loss);
   }
   if (job.grad == nullptr) return total.value();
-  detail::parallel_for(threads, tasks, 1, [&](std::size_t b, std::size_t e) {
-    for (std::size_t task = b; task < e; ++task) {
-      const std::size_t r = task / per_row;
-      if (weight[r] < 0.0) continue;
-      const auto [begin, len] = bounds(task);
-      const double f = job.scale * weight[r];
-      if (f == 0.0) {
-        std::fill_n(job.grad + begin, len, T(0));
-      } else {
-        // exp(x - m) / (s / f): the probabilities times scale w_c in one multiply.
-        detail::segment_write(detail::RowOp::softmax, job.grad + begin, job.x + begin, len, 1.0,
-                              row_max[r], row_sum[r] / f);
-      }
+  segments.for_each_segment([&](std::size_t r, std::size_t begin, std::size_t len) {
+    const double f = job.scale * weight[r];
+    if (f == 0.0) {
+      std::fill_n(job.grad + begin, len, T(0));
+    } else {
+      // exp(x - m) / (s / f): the probabilities times scale w_c in one multiply.
+      detail::segment_write(detail::RowOp::softmax, job.grad + begin, job.x + begin, len, 1.0,
+                            segments.max(r), segments.sum(r) / f);
     }
   });
   for (std::size_t r = 0; r < rows; ++r) {
-    if (weight[r] <= 0.0) continue;
+    if (!segments.ordinary(r) || weight[r] == 0.0) continue;
     T& g = job.grad[r * n + std::size_t(job.target[r])];
     g = static_cast<T>(static_cast<double>(g) - job.scale * weight[r]);
   }

@@ -14,6 +14,7 @@
 #include "common/thread_scratch.hpp"
 #include "kernels/reference.hpp"
 #include "kernels/row.hpp"
+#include "kernels/segmented_rows.hpp"
 #include "kernels/softmax_simd.hpp"
 #include "softreg/threads.hpp"
 
@@ -34,65 +35,22 @@ void reference_rows(RowOp op, T* out, const T* x, const AxisLayout& layout, doub
 /// Work items of at least this many elements each are worth a thread.
 constexpr std::size_t kGrainElements = std::size_t(1) << 15;
 
-/// Long contiguous rows (kSplitRowBytes, softmax_simd.hpp) in segments: every segment's
-/// maximum and sum on any thread, merged per row in segment order, then every segment written.
-/// A row with a segment that is not ordinary (NaN, inf, masked blocks, an overflowing shift)
-/// goes whole to the row kernel, which handles every case.
+/// Long contiguous rows (kSplitRowBytes) in segments, on every thread (segmented_rows.hpp);
+/// a row that is not ordinary goes whole to the row kernel, which handles every case.
 template <class T>
 void split_rows(RowOp op, T* out, const T* x, std::size_t rows, std::size_t n, double t,
                 int threads) {
-  const std::size_t seg = kSegmentBytes / sizeof(T);
-  const std::size_t per_row = (n + seg - 1) / seg;
-  const std::size_t tasks = rows * per_row;
-  std::vector<T> max(tasks), low(tasks);
-  std::vector<double> sum(tasks);
-  std::vector<char> ok(tasks);
-  const auto segment = [&](std::size_t task, std::size_t& begin, std::size_t& len) {
-    begin = (task / per_row) * n + (task % per_row) * seg;
-    len = std::min(seg, n - (task % per_row) * seg);
-  };
-  parallel_for(threads, tasks, 1, [&](std::size_t b, std::size_t e) {
-    for (std::size_t task = b; task < e; ++task) {
-      std::size_t begin = 0, len = 0;
-      segment(task, begin, len);
-      ok[task] = segment_max_sum(x + begin, len, t, &max[task], &sum[task], &low[task]);
-    }
-  });
-  const T inv_t = static_cast<T>(1.0 / t);
-  std::vector<T> row_max(rows);
-  std::vector<double> row_sum(rows);
-  std::vector<char> row_ok(rows);
+  const SegmentedRows<T> segments(x, rows, n, t, threads);
   for (std::size_t r = 0; r < rows; ++r) {
-    const std::size_t first = r * per_row, last = first + per_row;
-    bool fine = std::all_of(ok.begin() + std::ptrdiff_t(first), ok.begin() + std::ptrdiff_t(last),
-                            [](char c) { return c != 0; });
-    if (fine) {
-      const T m = *std::max_element(max.begin() + std::ptrdiff_t(first),
-                                    max.begin() + std::ptrdiff_t(last));
-      const T lowest = *std::min_element(low.begin() + std::ptrdiff_t(first),
-                                         low.begin() + std::ptrdiff_t(last));
-      double s = 0.0;
-      for (std::size_t c = first; c < last; ++c)
-        s += sum[c] * std::exp(static_cast<double>((max[c] - m) * inv_t));
-      fine = t <= 1.0 || std::isfinite(m - lowest);
-      row_max[r] = m;
-      row_sum[r] = s;
-    }
-    row_ok[r] = fine ? 1 : 0;
-    if (!fine) simd_rows(RowsJob<T>{op, Passes::automatic, out, x, n, r, r + 1, t});
-    if (fine && op == RowOp::logsumexp) {
-      out[r] = static_cast<T>(static_cast<double>(row_max[r]) + std::log(row_sum[r]));
+    if (!segments.ordinary(r)) {
+      simd_rows(RowsJob<T>{op, Passes::automatic, out, x, n, r, r + 1, t});
+    } else if (op == RowOp::logsumexp) {
+      out[r] = static_cast<T>(static_cast<double>(segments.max(r)) + std::log(segments.sum(r)));
     }
   }
   if (op == RowOp::logsumexp) return;
-  parallel_for(threads, tasks, 1, [&](std::size_t b, std::size_t e) {
-    for (std::size_t task = b; task < e; ++task) {
-      const std::size_t r = task / per_row;
-      if (!row_ok[r]) continue;
-      std::size_t begin = 0, len = 0;
-      segment(task, begin, len);
-      segment_write(op, out + begin, x + begin, len, t, row_max[r], row_sum[r]);
-    }
+  segments.for_each_segment([&](std::size_t r, std::size_t begin, std::size_t len) {
+    segment_write(op, out + begin, x + begin, len, t, segments.max(r), segments.sum(r));
   });
 }
 

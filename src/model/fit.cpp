@@ -581,9 +581,11 @@ void TrainOptions::validate() const {
 }
 
 template <class T>
-Solver choose_solver(const Dataset<T>& data, const TrainOptions& options) {
+Solver choose_solver(const Dataset<T>& data, const TrainOptions& options,
+                     const SoftmaxRegression* warm) {
   if (options.solver != Solver::automatic) return options.solver;
-  if (!data.sparse() || options.scale != Scaling::none) return Solver::lbfgs;
+  const Scaling scale = warm ? warm->preprocessing().kind : options.scale;
+  if (!data.sparse() || scale != Scaling::none) return Solver::lbfgs;
   const std::size_t k =
       std::unordered_set<std::string>(data.labels.begin(), data.labels.end()).size();
   const std::size_t n = data.rows(), d = data.cols();
@@ -592,8 +594,10 @@ Solver choose_solver(const Dataset<T>& data, const TrainOptions& options) {
   return large && fits ? Solver::saga : Solver::lbfgs;
 }
 
-template Solver choose_solver<float>(const Dataset<float>&, const TrainOptions&);
-template Solver choose_solver<double>(const Dataset<double>&, const TrainOptions&);
+template Solver choose_solver<float>(const Dataset<float>&, const TrainOptions&,
+                                     const SoftmaxRegression*);
+template Solver choose_solver<double>(const Dataset<double>&, const TrainOptions&,
+                                      const SoftmaxRegression*);
 
 template <class T>
 SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOptions& given,
@@ -609,9 +613,7 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
          std::to_string(data.cols()));
   }
   TrainOptions options = given;
-  TrainOptions probe = given;  // a warm start keeps its model's scaling, which SAGA refuses
-  if (warm) probe.scale = warm->preprocessing().kind;
-  options.solver = choose_solver(data, probe);
+  options.solver = choose_solver(data, given, warm);
   Fit<T> fit(data, options, warm);
   if (options.solver == Solver::lbfgs) {
     fit.run_lbfgs();

@@ -20,6 +20,11 @@ namespace softreg {
 
 enum class DataFormat { automatic, csv, libsvm, npy, idx };
 
+/// How LibSVM feature indices are numbered. automatic follows scikit-learn's
+/// load_svmlight_file(zero_based="auto"): a file with an index 0 anywhere is 0-based, any
+/// other file 1-based.
+enum class IndexBase { automatic, zero, one };
+
 /// "csv", "libsvm", "npy", "idx"; "auto" for automatic.
 const char* format_name(DataFormat f);
 /// Parses a format name as the CLI's --format accepts it ("auto", "csv", "libsvm", "svm",
@@ -57,6 +62,14 @@ struct ReadOptions {
   std::size_t n_features = 0;
   /// Throw ParseError if the file carries no labels (training and evaluation need them).
   bool require_labels = false;
+  /// LibSVM index numbering (see IndexBase); ignored by the other formats.
+  IndexBase index_base = IndexBase::automatic;
+  /// CSV: a column carried through untouched (never a feature), by header name or 0-based
+  /// index as label_column; its values land in Dataset::ids. Empty: none.
+  std::string id_column;
+  /// CSV: a column of non-negative sample weights (never a feature), by header name or 0-based
+  /// index; its values land in Dataset::sample_weight. Empty: none.
+  std::string weight_column;
 };
 
 /// Features, and labels as written in the file (text: "3", "cat"; IDX and .npy integer labels
@@ -66,8 +79,21 @@ template <class T>
 struct Dataset {
   FeatureMatrix<T> features;
   std::vector<std::string> labels;
-  std::string source;  // the file it came from
+  std::string source;  // the file it came from ("-" for standard input)
   DataFormat format = DataFormat::automatic;
+  /// The features' names, one per column of `features`, from a CSV header; empty when the
+  /// file names none (no header, or a format without names).
+  std::vector<std::string> feature_names;
+  /// ReadOptions::id_column's values, one per row; empty when there is no id column.
+  std::vector<std::string> ids;
+  /// ReadOptions::weight_column's values, one per row; empty when there is no weight column.
+  std::vector<double> sample_weight;
+  /// LibSVM: the numbering the file was read with (IndexBase::zero or one); automatic for
+  /// the other formats.
+  IndexBase index_base = IndexBase::automatic;
+  /// Things the reader did that a user should hear about (one line each, without the file
+  /// name), e.g. a pandas index column skipped; the command line prints them as notices.
+  std::vector<std::string> notices;
 
   std::size_t rows() const { return rows_of(features); }
   std::size_t cols() const { return cols_of(features); }

@@ -31,7 +31,9 @@ using softreg::SoftmaxRegression;
 using softreg::Solver;
 
 SoftmaxRegression make_model(std::size_t d, std::vector<std::string> classes, Scaling kind,
-                             std::size_t history, std::uint64_t seed) {
+                             std::size_t history, std::uint64_t seed,
+                             std::vector<std::string> feature_names = {},
+                             std::map<std::string, std::string> parameters = {}) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> normal(0.0, 1.0);
   const std::size_t k = classes.size();
@@ -53,9 +55,9 @@ SoftmaxRegression make_model(std::size_t d, std::vector<std::string> classes, Sc
   // Every field of TrainingInfo, in declaration order.
   softreg::TrainingInfo info{
       Solver::adam, DType::float64, 1e-3, 17,      -23,   true, "stopped: |g| \xe2\x89\xa4 tol",
-      loss,         grad_norm,      0.25, n_train, 12345, 1.5,  losses};
+      loss,         grad_norm,      0.25, n_train, 12345, 1.5,  losses, std::move(parameters)};
   return SoftmaxRegression(std::move(classes), d, std::move(w), std::move(b), std::move(pre),
-                           std::move(info));
+                           std::move(info), std::move(feature_names));
 }
 
 std::vector<std::uint64_t> bits(const std::vector<double>& v) {
@@ -79,6 +81,8 @@ void expect_identical(const SoftmaxRegression& a, const SoftmaxRegression& b) {
   EXPECT_EQ(bits({x.l2, x.final_loss, x.grad_norm, x.valid_loss, x.seconds}),
             bits({y.l2, y.final_loss, y.grad_norm, y.valid_loss, y.seconds}));
   EXPECT_EQ(bits(x.loss_history), bits(y.loss_history));
+  EXPECT_EQ(x.parameters, y.parameters);
+  EXPECT_EQ(a.feature_names(), b.feature_names());
 }
 
 std::string read_bytes(const std::string& path) {
@@ -189,13 +193,14 @@ TEST_F(ModelIo, RoundTripKeepsOddShapesAndArbitraryLabelBytes) {
 }
 
 TEST_F(ModelIo, FileLayoutMatchesFormatsMd) {
-  const auto model = make_model(3, {"ab", "c"}, Scaling::minmax, 7, 4);
+  const auto model = make_model(3, {"ab", "c"}, Scaling::minmax, 7, 4, {"x", "yy", "z"},
+                                {{"l2", "0.5"}, {"python.C", ""}});
   const std::string s = saved(model);
   EXPECT_EQ(s.substr(0, 8), std::string("\x89SRMODEL", 8));
-  // Version 1, float64, adam, minmax, d = 3, K = 2.
+  // Version 2, float64, adam, minmax, d = 3, K = 2.
   EXPECT_EQ(
       std::tuple(le(s, 8, 4), le(s, 12, 4), le(s, 16, 4), le(s, 20, 4), le(s, 24, 8), le(s, 32, 8)),
-      std::tuple(1u, 1u, 2u, 2u, 3u, 2u));
+      std::tuple(2u, 1u, 2u, 2u, 3u, 2u));
   EXPECT_EQ(s.substr(40, 11), std::string("\x02\0\0\0ab\x01\0\0\0c", 11));  // the labels
   const auto& pre = model.preprocessing();
   std::size_t at = 51;
@@ -217,6 +222,12 @@ TEST_F(ModelIo, FileLayoutMatchesFormatsMd) {
   EXPECT_EQ(le(s, at, 8), 7u);
   EXPECT_EQ(s.substr(at + 8, 56), f64_bytes(info.loss_history));
   at += 64;
+  // The feature names, then the parameters as name / value pairs in name order.
+  const std::string names("\x03\0\0\0\0\0\0\0\x01\0\0\0x\x02\0\0\0yy\x01\0\0\0z", 24);
+  const std::string params(
+      "\x02\0\0\0\0\0\0\0\x02\0\0\0l2\x03\0\0\0" "0.5\x08\0\0\0python.C\0\0\0\0", 37);
+  EXPECT_EQ(s.substr(at, names.size() + params.size()), names + params);
+  at += names.size() + params.size();
   ASSERT_EQ(s.size(), at + 4);
   EXPECT_EQ(le(s, at, 4), crc_of(s, at));
 }
@@ -263,8 +274,8 @@ TEST_F(ModelIo, MissingAndForeignFilesAreRejected) {
 
 TEST_F(ModelIo, NewerAndInvalidVersionsAreRejected) {
   std::string s = saved(make_model(2, {"a", "b"}, Scaling::none, 2, 9));
-  const std::string newer = "was written by a newer softreg (format version 2; this build reads";
-  EXPECT_EQ(patched_error(s, 8, 2, 4), file("patched.srm") + ": byte 8: " + newer + " up to 1)");
+  const std::string newer = "was written by a newer softreg (format version 3; this build reads";
+  EXPECT_EQ(patched_error(s, 8, 3, 4), file("patched.srm") + ": byte 8: " + newer + " up to 2)");
   EXPECT_TRUE(contains(patched_error(s, 8, 0, 4), "byte 8: format version 0"));
 }
 
@@ -311,9 +322,11 @@ TEST_F(ModelIo, TrailingBytesAreRejected) {
 
 TEST_F(ModelIo, HugeSizesFailWithoutAllocating) {
   const std::string s = saved(make_model(2, {"a", "b"}, Scaling::none, 2, 13));
-  // d, K, the first label's length and the loss history's (before 2 values and the CRC).
+  // d, K, the first label's length, the loss history's (before 2 values, the counts of
+  // feature names and parameters, and the CRC), and those two counts.
   for (const auto& [at, width] :
-       std::vector<std::pair<std::size_t, int>>{{24, 8}, {32, 8}, {40, 4}, {s.size() - 28, 8}}) {
+       std::vector<std::pair<std::size_t, int>>{
+           {24, 8}, {32, 8}, {40, 4}, {s.size() - 44, 8}, {s.size() - 20, 8}, {s.size() - 12, 8}}) {
     // Each is huge in the field's width: 2^62 + 0xfffffff0 is 0xfffffff0 as a u32.
     for (std::uint64_t v :
          {(std::uint64_t{1} << 62) + 0xfffffff0u, ~std::uint64_t{0}, std::uint64_t{1} << 20}) {
@@ -338,6 +351,48 @@ TEST_F(ModelIo, BadValuesUnderAGoodChecksumAreReported) {
     const std::string msg = patched_error(s, patch.first, patch.second, width);
     EXPECT_TRUE(contains(msg, expected)) << msg;
   }
+}
+
+TEST_F(ModelIo, FeatureNamesAndParametersRoundTrip) {
+  const std::map<std::string, std::string> params = {
+      {"class_weight[caf\xc3\xa9]", "2"}, {"l2", "1.0000000000000001e-05"}, {"solver", "auto"}};
+  const auto model = make_model(3, {"a", "b"}, Scaling::standard, 4, 15,
+                                {"petal length", "caf\xc3\xa9", "x,y"}, params);
+  saved(model);
+  const auto back = softreg::load_model(file("m.srm"));
+  expect_identical(model, back);
+  EXPECT_EQ(back.feature_names(), (std::vector<std::string>{"petal length", "caf\xc3\xa9", "x,y"}));
+  EXPECT_EQ(back.info().parameters, params);
+}
+
+TEST_F(ModelIo, VersionOneFilesStillLoad) {
+  // A version 1 file is a version 2 file without the two counts before the checksum.
+  const auto model = make_model(2, {"a", "b", "c"}, Scaling::minmax, 3, 16);
+  std::string s = saved(model);
+  std::string v1 = s.substr(0, s.size() - 20);
+  put_le(v1, 8, 1, 4);
+  v1.resize(v1.size() + 4);
+  put_le(v1, v1.size() - 4, crc_of(v1, v1.size() - 4), 4);
+  write_bytes(file("v1.srm"), v1);
+  expect_identical(model, softreg::load_model(file("v1.srm")));
+}
+
+TEST_F(ModelIo, BadFeatureNamesAndParametersAreReported) {
+  const std::string s = saved(make_model(2, {"a", "b"}, Scaling::none, 0, 17, {"p", "q"},
+                                         {{"k1", "v"}, {"k2", "w"}}));
+  // ... [8: F = 2][4: 1]["p"][4: 1]["q"][8: P = 2][4: 2]["k1"][4: 1]["v"][4: 2]["k2"][4: 1]["w"][crc]
+  const std::size_t f_at = s.size() - 4 - 48;
+  EXPECT_TRUE(contains(patched_error(s, f_at, 1, 8), "byte " + std::to_string(f_at) +
+                                                         ": feature name count 1 with d = 2"));
+  EXPECT_TRUE(contains(patched_error(s, f_at + 17, 'p', 1),
+                       "byte " + std::to_string(f_at) + ": softreg::SoftmaxRegression: feature "
+                                                        "name 1 \"p\" repeats feature name 0"));
+  std::string empty_name = s;  // "q" becomes ""
+  empty_name.erase(f_at + 17, 1);
+  EXPECT_TRUE(contains(patched_error(empty_name, f_at + 13, 0, 4), "feature name 1 is empty"));
+  EXPECT_TRUE(contains(patched_error(s, f_at + 42, '1', 1),
+                       "byte " + std::to_string(f_at + 37) +
+                           ": parameter name \"k1\" is out of order or repeats"));
 }
 
 /// An independent reading of the zip structure: the end record, the central directory, each

@@ -138,7 +138,18 @@ struct TrainingInfo {
   std::uint64_t n_valid = 0;
   double seconds = 0.0;
   std::vector<double> loss_history;
+  /// The options the fit was given, as text: every TrainOptions field that shapes the result
+  /// by its field name ("solver" -> "auto", "l2" -> "0.0001", "scale" -> "standard",
+  /// "class_weight[cat]" -> "2", "sample_weight" -> "given" when there were sample weights,
+  /// which the model does not keep), plus "index_base" -> "0" / "1" for LibSVM data. Front
+  /// ends add their own under a prefix (the Python estimator: "python.C", ...). What refitting
+  /// the same way needs; saved in model files.
+  std::map<std::string, std::string> parameters;
 };
+
+/// TrainingInfo::parameters for these options (numbers with 17 significant digits, so they
+/// read back exactly).
+std::map<std::string, std::string> option_record(const TrainOptions& options);
 
 /// A fitted multinomial logistic regression: W (d x K), b (K) acting on preprocessed features,
 /// class labels (strings; integer labels sort numerically, others lexicographically, as
@@ -149,14 +160,19 @@ class SoftmaxRegression {
   SoftmaxRegression() = default;
   /// Assembles a model from parts (model files, tests). Throws InvalidArgument if sizes
   /// disagree, there are no classes, a class label repeats, or a weight is not finite.
+  /// feature_names is empty or holds d distinct, non-empty names (InvalidArgument otherwise).
   SoftmaxRegression(std::vector<std::string> classes, std::size_t n_features,
                     std::vector<double> weights, std::vector<double> bias,
-                    Preprocessing preprocessing, TrainingInfo info);
+                    Preprocessing preprocessing, TrainingInfo info,
+                    std::vector<std::string> feature_names = {});
 
   /// Fits on data (features plus labels; labels required). warm_start, if given, supplies the
   /// starting weights, the classes and the preprocessing (the data's labels must be among its
   /// classes and its feature count must match). Throws InvalidArgument for bad options or
-  /// data (no rows, a single class, mismatched weights).
+  /// data (no rows, a single class, mismatched weights). The model keeps data.feature_names
+  /// (or the warm start's when the data names none); a warm start whose names differ from the
+  /// data's is an InvalidArgument naming the first column that differs. The options are
+  /// recorded in info().parameters.
   template <class T>
   static SoftmaxRegression fit(const Dataset<T>& data, const TrainOptions& options,
                                const SoftmaxRegression* warm_start = nullptr);
@@ -164,6 +180,9 @@ class SoftmaxRegression {
   std::size_t n_features() const { return d_; }
   std::size_t n_classes() const { return classes_.size(); }
   const std::vector<std::string>& classes() const { return classes_; }
+  /// The names of the features the model was trained on, in column order (d of them), or
+  /// empty when the training data named none. align_features() matches data to them.
+  const std::vector<std::string>& feature_names() const { return feature_names_; }
   /// W, d x K row-major, in the preprocessed feature space.
   const std::vector<double>& weights() const { return w_; }
   const std::vector<double>& bias() const { return b_; }
@@ -206,6 +225,19 @@ class SoftmaxRegression {
   std::vector<double> b_;
   Preprocessing pre_;
   TrainingInfo info_;
+  std::vector<std::string> feature_names_;
 };
+
+/// Puts data's columns in the model's feature order, matching them by name, so that a CSV
+/// whose columns come in another order predicts as the training file did.
+/// - Both name their features: data's columns are permuted into the model's order (dense
+///   data; a sparse dataset with names is matched the same way). A column the model does not
+///   know, or a model feature the data lacks, is an InvalidArgument naming it and the source.
+/// - Only one side names them: the columns are taken by position (the width is checked by
+///   prediction); the returned warning says so.
+/// - Neither: nothing happens.
+/// Returns the warnings (empty when matched by name or nothing was to match). O(n d).
+template <class T>
+std::vector<std::string> align_features(Dataset<T>& data, const SoftmaxRegression& model);
 
 }  // namespace softreg

@@ -1,10 +1,12 @@
 // save_model and load_model: softreg's binary model format (docs/FORMATS.md, "Model files").
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <span>
@@ -26,7 +28,7 @@ using detail::append_le;
 // The first byte has its high bit set so that a text file is never taken for a model, and a
 // transfer that strips the eighth bit fails at byte 0 rather than somewhere in the weights.
 constexpr std::string_view kMagic("\x89SRMODEL", 8);
-constexpr std::uint32_t kFormatVersion = 1;
+constexpr std::uint32_t kFormatVersion = 2;
 
 // Enum codes are spelled out rather than cast, so that reordering an enum cannot change files.
 std::uint32_t dtype_code(DType t) {
@@ -258,6 +260,16 @@ void save_model(const SoftmaxRegression& model, const std::string& path) {
   put_string(meta, info.message, "the training message");
   append_le(meta, info.loss_history.size(), 8);
 
+  // Version 2: the feature names and the training parameters, after the loss history.
+  std::string names;
+  append_le(names, model.feature_names().size(), 8);
+  for (const std::string& name : model.feature_names()) put_string(names, name, "a feature name");
+  append_le(names, info.parameters.size(), 8);
+  for (const auto& [key, value] : info.parameters) {
+    put_string(names, key, "a parameter name");
+    put_string(names, value, "a parameter value");
+  }
+
   AtomicFile file(path);
   file.write(head);
   if (pre.kind != Scaling::none) {
@@ -268,6 +280,7 @@ void save_model(const SoftmaxRegression& model, const std::string& path) {
   put_f64s(file, model.bias());
   file.write(meta);
   put_f64s(file, info.loss_history);
+  file.write(names);
   std::string crc;
   append_le(crc, file.crc(), 4);
   file.write(crc);
@@ -276,7 +289,7 @@ void save_model(const SoftmaxRegression& model, const std::string& path) {
 
 namespace {
 
-void read_magic_and_version(Reader& r, const std::vector<unsigned char>& bytes) {
+std::uint32_t read_magic_and_version(Reader& r, const std::vector<unsigned char>& bytes) {
   const std::size_t magic_len = std::min(bytes.size(), kMagic.size());
   if (magic_len > 0 && std::memcmp(bytes.data(), kMagic.data(), magic_len) != 0) {
     r.fail_at(0, "not a softreg model file (the magic number is wrong)", true);
@@ -288,6 +301,7 @@ void read_magic_and_version(Reader& r, const std::vector<unsigned char>& bytes) 
                      "; this build reads up to " + std::to_string(kFormatVersion) + ")");
   }
   if (version == 0) r.fail_at(8, "format version 0 does not exist (versions start at 1)");
+  return version;
 }
 
 /// The class labels and where each starts (for the error that names a repeated one).
@@ -337,6 +351,38 @@ void read_training_record(Reader& r, TrainingInfo& info) {
   info.loss_history = r.f64s(history_size, "the loss history", history_at);
 }
 
+/// Version 2's feature names (0 or d of them, distinct and non-empty: the constructor checks
+/// that, reported at `at`) and the training parameters (distinct names, in sorted order).
+std::vector<std::string> read_names_and_parameters(Reader& r, std::uint64_t d, TrainingInfo& info,
+                                                   std::uint64_t& names_at) {
+  names_at = r.pos();
+  const std::uint64_t f = r.u64("the feature name count");
+  // Each name takes at least its 4-byte length.
+  if ((f != 0 && f != d) || f > r.remaining() / 4) {
+    r.fail_at(names_at, "feature name count " + std::to_string(f) + " with d = " +
+                            std::to_string(d) + " features; expected 0 or d");
+  }
+  std::vector<std::string> names;
+  names.reserve(f);
+  for (std::uint64_t j = 0; j < f; ++j) names.push_back(r.str("feature name " + std::to_string(j)));
+  const std::uint64_t p_at = r.pos();
+  const std::uint64_t p = r.u64("the parameter count");
+  if (p > r.remaining() / 8) {
+    r.fail_at(p_at, "parameter count " + std::to_string(p) + " is impossible in the " +
+                        std::to_string(r.remaining()) + " bytes that remain");
+  }
+  for (std::uint64_t i = 0; i < p; ++i) {
+    const std::uint64_t at = r.pos();
+    std::string key = r.str("parameter name " + std::to_string(i));
+    std::string value = r.str("parameter value " + std::to_string(i));
+    if (!info.parameters.empty() && !(std::prev(info.parameters.end())->first < key)) {
+      r.fail_at(at, "parameter name \"" + key + "\" is out of order or repeats", true);
+    }
+    info.parameters.emplace_hint(info.parameters.end(), std::move(key), std::move(value));
+  }
+  return names;
+}
+
 void check_checksum_and_end(Reader& r, const std::vector<unsigned char>& bytes) {
   const std::uint64_t crc_at = r.pos();
   const std::uint32_t computed = detail::crc32_update(0, bytes.data(), crc_at);
@@ -375,7 +421,7 @@ void check_distinct(Reader& r, const ClassLabels& classes) {
 SoftmaxRegression load_model(const std::string& path) {
   const std::vector<unsigned char> bytes = read_file(path);
   Reader r(path, bytes);
-  read_magic_and_version(r, bytes);
+  const std::uint32_t version = read_magic_and_version(r, bytes);
 
   TrainingInfo info;
   info.dtype = decode(r, kDTypes, "dtype", "0 float32 or 1 float64");
@@ -401,6 +447,9 @@ SoftmaxRegression load_model(const std::string& path) {
   const std::uint64_t b_at = r.pos();
   std::vector<double> b = r.f64s(k, "the bias b");
   read_training_record(r, info);
+  std::uint64_t names_at = r.pos();
+  std::vector<std::string> feature_names;
+  if (version >= 2) feature_names = read_names_and_parameters(r, d, info, names_at);
   check_checksum_and_end(r, bytes);
 
   check_distinct(r, classes);
@@ -410,9 +459,10 @@ SoftmaxRegression load_model(const std::string& path) {
   check_finite(r, b_at, b, "b");
   try {
     return SoftmaxRegression(std::move(classes.labels), d, std::move(w), std::move(b),
-                             std::move(pre), std::move(info));
+                             std::move(pre), std::move(info), std::move(feature_names));
   } catch (const InvalidArgument& e) {
-    r.fail_at(0, e.what(), true);
+    // Sizes, labels and values were checked above, so only the feature names can be wrong.
+    r.fail_at(names_at, e.what(), true);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <numeric>
 #include <random>
+#include <map>
 #include <set>
 #include <string>
 #include <unordered_set>
@@ -21,6 +22,7 @@
 #include "model/saga.hpp"
 #include "softreg/error.hpp"
 #include "softreg/model.hpp"
+#include "softreg/names.hpp"
 #include "softreg/objective.hpp"
 
 namespace softreg {
@@ -574,6 +576,64 @@ std::string problem_text(const TrainOptions::Problem& p) {
   return p.field + " must be " + p.need + "; got " + p.got;
 }
 
+/// The shortest text that reads back as exactly v.
+std::string exact_text(double v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+}  // namespace
+
+std::map<std::string, std::string> option_record(const TrainOptions& o) {
+  std::map<std::string, std::string> out;
+  out["solver"] = solver_name(o.solver);
+  out["dtype"] = dtype_name(o.dtype);
+  out["l2"] = exact_text(o.l2);
+  out["max_iter"] = std::to_string(o.max_iter);
+  out["tol"] = exact_text(o.tol);
+  out["lbfgs_memory"] = std::to_string(o.lbfgs_memory);
+  out["lbfgs_warmup"] = std::to_string(o.lbfgs_warmup);
+  out["preconditioner"] = std::string(name_of(o.preconditioner));
+  out["epochs"] = std::to_string(o.epochs);
+  out["batch_size"] = std::to_string(o.batch_size);
+  out["lr"] = exact_text(o.lr);
+  out["schedule"] = std::string(name_of(o.schedule));
+  out["momentum"] = exact_text(o.momentum);
+  out["valid_fraction"] = exact_text(o.valid_fraction);
+  out["patience"] = std::to_string(o.patience);
+  out["scale"] = scaling_name(o.scale);
+  out["seed"] = std::to_string(o.seed);
+  if (std::isfinite(o.target_loss)) out["target_loss"] = exact_text(o.target_loss);
+  if (o.balanced) out["class_weight"] = "balanced";
+  for (const auto& [label, weight] : o.class_weight) {
+    out["class_weight[" + label + "]"] = exact_text(weight);
+  }
+  if (!o.sample_weight.empty()) out["sample_weight"] = "given";
+  return out;
+}
+
+namespace {
+
+/// The model's feature names: the data's, or the warm start's when the data names none; a
+/// warm start that names them otherwise is an error.
+template <class T>
+std::vector<std::string> fitted_feature_names(const Dataset<T>& data,
+                                              const SoftmaxRegression* warm) {
+  if (!warm || warm->feature_names().empty()) return data.feature_names;
+  if (data.feature_names.empty()) return warm->feature_names();
+  const auto& w = warm->feature_names();
+  for (std::size_t j = 0; j < w.size(); ++j) {
+    if (j >= data.feature_names.size() || data.feature_names[j] != w[j]) {
+      fail("the data's column " + std::to_string(j) + " is \"" +
+           (j < data.feature_names.size() ? data.feature_names[j] : std::string()) +
+           "\" where the warm start model has feature \"" + w[j] +
+           "\"; expected the model's features in its order");
+    }
+  }
+  return data.feature_names;
+}
+
 }  // namespace
 
 void TrainOptions::validate() const {
@@ -612,6 +672,7 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
     fail("warm start model has " + std::to_string(warm->n_features()) + " features, the data has " +
          std::to_string(data.cols()));
   }
+  std::vector<std::string> names = fitted_feature_names(data, warm);
   TrainOptions options = given;
   options.solver = choose_solver(data, given, warm);
   Fit<T> fit(data, options, warm);
@@ -624,7 +685,16 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   } else {
     fit.run_stochastic();
   }
-  return fit.finish();
+  SoftmaxRegression model = fit.finish();
+  if (!names.empty()) {
+    model = SoftmaxRegression(model.classes_, model.d_, std::move(model.w_), std::move(model.b_),
+                              std::move(model.pre_), std::move(model.info_), std::move(names));
+  }
+  model.info_.parameters = option_record(given);
+  if (data.index_base == IndexBase::zero || data.index_base == IndexBase::one) {
+    model.info_.parameters["index_base"] = data.index_base == IndexBase::zero ? "0" : "1";
+  }
+  return model;
 }
 
 template SoftmaxRegression SoftmaxRegression::fit<float>(const Dataset<float>&, const TrainOptions&,

@@ -15,13 +15,15 @@ namespace softreg {
 
 SoftmaxRegression::SoftmaxRegression(std::vector<std::string> classes, std::size_t n_features,
                                      std::vector<double> weights, std::vector<double> bias,
-                                     Preprocessing preprocessing, TrainingInfo info)
+                                     Preprocessing preprocessing, TrainingInfo info,
+                                     std::vector<std::string> feature_names)
     : classes_(std::move(classes)),
       d_(n_features),
       w_(std::move(weights)),
       b_(std::move(bias)),
       pre_(std::move(preprocessing)),
-      info_(std::move(info)) {
+      info_(std::move(info)),
+      feature_names_(std::move(feature_names)) {
   const std::string who = "softreg::SoftmaxRegression: ";
   const std::size_t k = classes_.size();
   if (k == 0) throw InvalidArgument(who + "a model needs at least one class");
@@ -44,7 +46,121 @@ SoftmaxRegression::SoftmaxRegression(std::vector<std::string> classes, std::size
   if (!finite(w_) || !finite(b_) || !finite(pre_.offset) || !finite(pre_.scale)) {
     throw InvalidArgument(who + "weights and preprocessing must be finite");
   }
+  if (!feature_names_.empty()) {
+    if (feature_names_.size() != d_) {
+      throw InvalidArgument(who + std::to_string(feature_names_.size()) +
+                            " feature names for d = " + std::to_string(d_) +
+                            " features; expected d names or none");
+    }
+    std::unordered_map<std::string_view, std::size_t> seen;
+    for (std::size_t j = 0; j < d_; ++j) {
+      if (feature_names_[j].empty()) {
+        throw InvalidArgument(who + "feature name " + std::to_string(j) + " is empty");
+      }
+      const auto [it, fresh] = seen.emplace(feature_names_[j], j);
+      if (!fresh) {
+        throw InvalidArgument(who + "feature name " + std::to_string(j) + " \"" +
+                              feature_names_[j] + "\" repeats feature name " +
+                              std::to_string(it->second));
+      }
+    }
+  }
 }
+
+namespace {
+
+/// Names for messages: "a", "b", "c" and 4 more.
+std::string name_list(const std::vector<std::string>& names, std::size_t shown = 5) {
+  std::string out;
+  for (std::size_t j = 0; j < names.size() && j < shown; ++j) {
+    out += (j ? ", \"" : "\"") + names[j] + "\"";
+  }
+  if (names.size() > shown) out += " and " + std::to_string(names.size() - shown) + " more";
+  return out;
+}
+
+template <class T>
+void permute_columns(FeatureMatrix<T>& x, const std::vector<std::size_t>& model_col) {
+  if (auto* dense = std::get_if<DenseMatrix<T>>(&x)) {
+    DenseMatrix<T> out(dense->rows, dense->cols);
+    for (std::size_t i = 0; i < dense->rows; ++i) {
+      const auto src = dense->row(i);
+      auto dst = out.row(i);
+      for (std::size_t j = 0; j < src.size(); ++j) dst[model_col[j]] = src[j];
+    }
+    *dense = std::move(out);
+    return;
+  }
+  auto& csr = std::get<CsrMatrix<T>>(x);
+  std::vector<std::pair<std::int32_t, T>> row;
+  for (std::size_t i = 0; i < csr.rows; ++i) {
+    const auto lo = std::size_t(csr.indptr[i]), hi = std::size_t(csr.indptr[i + 1]);
+    row.clear();
+    for (std::size_t e = lo; e < hi; ++e) {
+      row.emplace_back(std::int32_t(model_col[std::size_t(csr.indices[e])]), csr.values[e]);
+    }
+    std::sort(row.begin(), row.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t e = lo; e < hi; ++e) {
+      csr.indices[e] = row[e - lo].first;
+      csr.values[e] = row[e - lo].second;
+    }
+  }
+}
+
+}  // namespace
+
+template <class T>
+std::vector<std::string> align_features(Dataset<T>& data, const SoftmaxRegression& model) {
+  const std::vector<std::string>& want = model.feature_names();
+  const std::vector<std::string>& have = data.feature_names;
+  if (want.empty() && have.empty()) return {};
+  if (want.empty()) {
+    return {data.source + " names its columns but the model was trained without feature names; "
+                          "columns are taken by position"};
+  }
+  if (have.empty()) {
+    return {data.source + " names no columns; they are taken by position as the model's " +
+            std::to_string(want.size()) + " features " + name_list(want)};
+  }
+  if (have == want) return {};
+  std::unordered_map<std::string_view, std::size_t> index;
+  for (std::size_t j = 0; j < want.size(); ++j) index.emplace(want[j], j);
+  std::vector<std::size_t> model_col(have.size());
+  std::vector<bool> present(want.size(), false);
+  std::vector<std::string> unknown;
+  for (std::size_t j = 0; j < have.size(); ++j) {
+    const auto it = index.find(have[j]);
+    if (it == index.end()) {
+      unknown.push_back(have[j]);
+      continue;
+    }
+    model_col[j] = it->second;
+    present[it->second] = true;
+  }
+  if (!unknown.empty()) {
+    throw InvalidArgument(data.source + ": column" + (unknown.size() > 1 ? "s " : " ") +
+                          name_list(unknown) + (unknown.size() > 1 ? " are" : " is") +
+                          " not among the model's features (" + name_list(want) + ")");
+  }
+  std::vector<std::string> missing;
+  for (std::size_t j = 0; j < want.size(); ++j) {
+    if (!present[j]) missing.push_back(want[j]);
+  }
+  if (!missing.empty()) {
+    throw InvalidArgument(data.source + ": the model's feature" +
+                          (missing.size() > 1 ? "s " : " ") + name_list(missing) +
+                          (missing.size() > 1 ? " are" : " is") + " missing from the columns");
+  }
+  permute_columns(data.features, model_col);
+  data.feature_names = want;
+  return {};
+}
+
+template std::vector<std::string> align_features<float>(Dataset<float>&,
+                                                        const SoftmaxRegression&);
+template std::vector<std::string> align_features<double>(Dataset<double>&,
+                                                         const SoftmaxRegression&);
 
 std::vector<std::int64_t> class_indices(std::span<const std::string> classes,
                                         std::span<const std::string> labels) {

@@ -54,6 +54,24 @@ Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_
 template Dataset<float> load_data<float>(const DataArgs&, std::size_t, bool);
 template Dataset<double> load_data<double>(const DataArgs&, std::size_t, bool);
 
+template <class T>
+Dataset<T> load_data_for(const DataArgs& args, const SoftmaxRegression& model,
+                         bool require_labels, const char* command) {
+  DataFormat format = parse_format(args.format);
+  if (format == DataFormat::automatic && args.data != "-") format = infer_format(args.data);
+  const bool by_name = !model.feature_names().empty() && format == DataFormat::csv;
+  Dataset<T> data = load_data<T>(args, by_name ? 0 : model.n_features(), require_labels);
+  for (const std::string& warning : align_features(data, model)) {
+    std::fprintf(stderr, "softreg %s: warning: %s\n", command, warning.c_str());
+  }
+  return data;
+}
+
+template Dataset<float> load_data_for<float>(const DataArgs&, const SoftmaxRegression&, bool,
+                                             const char*);
+template Dataset<double> load_data_for<double>(const DataArgs&, const SoftmaxRegression&, bool,
+                                               const char*);
+
 CLI::Option* add_threads_option(CLI::App& app, int& threads) {
   return app
       .add_option("--threads", threads,

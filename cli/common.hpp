@@ -31,6 +31,14 @@ void add_data_options(CLI::App& app, DataArgs& args);
 template <class T>
 Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_labels);
 
+/// Reads the data a model predicts on or continues from: when the model names its features and
+/// the data is CSV, the file is read at its own width and its columns matched to the model's by
+/// name (align_features); otherwise at the model's width. Warnings (columns taken by position)
+/// go to standard error as "softreg <command>: warning: ...".
+template <class T>
+Dataset<T> load_data_for(const DataArgs& args, const SoftmaxRegression& model,
+                         bool require_labels, const char* command);
+
 /// Class labels of y as indices into model.classes(); a label the model does not know is an
 /// error naming the row and the file.
 std::vector<std::int64_t> label_indices(const SoftmaxRegression& model,

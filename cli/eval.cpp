@@ -77,7 +77,7 @@ void print_text(const Evaluation& e, const SoftmaxRegression& m, const std::stri
 
 template <class T>
 void run_eval(const EvalArgs& a, const SoftmaxRegression& model) {
-  const Dataset<T> data = load_data<T>(a.data, model.n_features(), true);
+  const Dataset<T> data = load_data_for<T>(a.data, model, true, "eval");
   const auto y = label_indices(model, data.labels, data.source);
   std::vector<T> log_proba(data.rows() * model.n_classes());
   model.predict_log_proba(data.features, std::span<T>(log_proba), a.threads);

@@ -50,7 +50,7 @@ void put_number(std::string& line, double v) {
 
 template <class T>
 void run_predict(const PredictArgs& a, const SoftmaxRegression& model) {
-  const Dataset<T> data = load_data<T>(a.data, model.n_features(), false);
+  const Dataset<T> data = load_data_for<T>(a.data, model, false, "predict");
   const std::size_t n = data.rows();
   const std::size_t k = model.n_classes();
   std::vector<T> proba(n * k);

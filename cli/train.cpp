@@ -116,7 +116,8 @@ template <class T>
 void run_train(const TrainArgs& a) {
   std::unique_ptr<SoftmaxRegression> warm;
   if (!a.warm_start.empty()) warm = std::make_unique<SoftmaxRegression>(load_model(a.warm_start));
-  const Dataset<T> data = load_data<T>(a.data, warm ? warm->n_features() : 0, true);
+  const Dataset<T> data =
+      warm ? load_data_for<T>(a.data, *warm, true, "train") : load_data<T>(a.data, 0, true);
   TrainOptions options = a.options;
   options.solver = choose_solver(data, options, warm.get());
   warn_unused(a, options.solver);

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -383,3 +385,130 @@ TEST(Model, BalancedClassWeightsShiftTheBoundaryTowardsTheMajority) {
 }
 
 }  // namespace
+
+namespace {
+
+using softreg::SoftmaxRegression;
+
+/// blobs with named columns "f0".."f{d-1}".
+softreg::Dataset<double> named_blobs(std::size_t n, std::size_t d, std::uint64_t seed) {
+  auto data = blobs<double>(n, d, 3, 2.0, seed);
+  for (std::size_t j = 0; j < d; ++j) data.feature_names.push_back("f" + std::to_string(j));
+  return data;
+}
+
+/// data with its columns in the order `order` (order[j]: the original column at position j),
+/// names included.
+softreg::Dataset<double> permuted(const softreg::Dataset<double>& data,
+                                  const std::vector<std::size_t>& order) {
+  auto out = data;
+  const auto& x = std::get<softreg::DenseMatrix<double>>(data.features);
+  softreg::DenseMatrix<double> y(x.rows, order.size());
+  out.feature_names.clear();
+  for (std::size_t j = 0; j < order.size(); ++j) {
+    for (std::size_t i = 0; i < x.rows; ++i) y(i, j) = x(i, order[j]);
+    out.feature_names.push_back(data.feature_names[order[j]]);
+  }
+  out.features = std::move(y);
+  return out;
+}
+
+std::string thrown(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const softreg::InvalidArgument& e) {
+    return e.what();
+  }
+  return "(nothing thrown)";
+}
+
+}  // namespace
+
+TEST(ModelFeatureNames, FitKeepsTheNamesAndRecordsTheOptions) {
+  const auto data = named_blobs(90, 4, 31);
+  softreg::TrainOptions o;
+  o.l2 = 0.1 / 3;  // not a short decimal: the record must read back exactly
+  o.class_weight["2"] = 1.5;
+  o.scale = softreg::Scaling::minmax;
+  const auto model = SoftmaxRegression::fit(data, o);
+  EXPECT_EQ(model.feature_names(), data.feature_names);
+  const auto& p = model.info().parameters;
+  EXPECT_EQ(p.at("solver"), "auto");
+  EXPECT_EQ(p.at("scale"), "minmax");
+  EXPECT_EQ(std::stod(p.at("l2")), o.l2);
+  EXPECT_EQ(p.at("class_weight[2]"), "1.5");
+  EXPECT_EQ(p.at("max_iter"), "100");
+  EXPECT_EQ(p.count("sample_weight"), 0u);
+  EXPECT_EQ(p.count("index_base"), 0u);
+  // A model without names, from data without names.
+  EXPECT_TRUE(SoftmaxRegression::fit(blobs<double>(60, 2, 3, 2.0, 32), o).feature_names().empty());
+}
+
+TEST(ModelFeatureNames, AlignFeaturesReordersNamedColumnsToTheModelsOrder) {
+  const auto data = named_blobs(120, 5, 33);
+  softreg::TrainOptions o;
+  o.dtype = softreg::DType::float64;
+  const auto model = SoftmaxRegression::fit(data, o);
+  std::vector<double> expected(data.rows() * 3), got(data.rows() * 3);
+  model.predict_proba(data.features, std::span<double>(expected));
+  auto shuffled = permuted(data, {3, 0, 4, 2, 1});
+  EXPECT_TRUE(softreg::align_features(shuffled, model).empty());
+  EXPECT_EQ(shuffled.feature_names, data.feature_names);
+  model.predict_proba(shuffled.features, std::span<double>(got));
+  EXPECT_EQ(got, expected);  // the same numbers: the same columns in the same order
+  // Sparse data with names is matched the same way.
+  auto sparse = permuted(data, {4, 3, 2, 1, 0});
+  sparse.features = softreg_test::to_csr(std::get<softreg::DenseMatrix<double>>(sparse.features));
+  EXPECT_TRUE(softreg::align_features(sparse, model).empty());
+  model.predict_proba(sparse.features, std::span<double>(got));
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-15);
+}
+
+TEST(ModelFeatureNames, UnknownAndMissingColumnsAreNamed) {
+  const auto data = named_blobs(60, 3, 34);
+  const auto model = SoftmaxRegression::fit(data, softreg::TrainOptions{});
+  auto renamed = data;
+  renamed.feature_names[1] = "sepal";
+  EXPECT_EQ(thrown([&] { softreg::align_features(renamed, model); }),
+            "blobs: column \"sepal\" is not among the model's features (\"f0\", \"f1\", \"f2\")");
+  auto fewer = permuted(data, {2, 0});
+  EXPECT_EQ(thrown([&] { softreg::align_features(fewer, model); }),
+            "blobs: the model's feature \"f1\" is missing from the columns");
+  // Only one side named: by position, with a warning; neither: silence.
+  auto unnamed = data;
+  unnamed.feature_names.clear();
+  const auto w = softreg::align_features(unnamed, model);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("names no columns; they are taken by position"), std::string::npos) << w[0];
+  const auto anonymous = SoftmaxRegression::fit(unnamed, softreg::TrainOptions{});
+  auto named = data;
+  EXPECT_EQ(softreg::align_features(named, anonymous).size(), 1u);
+  EXPECT_TRUE(softreg::align_features(unnamed, anonymous).empty());
+}
+
+TEST(ModelFeatureNames, WarmStartNeedsTheSameNamesInTheSameOrder) {
+  const auto data = named_blobs(90, 3, 35);
+  softreg::TrainOptions o;
+  o.max_iter = 2;
+  const auto first = SoftmaxRegression::fit(data, o);
+  EXPECT_EQ(SoftmaxRegression::fit(data, o, &first).feature_names(), data.feature_names);
+  auto unnamed = data;
+  unnamed.feature_names.clear();
+  EXPECT_EQ(SoftmaxRegression::fit(unnamed, o, &first).feature_names(), data.feature_names);
+  EXPECT_NE(thrown([&] { SoftmaxRegression::fit(permuted(data, {1, 0, 2}), o, &first); })
+                .find("the data's column 0 is \"f1\" where the warm start model has feature "
+                      "\"f0\""),
+            std::string::npos);
+}
+
+TEST(ModelFeatureNames, TheConstructorChecksTheNames) {
+  auto make = [](std::vector<std::string> names) {
+    return SoftmaxRegression({"a", "b"}, 2, std::vector<double>(4, 0.0), {0.0, 0.0}, {}, {},
+                             std::move(names));
+  };
+  EXPECT_EQ(make({"x", "y"}).feature_names(), (std::vector<std::string>{"x", "y"}));
+  EXPECT_NE(thrown([&] { make({"x"}); }).find("1 feature names for d = 2"), std::string::npos);
+  EXPECT_NE(thrown([&] { make({"x", "x"}); }).find("feature name 1 \"x\" repeats"),
+            std::string::npos);
+  EXPECT_NE(thrown([&] { make({"x", ""}); }).find("feature name 1 is empty"), std::string::npos);
+}

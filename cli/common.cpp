@@ -55,8 +55,8 @@ template Dataset<float> load_data<float>(const DataArgs&, std::size_t, bool);
 template Dataset<double> load_data<double>(const DataArgs&, std::size_t, bool);
 
 template <class T>
-Dataset<T> load_data_for(const DataArgs& args, const SoftmaxRegression& model,
-                         bool require_labels, const char* command) {
+Dataset<T> load_data_for(const DataArgs& args, const SoftmaxRegression& model, bool require_labels,
+                         const char* command) {
   DataFormat format = parse_format(args.format);
   if (format == DataFormat::automatic && args.data != "-") format = infer_format(args.data);
   const bool by_name = !model.feature_names().empty() && format == DataFormat::csv;

@@ -36,8 +36,8 @@ Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_
 /// name (align_features); otherwise at the model's width. Warnings (columns taken by position)
 /// go to standard error as "softreg <command>: warning: ...".
 template <class T>
-Dataset<T> load_data_for(const DataArgs& args, const SoftmaxRegression& model,
-                         bool require_labels, const char* command);
+Dataset<T> load_data_for(const DataArgs& args, const SoftmaxRegression& model, bool require_labels,
+                         const char* command);
 
 /// Class labels of y as indices into model.classes(); a label the model does not know is an
 /// error naming the row and the file.

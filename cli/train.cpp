@@ -119,16 +119,18 @@ void run_train(const TrainArgs& a) {
   const Dataset<T> data =
       warm ? load_data_for<T>(a.data, *warm, true, "train") : load_data<T>(a.data, 0, true);
   TrainOptions options = a.options;
-  options.solver = choose_solver(data, options, warm.get());
-  warn_unused(a, options.solver);
+  // The solver stays as given (the model records "auto" when it was), resolved here only to
+  // word the warnings and the progress; fit resolves it the same way.
+  const Solver solver = choose_solver(data, options, warm.get());
+  warn_unused(a, solver);
   if (!a.quiet) {
     std::fprintf(stderr, "training on %s: %zu rows, %zu features%s, solver %s%s, l2 %g\n",
                  data.source.c_str(), data.rows(), data.cols(), data.sparse() ? " (sparse)" : "",
-                 solver_name(options.solver),
-                 a.options.solver == Solver::automatic ? " (auto)" : "", options.l2);
+                 solver_name(solver), a.options.solver == Solver::automatic ? " (auto)" : "",
+                 options.l2);
   }
   // SAGA and the stochastic solvers count epochs; L-BFGS and Newton-CG iterations.
-  const bool by_iteration = options.solver == Solver::lbfgs || options.solver == Solver::newton_cg;
+  const bool by_iteration = solver == Solver::lbfgs || solver == Solver::newton_cg;
   ProgressReporter reporter(by_iteration ? "iter" : "epoch", a.quiet);
   options.progress = [&](const Progress& p) { return reporter(p); };
   const SoftmaxRegression model = SoftmaxRegression::fit(data, options, warm.get());

@@ -495,7 +495,9 @@ TEST(ModelFeatureNames, WarmStartNeedsTheSameNamesInTheSameOrder) {
   auto unnamed = data;
   unnamed.feature_names.clear();
   EXPECT_EQ(SoftmaxRegression::fit(unnamed, o, &first).feature_names(), data.feature_names);
-  EXPECT_NE(thrown([&] { SoftmaxRegression::fit(permuted(data, {1, 0, 2}), o, &first); })
+  EXPECT_NE(thrown([&] {
+              SoftmaxRegression::fit(permuted(data, {1, 0, 2}), o, &first);
+            })
                 .find("the data's column 0 is \"f1\" where the warm start model has feature "
                       "\"f0\""),
             std::string::npos);
@@ -508,7 +510,9 @@ TEST(ModelFeatureNames, TheConstructorChecksTheNames) {
   };
   EXPECT_EQ(make({"x", "y"}).feature_names(), (std::vector<std::string>{"x", "y"}));
   EXPECT_NE(thrown([&] { make({"x"}); }).find("1 feature names for d = 2"), std::string::npos);
-  EXPECT_NE(thrown([&] { make({"x", "x"}); }).find("feature name 1 \"x\" repeats"),
+  EXPECT_NE(thrown([&] {
+              make({"x", "x"});
+            }).find("feature name 1 \"x\" repeats"),
             std::string::npos);
   EXPECT_NE(thrown([&] { make({"x", ""}); }).find("feature name 1 is empty"), std::string::npos);
 }

@@ -53,9 +53,21 @@ SoftmaxRegression make_model(std::size_t d, std::vector<std::string> classes, Sc
   const double loss = normal(rng), grad_norm = std::abs(normal(rng));
   const std::uint64_t n_train = (std::uint64_t{1} << 40) + 3;
   // Every field of TrainingInfo, in declaration order.
-  softreg::TrainingInfo info{
-      Solver::adam, DType::float64, 1e-3, 17,      -23,   true, "stopped: |g| \xe2\x89\xa4 tol",
-      loss,         grad_norm,      0.25, n_train, 12345, 1.5,  losses, std::move(parameters)};
+  softreg::TrainingInfo info{Solver::adam,
+                             DType::float64,
+                             1e-3,
+                             17,
+                             -23,
+                             true,
+                             "stopped: |g| \xe2\x89\xa4 tol",
+                             loss,
+                             grad_norm,
+                             0.25,
+                             n_train,
+                             12345,
+                             1.5,
+                             losses,
+                             std::move(parameters)};
   return SoftmaxRegression(std::move(classes), d, std::move(w), std::move(b), std::move(pre),
                            std::move(info), std::move(feature_names));
 }
@@ -225,7 +237,9 @@ TEST_F(ModelIo, FileLayoutMatchesFormatsMd) {
   // The feature names, then the parameters as name / value pairs in name order.
   const std::string names("\x03\0\0\0\0\0\0\0\x01\0\0\0x\x02\0\0\0yy\x01\0\0\0z", 24);
   const std::string params(
-      "\x02\0\0\0\0\0\0\0\x02\0\0\0l2\x03\0\0\0" "0.5\x08\0\0\0python.C\0\0\0\0", 37);
+      "\x02\0\0\0\0\0\0\0\x02\0\0\0l2\x03\0\0\0"
+      "0.5\x08\0\0\0python.C\0\0\0\0",
+      37);
   EXPECT_EQ(s.substr(at, names.size() + params.size()), names + params);
   at += names.size() + params.size();
   ASSERT_EQ(s.size(), at + 4);
@@ -324,8 +338,7 @@ TEST_F(ModelIo, HugeSizesFailWithoutAllocating) {
   const std::string s = saved(make_model(2, {"a", "b"}, Scaling::none, 2, 13));
   // d, K, the first label's length, the loss history's (before 2 values, the counts of
   // feature names and parameters, and the CRC), and those two counts.
-  for (const auto& [at, width] :
-       std::vector<std::pair<std::size_t, int>>{
+  for (const auto& [at, width] : std::vector<std::pair<std::size_t, int>>{
            {24, 8}, {32, 8}, {40, 4}, {s.size() - 44, 8}, {s.size() - 20, 8}, {s.size() - 12, 8}}) {
     // Each is huge in the field's width: 2^62 + 0xfffffff0 is 0xfffffff0 as a u32.
     for (std::uint64_t v :
@@ -378,21 +391,23 @@ TEST_F(ModelIo, VersionOneFilesStillLoad) {
 }
 
 TEST_F(ModelIo, BadFeatureNamesAndParametersAreReported) {
-  const std::string s = saved(make_model(2, {"a", "b"}, Scaling::none, 0, 17, {"p", "q"},
-                                         {{"k1", "v"}, {"k2", "w"}}));
-  // ... [8: F = 2][4: 1]["p"][4: 1]["q"][8: P = 2][4: 2]["k1"][4: 1]["v"][4: 2]["k2"][4: 1]["w"][crc]
+  const std::string s = saved(
+      make_model(2, {"a", "b"}, Scaling::none, 0, 17, {"p", "q"}, {{"k1", "v"}, {"k2", "w"}}));
+  // ... [8: F = 2][4: 1]["p"][4: 1]["q"][8: P = 2][4: 2]["k1"][4: 1]["v"][4: 2]["k2"][4:
+  // 1]["w"][crc]
   const std::size_t f_at = s.size() - 4 - 48;
-  EXPECT_TRUE(contains(patched_error(s, f_at, 1, 8), "byte " + std::to_string(f_at) +
-                                                         ": feature name count 1 with d = 2"));
-  EXPECT_TRUE(contains(patched_error(s, f_at + 17, 'p', 1),
-                       "byte " + std::to_string(f_at) + ": softreg::SoftmaxRegression: feature "
+  EXPECT_TRUE(contains(patched_error(s, f_at, 1, 8),
+                       "byte " + std::to_string(f_at) + ": feature name count 1 with d = 2"));
+  EXPECT_TRUE(
+      contains(patched_error(s, f_at + 17, 'p', 1), "byte " + std::to_string(f_at) +
+                                                        ": softreg::SoftmaxRegression: feature "
                                                         "name 1 \"p\" repeats feature name 0"));
   std::string empty_name = s;  // "q" becomes ""
   empty_name.erase(f_at + 17, 1);
   EXPECT_TRUE(contains(patched_error(empty_name, f_at + 13, 0, 4), "feature name 1 is empty"));
-  EXPECT_TRUE(contains(patched_error(s, f_at + 42, '1', 1),
-                       "byte " + std::to_string(f_at + 37) +
-                           ": parameter name \"k1\" is out of order or repeats"));
+  EXPECT_TRUE(contains(
+      patched_error(s, f_at + 42, '1', 1),
+      "byte " + std::to_string(f_at + 37) + ": parameter name \"k1\" is out of order or repeats"));
 }
 
 /// An independent reading of the zip structure: the end record, the central directory, each

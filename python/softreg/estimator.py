@@ -4,6 +4,7 @@ The estimator validates its input the way scikit-learn does, maps the labels to 
 and hands the arrays to the compiled model (softreg._core.Model), which trains with the GIL
 released. Everything numerical happens in the library.
 """
+import ast
 import numbers
 import os
 import warnings
@@ -56,21 +57,114 @@ def _library_matrix(X):
     )
 
 
-def _model_with_labels(model, labels):
-    """The same library model with other class labels (same order): the library names classes
-    by strings, the estimator trains on "0" .. "K-1" and keeps the user's labels in classes_."""
+def _model_with_labels(model, labels, parameters=None, feature_names=None):
+    """The same library model with other class labels (same order) and, when given, other
+    training parameters and feature names: the library names classes by strings, the
+    estimator trains on "0" .. "K-1" and keeps the user's labels in classes_."""
     state = list(model.__getstate__())
     state[0] = list(labels)
+    if parameters is not None:
+        state[7] = dict(state[7], parameters=parameters)
+    if feature_names is not None:
+        state[8] = list(feature_names)
     return _core.Model(*state)
 
 
-def _labels_to_array(labels):
-    """Library labels (strings) as a NumPy array: int64 if every label is an integer, else
-    strings (as the readers and model files spell them)."""
+def _plain(value):
+    """value with NumPy scalars (also as dict keys and values) turned into Python ones, so that
+    repr() gives a literal that ast.literal_eval reads back."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _literal(text):
+    """A parameter's Python literal, or a LookupError when it is not one."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as e:
+        raise LookupError(text) from e
+
+
+def _labels_to_array(labels, dtype=None):
+    """Library labels (strings) as a NumPy array of the dtype the estimator was trained with
+    (`dtype`, a NumPy dtype string such as "<i8", "<f8", "|b1" or "<U3"), or, without one
+    (models written by the command line), int64 if every label is an integer, else strings
+    (as the readers and model files spell them)."""
+    if dtype is not None:
+        kind = np.dtype(dtype).kind
+        try:
+            if kind == "b":
+                if all(s in ("True", "False") for s in labels):
+                    return np.array([s == "True" for s in labels], dtype=dtype)
+            elif kind in "iu":
+                return np.array([int(s) for s in labels], dtype=dtype)
+            elif kind == "f":
+                return np.array([float(s) for s in labels], dtype=dtype)
+            elif kind == "O":
+                return np.array(labels, dtype=object)
+        except (ValueError, OverflowError):
+            pass
+        return np.array(labels)
     try:
         return np.array([int(s) for s in labels], dtype=np.int64)
     except ValueError:
         return np.array(labels)
+
+
+def _estimator_parameters(parameters, classes):
+    """get_params values for a model file's training parameters: the estimator's own
+    ("python.<name>") when a SoftmaxRegression wrote the file, else the command line's
+    library options mapped to the estimator's names. Values that do not read back are left at
+    their defaults."""
+    own = {k[len("python."):]: v for k, v in parameters.items() if k.startswith("python.")}
+    params = {}
+    if own:
+        for name, text in own.items():
+            try:
+                params[name] = _literal(text)
+            except LookupError:
+                pass
+        return params
+
+    def number(key, kind):
+        try:
+            return kind(parameters[key])
+        except (KeyError, ValueError, OverflowError):
+            raise LookupError(key)
+
+    mapping = (
+        ("alpha", lambda: number("l2", float)),
+        ("solver", lambda: parameters["solver"]),
+        ("tol", lambda: number("tol", float)),
+        ("scale", lambda: None if parameters["scale"] == "none" else parameters["scale"]),
+        ("dtype", lambda: parameters["dtype"]),
+        ("lr", lambda: number("lr", float) or None),
+        ("batch_size", lambda: number("batch_size", int)),
+        ("validation_fraction", lambda: number("valid_fraction", float)),
+        ("n_iter_no_change", lambda: number("patience", int)),
+        ("random_state", lambda: number("seed", int)),
+    )
+    for name, get in mapping:
+        try:
+            params[name] = get()
+        except LookupError:
+            pass
+    solver = params.get("solver")
+    try:
+        params["max_iter"] = number("max_iter" if solver in _FULL_BATCH else "epochs", int)
+    except LookupError:
+        pass
+    if parameters.get("class_weight") == "balanced":
+        params["class_weight"] = "balanced"
+    weights = {k[len("class_weight["):-1]: v for k, v in parameters.items()
+               if k.startswith("class_weight[") and k.endswith("]")}
+    if weights:
+        by_text = {str(c): c for c in classes.tolist()}
+        params["class_weight"] = {by_text.get(k, k): float(v) for k, v in weights.items()}
+    return params
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -297,9 +391,42 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             return int(self.n_jobs)
         return max(1, (os.cpu_count() or 1) + 1 + int(self.n_jobs))
 
+    def _align_columns(self, X):
+        """A DataFrame whose columns are the fitted feature names in another order, put in the
+        fitted order (as the command line matches CSV columns by name). A column that is not a
+        fitted feature, or a fitted feature that is missing, is a ValueError naming them. Other
+        input is returned as it is (scikit-learn's checks then apply)."""
+        names = getattr(self, "feature_names_in_", None)
+        columns = getattr(X, "columns", None)
+        if names is None or columns is None or not hasattr(X, "loc"):
+            return X
+        columns = list(columns)
+        if columns == list(names) or not all(isinstance(c, str) for c in columns):
+            return X
+        known = set(names)
+        unknown = [c for c in columns if c not in known]
+        have = set(columns)
+        missing = [n for n in names if n not in have]
+        if unknown or missing:
+            parts = []
+            if unknown:
+                parts.append(f"columns not seen at fit: {unknown}")
+            if missing:
+                parts.append(f"features seen at fit missing: {missing}")
+            raise ValueError(
+                "The feature names should match those that were passed during fit; "
+                + "; ".join(parts) + "."
+            )
+        if len(columns) != len(have):
+            return X  # repeated names: scikit-learn's check reports them
+        return X[list(names)]
+
     def _check_X(self, X, reset):
         """X validated as scikit-learn does (finite, 2-D, at least one row) in the training
-        dtype, C-contiguous, sparse matrices as CSR."""
+        dtype, C-contiguous, sparse matrices as CSR. After fit, a DataFrame's columns are
+        matched to feature_names_in_ by name (_align_columns)."""
+        if not reset:
+            X = self._align_columns(X)
         dtype = _DTYPES[self.dtype] if reset else self._fit_dtype
         return _validate_data(self, X, reset=reset, accept_sparse="csr", dtype=dtype, order="C")
 
@@ -446,11 +573,29 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def save_model(self, path):
         """Writes the fitted model as a softreg model file (docs/FORMATS.md), readable by the
         command line (``softreg predict --model path``) and by :func:`load_model`. Labels are
-        written as ``str(label)``."""
+        written as ``str(label)``; the file also keeps the labels' dtype, ``feature_names_in_``
+        and the estimator's parameters (``get_params``; a RandomState instance is recorded as
+        None), so that :func:`load_model` gives them back."""
         check_is_fitted(self)
-        _model_with_labels(self._model, [str(c) for c in self.classes_.tolist()]).save(
-            os.fspath(path)
-        )
+        parameters = dict(self._model.info["parameters"])
+        for name, value in self.get_params(deep=False).items():
+            value = _plain(value)
+            if name == "random_state" and not (value is None or isinstance(value, int)):
+                value = None
+            text = repr(value)
+            try:
+                _literal(text)
+            except LookupError:
+                continue
+            parameters["python." + name] = text
+        parameters["python.classes_dtype"] = repr(self.classes_.dtype.str)
+        names = getattr(self, "feature_names_in_", None)
+        _model_with_labels(
+            self._model,
+            [str(c) for c in self.classes_.tolist()],
+            parameters,
+            [] if names is None else [str(n) for n in names],
+        ).save(os.fspath(path))
 
     def __sklearn_tags__(self):  # scikit-learn >= 1.6
         tags = super().__sklearn_tags__()
@@ -463,19 +608,40 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
 def load_model(path):
     """A fitted SoftmaxRegression from a softreg model file (written by ``softreg train`` or
-    :meth:`SoftmaxRegression.save_model`). classes_ holds the file's labels: int64 if all are
-    integers, else strings. Its parameters are the defaults, except solver and alpha, which
-    come from the file's training record."""
+    :meth:`SoftmaxRegression.save_model`).
+
+    classes_ has the dtype the labels were trained with when a SoftmaxRegression wrote the file
+    (int, float, bool or str); for files of the command line it is int64 if every label is an
+    integer, else strings. feature_names_in_ is set when the training data named its columns
+    (a DataFrame, or a CSV header on the command line), and then DataFrames are checked against
+    it as scikit-learn does. get_params() gives the parameters the model was trained with: the
+    estimator's own, or the command line's options under the estimator's names (--l2 as alpha,
+    --seed as random_state, ...), so that ``clone(load_model(path)).fit(X, y)`` trains the
+    same way (the same model for lbfgs and newton-cg; the stochastic solvers draw their order
+    from random_state as the estimator does, which differs from the command line's --seed)."""
     model = _core.Model.load(os.fspath(path))
     info = model.info
+    parameters = info["parameters"]
+    dtype = parameters.get("python.classes_dtype")
+    try:
+        dtype = None if dtype is None else np.dtype(_literal(dtype))
+    except (LookupError, TypeError):
+        dtype = None
+    classes = _labels_to_array(model.classes, dtype)
     est = SoftmaxRegression(alpha=info["l2"], solver=info["solver"])
-    est.classes_ = _labels_to_array(model.classes)
+    valid = est.get_params()
+    est.set_params(**{k: v for k, v in _estimator_parameters(parameters, classes).items()
+                      if k in valid})
+    est.classes_ = classes
     est._model = _model_with_labels(model, [str(i) for i in range(model.n_classes)])
     est._fit_dtype = np.float32 if info["dtype"] == "float32" else np.float64
     est.n_features_in_ = model.n_features
+    if model.feature_names:
+        est.feature_names_in_ = np.array(model.feature_names, dtype=object)
     w, b = model.folded_weights()
     est.coef_ = np.ascontiguousarray(w.T)
     est.intercept_ = b
     est.n_iter_ = int(info["iterations"])
+    est.loss_curve_ = np.asarray(info["loss_history"], dtype=np.float64)
     est.training_info_ = info
     return est

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -133,6 +134,9 @@ py::dict info_dict(const TrainingInfo& info) {
   d["n_valid"] = info.n_valid;
   d["seconds"] = info.seconds;
   d["loss_history"] = info.loss_history;
+  py::dict parameters;
+  for (const auto& [name, value] : info.parameters) parameters[py::str(name)] = value;
+  d["parameters"] = parameters;
   return d;
 }
 
@@ -152,13 +156,17 @@ TrainingInfo info_from(const py::dict& d) {
   info.n_valid = d["n_valid"].cast<std::uint64_t>();
   info.seconds = d["seconds"].cast<double>();
   info.loss_history = d["loss_history"].cast<std::vector<double>>();
+  if (d.contains("parameters")) {
+    info.parameters = d["parameters"].cast<std::map<std::string, std::string>>();
+  }
   return info;
 }
 
 SoftmaxRegression make_model(std::vector<std::string> classes, std::size_t n_features,
                              const py::array& weights, const py::array& bias,
                              const std::string& scale, const py::array& offset,
-                             const py::array& scale_factors, const py::dict& info) {
+                             const py::array& scale_factors, const py::dict& info,
+                             std::vector<std::string> feature_names) {
   Preprocessing pre;
   pre.kind = parse_name_or_throw<Scaling>(scale, "scale");
   if (pre.kind != Scaling::none) {
@@ -166,14 +174,15 @@ SoftmaxRegression make_model(std::vector<std::string> classes, std::size_t n_fea
     pre.scale = vector_of<double>(scale_factors);
   }
   return SoftmaxRegression(std::move(classes), n_features, vector_of<double>(weights),
-                           vector_of<double>(bias), std::move(pre), info_from(info));
+                           vector_of<double>(bias), std::move(pre), info_from(info),
+                           std::move(feature_names));
 }
 
 py::tuple model_state(const SoftmaxRegression& m) {
   const auto& pre = m.preprocessing();
   return py::make_tuple(m.classes(), m.n_features(), to_array(m.weights()), to_array(m.bias()),
                         scaling_name(pre.kind), to_array(pre.offset), to_array(pre.scale),
-                        info_dict(m.info()));
+                        info_dict(m.info()), m.feature_names());
 }
 
 /// Fits with the GIL released. The progress callback takes the GIL once per iteration (or
@@ -346,7 +355,8 @@ Immutable. X arguments are a 2-D C-contiguous float32 / float64 ndarray, or a CS
 as (data, indices, indptr, n_cols) in canonical form; results have X's dtype.
 )doc")
       .def(py::init(&make_model), arg("classes"), arg("n_features"), arg("weights"), arg("bias"),
-           arg("scale"), arg("offset"), arg("scale_factors"), arg("info"))
+           arg("scale"), arg("offset"), arg("scale_factors"), arg("info"),
+           arg("feature_names") = std::vector<std::string>{})
       .def_static("fit", &fit_py, arg("X"), arg("y"), arg("options"), arg("warm_start") = nullptr,
                   arg("callback") = py::none(),
                   "Fits on X and class indices y (labels are their decimal strings), GIL released.")
@@ -354,6 +364,8 @@ as (data, indices, indptr, n_cols) in canonical form; results have X's dtype.
       .def("save", &save_model, arg("path"), "Writes a softreg model file (atomically).")
       .def("export_npz", &export_npz, arg("path"), "Writes coef, intercept and classes to .npz.")
       .def_property_readonly("classes", &SoftmaxRegression::classes)
+      .def_property_readonly("feature_names", &SoftmaxRegression::feature_names,
+                             "The training columns' names ([] when the data named none).")
       .def_property_readonly("n_features", &SoftmaxRegression::n_features)
       .def_property_readonly("n_classes", &SoftmaxRegression::n_classes)
       .def_property_readonly("weights",
@@ -401,10 +413,15 @@ as (data, indices, indptr, n_cols) in canonical form; results have X's dtype.
       .def("predict", &predict, arg("X"), arg("threads") = 0,
            "Class indices (int64) of the largest logit; a NaN row raises RuntimeError.")
       .def(py::pickle(&model_state, [](const py::tuple& t) {
-        if (t.size() != 8) throw py::value_error("softreg._core.Model: invalid pickled state");
-        return make_model(t[0].cast<std::vector<std::string>>(), t[1].cast<std::size_t>(),
-                          t[2].cast<py::array>(), t[3].cast<py::array>(), t[4].cast<std::string>(),
-                          t[5].cast<py::array>(), t[6].cast<py::array>(), t[7].cast<py::dict>());
+        // 8 fields: pickled before models kept feature names.
+        if (t.size() != 8 && t.size() != 9) {
+          throw py::value_error("softreg._core.Model: invalid pickled state");
+        }
+        return make_model(
+            t[0].cast<std::vector<std::string>>(), t[1].cast<std::size_t>(), t[2].cast<py::array>(),
+            t[3].cast<py::array>(), t[4].cast<std::string>(), t[5].cast<py::array>(),
+            t[6].cast<py::array>(), t[7].cast<py::dict>(),
+            t.size() == 9 ? t[8].cast<std::vector<std::string>>() : std::vector<std::string>{});
       }));
 }
 

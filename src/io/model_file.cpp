@@ -359,8 +359,8 @@ std::vector<std::string> read_names_and_parameters(Reader& r, std::uint64_t d, T
   const std::uint64_t f = r.u64("the feature name count");
   // Each name takes at least its 4-byte length.
   if ((f != 0 && f != d) || f > r.remaining() / 4) {
-    r.fail_at(names_at, "feature name count " + std::to_string(f) + " with d = " +
-                            std::to_string(d) + " features; expected 0 or d");
+    r.fail_at(names_at, "feature name count " + std::to_string(f) +
+                            " with d = " + std::to_string(d) + " features; expected 0 or d");
   }
   std::vector<std::string> names;
   names.reserve(f);

@@ -6,10 +6,10 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <memory>
 #include <numeric>
 #include <random>
-#include <map>
 #include <set>
 #include <string>
 #include <unordered_set>

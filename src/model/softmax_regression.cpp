@@ -116,8 +116,9 @@ std::vector<std::string> align_features(Dataset<T>& data, const SoftmaxRegressio
   const std::vector<std::string>& have = data.feature_names;
   if (want.empty() && have.empty()) return {};
   if (want.empty()) {
-    return {data.source + " names its columns but the model was trained without feature names; "
-                          "columns are taken by position"};
+    return {data.source +
+            " names its columns but the model was trained without feature names; "
+            "columns are taken by position"};
   }
   if (have.empty()) {
     return {data.source + " names no columns; they are taken by position as the model's " +
@@ -157,8 +158,7 @@ std::vector<std::string> align_features(Dataset<T>& data, const SoftmaxRegressio
   return {};
 }
 
-template std::vector<std::string> align_features<float>(Dataset<float>&,
-                                                        const SoftmaxRegression&);
+template std::vector<std::string> align_features<float>(Dataset<float>&, const SoftmaxRegression&);
 template std::vector<std::string> align_features<double>(Dataset<double>&,
                                                          const SoftmaxRegression&);
 

@@ -28,13 +28,46 @@ def test_dataframe_keeps_feature_names_and_predicts_as_the_array(iris):
     assert est.score(X, y) > 0.95
 
 
-def test_reordered_or_renamed_columns_are_an_error(iris):
+def test_reordered_columns_are_matched_by_name_and_unknown_ones_named(iris):
     X, y = iris
     est = SoftmaxRegression().fit(X, y)
-    with pytest.raises(ValueError, match="feature names should match"):
-        est.predict(X[X.columns[::-1]])
-    with pytest.raises(ValueError, match="feature names should match"):
-        est.predict_proba(X.rename(columns={X.columns[0]: "something else"}))
+    shuffled = X[[X.columns[2], X.columns[0], X.columns[3], X.columns[1]]]
+    np.testing.assert_array_equal(est.predict_proba(shuffled), est.predict_proba(X))
+    np.testing.assert_array_equal(est.predict(X[X.columns[::-1]]), est.predict(X))
+    renamed = X.rename(columns={X.columns[0]: "something else"})
+    with pytest.raises(ValueError, match=r"not seen at fit: \['something else'\]; features seen "
+                                         r"at fit missing: \['sepal length \(cm\)'\]"):
+        est.predict_proba(renamed)
+    with pytest.raises(ValueError, match=r"missing: \['petal width \(cm\)'\]"):
+        est.predict(X[X.columns[:3]])
+    # An array has no names to match: taken by position, with scikit-learn's warning.
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        est.predict(X.to_numpy())
+
+
+def test_model_file_keeps_names_label_dtype_and_parameters(iris, tmp_path):
+    import softreg
+    from sklearn.base import clone
+
+    X, y = iris
+    codes = y.astype("category").cat.codes.to_numpy()
+    for labels in (codes.astype(np.int32), codes * 2.0 - 1.0, codes == 1, y.to_numpy()):
+        est = SoftmaxRegression(C=3.0, scale="standard", tol=1e-6, class_weight="balanced")
+        est.fit(X, labels)
+        est.save_model(tmp_path / "m.srm")
+        back = softreg.load_model(tmp_path / "m.srm")
+        assert back.classes_.dtype == est.classes_.dtype
+        np.testing.assert_array_equal(back.classes_, est.classes_)
+        np.testing.assert_array_equal(back.feature_names_in_, est.feature_names_in_)
+        assert back.get_params() == est.get_params()
+        np.testing.assert_array_equal(back.predict(X[X.columns[::-1]]), est.predict(X))
+        # clone and refit train as the original did: the same model.
+        again = clone(back).fit(X, labels)
+        np.testing.assert_array_equal(again.coef_, est.coef_)
+    # A dict of class weights keyed by the labels' own type survives.
+    est = SoftmaxRegression(class_weight={0: 2.0, 2: 0.5}, random_state=7).fit(X, codes)
+    est.save_model(tmp_path / "w.srm")
+    assert softreg.load_model(tmp_path / "w.srm").get_params() == est.get_params()
 
 
 def test_float32_frame_stays_float32(iris):

@@ -210,6 +210,9 @@ void add_train(CLI::App& app) {
                   "Stop once the training objective is at or below this value");
   cmd->add_option("--class-weight", args->class_weight,
                   "\"balanced\" or LABEL:WEIGHT[,LABEL:WEIGHT...]");
+  cmd->add_flag("--no-intercept{false}", options.fit_intercept,
+                "Fix the intercept b at 0 (of the scaled features with --scale; scikit-learn's "
+                "fit_intercept=False)");
   cmd->add_option("--warm-start", args->warm_start,
                   "Start from this model's weights (its classes and preprocessing are kept)");
   cmd->add_option("--seed", options.seed, "Seed of the validation split and the mini-batch order")

@@ -516,3 +516,37 @@ TEST(ModelFeatureNames, TheConstructorChecksTheNames) {
             std::string::npos);
   EXPECT_NE(thrown([&] { make({"x", ""}); }).find("feature name 1 is empty"), std::string::npos);
 }
+
+TEST(Model, WithoutAnInterceptTheBiasStaysZeroAndWIsStationary) {
+  auto data = blobs<double>(240, 3, 3, 1.5, 41);
+  auto& x = std::get<softreg::DenseMatrix<double>>(data.features);
+  for (double& v : x.data) v += 2.0;  // far from centred: an intercept would help
+  for (const auto solver : {softreg::Solver::lbfgs, softreg::Solver::newton_cg,
+                            softreg::Solver::saga, softreg::Solver::sgd, softreg::Solver::adam}) {
+    softreg::TrainOptions o;
+    o.solver = solver;
+    o.dtype = softreg::DType::float64;
+    o.fit_intercept = false;
+    o.tol = 1e-9;
+    o.max_iter = 3000;
+    o.l2 = 1e-2;
+    const auto model = SoftmaxRegression::fit(data, o);
+    EXPECT_EQ(model.bias(), std::vector<double>(3, 0.0)) << softreg::solver_name(solver);
+    EXPECT_EQ(model.info().parameters.at("fit_intercept"), "false");
+    if (solver == softreg::Solver::sgd || solver == softreg::Solver::adam) continue;
+    // The gradient in W of the objective (b = 0) vanishes; in b it does not.
+    const auto y = indices(model, data.labels);
+    softreg::ObjectiveOptions oo;
+    oo.l2 = o.l2;
+    softreg::SoftmaxObjective<double> f(data.features, y, 3, oo);
+    std::vector<double> theta(model.weights());
+    theta.insert(theta.end(), 3, 0.0);
+    std::vector<double> g(theta.size());
+    f.evaluate(theta, g);
+    double w_max = 0.0, b_max = 0.0;
+    for (std::size_t j = 0; j < 9; ++j) w_max = std::max(w_max, std::abs(g[j]));
+    for (std::size_t c = 9; c < 12; ++c) b_max = std::max(b_max, std::abs(g[c]));
+    EXPECT_LT(w_max, 1e-6) << softreg::solver_name(solver);
+    EXPECT_GT(b_max, 1e-3) << softreg::solver_name(solver);
+  }
+}

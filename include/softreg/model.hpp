@@ -46,8 +46,12 @@ struct TrainOptions {
   Solver solver = Solver::automatic;
   DType dtype = DType::float32;  // the type the passes over the data run in
   double l2 = 1e-4;              // lambda of (lambda / 2) ||W||^2; C = 1 / (lambda n)
-  int max_iter = 100;            // L-BFGS iterations
-  double tol = 1e-5;             // L-BFGS: max |gradient| at which it stops
+  /// false: b is fixed at 0 (every solver; a warm start's bias is dropped), so the logits are
+  /// x' W of the preprocessed features x' (with standard scaling those are centred, so the
+  /// raw-feature intercept of folded_weights is not 0), as scikit-learn's fit_intercept=False.
+  bool fit_intercept = true;
+  int max_iter = 100;  // L-BFGS iterations
+  double tol = 1e-5;   // L-BFGS: max |gradient| at which it stops
   /// L-BFGS curvature pairs kept; 0 picks min(100, max(10, 64 MiB / (16 bytes x parameters))):
   /// a long memory saves many iterations on problems with few parameters (on Fashion-MNIST,
   /// 100 pairs reach scikit-learn's 400-iteration objective in about 160 iterations, 10 pairs

@@ -146,6 +146,7 @@ def _estimator_parameters(parameters, classes):
         ("validation_fraction", lambda: number("valid_fraction", float)),
         ("n_iter_no_change", lambda: number("patience", int)),
         ("random_state", lambda: number("seed", int)),
+        ("fit_intercept", lambda: {"true": True, "false": False}[parameters["fit_intercept"]]),
     )
     for name, get in mapping:
         try:
@@ -197,6 +198,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         keeps the n x K probabilities of the latest pass); SAGA, one row at a time with lazy
         updates (for large sparse data; no ``scale``; keeps n x K remembered gradients);
         mini-batch SGD with momentum; or Adam.
+    fit_intercept : bool, default=True
+        False fixes the intercept at 0 in the space the model works in (the scaled features
+        with ``scale``, whose standardisation centres them, so ``intercept_`` on raw features
+        is then not 0), as LogisticRegression(fit_intercept=False). Every solver.
     max_iter : int >= 0, default=100
         L-BFGS or Newton iterations, or epochs for "saga", "sgd" and "adam" (as
         scikit-learn's).
@@ -262,6 +267,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         *,
         alpha=None,
         solver="auto",
+        fit_intercept=True,
         max_iter=100,
         tol=1e-4,
         class_weight=None,
@@ -279,6 +285,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.C = C
         self.alpha = alpha
         self.solver = solver
+        self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
         self.class_weight = class_weight
@@ -339,6 +346,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
         number("alpha", self.alpha, allow_none=True)
         choice("solver", self.solver, _SOLVERS)
+        if not isinstance(self.fit_intercept, (bool, np.bool_)):
+            raise TypeError(
+                "The 'fit_intercept' parameter of SoftmaxRegression must be a bool; got "
+                f"{self.fit_intercept!r}."
+            )
         for name in ("max_iter", "batch_size", "n_iter_no_change"):
             number(name, getattr(self, name), integral=True)
         for name in ("tol", "validation_fraction"):
@@ -362,6 +374,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         options = _core.TrainOptions()
         options.solver = self.solver
         options.l2 = float(self.alpha) if self.alpha is not None else 0.0
+        options.fit_intercept = bool(self.fit_intercept)
         if self.solver in _FULL_BATCH:
             options.max_iter = _clip_int32(self.max_iter)
         else:

@@ -178,6 +178,7 @@ class Fit {
   void start_at_class_priors();
   std::span<const std::size_t> shaping_rows();
   void hessian_vector(std::span<const double> v, std::span<double> hv);
+  void clear_bias(std::span<double> v) const;
 
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   const Dataset<T>& data_;
@@ -226,8 +227,10 @@ Fit<T>::Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRe
   theta_raw_.resize(np);
   if (warm) {
     std::copy(warm->weights().begin(), warm->weights().end(), theta_.begin());
-    std::copy(warm->bias().begin(), warm->bias().end(), theta_.begin() + std::ptrdiff_t(d_ * k_));
-  } else {
+    if (options.fit_intercept) {
+      std::copy(warm->bias().begin(), warm->bias().end(), theta_.begin() + std::ptrdiff_t(d_ * k_));
+    }
+  } else if (options.fit_intercept) {
     start_at_class_priors();
   }
   if (!split_.valid.empty()) {
@@ -282,7 +285,11 @@ double Fit<T>::penalized(std::span<const double> th, std::span<double> g,
                          const ObjectiveSums& sums) {
   if (!g.empty()) detail::unfold_gradient(pre_, d_, k_, g);  // linear: the sum maps as the mean
   last_weight_ = sums.weight;
-  return penalized_mean(sums, th, k_, g, options_.l2);
+  const double f = penalized_mean(sums, th, k_, g, options_.l2);
+  // Without an intercept b never moves: every solver's step is built from this gradient (and
+  // L-BFGS's initial matrix and Newton's products, masked the same way), so b stays at 0.
+  if (!options_.fit_intercept && !g.empty()) clear_bias(g);
+  return f;
 }
 
 // Mini-batch objective of SGD / Adam: positions index the training rows.
@@ -401,7 +408,11 @@ void Fit<T>::run_lbfgs() {
         data_.features, pre_, rows, options_.sample_weight, k_, options_.l2, options_.threads);
   }
   if (second_moment) {
-    lbfgs_opt.h0_apply = [&](std::span<double> v) { second_moment->apply(v); };
+    // The second-moment matrix couples b with W, so its product is masked too.
+    lbfgs_opt.h0_apply = [&](std::span<double> v) {
+      second_moment->apply(v);
+      if (!options_.fit_intercept) clear_bias(v);
+    };
   } else if (options_.preconditioner != Preconditioner::none) {
     lbfgs_opt.h0_diagonal = detail::inverse_hessian_diagonal(
         data_.features, pre_, rows, options_.sample_weight, k_, options_.l2);
@@ -441,6 +452,12 @@ void Fit<T>::hessian_vector(std::span<const double> v, std::span<double> hv) {
   const double inv = last_weight_ > 0.0 ? 1.0 / last_weight_ : 0.0;
   for (std::size_t j = 0; j < d_ * k_; ++j) hv[j] = hv[j] * inv + options_.l2 * v[j];
   for (std::size_t j = d_ * k_; j < hv.size(); ++j) hv[j] *= inv;
+  if (!options_.fit_intercept) clear_bias(hv);
+}
+
+template <class T>
+void Fit<T>::clear_bias(std::span<double> v) const {
+  std::fill(v.begin() + std::ptrdiff_t(d_ * k_), v.end(), 0.0);
 }
 
 template <class T>
@@ -476,6 +493,7 @@ void Fit<T>::run_saga() {
   problem.sample_weight = options_.sample_weight;
   problem.class_weight = class_weight_;
   problem.l2 = options_.l2;
+  problem.fit_intercept = options_.fit_intercept;
   detail::SagaOptions saga;
   saga.epochs = options_.max_iter;
   saga.grad_tol = options_.tol;
@@ -610,6 +628,7 @@ std::map<std::string, std::string> option_record(const TrainOptions& o) {
     out["class_weight[" + label + "]"] = exact_text(weight);
   }
   if (!o.sample_weight.empty()) out["sample_weight"] = "given";
+  out["fit_intercept"] = o.fit_intercept ? "true" : "false";
   return out;
 }
 

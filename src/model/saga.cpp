@@ -193,9 +193,11 @@ class Saga {
       saga_row_update(a, direct, double(v.values[q]), z_.data(), w(j), sum_w_.data() + j * k_, k_);
     }
     const double bias_avg = seen_ > 0 ? 1.0 / double(seen_) : 0.0;
-    for (std::size_t c = 0; c < k_; ++c) {
-      bias()[c] -= step_ * (z_[c] + bias_avg * sum_b_[c]);
-      sum_b_[c] += z_[c];
+    if (p_.fit_intercept) {
+      for (std::size_t c = 0; c < k_; ++c) {
+        bias()[c] -= step_ * (z_[c] + bias_avg * sum_b_[c]);
+        sum_b_[c] += z_[c];
+      }
     }
     if (!visited_.empty() || seen_ < n_) {
       if (visited_.empty()) visited_.assign(n_, 0);

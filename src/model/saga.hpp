@@ -17,6 +17,7 @@ struct SagaProblem {
   std::span<const double> sample_weight;  // per row of x, or empty for all 1
   std::span<const double> class_weight;   // per class, or empty for all 1
   double l2 = 0.0;                        // lambda of (lambda / 2) ||W||^2
+  bool fit_intercept = true;              // false: b stays as given (0 for the model's fits)
 };
 
 struct SagaOptions {

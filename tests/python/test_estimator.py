@@ -519,3 +519,31 @@ def test_read_dataset_idx_matches_a_direct_decoding():
     assert X.shape == (10000, 784) and X.dtype == np.float32 and X.flags.c_contiguous
     np.testing.assert_array_equal(X, (raw.reshape(10000, 784) / np.float32(255)).astype(np.float32))
     np.testing.assert_array_equal(y, labels)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "saga"])
+@pytest.mark.parametrize("classes", [2, 3])
+def test_fit_intercept_false_matches_logistic_regression(solver, classes):
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True) if classes == 2 else load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X) + 0.5  # not centred: the intercept would matter
+    ref = LogisticRegression(C=0.5, fit_intercept=False, tol=1e-10, max_iter=10000).fit(X, y)
+    est = SoftmaxRegression(C=0.5, fit_intercept=False, solver=solver, dtype="float64",
+                            tol=1e-8, max_iter=5000).fit(X, y)
+    np.testing.assert_array_equal(est.intercept_, np.zeros(classes))
+    np.testing.assert_allclose(est.predict_proba(X), ref.predict_proba(X), atol=1e-5)
+    with_b = SoftmaxRegression(C=0.5, solver=solver, dtype="float64", **TIGHT).fit(X, y)
+    assert np.abs(with_b.predict_proba(X) - ref.predict_proba(X)).max() > 1e-3
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_fit_intercept_false_keeps_the_stochastic_solvers_bias_at_zero(solver):
+    X, y = load_iris(return_X_y=True)
+    est = SoftmaxRegression(fit_intercept=False, solver=solver, max_iter=5).fit(X, y)
+    np.testing.assert_array_equal(est.intercept_, np.zeros(3))
+    # A warm start from a model with an intercept drops it.
+    est = SoftmaxRegression(solver=solver, max_iter=5, warm_start=True).fit(X, y)
+    assert np.abs(est.intercept_).max() > 0
+    est.set_params(fit_intercept=False).fit(X, y)
+    np.testing.assert_array_equal(est.intercept_, np.zeros(3))

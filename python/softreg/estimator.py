@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
@@ -166,6 +167,14 @@ def _estimator_parameters(parameters, classes):
         by_text = {str(c): c for c in classes.tolist()}
         params["class_weight"] = {by_text.get(k, k): float(v) for k, v in weights.items()}
     return params
+
+
+# The training record of a model that no fit made (partial_fit's starting point).
+_EMPTY_INFO = {
+    "solver": "sgd", "dtype": "float64", "l2": 0.0, "iterations": 0, "evaluations": 0,
+    "converged": False, "message": "", "final_loss": float("nan"), "grad_norm": float("nan"),
+    "valid_loss": -1.0, "n_train": 0, "n_valid": 0, "seconds": 0.0, "loss_history": [],
+}
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -486,6 +495,131 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 "This solver needs samples of at least 2 classes in the data, but the data "
                 f"contains only one class: {classes[0]!r}"
             )
+        self._set_weights_and_penalty(options, X, classes, sample_weight)
+        options.seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+        warm = None
+        if (
+            self.warm_start
+            and hasattr(self, "_model")
+            and self._model.n_features == X.shape[1]
+            and np.array_equal(self.classes_, classes)
+        ):
+            warm = self._model
+        callback = self._print_progress if self.verbose else None
+        model = _core.Model.fit(_library_matrix(X), y_index, options, warm, callback)
+
+        self._set_fitted(model, X.dtype.type, classes)
+        info = model.info
+        if (self.solver in _FULL_BATCH and not info["converged"]
+                and self.n_iter_ >= self.max_iter):
+            warnings.warn(
+                f"softreg {info['solver']} stopped after max_iter={self.max_iter} iterations with the "
+                f"largest gradient entry {info['grad_norm']:.3g} > tol={self.tol}; increase "
+                "max_iter or scale the data.",
+                ConvergenceWarning,
+            )
+        return self
+
+    def _set_fitted(self, model, dtype, classes):
+        """The fitted attributes from the library model."""
+        self._model = model
+        self._fit_dtype = dtype
+        self.classes_ = classes
+        w, b = model.folded_weights()
+        self.coef_ = np.ascontiguousarray(w.T)
+        self.intercept_ = b
+        info = model.info
+        self.n_iter_ = int(info["iterations"])
+        self.loss_curve_ = np.asarray(info["loss_history"], dtype=np.float64)
+        self.training_info_ = info
+
+    def _stochastic(self):
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(
+                f"partial_fit is only available for solver='sgd' or 'adam'; got {self.solver!r}."
+            )
+        return True
+
+    @available_if(_stochastic)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch of the stochastic solver ("sgd" or "adam") over X, y, continuing from the
+        current weights (those of an earlier fit or partial_fit, else zero).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels, all among the classes.
+        classes : array-like of shape (n_classes,), optional
+            Every label the model will know (at least two). Required on the first call;
+            later calls may pass the same classes or None.
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Each call is a separate run of the solver over the batch: mini-batches of batch_size
+        rows in an order drawn from random_state and the call count, lr as in fit (the
+        schedule restarts; SGD's momentum and Adam's moments start at zero in every call).
+        The penalty is alpha, or from C as in fit with the batch's weight (so the same total
+        penalty per call whatever the batch size; set alpha for a fixed lambda). No
+        validation split, no scaling (both need the whole data). n_iter_ counts the calls'
+        epochs.
+
+        Returns
+        -------
+        self
+        """
+        options = self._check_params()
+        if self.scale not in (None, "none"):
+            raise ValueError("partial_fit cannot fit scale (it needs all the data); scale "
+                             "beforehand or use fit.")
+        fitted = hasattr(self, "_model")
+        if classes is not None:
+            classes = np.unique(np.asarray(classes))
+            if classes.size < 2:
+                raise ValueError("classes must hold at least 2 labels.")
+            if fitted and not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"classes={classes.tolist()!r} is not the same as on the first call to "
+                    f"partial_fit or fit: {self.classes_.tolist()!r}."
+                )
+        elif not fitted:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        else:
+            classes = self.classes_
+        X, y = _validate_data(self, X, y, reset=not fitted, accept_sparse="csr",
+                              dtype=_DTYPES[self.dtype] if not fitted else self._fit_dtype,
+                              order="C")
+        check_classification_targets(y)
+        y_index = np.searchsorted(classes, y)
+        bad = (y_index >= classes.size) | (classes[np.minimum(y_index, classes.size - 1)] != y)
+        if np.any(bad):
+            raise ValueError(
+                f"y holds labels that are not among the classes: {np.unique(y[bad]).tolist()!r}."
+            )
+        self._set_weights_and_penalty(options, X, classes, sample_weight)
+        options.epochs = 1
+        options.valid_fraction = 0.0
+        calls = getattr(self, "_partial_calls", 0) if fitted else 0
+        base = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        options.seed = int(base) + calls
+        if fitted:
+            warm = self._model
+        else:
+            d, k = X.shape[1], classes.size
+            empty = np.zeros(0)
+            warm = _core.Model([str(i) for i in range(k)], d, np.zeros(d * k), np.zeros(k),
+                               "none", empty, empty, _EMPTY_INFO)
+        n_iter = self.n_iter_ if fitted else 0
+        callback = self._print_progress if self.verbose else None
+        model = _core.Model.fit(_library_matrix(X), y_index, options, warm, callback)
+        self._set_fitted(model, X.dtype.type, classes)
+        self.n_iter_ = n_iter + int(model.info["iterations"])
+        self._partial_calls = calls + 1
+        return self
+
+    def _set_weights_and_penalty(self, options, X, classes, sample_weight):
+        """Sets options' sample weights, class weights and l2 (from alpha, or from C and the
+        weight of X's rows) for training on X with these classes."""
         n = X.shape[0]
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
@@ -493,6 +627,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 raise ValueError("sample_weight must be non-negative.")
             if not sample_weight.sum() > 0:
                 raise ValueError("sample_weight must not be all zero.")
+            if not np.isfinite(sample_weight.sum()):
+                raise ValueError("sample_weight sums to infinity; scale the weights down.")
             options.sample_weight = sample_weight
             weight_sum = float(sample_weight.sum())
         else:
@@ -512,38 +648,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             options.class_weight = {
                 str(index[label]): float(w) for label, w in self.class_weight.items()
             }
-        options.seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-
-        warm = None
-        if (
-            self.warm_start
-            and hasattr(self, "_model")
-            and self._model.n_features == X.shape[1]
-            and np.array_equal(self.classes_, classes)
-        ):
-            warm = self._model
-        callback = self._print_progress if self.verbose else None
-        model = _core.Model.fit(_library_matrix(X), y_index, options, warm, callback)
-
-        self._model = model
-        self._fit_dtype = X.dtype.type
-        self.classes_ = classes
-        w, b = model.folded_weights()
-        self.coef_ = np.ascontiguousarray(w.T)
-        self.intercept_ = b
-        info = model.info
-        self.n_iter_ = int(info["iterations"])
-        self.loss_curve_ = np.asarray(info["loss_history"], dtype=np.float64)
-        self.training_info_ = info
-        if (self.solver in _FULL_BATCH and not info["converged"]
-                and self.n_iter_ >= self.max_iter):
-            warnings.warn(
-                f"softreg {info['solver']} stopped after max_iter={self.max_iter} iterations with the "
-                f"largest gradient entry {info['grad_norm']:.3g} > tol={self.tol}; increase "
-                "max_iter or scale the data.",
-                ConvergenceWarning,
-            )
-        return self
 
     @staticmethod
     def _print_progress(p):

@@ -547,3 +547,41 @@ def test_fit_intercept_false_keeps_the_stochastic_solvers_bias_at_zero(solver):
     assert np.abs(est.intercept_).max() > 0
     est.set_params(fit_intercept=False).fit(X, y)
     np.testing.assert_array_equal(est.intercept_, np.zeros(3))
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_partial_fit_learns_from_batches_and_checks_classes(solver):
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    labels = np.array([f"digit {d}" for d in y])
+    est = SoftmaxRegression(solver=solver, lr=0.05 if solver == "sgd" else 0.01,
+                            batch_size=32, alpha=1e-4, random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        est.partial_fit(X[:100], labels[:100])
+    # The first batch holds five of the ten classes: the others are known from `classes`.
+    first = y < 5
+    est.partial_fit(X[first], labels[first], classes=np.unique(labels))
+    assert list(est.classes_) == sorted(set(labels))
+    assert est.score(X[~first], labels[~first]) == 0.0
+    rng = np.random.default_rng(0)
+    for epoch in range(5):
+        for part in np.array_split(rng.permutation(len(y)), 9):
+            est.partial_fit(X[part], labels[part])
+    assert est.n_iter_ == 46
+    assert est.score(X, labels) > 0.9
+    # One call over everything is one epoch of fit from zero weights (fit starts b at the
+    # class priors, which are uniform here up to a few rows).
+    one = SoftmaxRegression(solver=solver, max_iter=1, random_state=0).fit(X, labels)
+    again = SoftmaxRegression(solver=solver, random_state=0).partial_fit(
+        X, labels, classes=np.unique(labels))
+    assert abs(again.score(X, labels) - one.score(X, labels)) < 0.05
+    with pytest.raises(ValueError, match="not the same as on the first call"):
+        est.partial_fit(X[:10], labels[:10], classes=["a", "b"])
+    with pytest.raises(ValueError, match=r"not among the classes: \['digit 99'\]"):
+        est.partial_fit(X[:2], np.array(["digit 1", "digit 99"]))
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'"):
+        SoftmaxRegression(solver="lbfgs").partial_fit(X, labels, classes=np.unique(labels))
+    assert not hasattr(SoftmaxRegression(), "partial_fit")
+    with pytest.raises(ValueError, match="cannot fit scale"):
+        SoftmaxRegression(solver=solver, scale="standard").partial_fit(
+            X, labels, classes=np.unique(labels))

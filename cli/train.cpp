@@ -123,11 +123,18 @@ void run_train(const TrainArgs& a) {
   // word the warnings and the progress; fit resolves it the same way.
   const Solver solver = choose_solver(data, options, warm.get());
   warn_unused(a, solver);
+  if (options.l1 > 0.0 && solver != Solver::lbfgs) {
+    throw InvalidArgument(std::string("--l1 needs --solver lbfgs or auto (L-BFGS runs as OWL-QN); "
+                                      "got --solver ") +
+                          solver_name(solver));
+  }
   if (!a.quiet) {
-    std::fprintf(stderr, "training on %s: %zu rows, %zu features%s, solver %s%s, l2 %g\n",
+    std::fprintf(stderr, "training on %s: %zu rows, %zu features%s, solver %s%s, l2 %g",
                  data.source.c_str(), data.rows(), data.cols(), data.sparse() ? " (sparse)" : "",
                  solver_name(solver), a.options.solver == Solver::automatic ? " (auto)" : "",
                  options.l2);
+    if (options.l1 > 0.0) std::fprintf(stderr, ", l1 %g", options.l1);
+    std::fputc('\n', stderr);
   }
   // SAGA and the stochastic solvers count epochs; L-BFGS and Newton-CG iterations.
   const bool by_iteration = solver == Solver::lbfgs || solver == Solver::newton_cg;
@@ -169,6 +176,13 @@ void add_train(CLI::App& app) {
   cmd->add_option("--l2", options.l2,
                   "L2 penalty lambda in (lambda/2)||W||^2 (scikit-learn's C = 1/(lambda n); two "
                   "classes: C = 2/(lambda n))")
+      ->capture_default_str();
+  cmd->add_option("--l1", options.l1,
+                  "L1 penalty lambda_1 in lambda_1 ||W||_1 (exact zeros; L-BFGS runs as OWL-QN, "
+                  "so it needs --solver lbfgs or auto; with --l2 an elastic net: scikit-learn's "
+                  "l1_ratio r and C give --l1 r/(C n) --l2 (1-r)/(C n), two classes --l2 "
+                  "2(1-r)/(C n))")
+      ->check(non_negative())
       ->capture_default_str();
   cmd->add_option("--max-iter", options.max_iter, "L-BFGS / Newton-CG iterations, SAGA epochs")
       ->capture_default_str();

@@ -1,6 +1,7 @@
 // Tests of the optimizers on functions with known minima.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -86,6 +87,37 @@ TEST(Lbfgs, AFailedLineSearchAtTheObjectivesResolutionIsConvergence) {
   }
 }
 
+// The same for Newton-CG: a rejected step whose predicted decrease is within the resolution.
+TEST(Newton, ARejectedStepAtTheObjectivesResolutionIsConvergence) {
+  const std::size_t n = 20;
+  auto f = [&](std::span<const double> x, std::span<double> g) {
+    double v = 1.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double c = 1.0 + double(i);
+      v += 0.5 * c * (x[i] - 0.5) * (x[i] - 0.5);
+      g[i] = double(float(c * (x[i] - 0.5)));
+    }
+    return double(float(v));
+  };
+  // The exact Hessian is diagonal; its products rounded as the gradient is.
+  auto hv = [&](std::span<const double> v, std::span<double> out) {
+    for (std::size_t i = 0; i < n; ++i) out[i] = double(float((1.0 + double(i)) * v[i]));
+  };
+  for (const double resolution : {0.0, 64.0 * 6e-8}) {
+    std::vector<double> x(n, 0.0);
+    softreg::NewtonOptions o;
+    o.max_iterations = 500;
+    o.grad_tol = 0.0;
+    o.rel_loss_tol = 0.0;
+    o.f_resolution = resolution;
+    const auto r = softreg::newton_cg(f, hv, x, o);
+    EXPECT_LT(r.iterations, 500) << "no step was ever rejected: the test tests nothing";
+    EXPECT_NE(r.message.find("precision limit"), std::string::npos) << r.message;
+    EXPECT_EQ(r.converged, resolution > 0.0) << r.message;
+    for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(x[i], 0.5, 1e-3) << i;
+  }
+}
+
 TEST(Lbfgs, ExactDiagonalPreconditionerSolvesAQuadraticAtOnce) {
   // With h0 = the exact inverse Hessian of a diagonal quadratic, the first direction -h0 g
   // points at the minimum; the run must finish in a handful of iterations where plain L-BFGS
@@ -165,6 +197,94 @@ struct LeastSquares {
     return f / double(rows.size());
   }
 };
+
+TEST(OwlQn, SolvesASeparableLassoExactly) {
+  // f = sum_i c_i (x_i - t_i)^2 / 2 + l1 sum_{i < m} |x_i|: each penalized coordinate is the
+  // soft threshold sign(t_i) max(|t_i| - l1 / c_i, 0), exactly 0 inside the threshold; the
+  // last two coordinates are not penalized.
+  const std::vector<double> c{1.0, 4.0, 0.5, 2.0, 10.0, 1.0, 3.0, 0.25};
+  const std::vector<double> t{2.0, -0.1, 0.3, -3.0, 0.05, -0.7, 0.2, -0.1};
+  auto f = [&](std::span<const double> x, std::span<double> g) {
+    double v = 0.0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      v += 0.5 * c[i] * (x[i] - t[i]) * (x[i] - t[i]);
+      g[i] = c[i] * (x[i] - t[i]);
+    }
+    return v;
+  };
+  softreg::LbfgsOptions o;
+  o.l1 = 0.6;
+  o.l1_count = 6;
+  o.grad_tol = 1e-12;
+  o.rel_loss_tol = 0.0;
+  o.max_iterations = 200;
+  std::vector<double> x(8, 1.0);
+  const auto r = softreg::lbfgs(f, x, o);
+  EXPECT_TRUE(r.converged) << r.message;
+  double expected_loss = 0.0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    const double shrink = i < 6 ? o.l1 / c[i] : 0.0;
+    const double want = std::copysign(std::max(std::fabs(t[i]) - shrink, 0.0), t[i]);
+    if (want == 0.0) {
+      EXPECT_EQ(x[i], 0.0) << i;  // exactly
+    } else {
+      EXPECT_NEAR(x[i], want, 1e-10) << i;
+    }
+    expected_loss +=
+        0.5 * c[i] * (want - t[i]) * (want - t[i]) + (i < 6 ? o.l1 * std::fabs(want) : 0.0);
+  }
+  EXPECT_NEAR(r.loss, expected_loss, 1e-12);
+  EXPECT_EQ(r.history.back(), r.loss);
+  EXPECT_LE(r.grad_norm, 1e-12);
+}
+
+TEST(OwlQn, MatchesAProximalGradientReferenceOnACoupledProblem) {
+  // f = ||A x - b||^2 / 2 with a dense A: the L1 solution by plain proximal gradient (ISTA,
+  // many iterations) as the reference.
+  const std::size_t m = 12, n = 6;
+  std::vector<double> a(m * n), b(m);
+  for (std::size_t i = 0; i < m * n; ++i) a[i] = std::sin(1.7 * double(i) + 0.3);
+  for (std::size_t i = 0; i < m; ++i) b[i] = std::cos(0.9 * double(i));
+  auto f = [&](std::span<const double> x, std::span<double> g) {
+    std::fill(g.begin(), g.end(), 0.0);
+    double v = 0.0;
+    for (std::size_t i = 0; i < m; ++i) {
+      double r = -b[i];
+      for (std::size_t j = 0; j < n; ++j) r += a[i * n + j] * x[j];
+      v += 0.5 * r * r;
+      for (std::size_t j = 0; j < n; ++j) g[j] += r * a[i * n + j];
+    }
+    return v;
+  };
+  const double l1 = 0.05;
+  std::vector<double> ref(n, 0.0), g(n);
+  double lipschitz = 0.0;  // the Frobenius norm squared bounds the largest eigenvalue
+  for (const double v : a) lipschitz += v * v;
+  for (int it = 0; it < 200000; ++it) {
+    f(ref, g);
+    for (std::size_t j = 0; j < n; ++j) {
+      const double z = ref[j] - g[j] / lipschitz;
+      ref[j] = std::copysign(std::max(std::fabs(z) - l1 / lipschitz, 0.0), z);
+    }
+  }
+  softreg::LbfgsOptions o;
+  o.l1 = l1;
+  o.l1_count = n;
+  o.grad_tol = 1e-11;
+  o.rel_loss_tol = 0.0;
+  o.max_iterations = 500;
+  std::vector<double> x(n, 0.0);
+  const auto r = softreg::lbfgs(f, x, o);
+  EXPECT_TRUE(r.converged) << r.message;
+  int zeros = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    EXPECT_NEAR(x[j], ref[j], 1e-8) << j;
+    EXPECT_EQ(x[j] == 0.0, ref[j] == 0.0) << j;
+    zeros += x[j] == 0.0;
+  }
+  EXPECT_GT(zeros, 0);  // the penalty is strong enough to zero some coordinates
+  EXPECT_LT(zeros, int(n));
+}
 
 TEST(Stochastic, SgdAndAdamReachTheLeastSquaresMinimum) {
   const LeastSquares ls;

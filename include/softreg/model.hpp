@@ -50,6 +50,11 @@ struct TrainOptions {
   /// x' W of the preprocessed features x' (with standard scaling those are centred, so the
   /// raw-feature intercept of folded_weights is not 0), as scikit-learn's fit_intercept=False.
   bool fit_intercept = true;
+  /// lambda_1 of lambda_1 ||W||_1 (W only, in the preprocessed space, as the L2 term), for
+  /// sparse models: L-BFGS then runs as OWL-QN and coefficients come out exactly 0. > 0 needs
+  /// solver lbfgs or automatic (which then picks lbfgs) and turns the Adam warm-up off.
+  /// Elastic net: l1 and l2 together.
+  double l1 = 0.0;
   int max_iter = 100;  // L-BFGS iterations
   double tol = 1e-5;   // L-BFGS: max |gradient| at which it stops
   /// L-BFGS curvature pairs kept; 0 picks min(100, max(10, 64 MiB / (16 bytes x parameters))):

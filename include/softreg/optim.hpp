@@ -75,13 +75,22 @@ struct LbfgsOptions {
   /// optimum's value), is within f_resolution * max(|f|, 1), the run has converged at the
   /// precision limit of f: a float32 objective cannot show smaller decreases.
   double f_resolution = 0.0;
+  /// OWL-QN (Andrew and Gao, 2007) when l1 > 0: minimizes f(x) + l1 sum_{i < l1_count} |x_i|
+  /// (the leading l1_count parameters penalized, the rest, such as intercepts, not). The
+  /// curvature pairs come from f's gradient; directions follow the pseudo-gradient (the
+  /// steepest-descent direction of the nonsmooth objective), are kept in its orthant, and the
+  /// backtracking line search (Armijo with c1, halving) projects every trial point onto that
+  /// orthant, so coordinates that would change sign stop at exactly 0. grad_tol then applies
+  /// to the pseudo-gradient's max-norm, and the losses reported include the l1 term.
+  double l1 = 0.0;
+  std::size_t l1_count = 0;
 };
 
-/// Minimizes f from x (updated in place) with limited-memory BFGS; the line search finds a step
-/// meeting the strong Wolfe conditions (bracketing and cubic zoom, Nocedal and Wright 3.5-3.6).
-/// Deterministic. Throws InvalidArgument on bad options; a non-finite f or gradient at x0 throws
-/// softreg::Error; a line search that cannot make progress ends the run (converged = false,
-/// message says so) with the best x found.
+/// Minimizes f from x (updated in place) with limited-memory BFGS (OWL-QN with options.l1); the
+/// line search finds a step meeting the strong Wolfe conditions (bracketing and cubic zoom, Nocedal
+/// and Wright 3.5-3.6). Deterministic. Throws InvalidArgument on bad options; a non-finite f or
+/// gradient at x0 throws softreg::Error; a line search that cannot make progress ends the run
+/// (converged = false, message says so) with the best x found.
 OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& options,
                   const ProgressCallback& progress = {}, const ValidationLoss& validation = {});
 
@@ -101,6 +110,9 @@ struct NewtonOptions {
   /// empty for the identity: the CG preconditioner, and the trust region's shape
   /// (||s||^2 = sum s_i^2 / preconditioner_i).
   std::vector<double> preconditioner;
+  /// As LbfgsOptions::f_resolution: a rejected step whose predicted decrease is within
+  /// f_resolution * max(|f|, 1) means the run has converged at the precision limit of f.
+  double f_resolution = 0.0;
 };
 
 /// Minimizes a convex f from x (updated in place) by trust-region Newton (Lin, Weng and Keerthi

@@ -154,6 +154,13 @@ def _estimator_parameters(parameters, classes):
             params[name] = get()
         except LookupError:
             pass
+    try:
+        l1 = number("l1", float)
+        if l1 > 0:
+            total = l1 + params.get("alpha", 0.0)
+            params["alpha"], params["l1_ratio"] = total, l1 / total
+    except LookupError:
+        pass
     solver = params.get("solver")
     try:
         params["max_iter"] = number("max_iter" if solver in _FULL_BATCH else "epochs", int)
@@ -197,8 +204,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     C : float > 0, default=1.0
         Inverse regularization strength, as in scikit-learn. Ignored when ``alpha`` is set.
     alpha : float >= 0 or None, default=None
-        The penalty ``lambda`` itself (the library's ``l2``, the CLI's ``--l2``). When not
-        None it wins over ``C``.
+        The penalty ``lambda`` itself (the library's ``l2``, the CLI's ``--l2``; with an L1
+        part, ``l1_ratio * alpha`` is the library's ``l1``). When not None it wins over ``C``.
+    penalty : {"l2", "l1", "elasticnet", None}, default="l2"
+        As LogisticRegression's: "l1" is ``l1_ratio=1``, "elasticnet" takes ``l1_ratio``,
+        None fits without a penalty (C and alpha unused). With "l2" (the default) a given
+        ``l1_ratio`` decides, as in scikit-learn 1.8 and later. An L1 part needs solver
+        "lbfgs" or "auto" (L-BFGS runs as OWL-QN; coefficients come out exactly 0).
+    l1_ratio : float in [0, 1] or None, default=None
+        The elastic-net mix: the penalty is ``lambda (l1_ratio ||W||_1 + (1 - l1_ratio) / 2
+        ||W||^2)`` with ``lambda = 1 / (C sum_i s_i)`` (two classes: the L2 part doubled, as
+        for C alone, the L1 part not, since ``|w0| + |w1| = |w1 - w0|`` for the symmetric
+        pair), scikit-learn's objective divided by ``C sum_i s_i``.
     solver : {"auto", "lbfgs", "newton-cg", "saga", "sgd", "adam"}, default="auto"
         "auto" picks "saga" for sparse input without ``scale`` with at least 100,000 weights
         (features x classes) whose n x K remembered gradients fit in 1 GiB, else "lbfgs"
@@ -276,6 +293,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         *,
         alpha=None,
         solver="auto",
+        penalty="l2",
+        l1_ratio=None,
         fit_intercept=True,
         max_iter=100,
         tol=1e-4,
@@ -294,6 +313,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.C = C
         self.alpha = alpha
         self.solver = solver
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
@@ -315,6 +336,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     # (TrainOptions.problem) is the only one, worded here with the parameter's name.
     _OPTION_PARAMETERS = {
         "l2": "alpha",
+        "l1": "alpha",
         "max_iter": "max_iter",
         "epochs": "max_iter",
         "tol": "tol",
@@ -355,6 +377,19 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
         number("alpha", self.alpha, allow_none=True)
         choice("solver", self.solver, _SOLVERS)
+        choice("penalty", self.penalty, ("l2", "l1", "elasticnet", None))
+        number("l1_ratio", self.l1_ratio, allow_none=True)
+        if self.l1_ratio is not None and not 0.0 <= self.l1_ratio <= 1.0:
+            raise ValueError(
+                "The 'l1_ratio' parameter of SoftmaxRegression must be in [0, 1] or None; got "
+                f"{self.l1_ratio!r}."
+            )
+        if self.penalty == "elasticnet" and self.l1_ratio is None:
+            raise ValueError("penalty='elasticnet' needs l1_ratio in [0, 1].")
+        if self._l1_ratio() > 0 and self.solver not in ("auto", "lbfgs"):
+            raise ValueError(
+                f"An L1 penalty needs solver='lbfgs' or 'auto' (OWL-QN); got {self.solver!r}."
+            )
         if not isinstance(self.fit_intercept, (bool, np.bool_)):
             raise TypeError(
                 "The 'fit_intercept' parameter of SoftmaxRegression must be a bool; got "
@@ -404,6 +439,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 f"got {getattr(self, name)!r}."
             )
         return options
+
+    def _l1_ratio(self):
+        """The L1 share of the penalty the parameters ask for."""
+        if self.penalty == "l1":
+            return 1.0
+        if self.penalty is None:
+            return 0.0
+        return float(self.l1_ratio) if self.l1_ratio is not None else 0.0
 
     def _threads(self):
         """n_jobs as the library's thread count (0: the library's default)."""
@@ -636,8 +679,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         # Two classes: the symmetric pair w0 = -w1 pays (lambda / 4) ||w1 - w0||^2, and
         # scikit-learn's binary fit pays ||u||^2 / (2 C sum s) on its one row u = w1 - w0.
         per_c = 2.0 if classes.size == 2 else 1.0
-        options.l2 = (float(self.alpha) if self.alpha is not None
-                      else per_c / (self.C * weight_sum))
+        ratio = self._l1_ratio()
+        if self.penalty is None:
+            options.l2, options.l1 = 0.0, 0.0
+        elif self.alpha is not None:
+            options.l2, options.l1 = (1.0 - ratio) * float(self.alpha), ratio * float(self.alpha)
+        else:
+            lam = 1.0 / (self.C * weight_sum)
+            options.l2, options.l1 = (1.0 - ratio) * per_c * lam, ratio * lam
         if isinstance(self.class_weight, str):
             options.balanced = True
         elif isinstance(self.class_weight, dict):

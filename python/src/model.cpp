@@ -318,6 +318,7 @@ estimator softreg.SoftmaxRegression fills them from its parameters.
           })
       .def_readwrite("l2", &TrainOptions::l2)
       .def_readwrite("fit_intercept", &TrainOptions::fit_intercept)
+      .def_readwrite("l1", &TrainOptions::l1)
       .def_readwrite("max_iter", &TrainOptions::max_iter)
       .def_readwrite("tol", &TrainOptions::tol)
       .def_readwrite("lbfgs_memory", &TrainOptions::lbfgs_memory)

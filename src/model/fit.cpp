@@ -64,6 +64,15 @@ std::vector<std::string> sorted_classes(std::span<const std::string> labels) {
   return classes;
 }
 
+/// The full-batch solvers' second stopping rule, two iterations whose relative decrease is
+/// below this: 1e-10 (the optimizers' default) for the usual tolerances, tol^2 below 1e-5, so
+/// a tight tol is met by the gradient rather than cut short by slow progress (the decrease
+/// near the optimum is of the order of the gradient squared), but not below 1e-15, a few
+/// units of double rounding, where no decrease can be seen any more.
+double relative_loss_tolerance(double tol) {
+  return std::min(1e-10, std::max(tol * tol, 1e-15));
+}
+
 /// The classes (the warm start's, else the data's sorted labels) and each row's class index.
 struct ClassIndex {
   std::vector<std::string> classes;
@@ -330,7 +339,7 @@ bool Fit<T>::on_progress(const Progress& p) {
 
 template <class T>
 int Fit<T>::warmup_epochs() const {
-  if (options_.max_iter == 0) return 0;
+  if (options_.max_iter == 0 || options_.l1 > 0.0) return 0;  // Adam knows no L1 term
   if (options_.lbfgs_warmup >= 0) return options_.lbfgs_warmup;
   // Sparse data: a mini-batch step updates all d K moments for a few rows' worth of entries,
   // so an epoch costs far more than a full pass (on the package-description benchmark, 3
@@ -384,6 +393,7 @@ LbfgsOptions Fit<T>::lbfgs_options() const {
   LbfgsOptions lbfgs_opt;
   lbfgs_opt.max_iterations = options_.max_iter;
   lbfgs_opt.grad_tol = options_.tol;
+  lbfgs_opt.rel_loss_tol = relative_loss_tolerance(options_.tol);
   const std::size_t budget_pairs = (std::size_t{64} << 20) / (16 * theta_.size());
   lbfgs_opt.memory = options_.lbfgs_memory > 0
                          ? options_.lbfgs_memory
@@ -393,6 +403,8 @@ LbfgsOptions Fit<T>::lbfgs_options() const {
   // The passes' resolution: logits and their exponentials rounded in T, the loss summed in
   // double; 64 units of T's rounding of the mean loss cover what one evaluation can show.
   lbfgs_opt.f_resolution = 64.0 * double(std::numeric_limits<T>::epsilon()) / 2.0;
+  lbfgs_opt.l1 = options_.l1;
+  lbfgs_opt.l1_count = d_ * k_;
   return lbfgs_opt;
 }
 
@@ -465,6 +477,8 @@ void Fit<T>::run_newton() {
   NewtonOptions newton;
   newton.max_iterations = options_.max_iter;
   newton.grad_tol = options_.tol;
+  newton.rel_loss_tol = relative_loss_tolerance(options_.tol);
+  newton.f_resolution = lbfgs_options().f_resolution;
   newton.patience = split_.valid.empty() ? 0 : options_.patience;
   if (options_.preconditioner != Preconditioner::none) {
     newton.preconditioner = detail::inverse_hessian_diagonal(
@@ -556,6 +570,7 @@ std::optional<TrainOptions::Problem> TrainOptions::problem() const {
   const auto number = [](double v) { return detail::format_number(v); };
   const auto integer = [](std::int64_t v) { return std::to_string(v); };
   if (!(l2 >= 0.0) || !std::isfinite(l2)) return P({"l2", "finite and >= 0", number(l2)});
+  if (!(l1 >= 0.0) || !std::isfinite(l1)) return P({"l1", "finite and >= 0", number(l1)});
   if (!(tol >= 0.0)) return P({"tol", ">= 0", number(tol)});
   if (!(valid_fraction >= 0.0 && valid_fraction < 1.0)) {
     return P({"valid_fraction", "in [0, 1)", number(valid_fraction)});
@@ -608,6 +623,7 @@ std::map<std::string, std::string> option_record(const TrainOptions& o) {
   out["solver"] = solver_name(o.solver);
   out["dtype"] = dtype_name(o.dtype);
   out["l2"] = exact_text(o.l2);
+  out["l1"] = exact_text(o.l1);
   out["max_iter"] = std::to_string(o.max_iter);
   out["tol"] = exact_text(o.tol);
   out["lbfgs_memory"] = std::to_string(o.lbfgs_memory);
@@ -663,6 +679,7 @@ template <class T>
 Solver choose_solver(const Dataset<T>& data, const TrainOptions& options,
                      const SoftmaxRegression* warm) {
   if (options.solver != Solver::automatic) return options.solver;
+  if (options.l1 > 0.0) return Solver::lbfgs;  // OWL-QN: the one solver with an L1 term
   const Scaling scale = warm ? warm->preprocessing().kind : options.scale;
   if (!data.sparse() || scale != Scaling::none) return Solver::lbfgs;
   const std::size_t k =
@@ -694,6 +711,10 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   std::vector<std::string> names = fitted_feature_names(data, warm);
   TrainOptions options = given;
   options.solver = choose_solver(data, given, warm);
+  if (options.l1 > 0.0 && options.solver != Solver::lbfgs) {
+    fail(std::string("l1 > 0 needs solver lbfgs (OWL-QN) or auto; got ") +
+         solver_name(options.solver));
+  }
   Fit<T> fit(data, options, warm);
   if (options.solver == Solver::lbfgs) {
     fit.run_lbfgs();

@@ -223,10 +223,12 @@ class CurvatureHistory {
 
 void validate_lbfgs_options(const LbfgsOptions& o, std::size_t n) {
   if (o.max_iterations < 0 || o.memory < 1 || o.max_line_search < 2 || !(o.c1 > 0.0) ||
-      !(o.c1 < o.c2) || !(o.c2 < 1.0) || !(o.grad_tol >= 0.0) || !(o.rel_loss_tol >= 0.0)) {
+      !(o.c1 < o.c2) || !(o.c2 < 1.0) || !(o.grad_tol >= 0.0) || !(o.rel_loss_tol >= 0.0) ||
+      !(o.l1 >= 0.0) || !std::isfinite(o.l1) || o.l1_count > n) {
     throw InvalidArgument(
         "softreg::lbfgs: options out of range (need max_iterations >= 0, memory >= 1, "
-        "max_line_search >= 2, 0 < c1 < c2 < 1, tolerances >= 0)");
+        "max_line_search >= 2, 0 < c1 < c2 < 1, tolerances >= 0, l1 finite and >= 0, "
+        "l1_count <= the parameters)");
   }
   const std::vector<double>& h0 = o.h0_diagonal;
   if (!h0.empty() && (h0.size() != n || !std::all_of(h0.begin(), h0.end(), [](double v) {
@@ -239,12 +241,178 @@ void validate_lbfgs_options(const LbfgsOptions& o, std::size_t n) {
   }
 }
 
+/// The L1 part of OWL-QN: the penalty, the pseudo-gradient and the orthant projections.
+class L1Penalty {
+ public:
+  L1Penalty(double l1, std::size_t count) : l1_(l1), m_(count) {}
+
+  double value(std::span<const double> x) const {
+    double s = 0.0;
+    for (std::size_t i = 0; i < m_; ++i) s += std::fabs(x[i]);
+    return l1_ * s;
+  }
+
+  /// The pseudo-gradient of f + penalty from f's gradient g: the one-sided derivative that
+  /// descends, or 0 at a kink where neither side does.
+  void pseudo_gradient(std::span<const double> x, std::span<const double> g,
+                       std::span<double> pg) const {
+    std::copy(g.begin(), g.end(), pg.begin());
+    for (std::size_t i = 0; i < m_; ++i) {
+      if (x[i] > 0.0) {
+        pg[i] = g[i] + l1_;
+      } else if (x[i] < 0.0) {
+        pg[i] = g[i] - l1_;
+      } else if (g[i] + l1_ < 0.0) {
+        pg[i] = g[i] + l1_;
+      } else if (g[i] - l1_ > 0.0) {
+        pg[i] = g[i] - l1_;
+      } else {
+        pg[i] = 0.0;
+      }
+    }
+  }
+
+  /// Zeroes the direction's entries that do not descend along -pg (OWL-QN's sign constraint).
+  void constrain(std::span<const double> pg, std::span<double> d) const {
+    for (std::size_t i = 0; i < m_; ++i) {
+      if (d[i] * pg[i] >= 0.0) d[i] = 0.0;
+    }
+  }
+
+  /// The orthant the step stays in: x's signs, and -pg's where x is 0.
+  void orthant(std::span<const double> x, std::span<const double> pg,
+               std::vector<double>& xi) const {
+    xi.assign(m_, 0.0);
+    for (std::size_t i = 0; i < m_; ++i) {
+      const double s = x[i] != 0.0 ? x[i] : -pg[i];
+      xi[i] = s > 0.0 ? 1.0 : s < 0.0 ? -1.0 : 0.0;
+    }
+  }
+
+  /// Sets to 0 the penalized entries of x that left the orthant xi.
+  void project(std::span<double> x, const std::vector<double>& xi) const {
+    for (std::size_t i = 0; i < m_; ++i) {
+      if (x[i] * xi[i] <= 0.0) x[i] = 0.0;
+    }
+  }
+
+ private:
+  double l1_;
+  std::size_t m_;
+};
+
+/// lbfgs() with options.l1 > 0: OWL-QN.
+OptimResult owlqn(const Objective& f, std::span<double> x, const LbfgsOptions& o,
+                  const ProgressCallback& progress, const ValidationLoss& validation) {
+  const std::size_t n = x.size();
+  const L1Penalty l1(o.l1, o.l1_count);
+  std::vector<double> g(n), pg(n), d(n), x_trial(n), g_trial(n), xi;
+  OptimResult result;
+  double fx = f(x, g);
+  result.evaluations = 1;
+  if (!std::isfinite(fx) || !std::isfinite(max_abs(g))) {
+    throw Error("softreg::lbfgs: the objective or its gradient is not finite at the start point");
+  }
+  fx += l1.value(x);
+  l1.pseudo_gradient(x, g, pg);
+  CurvatureHistory history(o, n);
+  detail::IterationMonitor monitor(progress, validation, o.patience);
+  result.message = "reached the iteration limit";
+  int small_steps = 0;
+  for (int iter = 1; iter <= o.max_iterations; ++iter) {
+    if (max_abs(pg) <= o.grad_tol) {
+      result.converged = true;
+      result.message = "gradient max-norm below tolerance";
+      break;
+    }
+    history.direction(pg, d);
+    l1.constrain(pg, d);
+    double dphi0 = dot(pg, d);
+    if (!(dphi0 < 0.0)) {  // forget the curvature pairs; H0 alone, then plain -pg
+      history.clear();
+      history.steepest(pg, d);
+      l1.constrain(pg, d);
+      dphi0 = dot(pg, d);
+      if (!(dphi0 < 0.0)) {
+        for (std::size_t i = 0; i < n; ++i) d[i] = -pg[i];
+        dphi0 = dot(pg, d);
+      }
+    }
+    l1.orthant(x, pg, xi);
+    double alpha = history.empty() && !o.h0_apply ? 1.0 / std::max(1.0, std::sqrt(dot(d, d))) : 1.0;
+    double f_new = std::numeric_limits<double>::quiet_NaN();
+    for (int tries = 0; tries < o.max_line_search; ++tries, alpha *= 0.5) {
+      for (std::size_t i = 0; i < n; ++i) x_trial[i] = x[i] + alpha * d[i];
+      l1.project(x_trial, xi);
+      const double f_try = f(x_trial, g_trial) + l1.value(x_trial);
+      ++result.evaluations;
+      double decrease = 0.0;  // pg . (x_trial - x): the predicted change, <= 0
+      for (std::size_t i = 0; i < n; ++i) decrease += pg[i] * (x_trial[i] - x[i]);
+      if (std::isfinite(f_try) && f_try <= fx + o.c1 * decrease) {
+        f_new = f_try;
+        break;
+      }
+    }
+    if (std::isnan(f_new)) {
+      if (-dphi0 <= o.f_resolution * std::max(std::fabs(fx), 1.0)) {
+        result.converged = true;
+        result.message =
+            "at the precision limit of the objective (the predicted decrease is below its "
+            "resolution)";
+      } else {
+        result.message = "line search could not decrease the objective (at the precision limit)";
+      }
+      break;
+    }
+    history.add(x_trial, x, g_trial, g);
+    const double f_old = fx;
+    std::copy(x_trial.begin(), x_trial.end(), x.begin());
+    g.swap(g_trial);
+    fx = f_new;
+    l1.pseudo_gradient(x, g, pg);
+    result.iterations = iter;
+    result.history.push_back(fx);
+
+    Progress p;
+    p.iteration = iter;
+    p.max_iterations = o.max_iterations;
+    p.loss = fx;
+    p.grad_norm = max_abs(pg);
+    const std::string stop = monitor.step(p, x);
+    if (!stop.empty()) {
+      result.message = stop;
+      break;
+    }
+    const bool small =
+        f_old - fx <= o.rel_loss_tol * std::max({std::fabs(fx), std::fabs(f_old), 1.0});
+    small_steps = small ? small_steps + 1 : 0;
+    if (small_steps >= 2) {
+      result.converged = true;
+      result.message = "relative decrease of the objective below tolerance";
+      break;
+    }
+  }
+  if (!result.converged && max_abs(pg) <= o.grad_tol) {
+    result.converged = true;
+    result.message = "gradient max-norm below tolerance";
+  }
+  if (monitor.restore_best(x)) {
+    fx = f(x, g) + l1.value(x);
+    l1.pseudo_gradient(x, g, pg);
+    ++result.evaluations;
+  }
+  result.loss = fx;
+  result.grad_norm = max_abs(pg);
+  return result;
+}
+
 }  // namespace
 
 OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o,
                   const ProgressCallback& progress, const ValidationLoss& validation) {
   const std::size_t n = x.size();
   validate_lbfgs_options(o, n);
+  if (o.l1 > 0.0) return owlqn(f, x, o, progress, validation);
   std::vector<double> g(n), d(n), x_trial(n), g_trial(n);
   OptimResult result;
   double fx = f(x, g);

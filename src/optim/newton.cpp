@@ -178,6 +178,13 @@ OptimResult newton_cg(const Objective& f, const HessianProduct& hv, std::span<do
       // elsewhere.
       fx = f(x, g);
       ++result.evaluations;
+      if (predicted > 0.0 && predicted <= o.f_resolution * std::max(std::fabs(fx), 1.0)) {
+        result.converged = true;
+        result.message =
+            "at the precision limit of the objective (the predicted decrease is below its "
+            "resolution)";
+        break;
+      }
       if (++rejected >= 20 || !(delta > 0.0)) {
         result.message = "trust region collapsed (at the precision limit)";
         break;

@@ -49,3 +49,20 @@ def test_cli_options_come_back_as_estimator_parameters(cli, tmp_path):
     # Refitting the clone in Python reaches the command line's model (deterministic L-BFGS).
     again = clone(est).fit(X, y)
     np.testing.assert_allclose(again.predict_proba(X), est.predict_proba(X), atol=1e-6)
+
+
+def test_cli_elastic_net_comes_back_as_alpha_and_l1_ratio(cli, tmp_path):
+    X, y = load_iris(return_X_y=True)
+    np.save(tmp_path / "x.npy", X)
+    (tmp_path / "y.txt").write_text("".join(f"{v}\n" for v in y))
+    cli("train", "--data", tmp_path / "x.npy", "--labels", tmp_path / "y.txt", "--model",
+        tmp_path / "m.srm", "--l1", "0.003", "--l2", "0.001", "--no-intercept", "--quiet")
+    est = softreg.load_model(tmp_path / "m.srm")
+    params = est.get_params()
+    assert params["alpha"] == pytest.approx(0.004, rel=1e-15)
+    assert params["l1_ratio"] == pytest.approx(0.75, rel=1e-15)
+    assert params["fit_intercept"] is False
+    np.testing.assert_array_equal(est.intercept_, np.zeros(3))
+    assert (est.coef_ == 0).any()
+    again = clone(est).fit(X, y)
+    np.testing.assert_allclose(again.predict_proba(X), est.predict_proba(X), atol=1e-5)

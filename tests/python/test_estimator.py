@@ -585,3 +585,44 @@ def test_partial_fit_learns_from_batches_and_checks_classes(solver):
     with pytest.raises(ValueError, match="cannot fit scale"):
         SoftmaxRegression(solver=solver, scale="standard").partial_fit(
             X, labels, classes=np.unique(labels))
+
+
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+@pytest.mark.parametrize("classes", [2, 3])
+def test_l1_and_elastic_net_match_logistic_regression_saga(l1_ratio, classes):
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True) if classes == 2 else load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = LogisticRegression(C=0.2, l1_ratio=l1_ratio, solver="saga", tol=1e-12,
+                                 max_iter=200000).fit(X, y)
+    est = SoftmaxRegression(C=0.2, l1_ratio=l1_ratio, dtype="float64", tol=1e-9,
+                            max_iter=5000).fit(X, y)
+    np.testing.assert_allclose(est.predict_proba(X), ref.predict_proba(X), atol=1e-6)
+    ours = est.coef_ if classes > 2 else (est.coef_[1] - est.coef_[0])[None]
+    # Exact zeros, the same ones as scikit-learn's proximal steps give.
+    np.testing.assert_array_equal(ours == 0, ref.coef_ == 0)
+    assert 0 < (ours == 0).sum() < ours.size
+    if l1_ratio == 1.0:
+        same = SoftmaxRegression(C=0.2, penalty="l1", dtype="float64", tol=1e-9,
+                                 max_iter=5000).fit(X, y)
+        np.testing.assert_array_equal(same.coef_, est.coef_)
+
+
+def test_penalty_choices_and_their_errors():
+    X, y = load_iris(return_X_y=True)
+    free = SoftmaxRegression(penalty=None, dtype="float64", max_iter=50).fit(X, y)
+    zero = SoftmaxRegression(alpha=0.0, dtype="float64", max_iter=50).fit(X, y)
+    np.testing.assert_array_equal(free.coef_, zero.coef_)
+    with pytest.raises(ValueError, match="penalty='elasticnet' needs l1_ratio"):
+        SoftmaxRegression(penalty="elasticnet").fit(X, y)
+    with pytest.raises(ValueError, match="needs solver='lbfgs' or 'auto'"):
+        SoftmaxRegression(penalty="l1", solver="saga").fit(X, y)
+    with pytest.raises(ValueError, match=r"'l1_ratio' parameter .* must be in \[0, 1\]"):
+        SoftmaxRegression(l1_ratio=1.5).fit(X, y)
+    # alpha with an L1 share splits into the library's l1 and l2.
+    est = SoftmaxRegression(alpha=0.02, l1_ratio=0.25).fit(X, y)
+    assert est.training_info_["parameters"]["l1"] == repr(0.005)
+    assert float(est.training_info_["parameters"]["l2"]) == pytest.approx(0.015, rel=1e-15)

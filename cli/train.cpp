@@ -175,7 +175,8 @@ void add_train(CLI::App& app) {
       "sparse data; --max-iter counts epochs), sgd (momentum) or adam");
   cmd->add_option("--l2", options.l2,
                   "L2 penalty lambda in (lambda/2)||W||^2 (scikit-learn's C = 1/(lambda n); two "
-                  "classes: C = 2/(lambda n))")
+                  "classes: C = 2/(lambda n); Python's SoftmaxRegression defaults to C = 1, "
+                  "lambda = 1/n)")
       ->capture_default_str();
   cmd->add_option("--l1", options.l1,
                   "L1 penalty lambda_1 in lambda_1 ||W||_1 (exact zeros; L-BFGS runs as OWL-QN, "
@@ -186,7 +187,9 @@ void add_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-iter", options.max_iter, "L-BFGS / Newton-CG iterations, SAGA epochs")
       ->capture_default_str();
-  cmd->add_option("--tol", options.tol, "L-BFGS / Newton-CG / SAGA stop when max |gradient| <= tol")
+  cmd->add_option("--tol", options.tol,
+                  "L-BFGS / Newton-CG / SAGA stop when max |gradient| <= tol (Python's "
+                  "SoftmaxRegression defaults to 1e-4, scikit-learn's default)")
       ->capture_default_str();
   cmd->add_option("--lbfgs-memory", options.lbfgs_memory,
                   "L-BFGS curvature pairs kept, up to 10000 (0: up to 100, within a 64 MiB budget)")
@@ -219,7 +222,8 @@ void add_train(CLI::App& app) {
   add_choice(*cmd, "--scale", options.scale,
              "Feature preprocessing stored in the model: none, standard or minmax");
   add_choice(*cmd, "--dtype", options.dtype,
-             "Precision of the passes over the data: float32 or float64");
+             "Precision of the passes over the data: float32 or float64 (Python's \"auto\" "
+             "follows the array: float64 unless it is float32)");
   cmd->add_option("--target-loss", options.target_loss,
                   "Stop once the training objective is at or below this value");
   cmd->add_option("--class-weight", args->class_weight,

@@ -203,6 +203,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     ----------
     C : float > 0, default=1.0
         Inverse regularization strength, as in scikit-learn. Ignored when ``alpha`` is set.
+        (The command line takes lambda itself, --l2, default 1e-4.)
     alpha : float >= 0 or None, default=None
         The penalty ``lambda`` itself (the library's ``l2``, the CLI's ``--l2``; with an L1
         part, ``l1_ratio * alpha`` is the library's ``l1``). When not None it wins over ``C``.
@@ -234,7 +235,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     tol : float >= 0, default=1e-4
         "lbfgs", "newton-cg" and "saga" stop when the largest absolute entry of the gradient
         of the (mean) objective above is at most ``tol`` ("saga" checks after each epoch).
-        Unused by "sgd" and "adam".
+        Unused by "sgd" and "adam". (The command line's --tol defaults to 1e-5.)
     class_weight : None, "balanced" or dict, default=None
         Weights ``c_k``: "balanced" gives ``n / (K n_k)``; a dict maps labels to weights
         (labels not in it weigh 1).
@@ -253,6 +254,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     dtype : {"auto", "float32", "float64"}, default="auto"
         Precision of the passes over the data: "auto" keeps float32 input in float32 and
         computes everything else in float64. Parameters and their gradient are always float64.
+        (The command line reads files in float32 unless --dtype float64.)
     lr : float >= 0 or None, default=None
         Learning rate of "sgd" and "adam"; None (or 0) picks 0.1 and 0.001.
     batch_size : int >= 1, default=256

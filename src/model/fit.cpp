@@ -37,6 +37,19 @@ void check_sample_weight_count(const TrainOptions& options, std::size_t n) {
     fail("sample_weight has " + std::to_string(options.sample_weight.size()) + " entries for " +
          std::to_string(n) + " rows");
   }
+  // Each weight is finite (TrainOptions::problem), but their sum can still overflow, and the
+  // mean's normalizer would then turn every gradient into 0: a model of zeros "converged".
+  double sum = 0.0;
+  for (const double s : options.sample_weight) sum += s;
+  if (!std::isfinite(sum)) {
+    fail("sample_weight sums to infinity (the largest is " +
+         detail::format_number(
+             *std::max_element(options.sample_weight.begin(), options.sample_weight.end())) +
+         "); scale the weights down");
+  }
+  if (!options.sample_weight.empty() && !(sum > 0.0)) {
+    fail("sample_weight is all zero; at least one row must carry weight");
+  }
 }
 
 bool parse_int(const std::string& s, long long& v) {

@@ -84,8 +84,11 @@ struct Dataset {
   /// The features' names, one per column of `features`, from a CSV header; empty when the
   /// file names none (no header, or a format without names).
   std::vector<std::string> feature_names;
-  /// ReadOptions::id_column's values, one per row; empty when there is no id column.
+  /// ReadOptions::id_column's values, one per row, as text (without the padding and quotes
+  /// around the field; an empty field is an empty id); empty when there is no id column.
   std::vector<std::string> ids;
+  /// The id column's header name; empty when there is no id column or no header.
+  std::string id_name;
   /// ReadOptions::weight_column's values, one per row; empty when there is no weight column.
   std::vector<double> sample_weight;
   /// LibSVM: the numbering the file was read with (IndexBase::zero or one); automatic for

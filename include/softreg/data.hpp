@@ -106,9 +106,21 @@ struct Dataset {
 /// Reads a dataset. Dense formats give a DenseMatrix, LibSVM a CsrMatrix. IDX unsigned-byte
 /// images become pixel / 255 in [0, 1]; other IDX types are read as their values. Features must
 /// be finite: NaN or inf is a ParseError naming the position. Gzip-compressed files (.gz) are
-/// read for every format.
+/// read for every format. The path "-" reads standard input (a pipe works: nothing is read
+/// twice); options.format must then be given (automatic is an InvalidArgument), messages name
+/// it "standard input", and IDX images have no sibling labels file there.
 template <class T>
 Dataset<T> read_dataset(const std::string& path, const ReadOptions& options = {});
+
+/// How messages name a data path: "standard input" for "-", otherwise the path as given.
+std::string source_name(const std::string& path);
+
+/// Sample weights from a text file (plain or gzip; "-" reads standard input): one finite number
+/// >= 0 per line, surrounding spaces and tabs allowed, trailing empty lines allowed, exactly
+/// `expected` of them, one per row of `data_source` (named in the messages). Anything else is a
+/// ParseError "<file>:<line>:<column>: ...".
+std::vector<double> read_sample_weights(const std::string& path, std::size_t expected,
+                                        const std::string& data_source);
 
 extern template Dataset<float> read_dataset<float>(const std::string&, const ReadOptions&);
 extern template Dataset<double> read_dataset<double>(const std::string&, const ReadOptions&);

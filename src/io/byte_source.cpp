@@ -13,7 +13,16 @@
 #include <cstring>
 #include <new>
 
+#include "softreg/data.hpp"
 #include "softreg/error.hpp"
+
+namespace softreg {
+
+std::string source_name(const std::string& path) {
+  return path == "-" ? std::string("standard input") : path;
+}
+
+}  // namespace softreg
 
 namespace softreg::detail {
 namespace {
@@ -29,10 +38,6 @@ constexpr unsigned kGzBufferSize = 128 * 1024;
 constexpr std::uint64_t kMaxDeflateRatio = 1032;
 
 }  // namespace
-
-std::string source_name(const std::string& path) {
-  return path == "-" ? std::string("standard input") : path;
-}
 
 ByteSource::ByteSource(const std::string& path) : path_(source_name(path)) {
   errno = 0;

@@ -8,9 +8,6 @@
 
 namespace softreg::detail {
 
-/// The name messages give a data path: "standard input" for "-", else the path itself.
-std::string source_name(const std::string& path);
-
 /// Reads a file through zlib, which passes uncompressed files through unchanged, so every
 /// reader accepts .gz input without knowing about it. Offsets count decompressed bytes. The
 /// path "-" reads standard input (a pipe, a terminal or a redirected file, plain or gzip).

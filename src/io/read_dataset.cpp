@@ -11,7 +11,7 @@ namespace softreg {
 template <class T>
 Dataset<T> read_dataset(const std::string& path, const ReadOptions& options) {
   const bool from_stdin = path == "-";
-  const std::string name = detail::source_name(path);  // for messages
+  const std::string name = source_name(path);  // for messages
   if (from_stdin && options.format == DataFormat::automatic) {
     throw InvalidArgument(name +
                           " (-): there is no file name to infer the data format from; expected "

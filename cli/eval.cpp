@@ -78,6 +78,7 @@ void print_text(const Evaluation& e, const SoftmaxRegression& m, const std::stri
 template <class T>
 void run_eval(const EvalArgs& a, const SoftmaxRegression& model) {
   const Dataset<T> data = load_data<T>(a.data, model.n_features(), true);
+  print_notices("eval", data);
   const auto y = label_indices(model, data.labels, data.source);
   std::vector<T> log_proba(data.rows() * model.n_classes());
   model.predict_log_proba(data.features, std::span<T>(log_proba), a.threads);
@@ -85,7 +86,7 @@ void run_eval(const EvalArgs& a, const SoftmaxRegression& model) {
   if (a.json) {
     print_json(e, model);
   } else {
-    print_text(e, model, data.source);
+    print_text(e, model, source_name(data.source));
   }
 }
 

@@ -25,7 +25,7 @@ void add_data_options(CLI::App& app, DataArgs& args) {
                  "(predict writes it as the first output column)");
   app.add_option("--format", args.format,
                  "Force the data format instead of inferring it from "
-                 "the file name")
+                 "the file name (needed with --data -)")
       ->check(CLI::IsMember(spellings<DataFormat>()))
       ->capture_default_str();
   app.add_option("--delimiter", args.delimiter,

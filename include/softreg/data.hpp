@@ -65,10 +65,14 @@ struct ReadOptions {
   /// LibSVM index numbering (see IndexBase); ignored by the other formats.
   IndexBase index_base = IndexBase::automatic;
   /// CSV: a column carried through untouched (never a feature), by header name or 0-based
-  /// index as label_column; its values land in Dataset::ids. Empty: none.
+  /// index as label_column; its values land in Dataset::ids. Empty: none. Like label_column,
+  /// a name found in the first line makes it a header when `header` is nullopt.
   std::string id_column;
-  /// CSV: a column of non-negative sample weights (never a feature), by header name or 0-based
-  /// index; its values land in Dataset::sample_weight. Empty: none.
+  /// CSV: a column of sample weights (never a feature), by header name or 0-based index as
+  /// label_column; each must be a finite number >= 0 (else a ParseError at its line and
+  /// column). Its values land in Dataset::sample_weight. Empty: none. One column cannot be two
+  /// of label, id and weight (InvalidArgument), and giving id_column or weight_column for
+  /// another format is an InvalidArgument naming the file.
   std::string weight_column;
 };
 
@@ -81,8 +85,10 @@ struct Dataset {
   std::vector<std::string> labels;
   std::string source;  // the file it came from ("-" for standard input)
   DataFormat format = DataFormat::automatic;
-  /// The features' names, one per column of `features`, from a CSV header; empty when the
-  /// file names none (no header, or a format without names).
+  /// The features' names, one per column of `features`, from a CSV header (label, id and
+  /// weight columns and a pandas index column excluded; each name non-empty and distinct, or
+  /// the header is a ParseError); empty when the file names none (no header, or a format
+  /// without names).
   std::vector<std::string> feature_names;
   /// ReadOptions::id_column's values, one per row, as text (without the padding and quotes
   /// around the field; an empty field is an empty id); empty when there is no id column.

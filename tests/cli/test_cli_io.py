@@ -337,3 +337,20 @@ def test_unwritable_outputs_fail_before_reading_or_training(softreg, workdir, an
         assert "missing.csv" not in proc.stderr.decode()
     assert sorted(p.name for p in workdir.iterdir()) == ["adir", "d.csv", "m.srm"]
     assert list((workdir / "adir").iterdir()) == []
+
+
+def test_sample_weights_for_libsvm_come_from_a_file(softreg, workdir):
+    x, y = sparse_blobs(32)
+    dump_svmlight_file(x, y, str(workdir / "s.svm"), zero_based=False)
+    keep = np.arange(len(y)) % 3 != 0
+    dump_svmlight_file(x[keep], y[keep], str(workdir / "kept.svm"), zero_based=False)
+    (workdir / "w.txt").write_text("".join("1\n" if k else "0\n" for k in keep))
+    common = ["--solver", "lbfgs", "--l2", "0.01", "--tol", "1e-10", "--dtype", "float64",
+              "--quiet"]
+    softreg("train", "--data", "s.svm", "--sample-weight", "w.txt", "--model", "w.srm", *common)
+    softreg("train", "--data", "kept.svm", "--model", "k.srm", *common)
+    for a, b in zip(coef(softreg, workdir, "w.srm"), coef(softreg, workdir, "k.srm")):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    proc = softreg("train", "--data", "s.svm", "--id-column", "0", "--model", "m.srm", ok=False)
+    assert_one_clear_error(proc, "s.svm: an id column is given, but id and weight columns apply "
+                                 "to CSV files only")

@@ -11,7 +11,8 @@ namespace softreg::cli {
 void add_data_options(CLI::App& app, DataArgs& args) {
   app.add_option("--data", args.data,
                  "Data file: .csv, .tsv, .svm/.libsvm/.txt (LibSVM), .npy, or MNIST-style "
-                 "*-idx*-ubyte[.gz]; .gz is read for every format")
+                 "*-idx*-ubyte[.gz]; .gz is read for every format. \"-\" reads standard input "
+                 "(plain or gzip; needs --format; messages call it \"standard input\")")
       ->required();
   app.add_option("--labels", args.labels,
                  "Separate labels file (IDX labels, .npy of integers, or one label per line). "
@@ -19,9 +20,12 @@ void add_data_options(CLI::App& app, DataArgs& args) {
   app.add_option("--label-column", args.label_column,
                  "CSV label column, by header name or 0-based index (default: the column named "
                  "\"label\", if any)");
+  app.add_option("--id-column", args.id_column,
+                 "CSV column of row ids, by header name or 0-based index: never a feature "
+                 "(predict writes it as the first output column)");
   app.add_option("--format", args.format,
                  "Force the data format instead of inferring it from "
-                 "the file name")
+                 "the file name (needed with --data -)")
       ->check(CLI::IsMember(spellings<DataFormat>()))
       ->capture_default_str();
   app.add_option("--delimiter", args.delimiter,
@@ -29,14 +33,42 @@ void add_data_options(CLI::App& app, DataArgs& args) {
   app.add_option("--header", args.header, "CSV header line: auto, yes or no")
       ->check(CLI::IsMember({"auto", "yes", "no"}))
       ->capture_default_str();
+  CLI::Option* zero = app.add_flag("--zero-based", args.zero_based,
+                                   "LibSVM: feature indices start at 0 (index j is column j)");
+  CLI::Option* one = app.add_flag("--one-based", args.one_based,
+                                  "LibSVM: feature indices start at 1, and 0 is an error. "
+                                  "Default: 0-based if any index is 0, else 1-based "
+                                  "(scikit-learn's zero_based=\"auto\")");
+  zero->excludes(one);
+  one->excludes(zero);
+}
+
+DataFormat data_format(const DataArgs& args) {
+  const DataFormat given = parse_format(args.format);
+  if (given != DataFormat::automatic || args.data == "-") return given;
+  return infer_format(args.data);
 }
 
 template <class T>
-Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_labels) {
+Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_labels,
+                     IndexBase model_base) {
   ReadOptions read;
   read.format = parse_format(args.format);
+  if (args.zero_based || args.one_based) {
+    const DataFormat format = data_format(args);
+    if (format != DataFormat::libsvm && format != DataFormat::automatic) {
+      throw InvalidArgument(std::string(args.zero_based ? "--zero-based" : "--one-based") +
+                            " applies to LibSVM data only; " + source_name(args.data) + " is " +
+                            format_name(format) + " data");
+    }
+  }
+  read.index_base = args.zero_based  ? IndexBase::zero
+                    : args.one_based ? IndexBase::one
+                                     : model_base;
   read.labels_path = args.labels;
   read.label_column = args.label_column;
+  read.id_column = args.id_column;
+  read.weight_column = args.weight_column;
   if (args.delimiter == "tab" || args.delimiter == "\\t") {
     read.delimiter = '\t';
   } else if (args.delimiter.size() == 1) {
@@ -51,16 +83,35 @@ Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_
   return read_dataset<T>(args.data, read);
 }
 
-template Dataset<float> load_data<float>(const DataArgs&, std::size_t, bool);
-template Dataset<double> load_data<double>(const DataArgs&, std::size_t, bool);
+template Dataset<float> load_data<float>(const DataArgs&, std::size_t, bool, IndexBase);
+template Dataset<double> load_data<double>(const DataArgs&, std::size_t, bool, IndexBase);
+
+template <class T>
+void print_notices(const char* command, const Dataset<T>& data) {
+  for (const std::string& notice : data.notices) {
+    std::fprintf(stderr, "softreg %s: notice: %s: %s\n", command, source_name(data.source).c_str(),
+                 notice.c_str());
+  }
+}
+
+template void print_notices<float>(const char*, const Dataset<float>&);
+template void print_notices<double>(const char*, const Dataset<double>&);
 
 template <class T>
 Dataset<T> load_data_for(const DataArgs& args, const SoftmaxRegression& model, bool require_labels,
                          const char* command) {
-  DataFormat format = parse_format(args.format);
-  if (format == DataFormat::automatic && args.data != "-") format = infer_format(args.data);
-  const bool by_name = !model.feature_names().empty() && format == DataFormat::csv;
-  Dataset<T> data = load_data<T>(args, by_name ? 0 : model.n_features(), require_labels);
+  const bool by_name = !model.feature_names().empty() && data_format(args) == DataFormat::csv;
+  // LibSVM numbering (unless --zero-based / --one-based): a model trained on a 0-based file
+  // reads every file 0-based, so a file that happens to use no index 0 is not shifted by one;
+  // otherwise automatic, where only a file with an index 0 is 0-based (which a 1-based file
+  // cannot have).
+  const auto& params = model.info().parameters;
+  const auto base = params.find("index_base");
+  const IndexBase model_base =
+      base != params.end() && base->second == "0" ? IndexBase::zero : IndexBase::automatic;
+  Dataset<T> data =
+      load_data<T>(args, by_name ? 0 : model.n_features(), require_labels, model_base);
+  print_notices(command, data);
   for (const std::string& warning : align_features(data, model)) {
     std::fprintf(stderr, "softreg %s: warning: %s\n", command, warning.c_str());
   }
@@ -86,8 +137,8 @@ std::vector<std::int64_t> label_indices(const SoftmaxRegression& model,
   std::vector<std::int64_t> y = model.class_indices(labels);
   for (std::size_t i = 0; i < labels.size(); ++i) {
     if (y[i] < 0) {
-      throw InvalidArgument(source + ": row " + std::to_string(i + 1) + ": label \"" + labels[i] +
-                            "\" is not one of the model's " +
+      throw InvalidArgument(source_name(source) + ": row " + std::to_string(i + 1) + ": label \"" +
+                            labels[i] + "\" is not one of the model's " +
                             std::to_string(model.classes().size()) + " classes");
     }
   }

@@ -18,18 +18,35 @@ struct DataArgs {
   std::string data;
   std::string labels;
   std::string label_column;
+  std::string id_column;
   std::string format = "auto";
   std::string delimiter;
   std::string header = "auto";
+  bool zero_based = false;
+  bool one_based = false;
+  /// ReadOptions::weight_column: not an option of its own (train's --sample-weight sets it).
+  std::string weight_column;
 };
 
-/// Registers --data (required), --labels, --label-column, --format, --delimiter and --header.
+/// Registers --data (required; "-" is standard input), --labels, --label-column, --id-column,
+/// --format, --delimiter, --header, --zero-based and --one-based.
 void add_data_options(CLI::App& app, DataArgs& args);
 
+/// The format the data will be read as: --format, else the one the file name implies (throws
+/// InvalidArgument as read_dataset would when there is none; "-" needs --format).
+DataFormat data_format(const DataArgs& args);
+
 /// Reads the data as the options say. n_features = 0 accepts any width; require_labels makes
-/// a file without labels an error.
+/// a file without labels an error. LibSVM numbering: --zero-based or --one-based when given,
+/// else model_base (the numbering a model was trained with), else automatic.
 template <class T>
-Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_labels);
+Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_labels,
+                     IndexBase model_base = IndexBase::automatic);
+
+/// Prints the reader's notices (Dataset::notices) on stderr, one line each:
+/// "softreg <command>: notice: <source>: <notice>".
+template <class T>
+void print_notices(const char* command, const Dataset<T>& data);
 
 /// Reads the data a model predicts on or continues from: when the model names its features and
 /// the data is CSV, the file is read at its own width and its columns matched to the model's by

@@ -85,7 +85,7 @@ void run_eval(const EvalArgs& a, const SoftmaxRegression& model) {
   if (a.json) {
     print_json(e, model);
   } else {
-    print_text(e, model, data.source);
+    print_text(e, model, source_name(data.source));
   }
 }
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <span>
@@ -11,6 +12,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "progress.hpp"
+#include "softreg/atomic_file.hpp"
 #include "softreg/error.hpp"
 #include "softreg/model_io.hpp"
 
@@ -22,6 +24,7 @@ struct TrainArgs {
   std::string model;
   std::string warm_start;
   std::string class_weight;
+  std::string sample_weight;  // --sample-weight: a CSV column or a file (see weights_from_file)
   bool quiet = false;
   TrainOptions options;
   std::vector<std::string> given;  // the solver-specific flags given (kSolverFlags)
@@ -112,13 +115,53 @@ void warn_unused(const TrainArgs& args, Solver solver) {
   }
 }
 
+/// The rule of --sample-weight W: a file of weights when W is "-" (standard input), when the
+/// data is not CSV, or when a file named W exists; otherwise a column of the CSV data, by header
+/// name or 0-based index. (A name that is also a feature column is refused after reading, in
+/// check_not_a_column.)
+bool weights_from_file(const TrainArgs& a) {
+  const std::string& w = a.sample_weight;
+  if (w == "-" || data_format(a.data) != DataFormat::csv) return true;
+  std::error_code ec;
+  return std::filesystem::exists(w, ec) && !std::filesystem::is_directory(w, ec);
+}
+
+/// A weights file whose name is also a feature column of the data is ambiguous.
+template <class T>
+void check_not_a_column(const std::string& w, const Dataset<T>& data) {
+  for (const std::string& name : data.feature_names) {
+    if (name != w) continue;
+    throw InvalidArgument("--sample-weight " + w + ": is both a file and a column of " +
+                          source_name(data.source) + "; write ./" + w +
+                          " for the file, or give the column by its 0-based "
+                          "index");
+  }
+}
+
 template <class T>
 void run_train(const TrainArgs& a) {
+  // Before the data is read and the model fitted: a model path that cannot be written fails at
+  // once, not after the training.
+  check_writable(a.model);
   std::unique_ptr<SoftmaxRegression> warm;
   if (!a.warm_start.empty()) warm = std::make_unique<SoftmaxRegression>(load_model(a.warm_start));
+  const bool weights_file = !a.sample_weight.empty() && weights_from_file(a);
+  if (weights_file && a.sample_weight == "-" && a.data.data == "-") {
+    throw InvalidArgument(
+        "--sample-weight -: the data already comes from standard input; expected a file");
+  }
+  DataArgs data_args = a.data;
+  if (!a.sample_weight.empty() && !weights_file) data_args.weight_column = a.sample_weight;
   const Dataset<T> data =
-      warm ? load_data_for<T>(a.data, *warm, true, "train") : load_data<T>(a.data, 0, true);
+      warm ? load_data_for<T>(data_args, *warm, true, "train") : load_data<T>(data_args, 0, true);
+  if (!a.quiet && !warm) print_notices("train", data);
   TrainOptions options = a.options;
+  if (weights_file) {
+    check_not_a_column(a.sample_weight, data);
+    options.sample_weight = read_sample_weights(a.sample_weight, data.rows(), data.source);
+  } else if (!a.sample_weight.empty()) {
+    options.sample_weight = data.sample_weight;
+  }
   // The solver stays as given (the model records "auto" when it was), resolved here only to
   // word the warnings and the progress; fit resolves it the same way.
   const Solver solver = choose_solver(data, options, warm.get());
@@ -129,10 +172,15 @@ void run_train(const TrainArgs& a) {
                           solver_name(solver));
   }
   if (!a.quiet) {
-    std::fprintf(stderr, "training on %s: %zu rows, %zu features%s, solver %s%s, l2 %g",
-                 data.source.c_str(), data.rows(), data.cols(), data.sparse() ? " (sparse)" : "",
-                 solver_name(solver), a.options.solver == Solver::automatic ? " (auto)" : "",
-                 options.l2);
+    const std::string weights =
+        a.sample_weight.empty()
+            ? std::string()
+            : ", sample weights from " + (weights_file ? "file " + source_name(a.sample_weight)
+                                                       : "column " + a.sample_weight);
+    std::fprintf(stderr, "training on %s: %zu rows, %zu features%s%s, solver %s%s, l2 %g",
+                 source_name(data.source).c_str(), data.rows(), data.cols(),
+                 data.sparse() ? " (sparse)" : "", weights.c_str(), solver_name(solver),
+                 a.options.solver == Solver::automatic ? " (auto)" : "", options.l2);
     if (options.l1 > 0.0) std::fprintf(stderr, ", l1 %g", options.l1);
     std::fputc('\n', stderr);
   }
@@ -231,6 +279,12 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--no-intercept{false}", options.fit_intercept,
                 "Fix the intercept b at 0 (of the scaled features with --scale; scikit-learn's "
                 "fit_intercept=False)");
+  cmd->add_option("--sample-weight", args->sample_weight,
+                  "Per-row weights (finite, >= 0): a file with one number per line, one line per "
+                  "row, when a file of that name exists, the data is not CSV, or the value is "
+                  "\"-\" (standard input); otherwise a CSV column of the data, by header name or "
+                  "0-based index (never a feature). A name that is both a file and a feature "
+                  "column is an error: write ./NAME for the file, or the column's index");
   cmd->add_option("--warm-start", args->warm_start,
                   "Start from this model's weights (its classes and preprocessing are kept)");
   cmd->add_option("--seed", options.seed, "Seed of the validation split and the mini-batch order")

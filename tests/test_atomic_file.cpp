@@ -194,3 +194,54 @@ TEST(AtomicFile, ADirectoryIsRefused) {
 }
 
 }  // namespace special
+
+namespace check {
+
+namespace fs = std::filesystem;
+
+std::string io_error(const std::string& path) {
+  try {
+    softreg::check_writable(path);
+  } catch (const softreg::IoError& e) {
+    return e.what();
+  }
+  return "<no exception>";
+}
+
+TEST(CheckWritable, AWritableTargetPassesAndNothingIsLeftOrTouched) {
+  io_test::TempDir dir;
+  softreg::check_writable(dir.path("new.bin"));
+  EXPECT_FALSE(fs::exists(dir.path("new.bin"))) << "the target itself must not be created";
+  const std::string old = dir.write("old.bin", "keep");
+  softreg::check_writable(old);
+  EXPECT_EQ(read_all(old), "keep");
+  EXPECT_EQ(entries(dir.path(".")), 1u);  // no temporary left behind
+}
+
+TEST(CheckWritable, FailsAsAtomicFileWouldBeforeAnythingIsWritten) {
+  io_test::TempDir dir;
+  const std::string missing = dir.path("no/such/dir/out.bin");
+  std::string what = io_error(missing);
+  EXPECT_EQ(what.rfind(missing + ": cannot create temporary file ", 0), 0u) << what;
+  EXPECT_NE(what.find("No such file or directory"), std::string::npos) << what;
+  EXPECT_EQ(io_error(dir.path(".")), dir.path(".") + ": is a directory, not a file to write");
+  if (::geteuid() != 0) {  // root writes anywhere
+    const std::string locked = dir.path("locked");
+    fs::create_directory(locked);
+    fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec);
+    what = io_error(locked + "/out.bin");
+    EXPECT_NE(what.find("Permission denied"), std::string::npos) << what;
+    fs::permissions(locked, fs::perms::owner_all);
+  }
+}
+
+TEST(CheckWritable, AFifoIsNotOpened) {
+  io_test::TempDir dir;
+  const std::string fifo = dir.path("pipe");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  softreg::check_writable(fifo);  // opening it for writing would block: no reader
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  EXPECT_EQ(entries(dir.path(".")), 1u);
+}
+
+}  // namespace check

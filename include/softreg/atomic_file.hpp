@@ -60,4 +60,12 @@ class AtomicFile {
   std::uint32_t crc_ = 0;
 };
 
+/// Throws the IoError AtomicFile(path) would throw (a missing or unwritable directory, a
+/// directory or a block device as the target, a device or FIFO that cannot be opened for
+/// writing), so that a command fails before a long computation rather than after it. It
+/// creates and removes a temporary file in the target's directory, as AtomicFile would; the
+/// target itself is never created, opened or changed (for a device or FIFO, only its write
+/// permission is checked).
+void check_writable(const std::string& path);
+
 }  // namespace softreg

@@ -65,10 +65,14 @@ struct ReadOptions {
   /// LibSVM index numbering (see IndexBase); ignored by the other formats.
   IndexBase index_base = IndexBase::automatic;
   /// CSV: a column carried through untouched (never a feature), by header name or 0-based
-  /// index as label_column; its values land in Dataset::ids. Empty: none.
+  /// index as label_column; its values land in Dataset::ids. Empty: none. Like label_column,
+  /// a name found in the first line makes it a header when `header` is nullopt.
   std::string id_column;
-  /// CSV: a column of non-negative sample weights (never a feature), by header name or 0-based
-  /// index; its values land in Dataset::sample_weight. Empty: none.
+  /// CSV: a column of sample weights (never a feature), by header name or 0-based index as
+  /// label_column; each must be a finite number >= 0 (else a ParseError at its line and
+  /// column). Its values land in Dataset::sample_weight. Empty: none. One column cannot be two
+  /// of label, id and weight (InvalidArgument), and giving id_column or weight_column for
+  /// another format is an InvalidArgument naming the file.
   std::string weight_column;
 };
 
@@ -81,11 +85,16 @@ struct Dataset {
   std::vector<std::string> labels;
   std::string source;  // the file it came from ("-" for standard input)
   DataFormat format = DataFormat::automatic;
-  /// The features' names, one per column of `features`, from a CSV header; empty when the
-  /// file names none (no header, or a format without names).
+  /// The features' names, one per column of `features`, from a CSV header (label, id and
+  /// weight columns and a pandas index column excluded; each name non-empty and distinct, or
+  /// the header is a ParseError); empty when the file names none (no header, or a format
+  /// without names).
   std::vector<std::string> feature_names;
-  /// ReadOptions::id_column's values, one per row; empty when there is no id column.
+  /// ReadOptions::id_column's values, one per row, as text (without the padding and quotes
+  /// around the field; an empty field is an empty id); empty when there is no id column.
   std::vector<std::string> ids;
+  /// The id column's header name; empty when there is no id column or no header.
+  std::string id_name;
   /// ReadOptions::weight_column's values, one per row; empty when there is no weight column.
   std::vector<double> sample_weight;
   /// LibSVM: the numbering the file was read with (IndexBase::zero or one); automatic for
@@ -103,9 +112,21 @@ struct Dataset {
 /// Reads a dataset. Dense formats give a DenseMatrix, LibSVM a CsrMatrix. IDX unsigned-byte
 /// images become pixel / 255 in [0, 1]; other IDX types are read as their values. Features must
 /// be finite: NaN or inf is a ParseError naming the position. Gzip-compressed files (.gz) are
-/// read for every format.
+/// read for every format. The path "-" reads standard input (a pipe works: nothing is read
+/// twice); options.format must then be given (automatic is an InvalidArgument), messages name
+/// it "standard input", and IDX images have no sibling labels file there.
 template <class T>
 Dataset<T> read_dataset(const std::string& path, const ReadOptions& options = {});
+
+/// How messages name a data path: "standard input" for "-", otherwise the path as given.
+std::string source_name(const std::string& path);
+
+/// Sample weights from a text file (plain or gzip; "-" reads standard input): one finite number
+/// >= 0 per line, surrounding spaces and tabs allowed, trailing empty lines allowed, exactly
+/// `expected` of them, one per row of `data_source` (named in the messages). Anything else is a
+/// ParseError "<file>:<line>:<column>: ...".
+std::vector<double> read_sample_weights(const std::string& path, std::size_t expected,
+                                        const std::string& data_source);
 
 extern template Dataset<float> read_dataset<float>(const std::string&, const ReadOptions&);
 extern template Dataset<double> read_dataset<double>(const std::string&, const ReadOptions&);

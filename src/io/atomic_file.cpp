@@ -43,14 +43,55 @@ std::string follow_links(const std::string& path) {
   throw IoError(path + ": too many levels of symbolic links");
 }
 
+/// Creates the temporary file next to `target` exclusively and returns its descriptor, its name
+/// in `tmp`. A name taken by another thread of this process (or left by a crashed process that
+/// had our pid) is never reused: O_EXCL, then a numbered suffix.
+int create_temporary(const std::string& path, const std::string& target, std::string& tmp) {
+  const std::string base = target + ".tmp." + std::to_string(::getpid());
+  for (int attempt = 0;; ++attempt) {
+    tmp = attempt == 0 ? base : base + "." + std::to_string(attempt);
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd >= 0) return fd;
+    if (errno != EEXIST || attempt == 100) {
+      const int err = errno;
+      throw IoError(path + ": cannot create temporary file " + tmp + ": " + std::strerror(err));
+    }
+  }
+}
+
+/// Throws IoError for the special targets AtomicFile refuses (a directory, a block device).
+void refuse_special(const std::string& path, const struct stat& st) {
+  if (S_ISDIR(st.st_mode)) throw IoError(path + ": is a directory, not a file to write");
+  if (S_ISBLK(st.st_mode)) throw IoError(path + ": is a block device; refusing to write it");
+}
+
 }  // namespace
+
+void check_writable(const std::string& path) {
+  const std::string target = follow_links(path);
+  struct stat st {};
+  if (::stat(target.c_str(), &st) == 0) {
+    refuse_special(path, st);
+    if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+      // Written in place. Opening a FIFO for writing would wait for a reader, so ask only.
+      if (::access(target.c_str(), W_OK) != 0) {
+        const int err = errno;
+        throw IoError(path + ": cannot open for writing: " + std::strerror(err));
+      }
+      return;
+    }
+  }
+  std::string tmp;
+  const int fd = create_temporary(path, target, tmp);
+  ::close(fd);
+  ::unlink(tmp.c_str());
+}
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   target_ = follow_links(path_);
   struct stat st {};
   if (::stat(target_.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) throw IoError(path_ + ": is a directory, not a file to write");
-    if (S_ISBLK(st.st_mode)) throw IoError(path_ + ": is a block device; refusing to write it");
+    refuse_special(path_, st);
     if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
       // Written in place: replacing a device node or a FIFO with a regular file would lose it.
       fd_ = ::open(target_.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY);
@@ -62,17 +103,7 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
       return;
     }
   }
-  const std::string base = target_ + ".tmp." + std::to_string(::getpid());
-  // A name taken by another thread of this process (or left by a crashed process that had our
-  // pid) is never reused: O_EXCL, then a numbered suffix.
-  for (int attempt = 0; fd_ < 0; ++attempt) {
-    tmp_ = attempt == 0 ? base : base + "." + std::to_string(attempt);
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if (fd_ < 0 && (errno != EEXIST || attempt == 100)) {
-      const int err = errno;
-      throw IoError(path_ + ": cannot create temporary file " + tmp_ + ": " + std::strerror(err));
-    }
-  }
+  fd_ = create_temporary(path_, target_, tmp_);
   buffer_.reserve(kBufferSize);
 }
 

@@ -1,6 +1,9 @@
 // ByteSource over zlib's gz* functions, and the ParseError helpers that put positions first.
 #include "io/byte_source.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -8,10 +11,18 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <new>
 
+#include "softreg/data.hpp"
 #include "softreg/error.hpp"
+
+namespace softreg {
+
+std::string source_name(const std::string& path) {
+  return path == "-" ? std::string("standard input") : path;
+}
+
+}  // namespace softreg
 
 namespace softreg::detail {
 namespace {
@@ -28,19 +39,37 @@ constexpr std::uint64_t kMaxDeflateRatio = 1032;
 
 }  // namespace
 
-ByteSource::ByteSource(std::string path) : path_(std::move(path)) {
+ByteSource::ByteSource(const std::string& path) : path_(source_name(path)) {
   errno = 0;
-  gzFile f = gzopen(path_.c_str(), "rb");
-  if (f == nullptr) {
+  int fd = -1;
+  if (path == "-") {
+    // A duplicate, so that gzclose_r closes it and not descriptor 0 itself.
+    fd = ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
+  } else {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  if (fd < 0) {
     const int err = errno;
-    throw IoError(path_ + ": cannot open: " +
-                  (err != 0 ? std::string(std::strerror(err)) : std::string("out of memory")));
+    throw IoError(path_ + ": cannot open: " + std::strerror(err));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    throw IoError(path_ + ": cannot open: " + std::strerror(EISDIR));
+  }
+  regular_ = S_ISREG(st.st_mode);
+  // A redirected regular file may be read from where its offset stands, not from byte 0.
+  const off_t start = regular_ ? ::lseek(fd, 0, SEEK_CUR) : 0;
+  file_size_ =
+      regular_ ? static_cast<std::uint64_t>(st.st_size - std::max<off_t>(start, 0)) : UINT64_MAX;
+  errno = 0;
+  gzFile f = gzdopen(fd, "rb");
+  if (f == nullptr) {
+    ::close(fd);
+    throw IoError(path_ + ": cannot open: out of memory");
   }
   file_ = f;
   gzbuffer(f, kGzBufferSize);
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path_, ec);
-  file_size_ = ec ? UINT64_MAX : static_cast<std::uint64_t>(size);
   // gzdirect looks at the first bytes; a read error there surfaces again in the first read.
   compressed_ = gzdirect(f) == 0;
 }
@@ -103,7 +132,7 @@ void ByteSource::expect_end(std::string_view what) {
 }
 
 void ByteSource::rewind() {
-  if (gzrewind(gz(file_)) != 0) {
+  if (!regular_ || gzrewind(gz(file_)) != 0) {
     throw IoError(path_ + ": cannot seek back to the start of the file");
   }
   offset_ = 0;
@@ -111,7 +140,7 @@ void ByteSource::rewind() {
 }
 
 std::uint64_t ByteSource::max_data_size() const {
-  if (!compressed_) return file_size_;
+  if (!compressed_ || !regular_) return file_size_;
   return file_size_ > UINT64_MAX / kMaxDeflateRatio ? UINT64_MAX : file_size_ * kMaxDeflateRatio;
 }
 

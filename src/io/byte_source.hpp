@@ -9,11 +9,12 @@
 namespace softreg::detail {
 
 /// Reads a file through zlib, which passes uncompressed files through unchanged, so every
-/// reader accepts .gz input without knowing about it. Offsets count decompressed bytes.
+/// reader accepts .gz input without knowing about it. Offsets count decompressed bytes. The
+/// path "-" reads standard input (a pipe, a terminal or a redirected file, plain or gzip).
 class ByteSource {
  public:
   /// Opens `path`; throws IoError naming the file and the OS reason when it cannot be opened.
-  explicit ByteSource(std::string path);
+  explicit ByteSource(const std::string& path);
   ~ByteSource();
   ByteSource(const ByteSource&) = delete;
   ByteSource& operator=(const ByteSource&) = delete;
@@ -26,17 +27,23 @@ class ByteSource {
   void read_exact(void* dst, std::size_t n, std::string_view what);
   /// Throws ParseError unless the data ends here; `what` names what was read completely.
   void expect_end(std::string_view what);
-  /// Back to the first byte, for readers that count before they parse.
+  /// Back to the first byte, for readers that count before they parse; only for a seekable()
+  /// source.
   void rewind();
 
+  /// The name for messages: the path, or "standard input" for "-".
   const std::string& path() const { return path_; }
+  /// True for a regular file, which has a size and can be rewound; false for a pipe, a FIFO,
+  /// a terminal or a device, which are read once, front to back.
+  bool seekable() const { return regular_; }
   std::uint64_t offset() const { return offset_; }
   bool compressed() const { return compressed_; }
   /// True once the data has ended inside a gzip stream (a truncated .gz file).
   bool truncated() const { return truncated_; }
   /// An upper bound on the decompressed size, so a corrupt header that claims terabytes is
   /// rejected before anything is allocated: the file size for plain files, and 1032 times it
-  /// for gzip, deflate's maximum compression ratio.
+  /// for gzip, deflate's maximum compression ratio. Unbounded (UINT64_MAX) for a source that is
+  /// not a regular file: a pipe has no size to check against.
   std::uint64_t max_data_size() const;
 
  private:
@@ -46,6 +53,7 @@ class ByteSource {
   std::uint64_t file_size_ = 0;
   bool compressed_ = false;
   bool truncated_ = false;
+  bool regular_ = false;
 };
 
 /// Throws ParseError "<path>: byte <offset>: <what>".

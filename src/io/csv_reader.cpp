@@ -1,4 +1,5 @@
 // CSV / TSV: header detection, the label column, quoted fields, and a fast numeric row parser.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -19,17 +20,47 @@ namespace {
 
 constexpr std::size_t kNoColumn = SIZE_MAX;
 
+/// What a column that is not a feature holds. index is a nameless first column holding the row
+/// numbers 0..n-1, as pandas' DataFrame.to_csv writes its default index.
+enum class Role : unsigned char { label, id, weight, index };
+/// The roles as messages name them.
+const char* role_name(Role r) {
+  switch (r) {
+    case Role::label:
+      return "label";
+    case Role::id:
+      return "id";
+    case Role::weight:
+      return "weight";
+    case Role::index:
+      return "index";
+  }
+  return "";
+}
+
+struct Special {
+  std::size_t col;
+  Role role;
+};
+
 // Parses data rows straight into the final row-major storage: no per-field strings, no per-row
-// vectors. Only label fields become strings.
+// vectors. Only the fields of the special columns (label, id, weight, index) are looked at as
+// text.
 template <class T>
 class RowParser {
  public:
-  RowParser(const std::string& path, char delim, std::size_t n_fields, std::size_t label_col,
-            std::size_t row_hint)
-      : path_(path), delim_(delim), n_fields_(n_fields), label_col_(label_col) {
-    cols_ = n_fields - (label_col == kNoColumn ? 0 : 1);
+  /// specials: the non-feature columns, sorted by column.
+  RowParser(const std::string& path, char delim, std::size_t n_fields,
+            std::vector<Special> specials, std::size_t row_hint)
+      : path_(path), delim_(delim), n_fields_(n_fields), specials_(std::move(specials)) {
+    cols_ = n_fields - specials_.size();
     data_.reserve(row_hint * cols_);
-    if (label_col != kNoColumn) labels_.reserve(row_hint);
+    for (const Special& s : specials_) {
+      if (s.role == Role::label) labels_.reserve(row_hint);
+      if (s.role == Role::id) ids_.reserve(row_hint);
+      if (s.role == Role::weight) weights_.reserve(row_hint);
+    }
+    specials_.push_back({kNoColumn, Role::label});  // the sentinel the row loops stop at
   }
 
   void parse(std::string_view line, std::size_t line_no) {
@@ -38,9 +69,11 @@ class RowParser {
     const std::size_t base = data_.size();
     data_.resize(base + cols_);
     T* const out = data_.data() + base;
-    std::string_view label;
-    if (first_blank_ == 0 && parse_plain_row(begin, end, out, label)) {
-      if (label_col_ != kNoColumn) labels_.emplace_back(label);
+    std::string_view texts[kMaxSpecial];
+    if (first_blank_ == 0 && parse_plain_row(begin, end, out, texts)) {
+      for (std::size_t i = 0; i + 1 < specials_.size(); ++i) {
+        take(specials_[i].role, texts[i], column(begin, texts[i].data()), line_no);
+      }
     } else if (!parse_any_row(begin, end, line_no, out)) {
       data_.resize(base);
       return;
@@ -52,8 +85,15 @@ class RowParser {
   std::size_t cols() const { return cols_; }
   std::vector<T>& data() { return data_; }
   std::vector<std::string>& labels() { return labels_; }
+  std::vector<std::string>& ids() { return ids_; }
+  std::vector<double>& weights() { return weights_; }
+
+  /// Line 1's column of the nameless index column, for the message when a row breaks it.
+  std::size_t index_header_column = 1;
 
  private:
+  static constexpr std::size_t kMaxSpecial = 4;
+
   static std::size_t column(const char* begin, const char* p) {
     return static_cast<std::size_t>(p - begin) + 1;
   }
@@ -63,20 +103,31 @@ class RowParser {
     return {p, static_cast<std::size_t>((d ? static_cast<const char*>(d) : end) - p)};
   }
 
-  // The common row: unpadded, unquoted short decimals and a plain label. Kept small so its
-  // loop stays in registers; measured 30% faster than the general loop on MNIST-like CSV.
+  bool is_special(std::size_t f) const {
+    for (const Special& s : specials_) {
+      if (s.col == f) return true;
+    }
+    return false;
+  }
+
+  // The common row: unpadded, unquoted short decimals and plain special fields. Kept small so
+  // its loop stays in registers; measured 30% faster than the general loop on MNIST-like CSV.
   // Returns false for anything else, and the general loop parses the row again from the start.
-  bool parse_plain_row(const char* p, const char* end, T* out, std::string_view& label) const {
+  // The special fields' texts go to `texts`, in column order, to be taken once the row is
+  // known to be plain.
+  bool parse_plain_row(const char* p, const char* end, T* out, std::string_view* texts) const {
     const char delim = delim_;
+    const Special* next = specials_.data();
     for (std::size_t f = 0; f < n_fields_; ++f) {
-      if (f == label_col_) {
+      if (f == next->col) {
         const auto* d =
             static_cast<const char*>(std::memchr(p, delim, static_cast<std::size_t>(end - p)));
         if (d == nullptr) d = end;
         if (d == p || *p == '"' || *p == ' ' || *p == '\t' || d[-1] == ' ' || d[-1] == '\t') {
           return false;
         }
-        label = std::string_view(p, static_cast<std::size_t>(d - p));
+        *texts++ = std::string_view(p, static_cast<std::size_t>(d - p));
+        ++next;
         p = d;
       } else {
         p = parse_short_decimal(p, end, *out++);
@@ -108,11 +159,14 @@ class RowParser {
                         " fields, found an empty line (only trailing empty lines are allowed)");
     }
     p = begin;
+    const Special* next = specials_.data();
     for (std::size_t f = 0; f < n_fields_; ++f) {
       while (p != end && pad(*p)) ++p;
       const char* const field = p;
-      if (f == label_col_) {
-        p = parse_label(p, end, begin, line_no);
+      if (f == next->col) {
+        p = parse_text(p, end, begin, line_no);
+        take(next->role, scratch_, column(begin, field), line_no);
+        ++next;
       } else {
         p = parse_value(p, end, begin, line_no, *out++);
       }
@@ -138,7 +192,7 @@ class RowParser {
                         quote_for_message(std::string_view(p, 1)));
     }
     throw_at_line(path_, line_no, column(begin, field),
-                  std::string(f == label_col_ ? "expected a label" : "expected a number") +
+                  std::string(is_special(f) ? "expected a field" : "expected a number") +
                       ", found " + quote_for_message(field_text(field, end)));
   }
 
@@ -187,32 +241,82 @@ class RowParser {
     return after != nullptr ? after : r.end;
   }
 
-  const char* parse_label(const char* p, const char* end, const char* begin, std::size_t line_no) {
-    std::string& label = labels_.emplace_back();
-    const char* after = nullptr;
+  // A special column's field into scratch_: without padding, quotes and "" escapes.
+  const char* parse_text(const char* p, const char* end, const char* begin, std::size_t line_no) {
+    scratch_.clear();
     if (p != end && *p == '"') {
-      after = scan_quoted(path_, line_no, begin, p, end, &label);
-      label = std::string(trim_pad(label, delim_));
-    } else {
-      const std::string_view text = field_text(p, end);
-      after = p + text.size();
-      label = std::string(trim_pad(text, delim_));
+      const char* after = scan_quoted(path_, line_no, begin, p, end, &scratch_);
+      scratch_ = std::string(trim_pad(scratch_, delim_));
+      return after;
     }
-    if (label.empty()) {
-      throw_at_line(path_, line_no, column(begin, p), "expected a label, found an empty field");
+    const std::string_view text = field_text(p, end);
+    scratch_.assign(trim_pad(text, delim_));
+    return p + text.size();
+  }
+
+  // A special field's text, at `col` of line `line_no`, to where its role keeps it.
+  void take(Role role, std::string_view text, std::size_t col, std::size_t line_no) {
+    switch (role) {
+      case Role::label:
+        if (text.empty()) {
+          throw_at_line(path_, line_no, col, "expected a label, found an empty field");
+        }
+        labels_.emplace_back(text);
+        break;
+      case Role::id:
+        ids_.emplace_back(text);
+        break;
+      case Role::weight:
+        weights_.push_back(weight(text, col, line_no));
+        break;
+      case Role::index:
+        check_row_number(text, line_no);
+        break;
     }
-    return after;
+  }
+
+  double weight(std::string_view text, std::size_t col, std::size_t line_no) const {
+    double w = 0.0;
+    const char* const b = text.data();
+    const char* const e = b + text.size();
+    const NumberResult r =
+        text.empty() ? NumberResult{b, NumberStatus::not_a_number} : parse_number(b, e, w);
+    if (r.status != NumberStatus::ok || r.end != e || !std::isfinite(w) || !(w >= 0.0)) {
+      throw_at_line(path_, line_no, col,
+                    "expected a sample weight (a finite number >= 0), found " +
+                        (text.empty() ? std::string("an empty field") : quote_for_message(text)));
+    }
+    return w;
+  }
+
+  // The nameless first column is skipped only while it holds the row numbers.
+  void check_row_number(std::string_view text, std::size_t line_no) const {
+    double v = -1.0;
+    const char* const b = text.data();
+    const char* const e = b + text.size();
+    const bool number = !text.empty() && parse_number(b, e, v).end == e;
+    if (!number || v != static_cast<double>(rows_)) {
+      throw_at_line(path_, 1, index_header_column,
+                    "the first column has no name; expected a header name (a nameless first "
+                    "column is skipped only when it holds the row numbers 0, 1, 2, ... as "
+                    "pandas writes its index), but line " +
+                        std::to_string(line_no) + " holds " + quote_for_message(text) +
+                        " where row number " + std::to_string(rows_) + " was expected");
+    }
   }
 
   const std::string& path_;
   char delim_;
   std::size_t n_fields_;
-  std::size_t label_col_;
+  std::vector<Special> specials_;
   std::size_t cols_ = 0;
   std::size_t rows_ = 0;
   std::size_t first_blank_ = 0;  // line of the first empty line seen, 0 if none
   std::vector<T> data_;
   std::vector<std::string> labels_;
+  std::vector<std::string> ids_;
+  std::vector<double> weights_;
+  std::string scratch_;
 };
 
 bool all_digits(const std::string& s) {
@@ -232,10 +336,11 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-// The label column as ReadOptions::label_column describes it, or kNoColumn.
-std::size_t find_label_column(const std::string& path, const ReadOptions& options, bool header,
-                              const std::vector<CsvField>& first) {
-  const std::string& want = options.label_column;
+// The column `want` names (ReadOptions::label_column, id_column or weight_column), or
+// kNoColumn. An empty `want` finds the label column by its default name "label", any case.
+std::size_t find_column(const std::string& path, const std::string& want, Role role, bool header,
+                        const std::vector<CsvField>& first) {
+  const std::string what = role_name(role);
   std::vector<std::size_t> hits;
   for (std::size_t i = 0; header && i < first.size(); ++i) {
     if (want.empty() ? iequals(first[i].text, "label") : first[i].text == want) hits.push_back(i);
@@ -244,7 +349,7 @@ std::size_t find_label_column(const std::string& path, const ReadOptions& option
     throw_at_line(path, 1, first[hits[1]].column,
                   "the header names " + quote_for_message(first[hits[1]].text) + " twice (fields " +
                       std::to_string(hits[0]) + " and " + std::to_string(hits[1]) +
-                      "); expected one label column");
+                      "); expected one " + what + " column");
   }
   if (hits.size() == 1) return hits[0];
   if (want.empty()) return kNoColumn;
@@ -252,16 +357,46 @@ std::size_t find_label_column(const std::string& path, const ReadOptions& option
     const std::size_t index = want.size() > 9 ? SIZE_MAX : std::stoul(want);
     if (index >= first.size()) {
       throw_at_line(path, 1, 1,
-                    "label column " + want + " does not exist; expected an index below " +
+                    what + " column " + want + " does not exist; expected an index below " +
                         std::to_string(first.size()) + ", the number of fields in the first line");
     }
     return index;
   }
   throw_at_line(path, 1, 1,
-                header ? "no header field is named " + quote_for_message(want) +
-                             "; expected the label column's name or 0-based index"
-                       : "label column " + quote_for_message(want) +
+                header ? "no header field is named " + quote_for_message(want) + "; expected the " +
+                             what + " column's name or 0-based index"
+                       : what + " column " + quote_for_message(want) +
                              " is a name but the file has no header; expected a 0-based index");
+}
+
+// The header's names of the feature columns (every column not in `specials`), checked: each
+// must be non-empty and distinct, since a model matches columns by these names.
+std::vector<std::string> feature_names(const std::string& path, const std::vector<CsvField>& first,
+                                       const std::vector<Special>& specials) {
+  std::vector<std::string> names;
+  std::vector<std::size_t> fields;
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    bool special = false;
+    for (const Special& s : specials) special = special || s.col == i;
+    if (special) continue;
+    if (first[i].text.empty()) {
+      throw_at_line(path, 1, first[i].column,
+                    "header field " + std::to_string(i) +
+                        " is empty (\"\"); expected a name for every feature column");
+    }
+    for (std::size_t j = 0; j < names.size(); ++j) {
+      if (names[j] == first[i].text) {
+        throw_at_line(path, 1, first[i].column,
+                      "the header names " + quote_for_message(first[i].text) + " twice (fields " +
+                          std::to_string(fields[j]) + " and " + std::to_string(i) +
+                          "); expected distinct feature names, so that columns can be matched "
+                          "by name");
+      }
+    }
+    names.push_back(first[i].text);
+    fields.push_back(i);
+  }
+  return names;
 }
 
 // The rule of ReadOptions::header: the first line is a header when none of its fields is a
@@ -287,16 +422,18 @@ bool detect_header(const std::vector<CsvField>& first, const std::vector<CsvFiel
 }  // namespace
 
 template <class T>
-void read_csv(const std::string& path, const ReadOptions& options, bool labels_elsewhere,
+void read_csv(const std::string& file, const ReadOptions& options, bool labels_elsewhere,
               Dataset<T>& ds) {
+  const std::string path = source_name(file);
   const char delim = options.delimiter != 0                      ? options.delimiter
-                     : has_suffix(plain_file_name(path), ".tsv") ? '\t'
+                     : has_suffix(plain_file_name(file), ".tsv") ? '\t'
                                                                  : ',';
   if (delim == '"' || delim == '\n' || delim == '\r') {
     throw InvalidArgument(path + ": the CSV delimiter cannot be a quote or a line break");
   }
-  ByteSource src(path);
-  const std::size_t row_hint = src.compressed() ? 0 : count_lines(src);
+  ByteSource src(file);
+  // Counting first needs a second pass: only for plain regular files, not gzip or pipes.
+  const std::size_t row_hint = src.compressed() || !src.seekable() ? 0 : count_lines(src);
   LineReader lines(src);
   std::string_view view;
   if (!lines.next(view)) {
@@ -319,14 +456,29 @@ void read_csv(const std::string& path, const ReadOptions& options, bool labels_e
   bool header = options.header.value_or(false);
   if (!options.header.has_value()) {
     header = detect_header(first_fields, second_fields.empty() ? nullptr : &second_fields);
-    // Naming the label column asserts a header, whatever the values look like.
-    if (!header && !options.label_column.empty() && !all_digits(options.label_column)) {
-      for (const CsvField& f : first_fields) header = header || f.text == options.label_column;
+    // Naming a column asserts a header, whatever the values look like.
+    for (const std::string* want :
+         {&options.label_column, &options.id_column, &options.weight_column}) {
+      if (header || want->empty() || all_digits(*want)) continue;
+      for (const CsvField& f : first_fields) header = header || f.text == *want;
     }
   }
+  std::vector<Special> specials;
+  if (!options.id_column.empty()) {
+    specials.push_back(
+        {find_column(path, options.id_column, Role::id, header, first_fields), Role::id});
+  }
+  if (!options.weight_column.empty()) {
+    specials.push_back(
+        {find_column(path, options.weight_column, Role::weight, header, first_fields),
+         Role::weight});
+  }
   if (labels_elsewhere && header) {
-    for (const CsvField& f : first_fields) {
-      if (iequals(f.text, "label")) {
+    for (std::size_t i = 0; i < first_fields.size(); ++i) {
+      const CsvField& f = first_fields[i];
+      bool taken = false;
+      for (const Special& s : specials) taken = taken || s.col == i;
+      if (!taken && iequals(f.text, "label")) {
         throw_at_line(path, 1, f.column,
                       "the header has a \"label\" column but labels come from " +
                           options.labels_path + "; expected one source of labels");
@@ -334,13 +486,44 @@ void read_csv(const std::string& path, const ReadOptions& options, bool labels_e
     }
   }
   const std::size_t label_col =
-      labels_elsewhere ? kNoColumn : find_label_column(path, options, header, first_fields);
+      labels_elsewhere ? kNoColumn
+                       : find_column(path, options.label_column, Role::label, header, first_fields);
   if (options.require_labels && label_col == kNoColumn && !labels_elsewhere) {
     throw_at_line(path, 1, 1,
                   "no label column; expected a header field named \"label\" or a label "
                   "column given by name or 0-based index (--label-column)");
   }
-  const std::size_t cols = first_fields.size() - (label_col == kNoColumn ? 0 : 1);
+  if (label_col != kNoColumn) specials.push_back({label_col, Role::label});
+  for (std::size_t i = 0; i < specials.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (specials[i].col != specials[j].col) continue;
+      const std::size_t c = specials[i].col;
+      throw InvalidArgument(path + ": column " + std::to_string(c) +
+                            (header ? " (" + quote_for_message(first_fields[c].text) + ")" : "") +
+                            " is given as both the " + role_name(specials[j].role) +
+                            " column and the " + role_name(specials[i].role) +
+                            " column; expected different columns");
+    }
+  }
+  // pandas' DataFrame.to_csv writes its index as a first column without a name.
+  bool index_col = false;
+  if (header && first_fields[0].text.empty()) {
+    bool taken = false;
+    for (const Special& s : specials) taken = taken || s.col == 0;
+    if (!taken) {
+      specials.push_back({0, Role::index});
+      index_col = true;
+    }
+  }
+  std::sort(specials.begin(), specials.end(),
+            [](const Special& x, const Special& y) { return x.col < y.col; });
+  if (header) ds.feature_names = feature_names(path, first_fields, specials);
+  if (!options.id_column.empty() && header) {
+    for (const Special& s : specials) {
+      if (s.role == Role::id) ds.id_name = first_fields[s.col].text;
+    }
+  }
+  const std::size_t cols = first_fields.size() - specials.size();
   if (cols == 0) throw_at_line(path, 1, 1, "expected at least one feature column, found none");
   if (options.n_features != 0 && cols != options.n_features) {
     throw_at_line(path, 1, 1,
@@ -348,7 +531,8 @@ void read_csv(const std::string& path, const ReadOptions& options, bool labels_e
                       " feature columns (n_features), found " + std::to_string(cols));
   }
 
-  RowParser<T> rows(path, delim, first_fields.size(), label_col, row_hint);
+  RowParser<T> rows(path, delim, first_fields.size(), specials, row_hint);
+  rows.index_header_column = first_fields[0].column;
   if (!header) rows.parse(first, 1);
   if (second) rows.parse(*second, 2);
   while (lines.next(view)) rows.parse(view, lines.line_number());
@@ -364,6 +548,12 @@ void read_csv(const std::string& path, const ReadOptions& options, bool labels_e
   if (m.data.capacity() > m.data.size() + m.data.size() / 8) m.data.shrink_to_fit();
   ds.features = std::move(m);
   ds.labels = std::move(rows.labels());
+  ds.ids = std::move(rows.ids());
+  ds.sample_weight = std::move(rows.weights());
+  if (index_col) {
+    ds.notices.push_back("the first column has no name and holds the row numbers 0.." +
+                         std::to_string(rows.rows() - 1) + " (a pandas index); skipped");
+  }
 }
 
 template void read_csv<float>(const std::string&, const ReadOptions&, bool, Dataset<float>&);

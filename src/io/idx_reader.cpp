@@ -205,8 +205,9 @@ T decode(std::uint8_t type, const unsigned char* p) {
 }  // namespace
 
 template <class T>
-void read_idx(const std::string& path, const ReadOptions& options, Dataset<T>& ds) {
-  ByteSource src(path);
+void read_idx(const std::string& file, const ReadOptions& options, Dataset<T>& ds) {
+  ByteSource src(file);
+  const std::string& path = src.path();
   const IdxHeader h = read_header(src, false);
   if (h.dims.size() < 2) {
     throw_at_byte(path, 3,
@@ -281,9 +282,10 @@ void read_idx(const std::string& path, const ReadOptions& options, Dataset<T>& d
   ds.features = std::move(m);
 }
 
-std::vector<std::string> read_idx_labels(const std::string& path, std::size_t expected,
+std::vector<std::string> read_idx_labels(const std::string& file, std::size_t expected,
                                          const std::string& data_path) {
-  ByteSource src(path);
+  ByteSource src(file);
+  const std::string& path = src.path();
   const IdxHeader h = read_header(src, true);
   if (h.type == kFloat || h.type == kDouble) {
     throw_at_byte(path, 2,

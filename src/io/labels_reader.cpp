@@ -17,9 +17,10 @@ std::vector<std::string> read_labels_file(const std::string& path, std::size_t e
   return read_text_labels(path, expected, data_path);
 }
 
-std::vector<std::string> read_text_labels(const std::string& path, std::size_t expected,
+std::vector<std::string> read_text_labels(const std::string& file, std::size_t expected,
                                           const std::string& data_path) {
-  ByteSource src(path);
+  ByteSource src(file);
+  const std::string& path = src.path();
   LineReader lines(src);
   std::vector<std::string> labels;
   labels.reserve(expected);

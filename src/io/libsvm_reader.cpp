@@ -21,7 +21,7 @@ bool is_space(char c) {
   return c == ' ' || c == '\t';
 }
 
-// indices are int32, so 1-based indices go up to 2^31.
+// Columns are int32: 1-based indices go up to 2^31, 0-based ones to 2^31 - 1.
 constexpr std::uint64_t kMaxIndex = std::uint64_t{1} << 31;
 
 template <class V>
@@ -72,25 +72,54 @@ const char* skip_qid(const SvmLine& l, const char* p) {
   return q;
 }
 
-/// The feature index of "index:value" at p, 1-based, above prev and within limit; p moves to
-/// the value.
-std::uint64_t read_index(const SvmLine& l, const char*& p, std::uint64_t prev, std::uint64_t limit,
-                         std::uint64_t n_features) {
+/// What the index checks need across lines. Indices are stored as index - 1 whatever the
+/// numbering, so that an automatic file is read in one pass: once the whole file has shown
+/// whether an index 0 occurs, a 0-based file shifts every stored index up by one (an index 0
+/// is stored as -1 until then).
+struct IndexRules {
+  IndexBase base;       // as asked: automatic, zero or one
+  std::uint64_t limit;  // the largest index a 1-based file may use
+  std::uint64_t n_features;
+  bool saw_zero = false;
+  // The first index equal to `limit`: beyond the width if the file turns out 0-based.
+  std::size_t at_limit_line = 0;
+  std::size_t at_limit_col = 0;
+};
+
+/// The feature index of "index:value" at p as written, above prev (-1 before the first) and
+/// within the limits; p moves to the value.
+std::uint64_t read_index(const SvmLine& l, const char*& p, std::int64_t prev, IndexRules& r) {
   const char* const tok = p;
   std::uint64_t index = 0;
   const auto [ip, iec] = std::from_chars(p, l.end, index);
   if (iec == std::errc::invalid_argument || ip == l.end || *ip != ':') {
     l.fail(tok, "expected index:value, found " + quote_for_message(l.token(tok)));
   }
-  if (index == 0) l.fail(tok, "expected a feature index >= 1 (indices are 1-based), found 0");
-  if (iec == std::errc::result_out_of_range || index > limit) {
-    l.fail(tok, "feature index " + std::string(p, ip) + " exceeds " +
-                    (n_features != 0 ? "n_features = " + std::to_string(n_features)
-                                     : "the largest supported index " + std::to_string(kMaxIndex)));
+  if (index == 0) {
+    if (r.base == IndexBase::one) {
+      l.fail(tok, "expected a feature index >= 1 (indices are 1-based), found 0");
+    }
+    r.saw_zero = true;
   }
-  if (index <= prev) {
+  // A 0-based file's width ends one index earlier: limit - 1 is its largest index.
+  const std::uint64_t limit = r.base == IndexBase::zero ? r.limit - 1 : r.limit;
+  if (iec == std::errc::result_out_of_range || index > limit) {
+    const bool zero = r.base == IndexBase::zero;
+    l.fail(
+        tok,
+        "feature index " + std::string(p, ip) + " exceeds " +
+            (r.n_features != 0
+                 ? "n_features = " + std::to_string(r.n_features) +
+                       (zero ? " (indices are 0-based: at most " + std::to_string(limit) + ")" : "")
+                 : "the largest supported index " + std::to_string(limit)));
+  }
+  if (static_cast<std::int64_t>(index) <= prev) {
     l.fail(tok, "expected feature indices in strictly increasing order, found " +
                     std::to_string(index) + " after " + std::to_string(prev));
+  }
+  if (index == r.limit && r.base == IndexBase::automatic && r.at_limit_line == 0) {
+    r.at_limit_line = l.line_no;
+    r.at_limit_col = l.col(tok);
   }
   p = ip + 1;
   return index;
@@ -114,11 +143,10 @@ T read_value(const SvmLine& l, const char*& p, std::uint64_t index) {
 }
 
 /// The pairs of one line after its label into m (an optional qid first); returns the line's
-/// largest index (0 for none).
+/// largest index as written (-1 for none).
 template <class T>
-std::uint64_t read_pairs(const SvmLine& l, const char* p, std::uint64_t limit,
-                         std::uint64_t n_features, CsrMatrix<T>& m) {
-  std::uint64_t prev = 0;
+std::int64_t read_pairs(const SvmLine& l, const char* p, IndexRules& rules, CsrMatrix<T>& m) {
+  std::int64_t prev = -1;
   for (bool first = true;; first = false) {
     p = l.skip_spaces(p);
     if (p == l.end) break;
@@ -126,10 +154,10 @@ std::uint64_t read_pairs(const SvmLine& l, const char* p, std::uint64_t limit,
       p = skip_qid(l, p);
       continue;
     }
-    const std::uint64_t index = read_index(l, p, prev, limit, n_features);
+    const std::uint64_t index = read_index(l, p, prev, rules);
     m.values.push_back(read_value<T>(l, p, index));
-    m.indices.push_back(static_cast<std::int32_t>(index - 1));
-    prev = index;
+    m.indices.push_back(static_cast<std::int32_t>(static_cast<std::int64_t>(index) - 1));
+    prev = static_cast<std::int64_t>(index);
   }
   m.indptr.push_back(static_cast<std::int64_t>(m.values.size()));
   return prev;
@@ -138,13 +166,16 @@ std::uint64_t read_pairs(const SvmLine& l, const char* p, std::uint64_t limit,
 }  // namespace
 
 template <class T>
-void read_libsvm(const std::string& path, const ReadOptions& options, Dataset<T>& ds) {
-  ByteSource src(path);
+void read_libsvm(const std::string& file, const ReadOptions& options, Dataset<T>& ds) {
+  ByteSource src(file);
+  const std::string& path = src.path();
   LineReader lines(src);
   CsrMatrix<T> m;
   std::vector<std::string> labels;
-  const std::uint64_t limit = options.n_features != 0 ? options.n_features : kMaxIndex;
-  std::uint64_t max_index = 0;
+  IndexRules rules{options.index_base,
+                   options.n_features != 0 ? std::uint64_t{options.n_features} : kMaxIndex,
+                   std::uint64_t{options.n_features}};
+  std::int64_t max_index = -1;
   std::string_view line;
   while (lines.next(line)) {
     const auto* hash = static_cast<const char*>(std::memchr(line.data(), '#', line.size()));
@@ -153,7 +184,7 @@ void read_libsvm(const std::string& path, const ReadOptions& options, Dataset<T>
     const char* p = l.skip_spaces(l.begin);
     if (p == l.end) continue;  // empty or comment-only line
     labels.emplace_back(read_label(l, p));
-    max_index = std::max(max_index, read_pairs(l, p, limit, options.n_features, m));
+    max_index = std::max(max_index, read_pairs(l, p, rules, m));
   }
   if (src.offset() == 0) {
     throw_at_line(path, 1, 1, "file is empty; expected lines of \"label index:value ...\"");
@@ -162,12 +193,31 @@ void read_libsvm(const std::string& path, const ReadOptions& options, Dataset<T>
     throw_at_line(path, lines.line_number() + 1, 1,
                   "expected at least one data line, found only comments and empty lines");
   }
+  // scikit-learn's zero_based="auto": an index 0 anywhere makes the whole file 0-based.
+  const bool zero = options.index_base == IndexBase::zero ||
+                    (options.index_base == IndexBase::automatic && rules.saw_zero);
+  if (zero && rules.at_limit_line != 0) {
+    throw_at_line(path, rules.at_limit_line, rules.at_limit_col,
+                  "feature index " + std::to_string(rules.limit) + " exceeds " +
+                      (options.n_features != 0
+                           ? "n_features = " + std::to_string(options.n_features)
+                           : "the largest supported index " + std::to_string(rules.limit - 1)) +
+                      " (the file has an index 0, so its indices are 0-based: at most " +
+                      std::to_string(rules.limit - 1) + ")");
+  }
+  if (zero) {
+    for (std::int32_t& j : m.indices) ++j;
+  }
   shrink_if_slack(m.indptr);
   shrink_if_slack(m.indices);
   shrink_if_slack(m.values);
   m.rows = labels.size();
-  m.cols = static_cast<std::size_t>(options.n_features != 0 ? options.n_features : max_index);
+  // The width: the largest index + 1 for a 0-based file, the largest index for a 1-based one.
+  const std::size_t width =
+      max_index < 0 ? 0 : static_cast<std::size_t>(max_index) + (zero ? 1 : 0);
+  m.cols = options.n_features != 0 ? options.n_features : width;
   ds.features = std::move(m);
+  ds.index_base = zero ? IndexBase::zero : IndexBase::one;
   ds.labels = std::move(labels);
 }
 

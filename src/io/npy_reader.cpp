@@ -83,8 +83,9 @@ void stream_payload(ByteSource& src, const NpyHeader& h, Convert&& convert) {
 }  // namespace
 
 template <class T>
-void read_npy(const std::string& path, const ReadOptions& options, Dataset<T>& ds) {
-  ByteSource src(path);
+void read_npy(const std::string& file, const ReadOptions& options, Dataset<T>& ds) {
+  ByteSource src(file);
+  const std::string& path = src.path();
   const NpyHeader h = read_npy_header(src);
   if (h.shape.size() != 2) {
     throw_at_byte(path, h.shape_offset,
@@ -139,9 +140,10 @@ void read_npy(const std::string& path, const ReadOptions& options, Dataset<T>& d
   ds.features = std::move(m);
 }
 
-std::vector<std::string> read_npy_labels(const std::string& path, std::size_t expected,
+std::vector<std::string> read_npy_labels(const std::string& file, std::size_t expected,
                                          const std::string& data_path) {
-  ByteSource src(path);
+  ByteSource src(file);
+  const std::string& path = src.path();
   const NpyHeader h = read_npy_header(src);
   if (h.kind == 'f') {
     throw_at_byte(path, h.descr_offset,

@@ -10,8 +10,25 @@ namespace softreg {
 
 template <class T>
 Dataset<T> read_dataset(const std::string& path, const ReadOptions& options) {
+  const bool from_stdin = path == "-";
+  const std::string name = source_name(path);  // for messages
+  if (from_stdin && options.format == DataFormat::automatic) {
+    throw InvalidArgument(name +
+                          " (-): there is no file name to infer the data format from; expected "
+                          "an explicit format (--format csv, libsvm, npy or idx)");
+  }
+  if (from_stdin && options.labels_path == "-") {
+    throw InvalidArgument(name + " (-): the data and the labels cannot both come from it");
+  }
   const DataFormat format =
       options.format == DataFormat::automatic ? infer_format(path) : options.format;
+  if (format != DataFormat::csv && (!options.id_column.empty() || !options.weight_column.empty())) {
+    throw InvalidArgument(name + ": " +
+                          (options.id_column.empty() ? "a weight column" : "an id column") +
+                          " is given, but id and weight columns apply to CSV files only, and "
+                          "this is " +
+                          format_name(format) + " data");
+  }
   const bool separate_labels = !options.labels_path.empty();
   Dataset<T> ds;
   ds.source = path;
@@ -19,7 +36,7 @@ Dataset<T> read_dataset(const std::string& path, const ReadOptions& options) {
   switch (format) {
     case DataFormat::csv:
       if (separate_labels && !options.label_column.empty()) {
-        throw InvalidArgument(path +
+        throw InvalidArgument(name +
                               ": both a label column and a labels file are given; expected "
                               "one source of labels");
       }
@@ -27,7 +44,7 @@ Dataset<T> read_dataset(const std::string& path, const ReadOptions& options) {
       break;
     case DataFormat::libsvm:
       if (separate_labels) {
-        throw InvalidArgument(path +
+        throw InvalidArgument(name +
                               ": LibSVM files carry their labels inline; expected no "
                               "separate labels file");
       }
@@ -43,18 +60,21 @@ Dataset<T> read_dataset(const std::string& path, const ReadOptions& options) {
       break;
   }
   std::string labels_path = options.labels_path;
-  if (labels_path.empty() && format == DataFormat::idx) {
+  // Standard input has no directory to find a sibling in.
+  if (labels_path.empty() && format == DataFormat::idx && !from_stdin) {
     labels_path = detail::sibling_idx_labels(path);
   }
-  if (!labels_path.empty()) ds.labels = detail::read_labels_file(labels_path, ds.rows(), path);
+  if (!labels_path.empty()) ds.labels = detail::read_labels_file(labels_path, ds.rows(), name);
   if (options.require_labels && ds.labels.empty()) {
     // CSV reports a missing label column itself, with its line; LibSVM always has labels.
-    detail::throw_at_byte(path, 0,
-                          format == DataFormat::idx
-                              ? "no labels file; expected a sibling named like "
-                                "train-labels-idx1-ubyte[.gz] or a labels file (--labels)"
-                              : "no labels; a .npy file holds features only, expected "
-                                "a labels file (--labels)");
+    detail::throw_at_byte(
+        name, 0,
+        format != DataFormat::idx ? "no labels; a .npy file holds features only, expected "
+                                    "a labels file (--labels)"
+        : from_stdin              ? "no labels file; IDX images from standard input have no "
+                                    "sibling labels file to find, expected a labels file (--labels)"
+                                  : "no labels file; expected a sibling named like "
+                                    "train-labels-idx1-ubyte[.gz] or a labels file (--labels)");
   }
   return ds;
 }

@@ -121,10 +121,14 @@ std::vector<std::string> align_features(Dataset<T>& data, const SoftmaxRegressio
             "columns are taken by position"};
   }
   if (have.empty()) {
-    return {data.source + " names no columns; they are taken by position as the model's " +
+    return {source_name(data.source) +
+            " names no columns; they are taken by position as the model's " +
             std::to_string(want.size()) + " features " + name_list(want)};
   }
   if (have == want) return {};
+  // Names from a CSV come from its header, line 1.
+  const std::string where =
+      source_name(data.source) + (data.format == DataFormat::csv ? ":1" : std::string());
   std::unordered_map<std::string_view, std::size_t> index;
   for (std::size_t j = 0; j < want.size(); ++j) index.emplace(want[j], j);
   std::vector<std::size_t> model_col(have.size());
@@ -140,7 +144,7 @@ std::vector<std::string> align_features(Dataset<T>& data, const SoftmaxRegressio
     present[it->second] = true;
   }
   if (!unknown.empty()) {
-    throw InvalidArgument(data.source + ": column" + (unknown.size() > 1 ? "s " : " ") +
+    throw InvalidArgument(where + ": column" + (unknown.size() > 1 ? "s " : " ") +
                           name_list(unknown) + (unknown.size() > 1 ? " are" : " is") +
                           " not among the model's features (" + name_list(want) + ")");
   }
@@ -149,9 +153,9 @@ std::vector<std::string> align_features(Dataset<T>& data, const SoftmaxRegressio
     if (!present[j]) missing.push_back(want[j]);
   }
   if (!missing.empty()) {
-    throw InvalidArgument(data.source + ": the model's feature" +
-                          (missing.size() > 1 ? "s " : " ") + name_list(missing) +
-                          (missing.size() > 1 ? " are" : " is") + " missing from the columns");
+    throw InvalidArgument(where + ": the model's feature" + (missing.size() > 1 ? "s " : " ") +
+                          name_list(missing) + (missing.size() > 1 ? " are" : " is") +
+                          " missing from the columns");
   }
   permute_columns(data.features, model_col);
   data.feature_names = want;

@@ -525,8 +525,9 @@ def bad_cases():
             ["train", "--data", "x5.npy", "--labels", "y4.npy"], "y4.npy", byte_pos("y4.npy"),
             {"x5.npy": x5, "y4.npy": y4}, "--model",
         ),
+        # The model knows its features by name: the header line is at fault.
         "csv_wrong_feature_count_at_predict": predict_bad(
-            "wide.csv", csv_lines("1,2,3,4,cat", header="a,b,c,d,label"), text_pos("wide.csv", 1)
+            "wide.csv", csv_lines("1,2,3,4,cat", header="a,b,c,d,label"), r"wide\.csv:1: "
         ),
         "npy_wrong_feature_count_at_predict": predict_bad("wide.npy", x5, byte_pos("wide.npy")),
         "libsvm_index_beyond_model_at_predict": predict_bad(
@@ -550,7 +551,10 @@ def bad_cases():
             "w", images, labels[:2] + b"\x0d" + labels[3:], "w-labels-idx1-ubyte",
             byte_pos("w-labels-idx1-ubyte"),
         ),
-        "libsvm_index_zero": train_bad("zero.svm", "1 1:1 2:2\n2 0:1 3:2\n", text_pos("zero.svm", 2)),
+        # An index 0 makes a file 0-based unless it is read as 1-based.
+        "libsvm_index_zero": train_bad(
+            "zero.svm", "1 1:1 2:2\n2 0:1 3:2\n", text_pos("zero.svm", 2), "--one-based"
+        ),
         "libsvm_decreasing_indices": train_bad("dec.svm", "1 1:1 2:2\n2 3:1 2:2\n", text_pos("dec.svm", 2)),
         "libsvm_repeated_index": train_bad("rep.svm", "1 1:1 2:2\n2 2:1 2:2\n", text_pos("rep.svm", 2)),
         "model_flipped_first_byte": model_bad(flip_byte("first")),

@@ -1,6 +1,7 @@
 // Shared CLI pieces: data options, loading with the model's width, label lookup, formatting.
 #include "common.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -97,6 +98,34 @@ void print_notices(const char* command, const Dataset<T>& data) {
 template void print_notices<float>(const char*, const Dataset<float>&);
 template void print_notices<double>(const char*, const Dataset<double>&);
 
+namespace {
+
+/// Removes data's column `name` (dense data with names) unless the model has a feature so named.
+template <class T>
+void drop_named_column(Dataset<T>& data, const std::string& name, const SoftmaxRegression& model) {
+  const auto& names = data.feature_names;
+  const auto it = std::find(names.begin(), names.end(), name);
+  auto* x = std::get_if<DenseMatrix<T>>(&data.features);
+  const auto& known = model.feature_names();
+  if (it == names.end() || x == nullptr ||
+      std::find(known.begin(), known.end(), name) != known.end()) {
+    return;
+  }
+  const auto drop = static_cast<std::size_t>(it - names.begin());
+  DenseMatrix<T> out(x->rows, x->cols - 1);
+  for (std::size_t i = 0; i < x->rows; ++i) {
+    const auto src = x->row(i);
+    auto dst = out.row(i);
+    std::copy(src.begin(), src.begin() + std::ptrdiff_t(drop), dst.begin());
+    std::copy(src.begin() + std::ptrdiff_t(drop) + 1, src.end(),
+              dst.begin() + std::ptrdiff_t(drop));
+  }
+  *x = std::move(out);
+  data.feature_names.erase(it);
+}
+
+}  // namespace
+
 template <class T>
 Dataset<T> load_data_for(const DataArgs& args, const SoftmaxRegression& model, bool require_labels,
                          const char* command) {
@@ -112,6 +141,9 @@ Dataset<T> load_data_for(const DataArgs& args, const SoftmaxRegression& model, b
   Dataset<T> data =
       load_data<T>(args, by_name ? 0 : model.n_features(), require_labels, model_base);
   print_notices(command, data);
+  // The training file's weight column is no feature: a file that still has it predicts.
+  const auto weights = params.find("cli.weight_column");
+  if (by_name && weights != params.end()) drop_named_column(data, weights->second, model);
   for (const std::string& warning : align_features(data, model)) {
     std::fprintf(stderr, "softreg %s: warning: %s\n", command, warning.c_str());
   }

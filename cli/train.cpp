@@ -188,8 +188,15 @@ void run_train(const TrainArgs& a) {
   const bool by_iteration = solver == Solver::lbfgs || solver == Solver::newton_cg;
   ProgressReporter reporter(by_iteration ? "iter" : "epoch", a.quiet);
   options.progress = [&](const Progress& p) { return reporter(p); };
-  const SoftmaxRegression model = SoftmaxRegression::fit(data, options, warm.get());
+  SoftmaxRegression model = SoftmaxRegression::fit(data, options, warm.get());
   reporter.finish();
+  if (!a.sample_weight.empty() && !weights_file) {
+    // predict and eval then know the weight column for what it is, not an unknown feature.
+    TrainingInfo info = model.info();
+    info.parameters["cli.weight_column"] = a.sample_weight;
+    model = SoftmaxRegression(model.classes(), model.n_features(), model.weights(), model.bias(),
+                              model.preprocessing(), std::move(info), model.feature_names());
+  }
   save_model(model, a.model);
   if (!a.quiet) {
     const TrainingInfo& info = model.info();

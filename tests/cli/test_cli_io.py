@@ -412,3 +412,19 @@ def test_columns_are_matched_to_the_model_by_name(softreg, workdir):
                    "species", "--proba")
     assert proc.stdout == same
     assert b"pandas index" in proc.stderr
+
+
+def test_the_training_weight_column_is_not_a_feature_at_predict(softreg, workdir):
+    x, y = blobs(30, 3, 3, 1.0, 72)
+    frame = pd.DataFrame(x, columns=["a", "b", "c"])
+    frame["w"] = np.linspace(0.5, 2.0, len(y))
+    frame["label"] = ANIMALS[y]
+    frame.to_csv(workdir / "t.csv", index=False)
+    softreg("train", "--data", "t.csv", "--sample-weight", "w", "--model", "m.srm", "--quiet")
+    with_w = softreg("predict", "--model", "m.srm", "--data", "t.csv", "--proba").stdout
+    frame.drop(columns=["w"]).to_csv(workdir / "no_w.csv", index=False)
+    without = softreg("predict", "--model", "m.srm", "--data", "no_w.csv", "--proba").stdout
+    assert with_w == without
+    # The weights shaped the fit: unweighted training gives other probabilities.
+    softreg("train", "--data", "no_w.csv", "--model", "u.srm", "--quiet")
+    assert softreg("predict", "--model", "u.srm", "--data", "no_w.csv", "--proba").stdout != without

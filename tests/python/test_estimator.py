@@ -626,3 +626,28 @@ def test_penalty_choices_and_their_errors():
     est = SoftmaxRegression(alpha=0.02, l1_ratio=0.25).fit(X, y)
     assert est.training_info_["parameters"]["l1"] == repr(0.005)
     assert float(est.training_info_["parameters"]["l2"]) == pytest.approx(0.015, rel=1e-15)
+
+
+def test_read_dataset_numbering_names_and_notices(tmp_path):
+    from sklearn.datasets import dump_svmlight_file
+
+    pd = pytest.importorskip("pandas")
+    X, y = load_iris(return_X_y=True)
+    X = X.copy()
+    X[:, 0] = 0.0  # no index 0 in the 0-based file: "auto" cannot tell, the model must
+    dump_svmlight_file(X, y, str(tmp_path / "z.svm"), zero_based=True)
+    auto, _ = softreg.read_dataset(tmp_path / "z.svm", dtype=np.float64)
+    forced, _ = softreg.read_dataset(tmp_path / "z.svm", dtype=np.float64, zero_based=True)
+    np.testing.assert_array_equal(forced.toarray(), X)
+    np.testing.assert_array_equal(auto.toarray(), X[:, 1:])  # 1-based: one column less
+    with pytest.raises(ValueError, match="zero_based must be"):
+        softreg.read_dataset(tmp_path / "z.svm", zero_based="yes")
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    frame["label"] = y
+    frame.to_csv(tmp_path / "p.csv")  # with pandas' index column
+    with pytest.warns(UserWarning, match="pandas index"):
+        got, labels = softreg.read_dataset(tmp_path / "p.csv", dtype=np.float64, as_frame=True)
+    assert list(got.columns) == ["a", "b", "c", "d"]
+    np.testing.assert_array_equal(got.to_numpy(), X)
+    est = SoftmaxRegression().fit(got, labels)
+    assert list(est.feature_names_in_) == ["a", "b", "c", "d"]

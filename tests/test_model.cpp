@@ -550,3 +550,37 @@ TEST(Model, WithoutAnInterceptTheBiasStaysZeroAndWIsStationary) {
     EXPECT_GT(b_max, 1e-3) << softreg::solver_name(solver);
   }
 }
+
+TEST(Model, TrainingMemoryFollowsTheDocumentedFormulas) {
+  using softreg::Solver;
+  using softreg::training_memory;
+  // P = (d + 1) K = 4040 for d = 100, K = 40; n K = 40000.
+  EXPECT_EQ(training_memory(1000, 100, 40, Solver::lbfgs, 7), std::size_t(8 * 4040 * (14 + 8)));
+  EXPECT_EQ(training_memory(1000, 100, 40, Solver::lbfgs), std::size_t(8 * 4040 * (200 + 8)));
+  EXPECT_EQ(training_memory(1000, 100, 40, Solver::newton_cg), std::size_t(8 * (8 * 4040 + 40000)));
+  EXPECT_EQ(training_memory(1000, 100, 40, Solver::saga),
+            std::size_t(8 * (40000 + 2 * 4000 + 3 * 4040)));
+  EXPECT_EQ(training_memory(1000, 100, 40, Solver::adam), std::size_t(48 * 4040));
+}
+
+TEST(Model, AProblemLargerThanTheMachineIsRefusedBeforeAllocating) {
+  // 50 rows, one entry each, but the largest index makes 2^31 - 1 features: about 2.6 TiB of
+  // solver state for 50 classes, on any machine.
+  softreg::Dataset<float> data;
+  softreg::CsrMatrix<float> x;
+  x.rows = 50;
+  x.cols = std::size_t{INT32_MAX};
+  for (int i = 0; i < 50; ++i) {
+    x.indices.push_back(i == 0 ? INT32_MAX - 1 : i);
+    x.values.push_back(1.0f);
+    x.indptr.push_back(i + 1);
+    data.labels.push_back(std::to_string(i));
+  }
+  data.features = std::move(x);
+  data.source = "wide.svm";
+  const std::string msg = thrown([&] { SoftmaxRegression::fit(data, softreg::TrainOptions{}); });
+  EXPECT_NE(msg.find("wide.svm: training needs about "), std::string::npos) << msg;
+  EXPECT_NE(msg.find("GiB for 2147483647 features x 50 classes (solver saga)"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("is a feature index far larger than the others?"), std::string::npos) << msg;
+}

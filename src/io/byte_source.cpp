@@ -144,6 +144,32 @@ std::uint64_t ByteSource::max_data_size() const {
   return file_size_ > UINT64_MAX / kMaxDeflateRatio ? UINT64_MAX : file_size_ * kMaxDeflateRatio;
 }
 
+bool ByteSource::holds(std::uint64_t bytes) const {
+  if (!regular_) return false;
+  if (!compressed_) return bytes <= file_size_;
+  constexpr std::uint64_t kTrustedRatio = 16;
+  return file_size_ <= UINT64_MAX / kTrustedRatio && bytes <= file_size_ * kTrustedRatio;
+}
+
+std::vector<unsigned char> ByteSource::read_growing(std::uint64_t n, std::uint64_t at,
+                                                    const std::string& what) {
+  constexpr std::size_t kStep = std::size_t{1} << 24;
+  std::vector<unsigned char> out;
+  while (out.size() < n) {
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(kStep, n - out.size()));
+    const std::size_t had = out.size();
+    out.resize(had + want);  // geometric growth: amortized, at most twice the bytes seen
+    const std::size_t got = read(out.data() + had, want);
+    if (got < want) {
+      throw_at_byte(path_, at,
+                    "file ends after " + std::to_string(had + got) + " of " + std::to_string(n) +
+                        " " + what + (truncated_ ? " (the gzip stream is truncated)" : ""));
+    }
+  }
+  return out;
+}
+
 void throw_at_byte(const std::string& path, std::uint64_t offset, const std::string& what) {
   throw ParseError(path + ": byte " + std::to_string(offset) + ": " + what);
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace softreg::detail {
 
@@ -45,6 +46,17 @@ class ByteSource {
   /// for gzip, deflate's maximum compression ratio. Unbounded (UINT64_MAX) for a source that is
   /// not a regular file: a pipe has no size to check against.
   std::uint64_t max_data_size() const;
+  /// Whether `bytes` of data may be believed before they are read, so that a reader can
+  /// allocate their decoded form at once: a plain regular file that is large enough (its size
+  /// is exact), or a gzip file that would inflate at most 16 times (real data does; deflate's
+  /// limit, 1032, is reached only by runs of one byte). A header claiming more, or any size
+  /// from a pipe, is believed only as its bytes arrive (read_growing).
+  bool holds(std::uint64_t bytes) const;
+  /// Reads exactly n bytes into a buffer that grows as they arrive, so memory follows what
+  /// the data really holds rather than what a header claims; a short source throws ParseError
+  /// "<file>: byte <at>: file ends after k of n <what>" (with the gzip truncation note).
+  std::vector<unsigned char> read_growing(std::uint64_t n, std::uint64_t at,
+                                          const std::string& what);
 
  private:
   std::string path_;

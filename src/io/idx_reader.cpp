@@ -157,18 +157,33 @@ std::string dims_text(const std::vector<std::uint64_t>& dims, std::size_t from) 
   return s;
 }
 
+// The payload read before anything is allocated for it when the header's size is not to be
+// believed yet (ByteSource::holds): memory then follows the bytes that really arrive.
+std::vector<unsigned char> read_unbelieved(ByteSource& src, const IdxHeader& h, bool labels) {
+  const std::uint64_t bytes = h.count * h.item;
+  if (src.holds(bytes)) return {};
+  return src.read_growing(bytes, h.data_offset, payload_noun(h.type, labels));
+}
+
 // Calls convert(bytes, first_item, n_items) for consecutive runs of the payload; a short file
 // names the whole payload in its message, not the chunk. With `whole` (h.count * h.item bytes)
-// the payload is read into it rather than through a chunk buffer.
+// the payload is read into it rather than through a chunk buffer; with a non-empty `preread`
+// (read_unbelieved) it comes from there.
 template <class Convert>
 void stream_payload(ByteSource& src, const IdxHeader& h, bool labels, Convert&& convert,
-                    unsigned char* whole = nullptr) {
+                    unsigned char* whole = nullptr,
+                    const std::vector<unsigned char>& preread = {}) {
   const char* what = payload_noun(h.type, labels);
   const std::size_t item = h.item;
   const std::size_t total = static_cast<std::size_t>(h.count);
-  std::vector<unsigned char> chunk(whole == nullptr ? kChunkBytes : 0);
+  std::vector<unsigned char> chunk(whole == nullptr && preread.empty() ? kChunkBytes : 0);
   for (std::size_t done = 0; done < total;) {
     const std::size_t n = std::min(kChunkBytes / item, total - done);
+    if (!preread.empty()) {
+      convert(preread.data() + done * item, done, n);
+      done += n;
+      continue;
+    }
     unsigned char* buf = whole == nullptr ? chunk.data() : whole + done * item;
     const std::size_t got = src.read(buf, n * item);
     if (got != n * item) {
@@ -229,7 +244,8 @@ void read_idx(const std::string& file, const ReadOptions& options, Dataset<T>& d
   std::array<T, 256> scale{};
   for (std::size_t i = 0; i < scale.size(); ++i) scale[i] = static_cast<T>(i) / T(255);
   const int threads = get_num_threads();
-  if (h.type == kUbyte && threads >= 2) {
+  const std::vector<unsigned char> preread = read_unbelieved(src, h, false);
+  if (h.type == kUbyte && threads >= 2 && preread.empty()) {
     // Two things take the time here: inflating the file and the first touch of every page of
     // the matrix (4 bytes per pixel). They overlap: the pixels are read whole into a byte buffer
     // (a quarter of the matrix, freed on return) while another thread allocates the matrix,
@@ -256,28 +272,34 @@ void read_idx(const std::string& file, const ReadOptions& options, Dataset<T>& d
   DenseMatrix<T> m(rows, cols);
   T* out = m.data.data();
   if (h.type == kUbyte) {
-    stream_payload(src, h, false, [&](const unsigned char* p, std::size_t k, std::size_t n) {
-      for (std::size_t i = 0; i < n; ++i) out[k + i] = scale[p[i]];
-    });
+    stream_payload(
+        src, h, false,
+        [&](const unsigned char* p, std::size_t k, std::size_t n) {
+          for (std::size_t i = 0; i < n; ++i) out[k + i] = scale[p[i]];
+        },
+        nullptr, preread);
   } else {
     const std::size_t item = h.item;
     const bool check = h.type == kFloat || h.type == kDouble;
-    stream_payload(src, h, false, [&](const unsigned char* p, std::size_t k, std::size_t n) {
-      for (std::size_t i = 0; i < n; ++i) {
-        const T v = decode<T>(h.type, p + i * item);
-        if (check && !std::isfinite(v)) {
-          const std::size_t at = k + i;
-          throw_at_byte(
-              path, h.data_offset + at * item,
-              "expected finite values, found " +
-                  number_for_message(decode<double>(h.type, p + i * item)) + " at item " +
-                  std::to_string(at / cols) + ", value " + std::to_string(at % cols) +
-                  (std::isfinite(decode<double>(h.type, p + i * item)) ? " (it overflows float)"
-                                                                       : ""));
-        }
-        out[k + i] = v;
-      }
-    });
+    stream_payload(
+        src, h, false,
+        [&](const unsigned char* p, std::size_t k, std::size_t n) {
+          for (std::size_t i = 0; i < n; ++i) {
+            const T v = decode<T>(h.type, p + i * item);
+            if (check && !std::isfinite(v)) {
+              const std::size_t at = k + i;
+              throw_at_byte(
+                  path, h.data_offset + at * item,
+                  "expected finite values, found " +
+                      number_for_message(decode<double>(h.type, p + i * item)) + " at item " +
+                      std::to_string(at / cols) + ", value " + std::to_string(at % cols) +
+                      (std::isfinite(decode<double>(h.type, p + i * item)) ? " (it overflows float)"
+                                                                           : ""));
+            }
+            out[k + i] = v;
+          }
+        },
+        nullptr, preread);
   }
   ds.features = std::move(m);
 }

@@ -1,6 +1,7 @@
 // LineReader: memchr over a large buffer, growing it only for lines longer than the buffer.
 #include "io/line_reader.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -54,7 +55,17 @@ void LineReader::fill() {
     begin_ = 0;
     end_ = pending;
   }
-  if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);
+  if (end_ == buf_.size()) {
+    // The whole buffer is one unfinished line: grow it, up to the cap (a gzip of zeros or a
+    // binary file must not take the memory of its inflated size).
+    if (buf_.size() >= kMaxLineBytes) {
+      throw_at_line(src_.path(), line_ + 1, 1,
+                    "line is longer than " + std::to_string(kMaxLineBytes >> 20) +
+                        " MiB without a line break; expected a text file of lines (is it a "
+                        "binary file?)");
+    }
+    buf_.resize(std::min(buf_.size() * 2, kMaxLineBytes));
+  }
   const std::size_t want = buf_.size() - end_;
   const std::size_t got = src_.read(buf_.data() + end_, want);
   end_ += got;

@@ -14,6 +14,9 @@ namespace softreg::detail {
 /// speed while holding only the buffer, never the whole file.
 class LineReader {
  public:
+  /// The longest line accepted: a longer one is a ParseError at its line, so a binary file or
+  /// a gzip of zeros read as text costs this much memory at most, not its inflated size.
+  static constexpr std::size_t kMaxLineBytes = std::size_t{64} << 20;
   explicit LineReader(ByteSource& src);
 
   /// The next line without its "\n" or "\r\n"; false at the end of the file. A last line

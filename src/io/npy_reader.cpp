@@ -59,14 +59,29 @@ Src load(const unsigned char* p, bool swap) {
   return v;
 }
 
-// Calls convert(bytes, first_item, n_items) over the payload, then checks that the file ends.
+// The payload read before anything is allocated for it when the header's size is not to be
+// believed yet (ByteSource::holds): memory then follows the bytes that really arrive.
+std::vector<unsigned char> read_unbelieved(ByteSource& src, const NpyHeader& h) {
+  const std::uint64_t bytes = h.count * h.item_size;
+  if (src.holds(bytes)) return {};
+  return src.read_growing(bytes, h.data_offset, "data bytes for shape " + h.shape_text());
+}
+
+// Calls convert(bytes, first_item, n_items) over the payload (from `preread` when it is not
+// empty), then checks that the file ends.
 template <class Convert>
-void stream_payload(ByteSource& src, const NpyHeader& h, Convert&& convert) {
+void stream_payload(ByteSource& src, const NpyHeader& h, Convert&& convert,
+                    const std::vector<unsigned char>& preread = {}) {
   const std::size_t item = h.item_size;
   const auto total = static_cast<std::size_t>(h.count);
-  std::vector<unsigned char> chunk(kChunkBytes);
+  std::vector<unsigned char> chunk(preread.empty() ? kChunkBytes : 0);
   for (std::size_t done = 0; done < total;) {
     const std::size_t n = std::min(kChunkBytes / item, total - done);
+    if (!preread.empty()) {
+      convert(preread.data() + done * item, done, n);
+      done += n;
+      continue;
+    }
     const std::size_t got = src.read(chunk.data(), n * item);
     if (got != n * item) {
       throw_at_byte(src.path(), h.data_offset,
@@ -102,6 +117,7 @@ void read_npy(const std::string& file, const ReadOptions& options, Dataset<T>& d
                   "expected " + std::to_string(options.n_features) +
                       " features per row (n_features), found shape " + h.shape_text());
   }
+  const std::vector<unsigned char> preread = read_unbelieved(src, h);
   DenseMatrix<T> m(rows, cols);
   T* out = m.data.data();
   with_dtype(h, [&](auto tag) {
@@ -109,33 +125,36 @@ void read_npy(const std::string& file, const ReadOptions& options, Dataset<T>& d
     const std::size_t item = sizeof(Src);
     // Fortran order walks the matrix column by column; (r, c) follow the file's item order.
     std::size_t r = 0, c = 0;
-    stream_payload(src, h, [&](const unsigned char* p, std::size_t k, std::size_t n) {
-      for (std::size_t i = 0; i < n; ++i) {
-        const Src s = load<Src>(p + i * item, h.swap_bytes);
-        const T v = static_cast<T>(s);
-        if constexpr (std::is_floating_point_v<Src>) {
-          if (!std::isfinite(v)) {
-            const std::size_t at = k + i;
-            const std::size_t row = h.fortran_order ? at % rows : at / cols;
-            const std::size_t col = h.fortran_order ? at / rows : at % cols;
-            throw_at_byte(path, h.data_offset + at * item,
-                          "expected finite values, found " +
-                              number_for_message(static_cast<double>(s)) + " at row " +
-                              std::to_string(row) + ", column " + std::to_string(col) +
-                              (std::isfinite(s) ? " (it overflows float)" : ""));
+    stream_payload(
+        src, h,
+        [&](const unsigned char* p, std::size_t k, std::size_t n) {
+          for (std::size_t i = 0; i < n; ++i) {
+            const Src s = load<Src>(p + i * item, h.swap_bytes);
+            const T v = static_cast<T>(s);
+            if constexpr (std::is_floating_point_v<Src>) {
+              if (!std::isfinite(v)) {
+                const std::size_t at = k + i;
+                const std::size_t row = h.fortran_order ? at % rows : at / cols;
+                const std::size_t col = h.fortran_order ? at / rows : at % cols;
+                throw_at_byte(path, h.data_offset + at * item,
+                              "expected finite values, found " +
+                                  number_for_message(static_cast<double>(s)) + " at row " +
+                                  std::to_string(row) + ", column " + std::to_string(col) +
+                                  (std::isfinite(s) ? " (it overflows float)" : ""));
+              }
+            }
+            if (h.fortran_order) {
+              out[r * cols + c] = v;
+              if (++r == rows) {
+                r = 0;
+                ++c;
+              }
+            } else {
+              out[k + i] = v;
+            }
           }
-        }
-        if (h.fortran_order) {
-          out[r * cols + c] = v;
-          if (++r == rows) {
-            r = 0;
-            ++c;
-          }
-        } else {
-          out[k + i] = v;
-        }
-      }
-    });
+        },
+        preread);
   });
   ds.features = std::move(m);
 }

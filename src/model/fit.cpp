@@ -1,10 +1,13 @@
 // SoftmaxRegression::fit in named steps: options, labels to class indices, the validation split,
 // class weights, the penalized problem, then L-BFGS (after its Adam warm-up) or SGD / Adam, and
 // the training record.
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <memory>
@@ -631,6 +634,34 @@ std::string exact_text(double v) {
 
 }  // namespace
 
+std::size_t training_memory(std::size_t n, std::size_t d, std::size_t k, Solver solver,
+                            int lbfgs_memory) {
+  // In double to stay clear of overflow for absurd sizes; saturates at SIZE_MAX.
+  const double p = (double(d) + 1.0) * double(k), nk = double(n) * double(k), dk = double(d) * k;
+  double bytes = 0.0;
+  switch (solver) {
+    case Solver::lbfgs:
+    case Solver::automatic: {
+      const double m = lbfgs_memory > 0
+                           ? double(lbfgs_memory)
+                           : std::min(100.0, std::max(10.0, double(64 << 20) / (16.0 * p)));
+      bytes = 8.0 * p * (2.0 * m + 8.0);
+      break;
+    }
+    case Solver::newton_cg:
+      bytes = 8.0 * (8.0 * p + nk);
+      break;
+    case Solver::saga:
+      bytes = 8.0 * (nk + 2.0 * dk + 3.0 * p);
+      break;
+    case Solver::sgd:
+    case Solver::adam:
+      bytes = 48.0 * p;
+      break;
+  }
+  return bytes >= double(SIZE_MAX) ? SIZE_MAX : static_cast<std::size_t>(bytes);
+}
+
 std::map<std::string, std::string> option_record(const TrainOptions& o) {
   std::map<std::string, std::string> out;
   out["solver"] = solver_name(o.solver);
@@ -662,6 +693,35 @@ std::map<std::string, std::string> option_record(const TrainOptions& o) {
 }
 
 namespace {
+
+/// Throws before a fit that could not fit in the machine's memory allocates anything: on
+/// sparse data a single stray feature index (a typo of 50000000) makes every index up to it a
+/// feature.
+template <class T>
+void check_memory(const Dataset<T>& data, const TrainOptions& options) {
+  const std::size_t k =
+      std::unordered_set<std::string>(data.labels.begin(), data.labels.end()).size();
+  const std::size_t need =
+      training_memory(data.rows(), data.cols(), k, options.solver, options.lbfgs_memory);
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return;
+  const auto have = static_cast<std::size_t>(pages) * static_cast<std::size_t>(page);
+  if (need <= have) return;
+  auto gib = [](std::size_t b) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f", double(b) / double(1 << 30));
+    return std::string(text);
+  };
+  std::string what = data.source + ": training needs about " + gib(need) + " GiB for " +
+                     std::to_string(data.cols()) + " features x " + std::to_string(k) +
+                     " classes (solver " + solver_name(options.solver) + "), more than the " +
+                     gib(have) + " GiB of memory this machine has";
+  if (const auto* csr = std::get_if<CsrMatrix<T>>(&data.features)) {
+    what += "; the data holds " + std::to_string(csr->nnz()) +
+            " non-zeros: is a feature index far larger than the others?";
+  }
+  fail(what);
+}
 
 /// The model's feature names: the data's, or the warm start's when the data names none; a
 /// warm start that names them otherwise is an error.
@@ -724,6 +784,7 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   std::vector<std::string> names = fitted_feature_names(data, warm);
   TrainOptions options = given;
   options.solver = choose_solver(data, given, warm);
+  check_memory(data, options);
   if (options.l1 > 0.0 && options.solver != Solver::lbfgs) {
     fail(std::string("l1 > 0 needs solver lbfgs (OWL-QN) or auto; got ") +
          solver_name(options.solver));

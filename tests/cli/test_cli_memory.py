@@ -1,0 +1,77 @@
+"""Memory bounds of the readers: a header's size is believed only as far as the file can hold
+it, and a line is at most 64 MiB, so small hostile files fail with their real error inside a
+small address space (1 GiB here) instead of allocating what they claim."""
+import gzip
+import os
+import resource
+import struct
+import subprocess
+
+import pytest
+
+LIMIT = 1 << 30
+
+
+def limited(softreg_bin, workdir, *args):
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
+
+    return subprocess.run([softreg_bin, *map(str, args)], cwd=workdir, capture_output=True,
+                          preexec_fn=cap, timeout=120)
+
+
+def one_error(proc, text):
+    err = proc.stderr.decode(errors="replace").strip()
+    assert proc.returncode == 1, err
+    assert len(err.splitlines()) == 1 and text in err, err
+
+
+def random_bytes(n, seed):
+    import numpy as np
+
+    return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
+
+
+def test_idx_header_claiming_a_billion_pixels(softreg_bin, workdir):
+    header = struct.pack(">IIII", 0x00000803, 1_000_000, 1000, 1)
+    with gzip.open(workdir / "claim-images-idx3-ubyte.gz", "wb") as f:
+        f.write(header + random_bytes(1 << 20, 1))
+    (workdir / "labels.txt").write_text("0\n")
+    proc = limited(softreg_bin, workdir, "train", "--data", "claim-images-idx3-ubyte.gz",
+                   "--labels", "labels.txt", "--model", "m.srm")
+    one_error(proc, "claim-images-idx3-ubyte.gz: byte 16: file ends after 1048576 of "
+                    "1000000000 pixel bytes")
+    assert not (workdir / "m.srm").exists()
+    # From a pipe, where no file size bounds the header, the same.
+    with open(workdir / "claim-images-idx3-ubyte.gz", "rb") as f:
+        proc = subprocess.run([softreg_bin, "train", "--data", "-", "--format", "idx",
+                               "--labels", "labels.txt", "--model", "m.srm"], cwd=workdir,
+                              stdin=f, capture_output=True,
+                              preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS,
+                                                                    (LIMIT, LIMIT)))
+    one_error(proc, "standard input: byte 16: file ends after 1048576 of 1000000000 pixel bytes")
+
+
+def test_npy_from_a_pipe_claiming_four_gigabytes(softreg_bin, workdir, tmp_path):
+    head = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000), }"
+    head += " " * (64 - (10 + len(head) + 1) % 64) + "\n"
+    data = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode()
+    (workdir / "y.txt").write_text("0\n")
+    src = workdir / "claim.npy"
+    src.write_bytes(data + random_bytes(1 << 20, 2))
+    with open(src, "rb") as f:
+        proc = subprocess.run([softreg_bin, "train", "--data", "-", "--format", "npy", "--labels",
+                               "y.txt", "--model", "m.srm"], cwd=workdir, stdin=f,
+                              capture_output=True,
+                              preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS,
+                                                                    (LIMIT, LIMIT)))
+    one_error(proc, "standard input: byte 128: file ends after 1048576 of 4000000000 data bytes")
+
+
+def test_a_gzip_of_zeros_read_as_csv(softreg_bin, workdir):
+    with gzip.open(workdir / "zeros.csv.gz", "wb", compresslevel=9) as f:
+        chunk = b"\0" * (1 << 20)
+        for _ in range(512):
+            f.write(chunk)
+    proc = limited(softreg_bin, workdir, "train", "--data", "zeros.csv.gz", "--model", "m.srm")
+    one_error(proc, "zeros.csv.gz:1:1: line is longer than 64 MiB without a line break")

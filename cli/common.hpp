@@ -13,6 +13,12 @@
 
 namespace softreg::cli {
 
+/// Thrown by a command that has reported an interruption (SIGINT, SIGTERM) itself: main exits
+/// with `code` (128 + the signal) and prints nothing more.
+struct Interrupted {
+  int code;
+};
+
 /// The options that say where data comes from; train, predict and eval take the same ones.
 struct DataArgs {
   std::string data;

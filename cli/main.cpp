@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "softreg/error.hpp"
 
 namespace {
@@ -55,6 +56,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e) == 0 ? 0 : 2;  // --help and --version print to stdout
     return stdout_complete() ? code : 1;
+  } catch (const softreg::cli::Interrupted& e) {
+    return stdout_complete() ? e.code : 1;
   } catch (const softreg::Error& e) {
     std::fprintf(stderr, "softreg: error: %s\n", e.what());
     return 1;

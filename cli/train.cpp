@@ -1,6 +1,9 @@
 // softreg train: fit a SoftmaxRegression on a data file and write the model file.
+#include <signal.h>
+
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -18,6 +21,39 @@
 
 namespace softreg::cli {
 namespace {
+
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void note_signal(int sig) {
+  g_signal = sig;
+}
+
+/// Catches SIGINT and SIGTERM while it lives (a second one of either ends the process at
+/// once, as usual), then restores what was there.
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    g_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = note_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~InterruptGuard() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+  /// The signal received (SIGINT or SIGTERM), or 0.
+  int requested() const { return g_signal; }
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
 
 struct TrainArgs {
   DataArgs data;
@@ -187,9 +223,30 @@ void run_train(const TrainArgs& a) {
   // SAGA and the stochastic solvers count epochs; L-BFGS and Newton-CG iterations.
   const bool by_iteration = solver == Solver::lbfgs || solver == Solver::newton_cg;
   ProgressReporter reporter(by_iteration ? "iter" : "epoch", a.quiet);
-  options.progress = [&](const Progress& p) { return reporter(p); };
+  // SIGINT / SIGTERM stop the fit after the iteration or epoch in progress; the model so far
+  // then goes to the checkpoint, never over --model.
+  const InterruptGuard interrupt;
+  int done = 0;
+  options.progress = [&](const Progress& p) {
+    done = p.iteration;
+    return reporter(p) && !interrupt.requested();
+  };
   SoftmaxRegression model = SoftmaxRegression::fit(data, options, warm.get());
   reporter.finish();
+  if (const int sig = interrupt.requested()) {
+    const std::string checkpoint = a.model + ".checkpoint";
+    TrainingInfo info = model.info();
+    info.message = std::string("interrupted by ") + (sig == SIGINT ? "SIGINT" : "SIGTERM");
+    save_model(SoftmaxRegression(model.classes(), model.n_features(), model.weights(), model.bias(),
+                                 model.preprocessing(), std::move(info), model.feature_names()),
+               checkpoint);
+    std::fprintf(stderr,
+                 "softreg train: interrupted by %s after %s %d; the model so far is in %s (%s "
+                 "left as it was); continue with --warm-start %s\n",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM", by_iteration ? "iteration" : "epoch", done,
+                 checkpoint.c_str(), a.model.c_str(), checkpoint.c_str());
+    throw Interrupted(128 + sig);
+  }
   if (!a.sample_weight.empty() && !weights_file) {
     // predict and eval then know the weight column for what it is, not an unknown feature.
     TrainingInfo info = model.info();

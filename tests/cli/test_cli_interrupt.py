@@ -1,0 +1,85 @@
+"""Interrupting training: SIGINT / SIGTERM stop after the iteration in progress and leave the
+model so far in <model>.checkpoint, never touching --model; SIGKILL at any moment leaves the
+previous model intact."""
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from test_cli import blobs
+
+
+@pytest.fixture
+def big(workdir):
+    """Enough data that 2000 L-BFGS iterations at tol 0 take far longer than the test waits."""
+    x, y = blobs(4000, 60, 5, 3.0, 81)
+    np.save(workdir / "x.npy", x.astype(np.float32))
+    (workdir / "y.txt").write_text("".join(f"{v}\n" for v in y))
+    return ["--data", "x.npy", "--labels", "y.txt"]
+
+
+LONG = ["--solver", "lbfgs", "--tol", "0", "--max-iter", "2000", "--lbfgs-warmup", "0"]
+
+
+def start(softreg_bin, workdir, args):
+    return subprocess.Popen([softreg_bin, "train", *args], cwd=workdir, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def wait_for_iterations(proc):
+    """Reads stderr until the first progress line: training has started."""
+    lines = []
+    while True:
+        line = proc.stderr.readline()
+        assert line, "training ended before printing progress: " + b"".join(lines).decode()
+        lines.append(line)
+        if line.startswith(b"iter "):
+            return lines
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_training_into_a_checkpoint(softreg, softreg_bin, workdir, big, sig):
+    (workdir / "m.srm").write_bytes(b"the previous model")
+    proc = start(softreg_bin, workdir, big + LONG + ["--model", "m.srm"])
+    wait_for_iterations(proc)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    name = "SIGINT" if sig == signal.SIGINT else "SIGTERM"
+    assert proc.returncode == 128 + sig, err
+    last = err.decode().strip().splitlines()[-1]
+    assert last.startswith(f"softreg train: interrupted by {name} after iteration "), last
+    assert "the model so far is in m.srm.checkpoint (m.srm left as it was)" in last
+    assert (workdir / "m.srm").read_bytes() == b"the previous model"
+    info = softreg("info", "--model", "m.srm.checkpoint").stdout.decode()
+    assert f"interrupted by {name}" in info
+    stopped = int(last.split("after iteration ")[1].split(";")[0])
+    assert 0 < stopped < 2000 and f"iterations     {stopped} " in info
+    # The checkpoint continues as a warm start.
+    softreg("train", *big, "--max-iter", "5", "--warm-start", "m.srm.checkpoint",
+            "--model", "m.srm", "--quiet")
+    assert (workdir / "m.srm").read_bytes()[:8] == b"\x89SRMODEL"
+
+
+def test_sigkill_at_any_moment_leaves_the_previous_model(softreg, softreg_bin, workdir, big):
+    softreg("train", *big, "--max-iter", "3", "--model", "m.srm", "--quiet")
+    before = (workdir / "m.srm").read_bytes()
+    endless = big + ["--solver", "sgd", "--epochs", "1000000"]  # never ends by itself
+    for delay in (0.0, 0.02, 0.1, 0.3, 1.0):
+        proc = start(softreg_bin, workdir, endless + ["--model", "m.srm"])
+        if delay > 0:
+            time.sleep(delay)
+        proc.kill()
+        proc.wait(timeout=60)
+        assert proc.returncode == -signal.SIGKILL
+        assert (workdir / "m.srm").read_bytes() == before, f"changed by a kill after {delay} s"
+    # Killed while writing: a run short enough to reach the save, killed around it.
+    for delay in (0.05, 0.15, 0.4):
+        proc = start(softreg_bin, workdir, big + ["--max-iter", "2", "--model", "m.srm"])
+        time.sleep(delay)
+        proc.kill()
+        proc.wait(timeout=60)
+        after = (workdir / "m.srm").read_bytes()
+        # Either untouched or a whole new model, never a mixture.
+        assert after == before or softreg("info", "--model", "m.srm").returncode == 0

@@ -331,7 +331,11 @@ TEST(Stochastic, DivergenceIsReportedNotHidden) {
   std::vector<double> x(3, 0.0);
   const auto r = softreg::sgd(ls, 400, x, o);
   EXPECT_FALSE(std::isfinite(r.loss));
-  EXPECT_NE(r.message.find("diverged"), std::string::npos) << r.message;
+  EXPECT_EQ(r.message.rfind("diverged in epoch " + std::to_string(r.iterations) + " (mini-batch ",
+                            0),
+            0u)
+      << r.message;
+  EXPECT_NE(r.message.find("lower the learning rate (1000000"), std::string::npos) << r.message;
 }
 
 TEST(Stochastic, EarlyStoppingKeepsTheBestEpoch) {

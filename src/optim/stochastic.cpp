@@ -70,8 +70,10 @@ OptimResult run(Method method, const BatchObjective& f, std::size_t n, std::span
       const double loss = f(x, g, std::span<const std::size_t>(order.data() + begin, len));
       ++result.evaluations;
       if (!std::isfinite(loss)) {
-        result.message = "diverged: the mini-batch loss became " + std::to_string(loss) +
-                         "; lower the learning rate";
+        result.message = "diverged in epoch " + std::to_string(epoch) + " (mini-batch " +
+                         std::to_string(b + 1) + " of " + std::to_string(per_epoch) +
+                         "): the mini-batch loss became " + std::to_string(loss) +
+                         "; lower the learning rate (" + std::to_string(o.lr) + ")";
         result.loss = loss;
         result.iterations = epoch;
         return result;

@@ -155,6 +155,25 @@ template Dataset<float> load_data_for<float>(const DataArgs&, const SoftmaxRegre
 template Dataset<double> load_data_for<double>(const DataArgs&, const SoftmaxRegression&, bool,
                                                const char*);
 
+template <class T>
+void check_rows_finite(std::span<const T> values, std::size_t k, const std::string& model_path,
+                       const std::string& source) {
+  for (std::size_t i = 0; k > 0 && i < values.size() / k; ++i) {
+    for (std::size_t c = 0; c < k; ++c) {
+      if (std::isnan(values[i * k + c])) {
+        throw Error(model_path + ": the model's weights make the logits of row " +
+                    std::to_string(i + 1) + " of " + source_name(source) +
+                    " NaN (they overflow on its features); no class can be predicted");
+      }
+    }
+  }
+}
+
+template void check_rows_finite<float>(std::span<const float>, std::size_t, const std::string&,
+                                       const std::string&);
+template void check_rows_finite<double>(std::span<const double>, std::size_t, const std::string&,
+                                        const std::string&);
+
 CLI::Option* add_threads_option(CLI::App& app, int& threads) {
   return app
       .add_option("--threads", threads,

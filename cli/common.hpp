@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -61,6 +62,13 @@ void print_notices(const char* command, const Dataset<T>& data);
 template <class T>
 Dataset<T> load_data_for(const DataArgs& args, const SoftmaxRegression& model, bool require_labels,
                          const char* command);
+
+/// Throws softreg::Error naming the model file, the data and the row (1-based) when a row of
+/// probabilities (or log-probabilities), n rows of k, holds NaN: finite weights can still
+/// overflow on large features, and a NaN row has no class to predict.
+template <class T>
+void check_rows_finite(std::span<const T> values, std::size_t k, const std::string& model_path,
+                       const std::string& source);
 
 /// Class labels of y as indices into model.classes(); a label the model does not know is an
 /// error naming the row and the file.

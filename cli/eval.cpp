@@ -81,6 +81,7 @@ void run_eval(const EvalArgs& a, const SoftmaxRegression& model) {
   const auto y = label_indices(model, data.labels, data.source);
   std::vector<T> log_proba(data.rows() * model.n_classes());
   model.predict_log_proba(data.features, std::span<T>(log_proba), a.threads);
+  check_rows_finite(std::span<const T>(log_proba), model.n_classes(), a.model, data.source);
   const Evaluation e = evaluate_predictions(std::span<const T>(log_proba), model.n_classes(), y);
   if (a.json) {
     print_json(e, model);

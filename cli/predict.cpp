@@ -81,6 +81,7 @@ void run_predict(const PredictArgs& a, const SoftmaxRegression& model) {
   const std::size_t k = model.n_classes();
   std::vector<T> proba(n * k);
   model.predict_proba(data.features, std::span<T>(proba), a.threads);
+  check_rows_finite(std::span<const T>(proba), k, a.model, data.source);
   const std::vector<std::int64_t> pred = model.predict(data.features, a.threads);
   const std::size_t top = std::min(a.top_k, k);
   // The CSV goes out a line at a time to `out`: standard output or the atomic output file.

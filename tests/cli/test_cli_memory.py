@@ -75,3 +75,33 @@ def test_a_gzip_of_zeros_read_as_csv(softreg_bin, workdir):
             f.write(chunk)
     proc = limited(softreg_bin, workdir, "train", "--data", "zeros.csv.gz", "--model", "m.srm")
     one_error(proc, "zeros.csv.gz:1:1: line is longer than 64 MiB without a line break")
+
+
+def model_bytes(weights, bias, labels=("a", "b")):
+    """A version 2 model file written by hand (docs/FORMATS.md): float64 lbfgs, no scaling."""
+    import zlib
+
+    d = len(weights) // len(labels)
+    out = b"\x89SRMODEL" + struct.pack("<IIII", 2, 1, 0, 0) + struct.pack("<QQ", d, len(labels))
+    for label in labels:
+        out += struct.pack("<I", len(label)) + label.encode()
+    out += struct.pack(f"<{len(weights)}d", *weights) + struct.pack(f"<{len(bias)}d", *bias)
+    out += struct.pack("<dii I", 0.0, 0, 0, 0)[:20]  # l2, iterations, evaluations, converged
+    out += struct.pack("<dddQQd", 0.0, 0.0, -1.0, 0, 0, 0.0) + struct.pack("<I", 0)  # message ""
+    out += struct.pack("<Q", 0) + struct.pack("<QQ", 0, 0)  # history, names, parameters
+    return out + struct.pack("<I", zlib.crc32(out))
+
+
+def test_weights_that_overflow_into_nan_name_the_model(softreg, workdir):
+    import numpy as np
+
+    (workdir / "nan.srm").write_bytes(model_bytes([1e308, -1e308, -1e308, 1e308], [0.0, 0.0]))
+    assert softreg("info", "--model", "nan.srm").returncode == 0
+    np.save(workdir / "x.npy", np.array([[2.0, 2.0], [0.0, 0.0]], dtype=np.float32))
+    (workdir / "y.txt").write_text("a\nb\n")
+    for command in (["predict"], ["eval", "--labels", "y.txt"]):
+        proc = softreg(*command, "--model", "nan.srm", "--data", "x.npy", ok=False)
+        err = proc.stderr.decode().strip()
+        assert proc.returncode == 1 and proc.stdout == b"", err
+        assert err == ("softreg: error: nan.srm: the model's weights make the logits of row 1 "
+                       "of x.npy NaN (they overflow on its features); no class can be predicted")

@@ -57,15 +57,38 @@ Shape shape_of(const py::array& a) {
   return Shape(std::span<const std::size_t>(dims));
 }
 
-std::size_t normalize_axis(int axis, std::size_t ndim, const char* where) {
+std::size_t normalize_axis(const Axis& given, std::size_t ndim, const char* where) {
   const auto n = static_cast<long long>(ndim);
-  if (n == 0 || axis < -n || axis >= n) {
-    throw py::value_error(std::string(where) + ": axis " + std::to_string(axis) +
-                          " is out of range for an array of " + std::to_string(ndim) +
-                          " dimension" + (ndim == 1 ? "" : "s") +
-                          (n == 0 ? " (a 0-d array has no axis to reduce over)" : ""));
+  const long long axis = given.value;
+  if (n == 0 || !given.huge.empty() || axis < -n || axis >= n) {
+    throw py::value_error(
+        std::string(where) + ": axis " + (given.huge.empty() ? std::to_string(axis) : given.huge) +
+        " is out of range for an array of " + std::to_string(ndim) + " dimension" +
+        (ndim == 1 ? "" : "s") + (n == 0 ? " (a 0-d array has no axis to reduce over)" : ""));
   }
   return static_cast<std::size_t>(axis < 0 ? axis + n : axis);
+}
+
+py::array_t<std::int64_t> index_array(py::handle x, const char* where, const char* name) {
+  const py::array a = py::array::ensure(x);
+  const char kind = a ? a.dtype().kind() : '?';
+  if (kind != 'i' && kind != 'u') {
+    throw py::type_error(std::string(where) + ": " + name +
+                         " must be an array of integer class indices; got " +
+                         (a ? "dtype " + dtype_str(a.dtype()) : std::string("a non-array")));
+  }
+  if (kind == 'u' && a.dtype().itemsize() == 8) {
+    const auto u = py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast>::ensure(a);
+    const std::uint64_t* p = u.data();
+    for (py::ssize_t i = 0; i < u.size(); ++i) {
+      if (p[i] > std::uint64_t(INT64_MAX)) {
+        throw py::value_error(std::string(where) + ": " + name + "[" + std::to_string(i) +
+                              "] = " + std::to_string(p[i]) +
+                              " is not a class index (it is beyond 2^63 - 1)");
+      }
+    }
+  }
+  return py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
 }
 
 std::string shape_str(std::span<const py::ssize_t> dims) {

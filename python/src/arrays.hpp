@@ -40,9 +40,22 @@ Shape shape_of(const py::array& a);
 /// The shape of `a` as NumPy dimensions.
 std::vector<py::ssize_t> dims_of(const py::array& a);
 
+/// An axis argument as Python gave it: any integer (or object with __index__), kept whole, so
+/// that an axis beyond the C range is out of range (ValueError) rather than a type mismatch
+/// (pybind11's TypeError for a plain int parameter).
+struct Axis {
+  long long value = -1;
+  std::string huge;  // the decimal text of an integer beyond long long, else empty
+};
+
 /// `axis` (negative counts from the end) checked against ndim and made non-negative. Raises
 /// ValueError naming `where` when it is out of range or the array is 0-d.
-std::size_t normalize_axis(int axis, std::size_t ndim, const char* where);
+std::size_t normalize_axis(const Axis& axis, std::size_t ndim, const char* where);
+
+/// Class indices as a C-contiguous int64 array: `x` must have an integer dtype (a float array
+/// is a TypeError, never truncated) and uint64 values above 2^63 - 1 are a ValueError naming
+/// the first one as written ("target[3] = 18446744073709551615"), not wrapped to negatives.
+py::array_t<std::int64_t> index_array(py::handle x, const char* where, const char* name);
 
 /// "(2, 3)", "(5,)", "()" as NumPy prints shapes.
 std::string shape_str(std::span<const py::ssize_t> dims);
@@ -77,3 +90,31 @@ py::array_t<T> adopt(std::vector<T>&& values, std::vector<py::ssize_t> dims) {
 }
 
 }  // namespace softreg::python
+
+namespace pybind11::detail {
+
+template <>
+struct type_caster<softreg::python::Axis> {
+  PYBIND11_TYPE_CASTER(softreg::python::Axis, const_name("int"));
+
+  bool load(handle src, bool) {
+    if (!src || PyFloat_Check(src.ptr())) return false;
+    PyObject* index = PyNumber_Index(src.ptr());
+    if (index == nullptr) {
+      PyErr_Clear();
+      return false;
+    }
+    int overflow = 0;
+    value.value = PyLong_AsLongLongAndOverflow(index, &overflow);
+    value.huge.clear();
+    if (overflow != 0) value.huge = str(handle(index)).cast<std::string>();
+    Py_DECREF(index);
+    return true;
+  }
+
+  static handle cast(const softreg::python::Axis& axis, return_value_policy, handle) {
+    return PyLong_FromLongLong(axis.value);
+  }
+};
+
+}  // namespace pybind11::detail

@@ -40,7 +40,7 @@ std::vector<py::ssize_t> reduced(std::vector<py::ssize_t> dims, std::size_t axis
 }
 
 template <class T>
-py::array argmax_typed(const py::array& xa, int axis, bool keepdims, const char* where) {
+py::array argmax_typed(const py::array& xa, Axis axis, bool keepdims, const char* where) {
   const auto x = py::reinterpret_borrow<py::array_t<T>>(xa);
   const Shape shape = shape_of(x);
   const std::size_t a = normalize_axis(axis, shape.ndim(), where);
@@ -48,11 +48,11 @@ py::array argmax_typed(const py::array& xa, int axis, bool keepdims, const char*
   const auto in = cspan(x);
   const auto dst = mspan(result);
   py::gil_scoped_release nogil;
-  argmax(dst, in, shape, axis);
+  argmax(dst, in, shape, int(axis.value));
   return result;
 }
 
-py::array argmax_py(py::handle x, int axis, bool keepdims) {
+py::array argmax_py(py::handle x, Axis axis, bool keepdims) {
   const char* where = "softreg.argmax";
   const py::array a = float_array(x, where, "x");
   return precision_of(a) == Precision::f32 ? argmax_typed<float>(a, axis, keepdims, where)
@@ -61,7 +61,7 @@ py::array argmax_py(py::handle x, int axis, bool keepdims) {
 
 /// softmax_backward (log = false) and log_softmax_backward: dx from the forward output and dy.
 template <class T>
-py::array normalize_backward(const py::array& fa, py::handle dy_arg, int axis, double temperature,
+py::array normalize_backward(const py::array& fa, py::handle dy_arg, Axis axis, double temperature,
                              const py::object& out, bool log, const char* where) {
   const auto forward = py::reinterpret_borrow<py::array_t<T>>(fa);
   const Shape shape = shape_of(forward);
@@ -76,15 +76,15 @@ py::array normalize_backward(const py::array& fa, py::handle dy_arg, int axis, d
   {
     py::gil_scoped_release nogil;
     if (log) {
-      log_softmax_backward(dst, f, g, shape, axis, temperature);
+      log_softmax_backward(dst, f, g, shape, int(axis.value), temperature);
     } else {
-      softmax_backward(dst, f, g, shape, axis, temperature);
+      softmax_backward(dst, f, g, shape, int(axis.value), temperature);
     }
   }
   return result;
 }
 
-py::array softmax_backward_py(py::handle p, py::handle dy, int axis, double temperature,
+py::array softmax_backward_py(py::handle p, py::handle dy, Axis axis, double temperature,
                               const py::object& out) {
   const char* where = "softreg.softmax_backward";
   const py::array a = float_array(p, where, "p");
@@ -93,7 +93,7 @@ py::array softmax_backward_py(py::handle p, py::handle dy, int axis, double temp
              : normalize_backward<double>(a, dy, axis, temperature, out, false, where);
 }
 
-py::array log_softmax_backward_py(py::handle y, py::handle dy, int axis, double temperature,
+py::array log_softmax_backward_py(py::handle y, py::handle dy, Axis axis, double temperature,
                                   const py::object& out) {
   const char* where = "softreg.log_softmax_backward";
   const py::array a = float_array(y, where, "y");
@@ -103,7 +103,7 @@ py::array log_softmax_backward_py(py::handle y, py::handle dy, int axis, double 
 }
 
 template <class T>
-py::array lse_backward(const py::array& xa, py::handle r_arg, py::handle dr_arg, int axis,
+py::array lse_backward(const py::array& xa, py::handle r_arg, py::handle dr_arg, Axis axis,
                        const py::object& out, const char* where) {
   const auto x = py::reinterpret_borrow<py::array_t<T>>(xa);
   const Shape shape = shape_of(x);
@@ -131,11 +131,11 @@ py::array lse_backward(const py::array& xa, py::handle r_arg, py::handle dr_arg,
   const auto drs = cspan(dr);
   const auto dst = mspan(result);
   py::gil_scoped_release nogil;
-  logsumexp_backward(dst, in, rs, drs, shape, axis);
+  logsumexp_backward(dst, in, rs, drs, shape, int(axis.value));
   return result;
 }
 
-py::array logsumexp_backward_py(py::handle x, py::handle r, py::handle dr, int axis,
+py::array logsumexp_backward_py(py::handle x, py::handle r, py::handle dr, Axis axis,
                                 const py::object& out) {
   const char* where = "softreg.logsumexp_backward";
   const py::array a = float_array(x, where, "x");

@@ -16,7 +16,7 @@ namespace softreg::python {
 namespace {
 
 template <class T>
-py::array normalize(const py::array& xa, int axis, double temperature, const py::object& out,
+py::array normalize(const py::array& xa, Axis axis, double temperature, const py::object& out,
                     bool log, const char* where) {
   const auto x = py::reinterpret_borrow<py::array_t<T>>(xa);
   const Shape shape = shape_of(x);
@@ -27,15 +27,15 @@ py::array normalize(const py::array& xa, int axis, double temperature, const py:
   {
     py::gil_scoped_release nogil;
     if (log) {
-      log_softmax(dst, in, shape, axis, temperature);
+      log_softmax(dst, in, shape, int(axis.value), temperature);
     } else {
-      softmax(dst, in, shape, axis, temperature);
+      softmax(dst, in, shape, int(axis.value), temperature);
     }
   }
   return result;
 }
 
-py::array softmax_py(py::handle x, int axis, double temperature, const py::object& out) {
+py::array softmax_py(py::handle x, Axis axis, double temperature, const py::object& out) {
   const char* where = "softreg.softmax";
   const py::array a = float_array(x, where, "x");
   return precision_of(a) == Precision::f32
@@ -43,7 +43,7 @@ py::array softmax_py(py::handle x, int axis, double temperature, const py::objec
              : normalize<double>(a, axis, temperature, out, false, where);
 }
 
-py::array log_softmax_py(py::handle x, int axis, double temperature, const py::object& out) {
+py::array log_softmax_py(py::handle x, Axis axis, double temperature, const py::object& out) {
   const char* where = "softreg.log_softmax";
   const py::array a = float_array(x, where, "x");
   return precision_of(a) == Precision::f32
@@ -52,7 +52,7 @@ py::array log_softmax_py(py::handle x, int axis, double temperature, const py::o
 }
 
 template <class T>
-py::array reduce_lse(const py::array& xa, int axis, bool keepdims, const py::object& out,
+py::array reduce_lse(const py::array& xa, Axis axis, bool keepdims, const py::object& out,
                      const char* where) {
   const auto x = py::reinterpret_borrow<py::array_t<T>>(xa);
   const Shape shape = shape_of(x);
@@ -68,12 +68,12 @@ py::array reduce_lse(const py::array& xa, int axis, bool keepdims, const py::obj
   const auto dst = mspan(result);
   {
     py::gil_scoped_release nogil;
-    logsumexp(dst, in, shape, axis);
+    logsumexp(dst, in, shape, int(axis.value));
   }
   return result;
 }
 
-py::array logsumexp_py(py::handle x, int axis, bool keepdims, const py::object& out) {
+py::array logsumexp_py(py::handle x, Axis axis, bool keepdims, const py::object& out) {
   const char* where = "softreg.logsumexp";
   const py::array a = float_array(x, where, "x");
   return precision_of(a) == Precision::f32 ? reduce_lse<float>(a, axis, keepdims, out, where)
@@ -90,7 +90,7 @@ struct CrossEntropyArgs {
   std::int64_t ignore_index = -100;
   double label_smoothing = 0.0;
   std::string reduction = "mean";
-  int axis = -1;
+  Axis axis{};  // -1
   py::object out;
 };
 
@@ -157,7 +157,7 @@ py::object cross_entropy_typed(const py::array& la, const CrossEntropyArgs& args
   options.reduction = reduction;
   options.label_smoothing = args.label_smoothing;
   options.ignore_index = args.ignore_index;
-  options.class_axis = args.axis;
+  options.class_axis = int(args.axis.value);
   const py::array_t<T> weight = class_weight_array<T>(args.weight, k, where);
   if (!args.weight.is_none()) options.class_weights = cspan(weight);
   py::array_t<T> row_losses;
@@ -175,8 +175,7 @@ py::object cross_entropy_typed(const py::array& la, const CrossEntropyArgs& args
   double loss = 0.0;
   const auto in = cspan(logits);
   if (index_target) {
-    const auto target =
-        py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(t);
+    const auto target = index_array(t, where, "target");
     const auto tspan = cspan(target);
     py::gil_scoped_release nogil;
     loss = with_grad ? cross_entropy_with_grad(mspan(grad), in, shape, tspan, options, losses_span)
@@ -292,7 +291,7 @@ A row with a NaN logit has a NaN loss.
   m.def(
       "cross_entropy",
       [](py::handle logits, py::handle target, py::object weight, std::int64_t ignore_index,
-         double label_smoothing, std::string reduction, int axis, py::object out) {
+         double label_smoothing, std::string reduction, Axis axis, py::object out) {
         return cross_entropy_any(logits,
                                  {target, std::move(weight), ignore_index, label_smoothing,
                                   std::move(reduction), axis, std::move(out)},
@@ -304,7 +303,7 @@ A row with a NaN logit has a NaN loss.
   m.def(
       "cross_entropy_with_grad",
       [](py::handle logits, py::handle target, py::object weight, std::int64_t ignore_index,
-         double label_smoothing, std::string reduction, int axis, py::object out) {
+         double label_smoothing, std::string reduction, Axis axis, py::object out) {
         return cross_entropy_any(logits,
                                  {target, std::move(weight), ignore_index, label_smoothing,
                                   std::move(reduction), axis, std::move(out)},

@@ -47,8 +47,7 @@ py::object run(const py::array& hidden_in, const py::object& weight_in, const py
                const LceArgs& args) {
   const auto hidden = as<T>(hidden_in, "hidden");
   const auto weight = as<T>(weight_in, "weight");
-  const auto target =
-      py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(target_in);
+  const auto target = index_array(target_in, "softreg.linear_cross_entropy", "target");
   if (hidden.ndim() != 2)
     value_error("hidden must be 2-d (n, d), got " + std::to_string(hidden.ndim()) + "-d");
   if (weight.ndim() != 2)

@@ -43,14 +43,20 @@ softreg::ReadOptions with_labels(const std::string& labels_path) {
 
 TEST(IoHostileText, Utf16ByteOrderMarksAreRejectedByEveryTextReader) {
   TempDir dir;
-  const std::string le = dir.write("le.csv", std::string("\xFF\xFE" "a\0,\0b\0\n\0", 10));
+  const std::string le = dir.write("le.csv", std::string("\xFF\xFE"
+                                                         "a\0,\0b\0\n\0",
+                                                         10));
   expect_error(le, le + ":1:1: ", "starts with a UTF-16 byte-order mark (ff fe); expected UTF-8");
   const std::string be = dir.write("be.csv", std::string("\xFE\xFF\0a\0,\0b\0\n", 10));
   expect_error(be, be + ":1:1: ", "UTF-16 byte-order mark (fe ff)");
-  const std::string svm = dir.write("u.svm", std::string("\xFF\xFE" "1\0 \0", 6));
+  const std::string svm = dir.write("u.svm", std::string("\xFF\xFE"
+                                                         "1\0 \0",
+                                                         6));
   expect_error(svm, svm + ":1:1: ", "UTF-16 byte-order mark");
   const std::string x = dir.write("x.csv", "a\n1\n2\n");
-  const std::string labels = dir.write("y.txt", std::string("\xFF\xFE" "c\0\n\0d\0\n\0", 10));
+  const std::string labels = dir.write("y.txt", std::string("\xFF\xFE"
+                                                            "c\0\n\0d\0\n\0",
+                                                            10));
   expect_error(x, with_labels(labels), labels + ":1:1: ", "UTF-16 byte-order mark");
 }
 
@@ -70,24 +76,37 @@ TEST(IoHostileText, NulBytesAndBareCarriageReturnsOnLineOneAreRejected) {
 
 TEST(IoHostileText, OneUtf8ByteOrderMarkIsSkippedASecondIsAnError) {
   TempDir dir;
-  const auto ds = read(dir.write("b.csv", "\xEF\xBB\xBF" "a,label\n1,x\n2,y\n"));
+  const auto ds = read(dir.write("b.csv",
+                                 "\xEF\xBB\xBF"
+                                 "a,label\n1,x\n2,y\n"));
   EXPECT_EQ(ds.feature_names, (std::vector<std::string>{"a"}));
-  const std::string twice = dir.write("bb.csv", "\xEF\xBB\xBF\xEF\xBB\xBF" "a,label\n1,x\n2,y\n");
+  const std::string twice = dir.write("bb.csv",
+                                      "\xEF\xBB\xBF\xEF\xBB\xBF"
+                                      "a,label\n1,x\n2,y\n");
   expect_error(twice, twice + ":1:1: ", "a second UTF-8 byte-order mark");
   // LibSVM, labels and sample-weight files skip the mark too, instead of reading it into the
   // first label ("\ufeff1", a class of its own) or failing on the first weight.
-  const auto svm = read(dir.write("b.svm", "\xEF\xBB\xBF" "1 1:2\n2 1:3\n"));
+  const auto svm = read(dir.write("b.svm",
+                                  "\xEF\xBB\xBF"
+                                  "1 1:2\n2 1:3\n"));
   EXPECT_EQ(svm.labels, (std::vector<std::string>{"1", "2"}));
   const std::string x = dir.write("x.csv", "a\n1\n2\n");
-  const auto labelled = read(x, with_labels(dir.write("y.txt", "\xEF\xBB\xBF" "cat\ndog\n")));
+  const auto labelled = read(x, with_labels(dir.write("y.txt",
+                                                      "\xEF\xBB\xBF"
+                                                      "cat\ndog\n")));
   EXPECT_EQ(labelled.labels, (std::vector<std::string>{"cat", "dog"}));
-  const auto w = softreg::read_sample_weights(dir.write("w.txt", "\xEF\xBB\xBF" "0.5\n2\n"), 2, x);
+  const auto w = softreg::read_sample_weights(dir.write("w.txt",
+                                                        "\xEF\xBB\xBF"
+                                                        "0.5\n2\n"),
+                                              2, x);
   EXPECT_EQ(w, (std::vector<double>{0.5, 2.0}));
 }
 
 TEST(IoHostileText, AByteOrderMarkInsideTheFileIsShownInTheMessage) {
   TempDir dir;
-  const std::string p = dir.write("m.csv", "a,label\n1,x\n\xEF\xBB\xBF" "2,y\n");
+  const std::string p = dir.write("m.csv",
+                                  "a,label\n1,x\n\xEF\xBB\xBF"
+                                  "2,y\n");
   expect_error(p, p + ":3:1: ", "expected a number, found \"\\ufeff2\"");
 }
 
@@ -120,14 +139,18 @@ TEST(IoHostileText, MalformedUtf8FormsAreRejectedAndWellFormedOnesKept) {
     const std::string p = dir.write("b.csv", std::string("a,label\n1,x") + bad + "\n");
     expect_error(p, p + ":2:3: ", "is not UTF-8");
   }
-  const auto ds = read(dir.write("g.csv", "a,label\n1,\xC3\xA9t\xC3\xA9\n2,\xE7\x8C\xAB\n3,\xF0\x9F\x90\x88\n"));
-  EXPECT_EQ(ds.labels, (std::vector<std::string>{"\xC3\xA9t\xC3\xA9", "\xE7\x8C\xAB", "\xF0\x9F\x90\x88"}));
+  const auto ds = read(
+      dir.write("g.csv", "a,label\n1,\xC3\xA9t\xC3\xA9\n2,\xE7\x8C\xAB\n3,\xF0\x9F\x90\x88\n"));
+  EXPECT_EQ(ds.labels,
+            (std::vector<std::string>{"\xC3\xA9t\xC3\xA9", "\xE7\x8C\xAB", "\xF0\x9F\x90\x88"}));
 }
 
 TEST(IoHostileText, QuoteForMessageEscapesWhatIsNotUtf8AndTheInvisibleMark) {
   using softreg::detail::quote_for_message;
   EXPECT_EQ(quote_for_message("caf\xE9"), "\"caf\\xe9\"");
-  EXPECT_EQ(quote_for_message("\xEF\xBB\xBF" "1"), "\"\\ufeff1\"");
+  EXPECT_EQ(quote_for_message("\xEF\xBB\xBF"
+                              "1"),
+            "\"\\ufeff1\"");
   EXPECT_EQ(quote_for_message("\xC3\xA9"), "\"\xC3\xA9\"");
   EXPECT_EQ(quote_for_message(std::string("a\0b", 3)), "\"a\\x00b\"");
   // A run of continuation bytes at the cut is escaped, not cut back to nothing.
@@ -154,7 +177,8 @@ TEST(IoHostileText, ARowOfTheWrongLengthIsReportedAsSuchNotAsABadNumber) {
 TEST(IoHostileText, LibSvmLabelsWithACommaAreCsvRowsOrMultilabelLines) {
   TempDir dir;
   const std::string csv = dir.write("c.svm", "0.5,1.0,0\n");
-  expect_error(csv, csv + ":1:1: ", "expected a label, found \"0.5,1.0,0\" (a comma: is this a CSV");
+  expect_error(csv,
+               csv + ":1:1: ", "expected a label, found \"0.5,1.0,0\" (a comma: is this a CSV");
   const std::string multi = dir.write("m.svm", "1 1:2\n1,3 1:0.5\n");
   expect_error(multi, multi + ":2:1: ", "multilabel LibSVM lines are not supported");
 }
@@ -222,8 +246,8 @@ TEST(IoHostileNpy, TextAfterTheHeaderDictIsRejected) {
   TempDir dir;
   const std::string payload = io_test::raw_bytes(std::vector<double>{1.0});
   const std::string p = dir.write(
-      "g.npy",
-      io_test::npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1), }xyz", payload));
+      "g.npy", io_test::npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1), }xyz",
+                                  payload));
   expect_error(p, p + ": byte 69: ",
                "malformed .npy header: expected only spaces and a line feed after the dict, found "
                "\"xyz");

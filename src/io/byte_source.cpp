@@ -103,8 +103,7 @@ std::size_t ByteSource::read(void* dst, std::size_t n) {
       if (text.substr(0, 4) == "<fd:" && text.find(">: ") != std::string_view::npos) {
         text.remove_prefix(text.find(">: ") + 3);
       }
-      throw_at_byte(path_, offset_ + got,
-                    "corrupt gzip data (zlib: " + std::string(text) + ")");
+      throw_at_byte(path_, offset_ + got, "corrupt gzip data (zlib: " + std::string(text) + ")");
     }
     got += static_cast<std::size_t>(r);
     if (r < static_cast<int>(chunk)) {
@@ -191,8 +190,8 @@ std::string quote_for_message(std::string_view text) {
   std::size_t n = std::min(text.size(), kMax);
   // Cut at a UTF-8 character boundary so the message stays valid text (at most 3 bytes back:
   // a longer run of continuation bytes is not UTF-8, and is escaped byte by byte).
-  for (int back = 0; back < 3 && n < text.size() && n > 0 &&
-                     (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80;
+  for (int back = 0;
+       back < 3 && n < text.size() && n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80;
        ++back) {
     --n;
   }

@@ -51,8 +51,8 @@ class ByteSource {
   void check_gzip_end();
 
   std::string path_;
-  void* file_ = nullptr;  // gzFile, kept opaque so zlib.h stays out of the readers
-  int fd_ = -1;           // the descriptor zlib reads, for the check of what follows the data
+  void* file_ = nullptr;     // gzFile, kept opaque so zlib.h stays out of the readers
+  int fd_ = -1;              // the descriptor zlib reads, for the check of what follows the data
   std::uint64_t start_ = 0;  // where the data starts in a regular file (a redirect's offset)
   std::uint64_t offset_ = 0;
   std::uint64_t file_size_ = 0;

@@ -10,8 +10,8 @@
 
 #include "io/byte_source.hpp"
 #include "io/line_reader.hpp"
-#include "io/text_check.hpp"
 #include "io/readers.hpp"
+#include "io/text_check.hpp"
 #include "io/text_number.hpp"
 #include "softreg/error.hpp"
 

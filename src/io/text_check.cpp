@@ -45,8 +45,8 @@ std::size_t utf8_sequence_length(const unsigned char* p, std::size_t n) {
 
 std::string_view first_line_text(const std::string& path, std::string_view line) {
   constexpr std::string_view kUtf8Bom("\xEF\xBB\xBF", 3);
-  if (line.size() >= 2 && ((line[0] == '\xFF' && line[1] == '\xFE') ||
-                           (line[0] == '\xFE' && line[1] == '\xFF'))) {
+  if (line.size() >= 2 &&
+      ((line[0] == '\xFF' && line[1] == '\xFE') || (line[0] == '\xFE' && line[1] == '\xFF'))) {
     throw_at_line(path, 1, 1,
                   std::string("the file starts with a UTF-16 byte-order mark (") +
                       (line[0] == '\xFF' ? "ff fe" : "fe ff") +
@@ -86,8 +86,7 @@ void check_text(const std::string& path, std::size_t line, std::size_t column,
     if (p[i] == 0) {
       throw_at_line(path, line, column,
                     std::string("expected ") + what + " in UTF-8, found " +
-                        quote_for_message(text) +
-                        " (a NUL byte: is the file UTF-16, or binary?)");
+                        quote_for_message(text) + " (a NUL byte: is the file UTF-16, or binary?)");
     }
     const std::size_t len = utf8_sequence_length(p + i, n - i);
     if (len == 0) {

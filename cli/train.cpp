@@ -191,6 +191,14 @@ void run_train(const TrainArgs& a) {
   const Dataset<T> data =
       warm ? load_data_for<T>(data_args, *warm, true, "train") : load_data<T>(data_args, 0, true);
   if (!a.quiet && !warm) print_notices("train", data);
+  // A LibSVM file whose lines hold labels only reads as rows of no features (as scikit-learn's
+  // load_svmlight_file reads it); there is nothing to train on, and such a file is most likely
+  // not LibSVM at all.
+  if (data.cols() == 0) {
+    throw InvalidArgument(source_name(data.source) +
+                          ": no line has an index:value pair, so the data has no features; "
+                          "expected LibSVM lines \"label index:value ...\"");
+  }
   TrainOptions options = a.options;
   if (weights_file) {
     check_not_a_column(a.sample_weight, data);

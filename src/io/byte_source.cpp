@@ -13,6 +13,8 @@
 #include <cstring>
 #include <new>
 
+#include "io/gzip_end.hpp"
+#include "io/text_check.hpp"
 #include "softreg/data.hpp"
 #include "softreg/error.hpp"
 
@@ -55,13 +57,15 @@ ByteSource::ByteSource(const std::string& path) : path_(source_name(path)) {
   struct stat st {};
   if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
     ::close(fd);
-    throw IoError(path_ + ": cannot open: " + std::strerror(EISDIR));
+    throw IoError(path_ + ": is a directory, not a file to read");
   }
   regular_ = S_ISREG(st.st_mode);
   // A redirected regular file may be read from where its offset stands, not from byte 0.
   const off_t start = regular_ ? ::lseek(fd, 0, SEEK_CUR) : 0;
   file_size_ =
       regular_ ? static_cast<std::uint64_t>(st.st_size - std::max<off_t>(start, 0)) : UINT64_MAX;
+  fd_ = fd;
+  start_ = static_cast<std::uint64_t>(std::max<off_t>(start, 0));
   errno = 0;
   gzFile f = gzdopen(fd, "rb");
   if (f == nullptr) {
@@ -94,17 +98,38 @@ std::size_t ByteSource::read(void* dst, std::size_t n) {
         throw IoError(path_ + ": read error: " + std::strerror(err != 0 ? err : EIO));
       }
       if (errnum == Z_MEM_ERROR) throw std::bad_alloc();
-      throw_at_byte(path_, offset_ + got,
-                    std::string("corrupt gzip data (zlib: ") + (msg ? msg : "unknown error") + ")");
+      // zlib puts the name it was given, "<fd:3>", before its message.
+      std::string_view text = msg ? msg : "unknown error";
+      if (text.substr(0, 4) == "<fd:" && text.find(">: ") != std::string_view::npos) {
+        text.remove_prefix(text.find(">: ") + 3);
+      }
+      throw_at_byte(path_, offset_ + got, "corrupt gzip data (zlib: " + std::string(text) + ")");
     }
     got += static_cast<std::size_t>(r);
     if (r < static_cast<int>(chunk)) {
       truncated_ = errnum == Z_BUF_ERROR;
-      break;
+      offset_ += got;
+      if (!truncated_) check_gzip_end();
+      return got;
     }
   }
   offset_ += got;
   return got;
+}
+
+void ByteSource::check_gzip_end() {
+  // Only a regular file can be read again; the check runs once, at the first end seen.
+  if (!compressed_ || !regular_ || end_checked_) return;
+  end_checked_ = true;
+  const std::uint64_t file_end = start_ + file_size_;
+  const std::uint64_t end = gzip_members_end(fd_, start_, file_end, offset_);
+  if (end < file_end) {
+    throw_at_byte(path_, offset_,
+                  "the gzip data ends at compressed byte " + std::to_string(end - start_) +
+                      ", but " + std::to_string(file_end - end) +
+                      " more bytes follow it; expected the end of the file (trailing garbage "
+                      "after the compressed stream)");
+  }
 }
 
 void ByteSource::read_exact(void* dst, std::size_t n, std::string_view what) {
@@ -137,6 +162,7 @@ void ByteSource::rewind() {
   }
   offset_ = 0;
   truncated_ = false;
+  end_checked_ = false;
 }
 
 std::uint64_t ByteSource::max_data_size() const {
@@ -188,21 +214,34 @@ std::string number_for_message(double v) {
 std::string quote_for_message(std::string_view text) {
   constexpr std::size_t kMax = 40;
   std::size_t n = std::min(text.size(), kMax);
-  // Cut at a UTF-8 character boundary so the message stays valid text.
-  while (n < text.size() && n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  // Cut at a UTF-8 character boundary so the message stays valid text (at most 3 bytes back:
+  // a longer run of continuation bytes is not UTF-8, and is escaped byte by byte).
+  for (int back = 0;
+       back < 3 && n < text.size() && n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80;
+       ++back) {
+    --n;
+  }
   std::string out = "\"";
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
   for (std::size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
+    const auto c = bytes[i];
+    // Bytes that are not UTF-8, and the invisible byte-order mark, are spelled out: the message
+    // must show what the file holds.
+    const std::size_t len = c < 0x80 ? 1 : utf8_sequence_length(bytes + i, n - i);
     if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7F) {
+    } else if (c < 0x20 || c == 0x7F || len == 0) {
       static constexpr char kHex[] = "0123456789abcdef";
       out += "\\x";
       out += kHex[c >> 4];
       out += kHex[c & 15];
+    } else if (len == 3 && text.substr(i, 3) == "\xEF\xBB\xBF") {
+      out += "\\ufeff";
+      i += 2;
     } else {
-      out += static_cast<char>(c);
+      out.append(text.substr(i, len));
+      i += len - 1;
     }
   }
   out += '"';

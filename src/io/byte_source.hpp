@@ -21,7 +21,8 @@ class ByteSource {
   ByteSource& operator=(const ByteSource&) = delete;
 
   /// Reads up to `n` bytes into `dst`, fewer only at the end of the data. Throws ParseError for
-  /// corrupt gzip data and IoError for an OS-level read failure.
+  /// corrupt gzip data, for bytes after the end of the gzip data in a regular file (zlib would
+  /// skip them unread; a pipe cannot be checked), and IoError for an OS-level read failure.
   std::size_t read(void* dst, std::size_t n);
   /// Reads exactly `n` bytes or throws ParseError "<file>: byte <start>: file ends after k of n
   /// <what>", where <start> is the offset before the read.
@@ -59,13 +60,18 @@ class ByteSource {
                                           const std::string& what);
 
  private:
+  void check_gzip_end();
+
   std::string path_;
-  void* file_ = nullptr;  // gzFile, kept opaque so zlib.h stays out of the readers
+  void* file_ = nullptr;     // gzFile, kept opaque so zlib.h stays out of the readers
+  int fd_ = -1;              // the descriptor zlib reads, for the check of what follows the data
+  std::uint64_t start_ = 0;  // where the data starts in a regular file (a redirect's offset)
   std::uint64_t offset_ = 0;
   std::uint64_t file_size_ = 0;
   bool compressed_ = false;
   bool truncated_ = false;
   bool regular_ = false;
+  bool end_checked_ = false;
 };
 
 /// Throws ParseError "<path>: byte <offset>: <what>".
@@ -76,7 +82,8 @@ class ByteSource {
                                 const std::string& what);
 /// A value for a message: "%.9g", so 1e300 does not print as 301 digits.
 std::string number_for_message(double v);
-/// `text` in double quotes for a message, shortened to 40 bytes, control bytes as \xNN.
+/// `text` in double quotes for a message, shortened to 40 bytes; control bytes and bytes that
+/// are not UTF-8 as \xNN, a byte-order mark (U+FEFF, invisible) as \ufeff.
 std::string quote_for_message(std::string_view text);
 
 }  // namespace softreg::detail

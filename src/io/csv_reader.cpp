@@ -12,6 +12,7 @@
 #include "io/csv_fields.hpp"
 #include "io/line_reader.hpp"
 #include "io/readers.hpp"
+#include "io/text_check.hpp"
 #include "io/text_number.hpp"
 #include "softreg/error.hpp"
 
@@ -191,9 +192,25 @@ class RowParser {
                     "expected " + delim_name(delim_) + " after the closing quote, found " +
                         quote_for_message(std::string_view(p, 1)));
     }
+    check_field_count(begin, end, line_no);
     throw_at_line(path_, line_no, column(begin, field),
                   std::string(is_special(f) ? "expected a field" : "expected a number") +
                       ", found " + quote_for_message(field_text(field, end)));
+  }
+
+  // A field that is not a number in a row of the wrong length: the length is what is wrong (a
+  // short row puts its label where a number belongs), and a line that is no record at all
+  // ("<!DOCTYPE html>") is named for what it is.
+  [[gnu::noinline, gnu::cold]] void check_field_count(const char* begin, const char* end,
+                                                      std::size_t line_no) const {
+    const std::vector<CsvField> fields =
+        split_csv_fields(path_, line_no, {begin, static_cast<std::size_t>(end - begin)}, delim_);
+    if (fields.size() < n_fields_) fail_field_count(begin, end, line_no, fields.size());
+    if (fields.size() > n_fields_) {
+      throw_at_line(path_, line_no, fields[n_fields_].column,
+                    "expected " + std::to_string(n_fields_) + " fields, found " +
+                        std::to_string(fields.size()));
+    }
   }
 
   // `found` past n_fields_ means "more".
@@ -221,10 +238,12 @@ class RowParser {
       while (num_end != num && pad(num_end[-1])) --num_end;
     }
     if (num == num_end || (after == nullptr && *num == delim_)) {
+      check_field_count(begin, end, line_no);
       throw_at_line(path_, line_no, column(begin, p), "expected a number, found an empty field");
     }
     const NumberResult r = parse_number(num, num_end, out);
     if (r.status == NumberStatus::not_a_number || (after != nullptr && r.end != num_end)) {
+      check_field_count(begin, end, line_no);
       throw_at_line(path_, line_no, column(begin, p),
                     "expected a number, found " + quote_for_message(field_text(p, end)));
     }
@@ -261,9 +280,11 @@ class RowParser {
         if (text.empty()) {
           throw_at_line(path_, line_no, col, "expected a label, found an empty field");
         }
+        check_text(path_, line_no, col, text, "a label");
         labels_.emplace_back(text);
         break;
       case Role::id:
+        check_text(path_, line_no, col, text, "an id");
         ids_.emplace_back(text);
         break;
       case Role::weight:
@@ -439,7 +460,7 @@ void read_csv(const std::string& file, const ReadOptions& options, bool labels_e
   if (!lines.next(view)) {
     throw_at_line(path, 1, 1, "file is empty; expected a header or rows of numbers");
   }
-  if (view.substr(0, 3) == "\xEF\xBB\xBF") view.remove_prefix(3);  // UTF-8 byte order mark
+  view = first_line_text(path, view);  // without a UTF-8 byte-order mark
   const std::string first(view);
   const std::vector<CsvField> first_fields = split_csv_fields(path, 1, first, delim);
   if (trim_pad(first, delim).empty()) {
@@ -462,6 +483,9 @@ void read_csv(const std::string& file, const ReadOptions& options, bool labels_e
       if (header || want->empty() || all_digits(*want)) continue;
       for (const CsvField& f : first_fields) header = header || f.text == *want;
     }
+  }
+  if (header) {
+    for (const CsvField& f : first_fields) check_text(path, 1, f.column, f.text, "a header name");
   }
   std::vector<Special> specials;
   if (!options.id_column.empty()) {

@@ -6,6 +6,7 @@
 #include "io/byte_source.hpp"
 #include "io/line_reader.hpp"
 #include "io/readers.hpp"
+#include "io/text_check.hpp"
 
 namespace softreg::detail {
 
@@ -28,6 +29,7 @@ std::vector<std::string> read_text_labels(const std::string& file, std::size_t e
   std::size_t first_blank = 0;
   std::string_view line;
   while (lines.next(line)) {
+    if (lines.line_number() == 1) line = first_line_text(path, line);
     const std::string_view label = trim_label(line);
     if (label.empty()) {
       if (first_blank == 0) first_blank = lines.line_number();
@@ -41,6 +43,7 @@ std::vector<std::string> read_text_labels(const std::string& file, std::size_t e
     if (labels.size() == expected) {
       throw_at_line(path, lines.line_number(), 1, "expected " + count_text + ", found more");
     }
+    check_text(path, lines.line_number(), 1, label, "a label");
     labels.emplace_back(label);
   }
   if (src.offset() == 0) {

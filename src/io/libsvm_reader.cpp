@@ -11,6 +11,7 @@
 #include "io/byte_source.hpp"
 #include "io/line_reader.hpp"
 #include "io/readers.hpp"
+#include "io/text_check.hpp"
 #include "io/text_number.hpp"
 #include "softreg/error.hpp"
 
@@ -57,6 +58,12 @@ std::string_view read_label(const SvmLine& l, const char*& p) {
   if (label.find(':') != std::string_view::npos) {
     l.fail(p, "expected a label before the index:value pairs, found " + quote_for_message(label));
   }
+  // A comma is how a CSV row, or a multilabel line ("1,3 2:0.5"), starts: neither is one class.
+  if (label.find(',') != std::string_view::npos) {
+    l.fail(p, "expected a label, found " + quote_for_message(label) +
+                  " (a comma: is this a CSV file? multilabel LibSVM lines are not supported)");
+  }
+  check_text(l.path, l.line_no, l.col(p), label, "a label");
   p += label.size();
   if (label.size() > 1 && label[0] == '+') label.remove_prefix(1);
   return label;
@@ -178,6 +185,7 @@ void read_libsvm(const std::string& file, const ReadOptions& options, Dataset<T>
   std::int64_t max_index = -1;
   std::string_view line;
   while (lines.next(line)) {
+    if (lines.line_number() == 1) line = first_line_text(path, line);
     const auto* hash = static_cast<const char*>(std::memchr(line.data(), '#', line.size()));
     const SvmLine l{path, lines.line_number(), line.data(),
                     hash != nullptr ? hash : line.data() + line.size()};

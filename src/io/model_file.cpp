@@ -1,4 +1,6 @@
 // save_model and load_model: softreg's binary model format (docs/FORMATS.md, "Model files").
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -96,6 +98,10 @@ std::string hex32(std::uint32_t v) {
 std::vector<unsigned char> read_file(const std::string& path) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) throw IoError(path + ": cannot open: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(::fileno(f.get()), &st) == 0 && S_ISDIR(st.st_mode)) {
+    throw IoError(path + ": is a directory, not a model file");
+  }
   std::vector<unsigned char> bytes;
   std::vector<unsigned char> chunk(1 << 16);
   for (;;) {
@@ -290,6 +296,7 @@ void save_model(const SoftmaxRegression& model, const std::string& path) {
 namespace {
 
 std::uint32_t read_magic_and_version(Reader& r, const std::vector<unsigned char>& bytes) {
+  if (bytes.empty()) r.fail_at(0, "file is empty; expected a softreg model file", true);
   const std::size_t magic_len = std::min(bytes.size(), kMagic.size());
   if (magic_len > 0 && std::memcmp(bytes.data(), kMagic.data(), magic_len) != 0) {
     r.fail_at(0, "not a softreg model file (the magic number is wrong)", true);

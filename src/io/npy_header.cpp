@@ -226,6 +226,11 @@ void parse_dict(NpyHeader& h, ByteSource& src, const std::string& text, std::uin
       break;
     }
   }
+  // numpy pads the dict with spaces and ends the header with '\n'; anything else after the
+  // dict is not a header numpy wrote (numpy's own reader refuses it too).
+  p.skip_space();
+  if (p.offset() != base + text.size())
+    p.fail("expected only spaces and a line feed after the dict");
   if (!seen_descr || !seen_fortran || !seen_shape) {
     throw_at_byte(path, base,
                   "the .npy header lacks " + std::string(!seen_descr     ? "'descr'"

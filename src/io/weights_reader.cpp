@@ -6,6 +6,7 @@
 
 #include "io/byte_source.hpp"
 #include "io/line_reader.hpp"
+#include "io/text_check.hpp"
 #include "io/text_number.hpp"
 #include "softreg/data.hpp"
 
@@ -25,6 +26,7 @@ std::vector<double> read_sample_weights(const std::string& path, std::size_t exp
   std::size_t first_blank = 0;
   std::string_view line;
   while (lines.next(line)) {
+    if (lines.line_number() == 1) line = detail::first_line_text(name, line);
     std::size_t col = 1;
     while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
       line.remove_prefix(1);

@@ -218,6 +218,23 @@ CLI::Validator number_at_least(bool strict) {
 
 }  // namespace
 
+CLI::Validator integer_in(long double lo, long double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        const bool digits = !text.empty() &&
+                            std::all_of(text.begin() + (text[0] == '-' ? 1 : 0), text.end(),
+                                        [](char c) { return c >= '0' && c <= '9'; }) &&
+                            text != "-";
+        long double v = 0;
+        if (digits) v = std::strtold(text.c_str(), nullptr);
+        if (digits && v >= lo && v <= hi) return {};
+        char range[96];
+        std::snprintf(range, sizeof range, "a whole number in [%.0Lf, %.0Lf]", lo, hi);
+        return "expected " + std::string(range) + ", got \"" + text + "\"";
+      },
+      "INTEGER");
+}
+
 CLI::Validator non_negative() {
   return number_at_least(false);
 }

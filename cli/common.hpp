@@ -80,6 +80,9 @@ std::vector<std::int64_t> label_indices(const SoftmaxRegression& model,
 /// text.
 CLI::Validator non_negative();
 CLI::Validator positive();
+/// A whole number in [lo, hi], digits only (and a leading '-' when lo < 0): CLI11 would
+/// otherwise saturate 18446744073709551615 to the largest int64 or wrap -1 into a uint64.
+CLI::Validator integer_in(long double lo, long double hi);
 
 /// Every spelling E's values accept (softreg/names.hpp: canonical names and aliases).
 template <class E>

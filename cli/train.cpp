@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -210,6 +211,15 @@ void run_train(const TrainArgs& a) {
   // word the warnings and the progress; fit resolves it the same way.
   const Solver solver = choose_solver(data, options, warm.get());
   warn_unused(a, solver);
+  const bool minibatch = solver == Solver::sgd || solver == Solver::adam;
+  const auto train_rows =
+      static_cast<std::int64_t>(double(data.rows()) * (1.0 - options.valid_fraction) + 0.5);
+  if (minibatch && !a.quiet && options.batch_size > train_rows) {
+    std::fprintf(stderr,
+                 "softreg train: notice: --batch-size %lld exceeds the %lld training rows; each "
+                 "epoch is one full batch\n",
+                 static_cast<long long>(options.batch_size), static_cast<long long>(train_rows));
+  }
   if (options.l1 > 0.0 && solver != Solver::lbfgs) {
     throw InvalidArgument(std::string("--l1 needs --solver lbfgs or auto (L-BFGS runs as OWL-QN); "
                                       "got --solver ") +
@@ -327,6 +337,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--epochs", options.epochs, "SGD / Adam passes over the data")
       ->capture_default_str();
   cmd->add_option("--batch-size", options.batch_size, "SGD / Adam mini-batch rows")
+      ->check(integer_in(1, static_cast<long double>(INT64_MAX)))
       ->capture_default_str();
   cmd->add_option("--lr", options.lr, "SGD / Adam learning rate (0: 0.1 for sgd, 0.001 for adam)")
       ->capture_default_str();
@@ -360,6 +371,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--warm-start", args->warm_start,
                   "Start from this model's weights (its classes and preprocessing are kept)");
   cmd->add_option("--seed", options.seed, "Seed of the validation split and the mini-batch order")
+      ->check(integer_in(0, static_cast<long double>(UINT64_MAX)))
       ->capture_default_str();
   add_threads_option(*cmd, options.threads);
   cmd->add_flag("--quiet", args->quiet, "Print nothing but errors");

@@ -60,6 +60,7 @@ struct TrainArgs {
   DataArgs data;
   std::string model;
   std::string warm_start;
+  std::string resume;
   std::string class_weight;
   std::string sample_weight;  // --sample-weight: a CSV column or a file (see weights_from_file)
   bool quiet = false;
@@ -121,6 +122,11 @@ void check_options(const TrainOptions& options) {
 /// warn_unused once the solver is known.
 void check_applicable(const CLI::App& cmd, TrainArgs& args) {
   const auto given = [&](const char* flag) { return cmd.get_option(flag)->count() > 0; };
+  if (!args.resume.empty() && !args.warm_start.empty()) {
+    throw CLI::ValidationError("--resume",
+                               "continues a stopped fit from its checkpoint; --warm-start starts "
+                               "a new one from a model: give one of them");
+  }
   if (!args.warm_start.empty() && given("--scale")) {
     throw CLI::ValidationError("--scale",
                                "does not apply with --warm-start (the warm-start model's "
@@ -181,7 +187,10 @@ void run_train(const TrainArgs& a) {
   // once, not after the training.
   check_writable(a.model);
   std::unique_ptr<SoftmaxRegression> warm;
-  if (!a.warm_start.empty()) warm = std::make_unique<SoftmaxRegression>(load_model(a.warm_start));
+  if (!a.warm_start.empty() || !a.resume.empty()) {
+    warm =
+        std::make_unique<SoftmaxRegression>(load_model(a.resume.empty() ? a.warm_start : a.resume));
+  }
   const bool weights_file = !a.sample_weight.empty() && weights_from_file(a);
   if (weights_file && a.sample_weight == "-" && a.data.data == "-") {
     throw InvalidArgument(
@@ -201,6 +210,7 @@ void run_train(const TrainArgs& a) {
                           "expected LibSVM lines \"label index:value ...\"");
   }
   TrainOptions options = a.options;
+  options.resume = !a.resume.empty();
   if (weights_file) {
     check_not_a_column(a.sample_weight, data);
     options.sample_weight = read_sample_weights(a.sample_weight, data.rows(), data.source);
@@ -258,11 +268,13 @@ void run_train(const TrainArgs& a) {
     save_model(SoftmaxRegression(model.classes(), model.n_features(), model.weights(), model.bias(),
                                  model.preprocessing(), std::move(info), model.feature_names()),
                checkpoint);
+    const bool resumable = model.info().parameters.count("resume.lbfgs") > 0;
     std::fprintf(stderr,
                  "softreg train: interrupted by %s after %s %d; the model so far is in %s (%s "
-                 "left as it was); continue with --warm-start %s\n",
+                 "left as it was); continue with %s %s\n",
                  sig == SIGINT ? "SIGINT" : "SIGTERM", by_iteration ? "iteration" : "epoch", done,
-                 checkpoint.c_str(), a.model.c_str(), checkpoint.c_str());
+                 checkpoint.c_str(), a.model.c_str(),
+                 resumable ? "the same command and --resume" : "--warm-start", checkpoint.c_str());
     throw Interrupted(128 + sig);
   }
   if (!a.sample_weight.empty() && !weights_file) {
@@ -370,6 +382,11 @@ void add_train(CLI::App& app) {
                   "column is an error: write ./NAME for the file, or the column's index");
   cmd->add_option("--warm-start", args->warm_start,
                   "Start from this model's weights (its classes and preprocessing are kept)");
+  cmd->add_option("--resume", args->resume,
+                  "Continue the fit an interrupt stopped, from its MODEL.checkpoint, with the "
+                  "same data and options: the model is bitwise the uninterrupted one (same "
+                  "--threads). L-BFGS without --l1 or --valid-fraction; other fits continue "
+                  "with --warm-start");
   cmd->add_option("--seed", options.seed, "Seed of the validation split and the mini-batch order")
       ->check(integer_in(0, static_cast<long double>(UINT64_MAX)))
       ->capture_default_str();

@@ -584,3 +584,45 @@ TEST(Model, AProblemLargerThanTheMachineIsRefusedBeforeAllocating) {
       << msg;
   EXPECT_NE(msg.find("is a feature index far larger than the others?"), std::string::npos) << msg;
 }
+
+TEST(Model, AStoppedLbfgsFitResumesBitForBit) {
+  const auto data = blobs<double>(400, 6, 4, 1.0, 51);
+  softreg::TrainOptions o;
+  o.solver = softreg::Solver::lbfgs;
+  o.scale = softreg::Scaling::standard;
+  o.tol = 0.0;
+  o.max_iter = 60;
+  o.threads = 2;
+  const auto full = SoftmaxRegression::fit(data, o);
+  ASSERT_GT(full.info().iterations, 10);
+  for (const int stop_at : {1, 7, full.info().iterations - 1}) {
+    softreg::TrainOptions first = o;
+    first.progress = [&](const softreg::Progress& p) { return p.iteration < stop_at; };
+    const auto stopped = SoftmaxRegression::fit(data, first);
+    ASSERT_EQ(stopped.info().iterations, stop_at);
+    ASSERT_EQ(stopped.info().parameters.count("resume.lbfgs"), 1u);
+    softreg::TrainOptions second = o;
+    second.resume = true;
+    const auto resumed = SoftmaxRegression::fit(data, second, &stopped);
+    EXPECT_EQ(resumed.weights(), full.weights()) << stop_at;
+    EXPECT_EQ(resumed.bias(), full.bias()) << stop_at;
+    EXPECT_EQ(resumed.info().loss_history, full.info().loss_history) << stop_at;
+    EXPECT_EQ(resumed.info().evaluations, full.info().evaluations) << stop_at;
+    EXPECT_EQ(resumed.info().parameters.count("resume.lbfgs"), 0u);  // it was not stopped
+  }
+  // Without a state to continue, or with other options: refused.
+  softreg::TrainOptions again = o;
+  again.resume = true;
+  EXPECT_NE(thrown([&] {
+              SoftmaxRegression::fit(data, again, &full);
+            }).find("this one holds no resume state"),
+            std::string::npos);
+  softreg::TrainOptions stop = o;
+  stop.progress = [](const softreg::Progress& p) { return p.iteration < 3; };
+  const auto stopped = SoftmaxRegression::fit(data, stop);
+  again.l2 = 0.5;
+  const std::string msg = thrown([&] { SoftmaxRegression::fit(data, again, &stopped); });
+  EXPECT_NE(msg.find("resume needs the options of the stopped fit: l2 was 1e-04, now 0.5"),
+            std::string::npos)
+      << msg;
+}

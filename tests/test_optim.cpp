@@ -118,6 +118,43 @@ TEST(Newton, ARejectedStepAtTheObjectivesResolutionIsConvergence) {
   }
 }
 
+TEST(Lbfgs, AStoppedRunResumesToTheUninterruptedResultBitForBit) {
+  softreg::LbfgsOptions o;
+  o.max_iterations = 300;
+  o.grad_tol = 1e-10;
+  o.memory = 5;  // fewer pairs than iterations: the oldest must be dropped in the same order
+  const std::vector<double> x0{-1.2, 1.0, -1.2, 1.0, 0.5, -0.3};
+  std::vector<double> whole = x0;
+  const auto full = softreg::lbfgs(rosenbrock, whole, o);
+  ASSERT_GT(full.iterations, 20);
+  for (int stop_at = 1; stop_at <= full.iterations; ++stop_at) {
+    std::vector<double> x = x0;
+    softreg::LbfgsState state;
+    softreg::LbfgsOptions first = o;
+    first.save = &state;
+    const auto cut = softreg::lbfgs(
+        rosenbrock, x, first, [&](const softreg::Progress& p) { return p.iteration < stop_at; });
+    ASSERT_EQ(cut.iterations, stop_at);
+    softreg::LbfgsOptions second = o;
+    second.resume = &state;
+    const auto rest = softreg::lbfgs(rosenbrock, x, second);
+    EXPECT_EQ(x, whole) << "stopped at " << stop_at;
+    EXPECT_EQ(rest.iterations, full.iterations) << stop_at;
+    EXPECT_EQ(rest.evaluations, full.evaluations) << stop_at;
+    EXPECT_EQ(rest.history, full.history) << stop_at;
+    EXPECT_EQ(rest.message, full.message) << stop_at;
+    EXPECT_EQ(rest.converged, full.converged) << stop_at;
+  }
+  softreg::LbfgsState wrong;
+  wrong.s = {std::vector<double>(3, 1.0)};
+  wrong.y = {std::vector<double>(3, 1.0)};
+  wrong.rho = {1.0};
+  softreg::LbfgsOptions bad = o;
+  bad.resume = &wrong;
+  std::vector<double> x = x0;
+  EXPECT_THROW(softreg::lbfgs(rosenbrock, x, bad), softreg::InvalidArgument);
+}
+
 TEST(Lbfgs, ExactDiagonalPreconditionerSolvesAQuadraticAtOnce) {
   // With h0 = the exact inverse Hessian of a diagonal quadratic, the first direction -h0 g
   // points at the minimum; the run must finish in a handful of iterations where plain L-BFGS
@@ -331,9 +368,8 @@ TEST(Stochastic, DivergenceIsReportedNotHidden) {
   std::vector<double> x(3, 0.0);
   const auto r = softreg::sgd(ls, 400, x, o);
   EXPECT_FALSE(std::isfinite(r.loss));
-  EXPECT_EQ(r.message.rfind("diverged in epoch " + std::to_string(r.iterations) + " (mini-batch ",
-                            0),
-            0u)
+  EXPECT_EQ(
+      r.message.rfind("diverged in epoch " + std::to_string(r.iterations) + " (mini-batch ", 0), 0u)
       << r.message;
   EXPECT_NE(r.message.find("lower the learning rate (1000000"), std::string::npos) << r.message;
 }

@@ -55,6 +55,14 @@ struct TrainOptions {
   /// solver lbfgs or automatic (which then picks lbfgs) and turns the Adam warm-up off.
   /// Elastic net: l1 and l2 together.
   double l1 = 0.0;
+  /// Continue the fit that `warm_start` was stopped in (by the progress callback returning
+  /// false: SIGINT in the command line) instead of starting a new one from its weights: with
+  /// the same data, options and thread count, the model is bitwise the one the uninterrupted
+  /// fit gives. The stopped fit's model carries what that needs (TrainingInfo::parameters
+  /// "resume.lbfgs"); only L-BFGS without l1 and without a validation split keeps it so far.
+  /// InvalidArgument when warm_start holds no such state or the options differ from the
+  /// recorded ones.
+  bool resume = false;
   int max_iter = 100;  // L-BFGS iterations
   double tol = 1e-5;   // L-BFGS: max |gradient| at which it stops
   /// L-BFGS curvature pairs kept; 0 picks min(100, max(10, 64 MiB / (16 bytes x parameters))):

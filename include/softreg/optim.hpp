@@ -47,6 +47,18 @@ struct OptimResult {
   std::vector<double> history;  // loss after each iteration / epoch
 };
 
+/// What L-BFGS needs beyond x to continue a run exactly where it stopped (checkpoint and
+/// resume): the curvature pairs, oldest first, and the counters. The gradient at x is not kept:
+/// evaluating f at the same x gives the same bits.
+struct LbfgsState {
+  int iterations = 0;
+  int evaluations = 0;
+  int small_steps = 0;
+  std::vector<double> history;
+  std::vector<std::vector<double>> s, y;
+  std::vector<double> rho;
+};
+
 struct LbfgsOptions {
   int max_iterations = 100;
   int memory = 10;              // pairs (s, y) kept
@@ -84,6 +96,13 @@ struct LbfgsOptions {
   /// to the pseudo-gradient's max-norm, and the losses reported include the l1 term.
   double l1 = 0.0;
   std::size_t l1_count = 0;
+  /// Continue the run `resume` describes from x (the x it stopped at): the result (x, the
+  /// counts, the history, the message) is then bitwise that of the run never stopped, for the
+  /// same f, options and thread count. Not with l1 or a validation function (their state is not
+  /// kept): InvalidArgument.
+  const LbfgsState* resume = nullptr;
+  /// When set, receives the state at the end of the run (for a later resume).
+  LbfgsState* save = nullptr;
 };
 
 /// Minimizes f from x (updated in place) with limited-memory BFGS (OWL-QN with options.l1); the

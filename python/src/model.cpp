@@ -135,7 +135,11 @@ py::dict info_dict(const TrainingInfo& info) {
   d["seconds"] = info.seconds;
   d["loss_history"] = info.loss_history;
   py::dict parameters;
-  for (const auto& [name, value] : info.parameters) parameters[py::str(name)] = value;
+  for (const auto& [name, value] : info.parameters) {
+    // A checkpoint's solver state is bytes for the library, not a parameter.
+    if (name.rfind("resume.", 0) == 0) continue;
+    parameters[py::str(name)] = value;
+  }
   d["parameters"] = parameters;
   return d;
 }

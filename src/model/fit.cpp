@@ -8,10 +8,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -87,6 +89,64 @@ std::vector<std::string> sorted_classes(std::span<const std::string> labels) {
 /// units of double rounding, where no decrease can be seen any more.
 double relative_loss_tolerance(double tol) {
   return std::min(1e-10, std::max(tol * tol, 1e-15));
+}
+
+/// LbfgsState as bytes (TrainingInfo::parameters["resume.lbfgs"]): i32 iterations,
+/// evaluations, small steps; u64 history length, the history; u64 pairs, u64 n, then per pair
+/// rho, s (n values), y (n values); doubles in the host's byte order (a checkpoint is resumed
+/// where it was written).
+std::string encode_state(const LbfgsState& st) {
+  std::string out;
+  auto put = [&](const void* p, std::size_t bytes) {
+    out.append(static_cast<const char*>(p), bytes);
+  };
+  auto put_u64 = [&](std::uint64_t v) { put(&v, 8); };
+  for (const int v : {st.iterations, st.evaluations, st.small_steps}) put(&v, 4);
+  put_u64(st.history.size());
+  put(st.history.data(), 8 * st.history.size());
+  put_u64(st.s.size());
+  put_u64(st.s.empty() ? 0 : st.s[0].size());
+  for (std::size_t j = 0; j < st.s.size(); ++j) {
+    put(&st.rho[j], 8);
+    put(st.s[j].data(), 8 * st.s[j].size());
+    put(st.y[j].data(), 8 * st.y[j].size());
+  }
+  return out;
+}
+
+LbfgsState decode_state(const std::string& bytes) {
+  std::size_t at = 0;
+  auto take = [&](void* p, std::size_t n) {
+    if (n > bytes.size() - at) fail("the checkpoint's resume state is truncated");
+    std::memcpy(p, bytes.data() + at, n);
+    at += n;
+  };
+  auto u64 = [&]() {
+    std::uint64_t v = 0;
+    take(&v, 8);
+    return v;
+  };
+  LbfgsState st;
+  for (int* v : {&st.iterations, &st.evaluations, &st.small_steps}) take(v, 4);
+  const std::uint64_t h = u64();
+  if (h > bytes.size() / 8) fail("the checkpoint's resume state is truncated");
+  st.history.resize(h);
+  take(st.history.data(), 8 * h);
+  const std::uint64_t m = u64(), n = u64();
+  if (m > 0 && (n == 0 || n > bytes.size() / 16 || m > bytes.size() / (16 * n))) {
+    fail("the checkpoint's resume state is truncated");
+  }
+  for (std::uint64_t j = 0; j < m; ++j) {
+    double rho = 0.0;
+    take(&rho, 8);
+    st.rho.push_back(rho);
+    st.s.emplace_back(n);
+    take(st.s.back().data(), 8 * n);
+    st.y.emplace_back(n);
+    take(st.y.back().data(), 8 * n);
+  }
+  if (at != bytes.size()) fail("the checkpoint's resume state has trailing bytes");
+  return st;
 }
 
 /// The classes (the warm start's, else the data's sorted labels) and each row's class index.
@@ -228,6 +288,19 @@ class Fit {
   bool reached_target_ = false;
   OptimResult result_;
   std::string warmup_note_;
+  std::optional<LbfgsState> resume_;  // the state of the stopped fit this one continues
+  LbfgsState saved_;                  // L-BFGS's state at its end, for a checkpoint
+
+ public:
+  /// The state to keep in the model when the fit was stopped by the caller, else empty.
+  std::string resume_record() const {
+    if (result_.message != "stopped by the caller" || options_.solver != Solver::lbfgs ||
+        options_.l1 != 0.0 || validation_) {
+      return {};
+    }
+    return encode_state(saved_);
+  }
+  const std::string& warmup_note() const { return warmup_note_; }
 };
 
 template <class T>
@@ -247,6 +320,13 @@ Fit<T>::Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRe
       pre_(warm ? warm->preprocessing()
                 : detail::fit_preprocessing(data.features, options.scale,
                                             std::span<const std::size_t>(split_.train))) {
+  if (options.resume) {
+    const auto& params = warm->info().parameters;
+    resume_ = decode_state(params.at("resume.lbfgs"));
+    if (const auto note = params.find("resume.note"); note != params.end()) {
+      warmup_note_ = note->second;
+    }
+  }
   const std::size_t np = d_ * k_ + k_;
   theta_.assign(np, 0.0);
   theta_raw_.resize(np);
@@ -426,9 +506,15 @@ LbfgsOptions Fit<T>::lbfgs_options() const {
 
 template <class T>
 void Fit<T>::run_lbfgs() {
-  if (const int epochs = warmup_epochs(); epochs > 0) warm_up(epochs);
-  if (!result_.message.empty()) return;  // stopped during the warm-up
+  if (!resume_) {
+    if (const int epochs = warmup_epochs(); epochs > 0) warm_up(epochs);
+    if (!result_.message.empty()) return;  // stopped during the warm-up
+  }
   LbfgsOptions lbfgs_opt = lbfgs_options();
+  // A stopped fit leaves its state in the model (resume); one without l1 and validation can.
+  const bool resumable = options_.l1 == 0.0 && !validation_;
+  if (resume_) lbfgs_opt.resume = &*resume_;
+  if (resumable) lbfgs_opt.save = &saved_;
   const std::span<const std::size_t> rows = shaping_rows();
   std::unique_ptr<detail::SecondMomentPreconditioner> second_moment;
   if (options_.preconditioner == Preconditioner::automatic) {
@@ -723,6 +809,26 @@ void check_memory(const Dataset<T>& data, const TrainOptions& options) {
   fail(what);
 }
 
+/// A resumed fit must be the stopped one continued: its state is in the warm start, and the
+/// options that shape the path are the recorded ones.
+void check_resume(const TrainOptions& options, const SoftmaxRegression* warm) {
+  if (warm == nullptr || warm->info().parameters.count("resume.lbfgs") == 0) {
+    fail("resume needs the model of a stopped L-BFGS fit as the warm start (a checkpoint); " +
+         std::string(warm == nullptr ? "there is none" : "this one holds no resume state"));
+  }
+  if (options.solver != Solver::lbfgs) {
+    fail(std::string("resume continues an L-BFGS fit; the solver is ") +
+         solver_name(options.solver));
+  }
+  const auto& was = warm->info().parameters;
+  for (const auto& [key, value] : option_record(options)) {
+    const auto it = was.find(key);
+    if (key == "solver" || (it != was.end() && it->second == value)) continue;
+    fail("resume needs the options of the stopped fit: " + key + " was " +
+         (it == was.end() ? std::string("not set") : it->second) + ", now " + value);
+  }
+}
+
 /// The model's feature names: the data's, or the warm start's when the data names none; a
 /// warm start that names them otherwise is an error.
 template <class T>
@@ -784,6 +890,7 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   std::vector<std::string> names = fitted_feature_names(data, warm);
   TrainOptions options = given;
   options.solver = choose_solver(data, given, warm);
+  if (options.resume) check_resume(options, warm);
   check_memory(data, options);
   if (options.l1 > 0.0 && options.solver != Solver::lbfgs) {
     fail(std::string("l1 > 0 needs solver lbfgs (OWL-QN) or auto; got ") +
@@ -800,6 +907,7 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
     fit.run_stochastic();
   }
   SoftmaxRegression model = fit.finish();
+  if (options.resume) model.info_.seconds += warm->info().seconds;
   if (!names.empty()) {
     model = SoftmaxRegression(model.classes_, model.d_, std::move(model.w_), std::move(model.b_),
                               std::move(model.pre_), std::move(model.info_), std::move(names));
@@ -807,6 +915,10 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   model.info_.parameters = option_record(given);
   if (data.index_base == IndexBase::zero || data.index_base == IndexBase::one) {
     model.info_.parameters["index_base"] = data.index_base == IndexBase::zero ? "0" : "1";
+  }
+  if (std::string state = fit.resume_record(); !state.empty()) {
+    model.info_.parameters["resume.lbfgs"] = std::move(state);
+    if (!fit.warmup_note().empty()) model.info_.parameters["resume.note"] = fit.warmup_note();
   }
   return model;
 }

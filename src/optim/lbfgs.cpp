@@ -210,6 +210,23 @@ class CurvatureHistory {
     y_.clear();
     rho_.clear();
   }
+  void save(LbfgsState& st) const {
+    st.s.assign(s_.begin(), s_.end());
+    st.y.assign(y_.begin(), y_.end());
+    st.rho.assign(rho_.begin(), rho_.end());
+  }
+  void restore(const LbfgsState& st) {
+    if (st.s.size() != st.y.size() || st.s.size() != st.rho.size() ||
+        st.s.size() > static_cast<std::size_t>(o_.memory) ||
+        !std::all_of(st.s.begin(), st.s.end(), [&](const auto& v) { return v.size() == n_; }) ||
+        !std::all_of(st.y.begin(), st.y.end(), [&](const auto& v) { return v.size() == n_; })) {
+      throw InvalidArgument(
+          "softreg::lbfgs: the state to resume does not fit these parameters and options");
+    }
+    s_.assign(st.s.begin(), st.s.end());
+    y_.assign(st.y.begin(), st.y.end());
+    rho_.assign(st.rho.begin(), st.rho.end());
+  }
   bool empty() const { return s_.empty(); }
 
  private:
@@ -412,6 +429,10 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
                   const ProgressCallback& progress, const ValidationLoss& validation) {
   const std::size_t n = x.size();
   validate_lbfgs_options(o, n);
+  if ((o.resume || o.save) && (o.l1 > 0.0 || validation)) {
+    throw InvalidArgument(
+        "softreg::lbfgs: resume and save do not apply with l1 or a validation function");
+  }
   if (o.l1 > 0.0) return owlqn(f, x, o, progress, validation);
   std::vector<double> g(n), d(n), x_trial(n), g_trial(n);
   OptimResult result;
@@ -425,7 +446,30 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
 
   result.message = "reached the iteration limit";
   int small_steps = 0;
-  for (int iter = 1; iter <= o.max_iterations; ++iter) {
+  int first = 1;
+  if (o.resume) {  // f at x again gave the bits the stopped run had; it is not counted
+    history.restore(*o.resume);
+    first = o.resume->iterations + 1;
+    result.iterations = o.resume->iterations;
+    result.evaluations = o.resume->evaluations;
+    result.history = o.resume->history;
+    small_steps = o.resume->small_steps;
+  }
+  auto keep_state = [&]() {
+    if (!o.save) return;
+    history.save(*o.save);
+    o.save->iterations = result.iterations;
+    o.save->evaluations = result.evaluations;
+    o.save->small_steps = small_steps;
+    o.save->history = result.history;
+  };
+  // A run stopped at the iteration where it would have converged by small steps converges here.
+  if (small_steps >= 2) {
+    result.converged = true;
+    result.message = "relative decrease of the objective below tolerance";
+    first = o.max_iterations + 1;
+  }
+  for (int iter = first; iter <= o.max_iterations; ++iter) {
     if (max_abs(g) <= o.grad_tol) {
       result.converged = true;
       result.message = "gradient max-norm below tolerance";
@@ -469,13 +513,16 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
     p.max_iterations = o.max_iterations;
     p.loss = fx;
     p.grad_norm = max_abs(g);
-    const std::string stop = monitor.step(p, x);
-    if (!stop.empty()) result.message = stop;
-    if (!stop.empty()) break;
     // Two iterations in a row: one short step (a poor line-search bracket) is not convergence.
+    // Counted before the callback, so that a run stopped here resumes with the count.
     const bool small =
         f_old - fx <= o.rel_loss_tol * std::max({std::fabs(fx), std::fabs(f_old), 1.0});
     small_steps = small ? small_steps + 1 : 0;
+    const std::string stop = monitor.step(p, x);
+    if (!stop.empty()) {
+      result.message = stop;
+      break;
+    }
     if (small_steps >= 2) {
       result.converged = true;
       result.message = "relative decrease of the objective below tolerance";
@@ -492,6 +539,7 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
   }
   result.loss = fx;
   result.grad_norm = max_abs(g);
+  keep_state();
   return result;
 }
 

@@ -743,7 +743,7 @@ def test_fashion_mnist_t10k_short_training(softreg, workdir):
     ("--epochs", "-3", ">= 0"),
     ("--lbfgs-memory", "10001", "in [0, 10000]"),
     ("--lbfgs-warmup", "-2", "or -1 for automatic"),
-    ("--batch-size", "0", ">= 1"),
+    ("--batch-size", "0", "a whole number in [1, 9223372036854775807]"),
     ("--lr", "-0.5", "finite and >= 0"),
     ("--momentum", "1", "in [0, 1)"),
     ("--patience", "0", ">= 1"),

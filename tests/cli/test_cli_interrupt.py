@@ -83,3 +83,41 @@ def test_sigkill_at_any_moment_leaves_the_previous_model(softreg, softreg_bin, w
         after = (workdir / "m.srm").read_bytes()
         # Either untouched or a whole new model, never a mixture.
         assert after == before or softreg("info", "--model", "m.srm").returncode == 0
+
+
+def test_resume_gives_the_uninterrupted_model_bit_for_bit(softreg, softreg_bin, workdir, big):
+    import json
+
+    args = big + LONG + ["--threads", "2", "--scale", "standard"]
+    softreg("train", *args, "--model", "full.srm", "--quiet")
+    proc = start(softreg_bin, workdir, args + ["--model", "m.srm"])
+    wait_for_iterations(proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert b"continue with the same command and --resume m.srm.checkpoint" in err
+    softreg("train", *args, "--model", "m.srm", "--resume", "m.srm.checkpoint", "--quiet")
+
+    def record(model):
+        info = json.loads(softreg("info", "--model", model, "--json").stdout)
+        softreg("export", "--model", model, "--npz", model + ".npz")
+        arrays = np.load(workdir / (model + ".npz"))
+        return info, arrays["coef"], arrays["intercept"]
+
+    full, resumed = record("full.srm"), record("m.srm")
+    stopped = json.loads(softreg("info", "--model", "m.srm.checkpoint", "--json").stdout)
+    assert 0 < stopped["iterations"] < full[0]["iterations"]
+    np.testing.assert_array_equal(resumed[1], full[1])
+    np.testing.assert_array_equal(resumed[2], full[2])
+    for key in ("iterations", "evaluations", "loss_history", "message", "converged", "final_loss"):
+        assert resumed[0][key] == full[0][key], key
+    # Other options than the stopped fit's, or no checkpoint state, are refused.
+    proc = softreg("train", *big, *LONG, "--threads", "2", "--scale", "minmax", "--model",
+                   "x.srm", "--resume", "m.srm.checkpoint", ok=False)
+    assert b"resume needs the options of the stopped fit: scale was standard, now minmax" \
+        in proc.stderr
+    proc = softreg("train", *args, "--model", "x.srm", "--resume", "full.srm", ok=False)
+    assert b"this one holds no resume state" in proc.stderr
+    proc = softreg("train", *args, "--model", "x.srm", "--resume", "m.srm.checkpoint",
+                   "--warm-start", "full.srm", ok=False)
+    assert proc.returncode == 2 and b"give one of them" in proc.stderr

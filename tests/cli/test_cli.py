@@ -758,7 +758,8 @@ def test_train_options_out_of_range_are_usage_errors_worded_with_the_flag(
     assert proc.returncode == 2
     assert_one_clear_error(proc, f"{flag}: ")
     line = proc.stderr.decode()
-    assert rule in line and f"got {value.split(':')[-1]}" in line, line
+    got = value.split(':')[-1]
+    assert rule in line and (f"got {got}" in line or f'got "{got}"' in line), line
     assert "missing.csv" not in line
     assert not (workdir / "m.srm").exists()
 

@@ -626,3 +626,34 @@ TEST(Model, AStoppedLbfgsFitResumesBitForBit) {
             std::string::npos)
       << msg;
 }
+
+TEST(Model, StoppedSgdAndAdamFitsResumeBitForBit) {
+  const auto data = blobs<double>(300, 5, 3, 1.0, 52);
+  for (const auto solver : {softreg::Solver::sgd, softreg::Solver::adam}) {
+    softreg::TrainOptions o;
+    o.solver = solver;
+    o.epochs = 9;
+    o.batch_size = 40;
+    o.schedule = softreg::LrSchedule::cosine;
+    o.seed = 3;
+    const auto full = SoftmaxRegression::fit(data, o);
+    softreg::TrainOptions first = o;
+    first.progress = [](const softreg::Progress& p) { return p.iteration < 4; };
+    const auto stopped = SoftmaxRegression::fit(data, first);
+    ASSERT_EQ(stopped.info().parameters.count("resume.stochastic"), 1u);
+    softreg::TrainOptions second = o;
+    second.resume = true;
+    const auto resumed = SoftmaxRegression::fit(data, second, &stopped);
+    EXPECT_EQ(resumed.weights(), full.weights()) << softreg::solver_name(solver);
+    EXPECT_EQ(resumed.bias(), full.bias()) << softreg::solver_name(solver);
+    EXPECT_EQ(resumed.info().loss_history, full.info().loss_history);
+  }
+  softreg::TrainOptions saga;
+  saga.solver = softreg::Solver::saga;
+  saga.resume = true;
+  const auto any = SoftmaxRegression::fit(data, softreg::TrainOptions{});
+  EXPECT_NE(thrown([&] {
+              SoftmaxRegression::fit(data, saga, &any);
+            }).find("resume continues L-BFGS, SGD and Adam fits; the solver is saga"),
+            std::string::npos);
+}

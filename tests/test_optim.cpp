@@ -359,6 +359,39 @@ TEST(Stochastic, SameSeedSameResultOtherSeedOtherPath) {
   EXPECT_NE(a, c);
 }
 
+TEST(Stochastic, AStoppedRunResumesToTheUninterruptedResultBitForBit) {
+  const LeastSquares ls;
+  for (const bool use_adam : {false, true}) {
+    softreg::StochasticOptions o;
+    o.epochs = 12;
+    o.batch_size = 37;  // a short last batch
+    o.lr = use_adam ? 0.05 : 0.05;
+    o.schedule = softreg::LrSchedule::cosine;  // depends on the step count
+    o.seed = 5;
+    auto run = [&](std::vector<double>& x, const softreg::StochasticOptions& opt,
+                   const softreg::ProgressCallback& cb) {
+      return use_adam ? softreg::adam(ls, 400, x, opt, cb) : softreg::sgd(ls, 400, x, opt, cb);
+    };
+    std::vector<double> whole(3, 0.0);
+    const auto full = run(whole, o, {});
+    for (int stop_at = 1; stop_at < o.epochs; ++stop_at) {
+      std::vector<double> x(3, 0.0);
+      softreg::StochasticState state;
+      softreg::StochasticOptions first = o;
+      first.save = &state;
+      run(x, first, [&](const softreg::Progress& p) { return p.iteration < stop_at; });
+      ASSERT_EQ(state.epochs, stop_at);
+      softreg::StochasticOptions second = o;
+      second.resume = &state;
+      const auto rest = run(x, second, {});
+      EXPECT_EQ(x, whole) << (use_adam ? "adam" : "sgd") << " stopped at " << stop_at;
+      EXPECT_EQ(rest.history, full.history) << stop_at;
+      EXPECT_EQ(rest.evaluations, full.evaluations) << stop_at;
+      EXPECT_EQ(rest.iterations, full.iterations) << stop_at;
+    }
+  }
+}
+
 TEST(Stochastic, DivergenceIsReportedNotHidden) {
   const LeastSquares ls;
   softreg::StochasticOptions o;

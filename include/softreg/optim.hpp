@@ -147,6 +147,17 @@ OptimResult newton_cg(const Objective& f, const HessianProduct& hv, std::span<do
 
 enum class LrSchedule { constant, inverse_sqrt, cosine };
 
+/// What SGD and Adam need beyond x to continue a run stopped after an epoch: the epochs and
+/// steps done, the momentum (SGD) or both moments (Adam), the counters. The row order is not
+/// kept: replaying the seeded shuffles of the epochs done gives it again.
+struct StochasticState {
+  int epochs = 0;
+  std::size_t steps = 0;
+  int evaluations = 0;
+  std::vector<double> history;
+  std::vector<double> m1, m2;
+};
+
 struct StochasticOptions {
   int epochs = 10;
   std::size_t batch_size = 256;
@@ -158,6 +169,11 @@ struct StochasticOptions {
   double adam_eps = 1e-8;  // Adam
   std::uint64_t seed = 0;  // shuffling of rows each epoch
   int patience = 0;        // early stopping on the validation loss, in epochs
+  /// Continue the run `resume` describes from x (as LbfgsOptions::resume: bitwise the run
+  /// never stopped; not with a validation function).
+  const StochasticState* resume = nullptr;
+  /// When set, receives the state at the end of the run.
+  StochasticState* save = nullptr;
 };
 
 /// Mini-batch SGD with heavy-ball momentum over n rows, shuffled each epoch by a generator

@@ -149,6 +149,51 @@ LbfgsState decode_state(const std::string& bytes) {
   return st;
 }
 
+/// StochasticState as bytes ("resume.stochastic"): i32 epochs, evaluations; u64 steps; u64
+/// history length, the history; u64 dimension, m1, m2 (f64 in the host's byte order).
+std::string encode_state(const StochasticState& st) {
+  std::string out;
+  auto put = [&](const void* p, std::size_t bytes) {
+    out.append(static_cast<const char*>(p), bytes);
+  };
+  auto put_u64 = [&](std::uint64_t v) { put(&v, 8); };
+  for (const int v : {st.epochs, st.evaluations}) put(&v, 4);
+  put_u64(st.steps);
+  put_u64(st.history.size());
+  put(st.history.data(), 8 * st.history.size());
+  put_u64(st.m1.size());
+  put(st.m1.data(), 8 * st.m1.size());
+  put(st.m2.data(), 8 * st.m2.size());
+  return out;
+}
+
+StochasticState decode_stochastic(const std::string& bytes) {
+  std::size_t at = 0;
+  auto take = [&](void* p, std::size_t n) {
+    if (n > bytes.size() - at) fail("the checkpoint's resume state is truncated");
+    std::memcpy(p, bytes.data() + at, n);
+    at += n;
+  };
+  auto vec = [&](std::vector<double>& v, std::uint64_t n) {
+    if (n > bytes.size() / 8) fail("the checkpoint's resume state is truncated");
+    v.resize(n);
+    take(v.data(), 8 * n);
+  };
+  StochasticState st;
+  take(&st.epochs, 4);
+  take(&st.evaluations, 4);
+  std::uint64_t steps = 0, h = 0, dim = 0;
+  take(&steps, 8);
+  st.steps = static_cast<std::size_t>(steps);
+  take(&h, 8);
+  vec(st.history, h);
+  take(&dim, 8);
+  vec(st.m1, dim);
+  vec(st.m2, dim);
+  if (at != bytes.size()) fail("the checkpoint's resume state has trailing bytes");
+  return st;
+}
+
 /// The classes (the warm start's, else the data's sorted labels) and each row's class index.
 struct ClassIndex {
   std::vector<std::string> classes;
@@ -288,17 +333,25 @@ class Fit {
   bool reached_target_ = false;
   OptimResult result_;
   std::string warmup_note_;
-  std::optional<LbfgsState> resume_;  // the state of the stopped fit this one continues
-  LbfgsState saved_;                  // L-BFGS's state at its end, for a checkpoint
+  // The state of the stopped fit this one continues, and the state at the end, for a
+  // checkpoint: L-BFGS's, or SGD's / Adam's.
+  std::optional<LbfgsState> resume_;
+  LbfgsState saved_;
+  std::optional<StochasticState> sgd_resume_;
+  StochasticState sgd_saved_;
 
  public:
-  /// The state to keep in the model when the fit was stopped by the caller, else empty.
-  std::string resume_record() const {
-    if (result_.message != "stopped by the caller" || options_.solver != Solver::lbfgs ||
-        options_.l1 != 0.0 || validation_) {
-      return {};
+  /// The parameter name and bytes of the state to keep in the model when the fit was stopped
+  /// by the caller, or an empty name.
+  std::pair<std::string, std::string> resume_record() const {
+    if (result_.message != "stopped by the caller" || validation_) return {};
+    if (options_.solver == Solver::lbfgs && options_.l1 == 0.0) {
+      return {"resume.lbfgs", encode_state(saved_)};
     }
-    return encode_state(saved_);
+    if (options_.solver == Solver::sgd || options_.solver == Solver::adam) {
+      return {"resume.stochastic", encode_state(sgd_saved_)};
+    }
+    return {};
   }
   const std::string& warmup_note() const { return warmup_note_; }
 };
@@ -322,7 +375,11 @@ Fit<T>::Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRe
                                             std::span<const std::size_t>(split_.train))) {
   if (options.resume) {
     const auto& params = warm->info().parameters;
-    resume_ = decode_state(params.at("resume.lbfgs"));
+    if (options.solver == Solver::lbfgs) {
+      resume_ = decode_state(params.at("resume.lbfgs"));
+    } else {
+      sgd_resume_ = decode_stochastic(params.at("resume.stochastic"));
+    }
     if (const auto note = params.find("resume.note"); note != params.end()) {
       warmup_note_ = note->second;
     }
@@ -632,6 +689,10 @@ void Fit<T>::run_stochastic() {
   stochastic.momentum = options_.momentum;
   stochastic.seed = options_.seed;
   stochastic.patience = split_.valid.empty() ? 0 : options_.patience;
+  if (!validation_) {
+    stochastic.save = &sgd_saved_;
+    if (sgd_resume_) stochastic.resume = &*sgd_resume_;
+  }
   const BatchObjective objective = minibatch_objective();
   const ProgressCallback progress = [this](const Progress& p) { return on_progress(p); };
   result_ = options_.solver == Solver::sgd
@@ -812,13 +873,16 @@ void check_memory(const Dataset<T>& data, const TrainOptions& options) {
 /// A resumed fit must be the stopped one continued: its state is in the warm start, and the
 /// options that shape the path are the recorded ones.
 void check_resume(const TrainOptions& options, const SoftmaxRegression* warm) {
-  if (warm == nullptr || warm->info().parameters.count("resume.lbfgs") == 0) {
-    fail("resume needs the model of a stopped L-BFGS fit as the warm start (a checkpoint); " +
-         std::string(warm == nullptr ? "there is none" : "this one holds no resume state"));
-  }
-  if (options.solver != Solver::lbfgs) {
-    fail(std::string("resume continues an L-BFGS fit; the solver is ") +
+  const bool stochastic = options.solver == Solver::sgd || options.solver == Solver::adam;
+  if (options.solver != Solver::lbfgs && !stochastic) {
+    fail(std::string("resume continues L-BFGS, SGD and Adam fits; the solver is ") +
          solver_name(options.solver));
+  }
+  const char* key = stochastic ? "resume.stochastic" : "resume.lbfgs";
+  if (warm == nullptr || warm->info().parameters.count(key) == 0) {
+    fail(std::string("resume needs the model of a stopped ") + solver_name(options.solver) +
+         " fit as the warm start (a checkpoint); " +
+         (warm == nullptr ? "there is none" : "this one holds no resume state for it"));
   }
   const auto& was = warm->info().parameters;
   for (const auto& [key, value] : option_record(options)) {
@@ -916,8 +980,8 @@ SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOpti
   if (data.index_base == IndexBase::zero || data.index_base == IndexBase::one) {
     model.info_.parameters["index_base"] = data.index_base == IndexBase::zero ? "0" : "1";
   }
-  if (std::string state = fit.resume_record(); !state.empty()) {
-    model.info_.parameters["resume.lbfgs"] = std::move(state);
+  if (auto [key, state] = fit.resume_record(); !key.empty()) {
+    model.info_.parameters[key] = std::move(state);
     if (!fit.warmup_note().empty()) model.info_.parameters["resume.note"] = fit.warmup_note();
   }
   return model;

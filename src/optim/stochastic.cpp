@@ -60,8 +60,40 @@ OptimResult run(Method method, const BatchObjective& f, std::size_t n, std::span
   const std::size_t total = per_epoch * std::size_t(std::max(o.epochs, 1));
   std::size_t step = 0;
   detail::IterationMonitor monitor(progress, validation, o.patience);
+  if ((o.resume || o.save) && validation) {
+    throw InvalidArgument(std::string(caller) +
+                          ": resume and save do not apply with a validation "
+                          "function");
+  }
+  int first = 1;
+  if (o.resume) {
+    const StochasticState& st = *o.resume;
+    if (st.m1.size() != dim || st.m2.size() != dim || st.epochs < 0) {
+      throw InvalidArgument(std::string(caller) +
+                            ": the state to resume does not fit these parameters");
+    }
+    m1 = st.m1;
+    m2 = st.m2;
+    step = st.steps;
+    result.evaluations = st.evaluations;
+    result.history = st.history;
+    result.iterations = st.epochs;
+    if (!st.history.empty()) result.loss = st.history.back();
+    // The row order and the generator as the epochs done left them.
+    for (int e = 0; e < st.epochs; ++e) detail::shuffle(std::span<std::size_t>(order), rng);
+    first = st.epochs + 1;
+  }
+  auto keep_state = [&]() {
+    if (!o.save) return;
+    o.save->epochs = result.iterations;
+    o.save->steps = step;
+    o.save->evaluations = result.evaluations;
+    o.save->history = result.history;
+    o.save->m1 = m1;
+    o.save->m2 = m2;
+  };
 
-  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+  for (int epoch = first; epoch <= o.epochs; ++epoch) {
     detail::shuffle(std::span<std::size_t>(order), rng);
     double loss_sum = 0.0;
     for (std::size_t b = 0; b < per_epoch; ++b, ++step) {
@@ -109,6 +141,7 @@ OptimResult run(Method method, const BatchObjective& f, std::size_t n, std::span
     if (!stop.empty()) break;
   }
   monitor.restore_best(x);
+  keep_state();
   return result;
 }
 

@@ -269,8 +269,9 @@ void run_train(const TrainArgs& a) {
                                  model.preprocessing(), std::move(info), model.feature_names()),
                checkpoint);
     const auto& params = model.info().parameters;
-    const bool resumable =
-        params.count("resume.lbfgs") > 0 || params.count("resume.stochastic") > 0;
+    const bool resumable = params.count("resume.lbfgs") > 0 ||
+                           params.count("resume.stochastic") > 0 ||
+                           params.count("resume.newton") > 0;
     std::fprintf(stderr,
                  "softreg train: interrupted by %s after %s %d; the model so far is in %s (%s "
                  "left as it was); continue with %s %s\n",
@@ -387,8 +388,8 @@ void add_train(CLI::App& app) {
   cmd->add_option("--resume", args->resume,
                   "Continue the fit an interrupt stopped, from its MODEL.checkpoint, with the "
                   "same data and options: the model is bitwise the uninterrupted one (same "
-                  "--threads). L-BFGS (without --l1), SGD and Adam, without --valid-fraction; "
-                  "other fits continue approximately with --warm-start");
+                  "--threads). L-BFGS (without --l1), Newton-CG, SGD and Adam, without "
+                  "--valid-fraction; SAGA fits continue approximately with --warm-start");
   cmd->add_option("--seed", options.seed, "Seed of the validation split and the mini-batch order")
       ->check(integer_in(0, static_cast<long double>(UINT64_MAX)))
       ->capture_default_str();

@@ -654,6 +654,30 @@ TEST(Model, StoppedSgdAndAdamFitsResumeBitForBit) {
   const auto any = SoftmaxRegression::fit(data, softreg::TrainOptions{});
   EXPECT_NE(thrown([&] {
               SoftmaxRegression::fit(data, saga, &any);
-            }).find("resume continues L-BFGS, SGD and Adam fits; the solver is saga"),
+            }).find("resume continues L-BFGS, Newton-CG, SGD and Adam fits; the solver is saga"),
             std::string::npos);
+}
+
+TEST(Model, AStoppedNewtonFitResumesBitForBit) {
+  const auto data = blobs<double>(300, 5, 3, 0.7, 53);
+  softreg::TrainOptions o;
+  o.solver = softreg::Solver::newton_cg;
+  o.tol = 0.0;
+  o.max_iter = 30;
+  o.threads = 2;
+  const auto full = SoftmaxRegression::fit(data, o);
+  ASSERT_GT(full.info().iterations, 4);
+  for (int stop_at = 1; stop_at < full.info().iterations; ++stop_at) {
+    softreg::TrainOptions first = o;
+    first.progress = [&](const softreg::Progress& p) { return p.iteration < stop_at; };
+    const auto stopped = SoftmaxRegression::fit(data, first);
+    ASSERT_EQ(stopped.info().parameters.count("resume.newton"), 1u);
+    softreg::TrainOptions second = o;
+    second.resume = true;
+    const auto resumed = SoftmaxRegression::fit(data, second, &stopped);
+    EXPECT_EQ(resumed.weights(), full.weights()) << stop_at;
+    EXPECT_EQ(resumed.info().loss_history, full.info().loss_history) << stop_at;
+    EXPECT_EQ(resumed.info().evaluations, full.info().evaluations) << stop_at;
+    EXPECT_EQ(resumed.info().message, full.info().message) << stop_at;
+  }
 }

@@ -117,6 +117,17 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
 /// gradient) at the current iterate before asking for products there.
 using HessianProduct = std::function<void(std::span<const double> v, std::span<double> hv)>;
 
+/// What Newton-CG needs beyond x to continue a run stopped after an iteration: the trust
+/// region's radius and the counters (the gradient and the Hessian's point are f at x again).
+struct NewtonState {
+  int iterations = 0;
+  int evaluations = 0;
+  int hessian_products = 0;
+  int small_steps = 0;
+  double radius = 0.0;
+  std::vector<double> history;
+};
+
 struct NewtonOptions {
   int max_iterations = 100;     // Newton (outer) iterations
   double grad_tol = 1e-5;       // stop when max |g_i| <= grad_tol
@@ -132,6 +143,9 @@ struct NewtonOptions {
   /// As LbfgsOptions::f_resolution: a rejected step whose predicted decrease is within
   /// f_resolution * max(|f|, 1) means the run has converged at the precision limit of f.
   double f_resolution = 0.0;
+  /// As LbfgsOptions::resume and save (not with a validation function).
+  const NewtonState* resume = nullptr;
+  NewtonState* save = nullptr;
 };
 
 /// Minimizes a convex f from x (updated in place) by trust-region Newton (Lin, Weng and Keerthi

@@ -149,6 +149,41 @@ LbfgsState decode_state(const std::string& bytes) {
   return st;
 }
 
+/// NewtonState as bytes ("resume.newton"): i32 iterations, evaluations, Hessian products,
+/// small steps; f64 radius; u64 history length, the history.
+std::string encode_state(const NewtonState& st) {
+  std::string out;
+  auto put = [&](const void* p, std::size_t bytes) {
+    out.append(static_cast<const char*>(p), bytes);
+  };
+  for (const int v : {st.iterations, st.evaluations, st.hessian_products, st.small_steps}) {
+    put(&v, 4);
+  }
+  put(&st.radius, 8);
+  const std::uint64_t h = st.history.size();
+  put(&h, 8);
+  put(st.history.data(), 8 * h);
+  return out;
+}
+
+NewtonState decode_newton(const std::string& bytes) {
+  NewtonState st;
+  const std::size_t fixed = 4 * 4 + 8 + 8;
+  std::uint64_t h = 0;
+  if (bytes.size() >= fixed) std::memcpy(&h, bytes.data() + 24, 8);
+  if (bytes.size() < fixed || h != (bytes.size() - fixed) / 8 || (bytes.size() - fixed) % 8 != 0) {
+    fail("the checkpoint's resume state is malformed");
+  }
+  std::memcpy(&st.iterations, bytes.data(), 4);
+  std::memcpy(&st.evaluations, bytes.data() + 4, 4);
+  std::memcpy(&st.hessian_products, bytes.data() + 8, 4);
+  std::memcpy(&st.small_steps, bytes.data() + 12, 4);
+  std::memcpy(&st.radius, bytes.data() + 16, 8);
+  st.history.resize(h);
+  if (h > 0) std::memcpy(st.history.data(), bytes.data() + fixed, 8 * h);
+  return st;
+}
+
 /// StochasticState as bytes ("resume.stochastic"): i32 epochs, evaluations; u64 steps; u64
 /// history length, the history; u64 dimension, m1, m2 (f64 in the host's byte order).
 std::string encode_state(const StochasticState& st) {
@@ -339,6 +374,8 @@ class Fit {
   LbfgsState saved_;
   std::optional<StochasticState> sgd_resume_;
   StochasticState sgd_saved_;
+  std::optional<NewtonState> newton_resume_;
+  NewtonState newton_saved_;
 
  public:
   /// The parameter name and bytes of the state to keep in the model when the fit was stopped
@@ -351,6 +388,7 @@ class Fit {
     if (options_.solver == Solver::sgd || options_.solver == Solver::adam) {
       return {"resume.stochastic", encode_state(sgd_saved_)};
     }
+    if (options_.solver == Solver::newton_cg) return {"resume.newton", encode_state(newton_saved_)};
     return {};
   }
   const std::string& warmup_note() const { return warmup_note_; }
@@ -377,6 +415,8 @@ Fit<T>::Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRe
     const auto& params = warm->info().parameters;
     if (options.solver == Solver::lbfgs) {
       resume_ = decode_state(params.at("resume.lbfgs"));
+    } else if (options.solver == Solver::newton_cg) {
+      newton_resume_ = decode_newton(params.at("resume.newton"));
     } else {
       sgd_resume_ = decode_stochastic(params.at("resume.stochastic"));
     }
@@ -643,6 +683,10 @@ void Fit<T>::run_newton() {
     newton.preconditioner = detail::inverse_hessian_diagonal(
         data_.features, pre_, shaping_rows(), options_.sample_weight, k_, options_.l2);
   }
+  if (!validation_) {
+    newton.save = &newton_saved_;
+    if (newton_resume_) newton.resume = &*newton_resume_;
+  }
   objective_.keep_probabilities(true);
   result_ =
       newton_cg([&](std::span<const double> th, std::span<double> g) { return full_batch(th, g); },
@@ -874,11 +918,13 @@ void check_memory(const Dataset<T>& data, const TrainOptions& options) {
 /// options that shape the path are the recorded ones.
 void check_resume(const TrainOptions& options, const SoftmaxRegression* warm) {
   const bool stochastic = options.solver == Solver::sgd || options.solver == Solver::adam;
-  if (options.solver != Solver::lbfgs && !stochastic) {
-    fail(std::string("resume continues L-BFGS, SGD and Adam fits; the solver is ") +
+  if (options.solver == Solver::saga || options.solver == Solver::automatic) {
+    fail(std::string("resume continues L-BFGS, Newton-CG, SGD and Adam fits; the solver is ") +
          solver_name(options.solver));
   }
-  const char* key = stochastic ? "resume.stochastic" : "resume.lbfgs";
+  const char* key = stochastic                            ? "resume.stochastic"
+                    : options.solver == Solver::newton_cg ? "resume.newton"
+                                                          : "resume.lbfgs";
   if (warm == nullptr || warm->info().parameters.count(key) == 0) {
     fail(std::string("resume needs the model of a stopped ") + solver_name(options.solver) +
          " fit as the warm start (a checkpoint); " +

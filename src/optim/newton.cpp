@@ -149,10 +149,31 @@ OptimResult newton_cg(const Objective& f, const HessianProduct& hv, std::span<do
   }
   TruncatedCg cg(hv, o, n);
   detail::IterationMonitor monitor(progress, validation, o.patience);
+  if ((o.resume || o.save) && validation) {
+    throw InvalidArgument(
+        "softreg::newton_cg: resume and save do not apply with a validation "
+        "function");
+  }
   double delta = cg.dual_norm(g);
   result.message = "reached the iteration limit";
   int small_steps = 0, rejected = 0;
-  for (int iter = 1; iter <= o.max_iterations;) {
+  int first = 1;
+  if (o.resume) {  // f at x again gave the stopped run's bits; not counted
+    const NewtonState& st = *o.resume;
+    first = st.iterations + 1;
+    result.iterations = st.iterations;
+    result.evaluations = st.evaluations;
+    result.hessian_products = st.hessian_products;
+    result.history = st.history;
+    small_steps = st.small_steps;
+    delta = st.radius;
+    if (small_steps >= 2) {
+      result.converged = true;
+      result.message = "relative decrease of the objective below tolerance";
+      first = o.max_iterations + 1;
+    }
+  }
+  for (int iter = first; iter <= o.max_iterations;) {
     if (max_abs(g) <= o.grad_tol) {
       result.converged = true;
       result.message = "gradient max-norm below tolerance";
@@ -203,14 +224,15 @@ OptimResult newton_cg(const Objective& f, const HessianProduct& hv, std::span<do
     p.max_iterations = o.max_iterations;
     p.loss = fx;
     p.grad_norm = max_abs(g);
+    // Counted before the callback, so that a run stopped here resumes with the count.
+    const bool small =
+        f_old - fx <= o.rel_loss_tol * std::max({std::fabs(fx), std::fabs(f_old), 1.0});
+    small_steps = small ? small_steps + 1 : 0;
     const std::string stop = monitor.step(p, x);
     if (!stop.empty()) {
       result.message = stop;
       break;
     }
-    const bool small =
-        f_old - fx <= o.rel_loss_tol * std::max({std::fabs(fx), std::fabs(f_old), 1.0});
-    small_steps = small ? small_steps + 1 : 0;
     if (small_steps >= 2) {
       result.converged = true;
       result.message = "relative decrease of the objective below tolerance";
@@ -228,6 +250,14 @@ OptimResult newton_cg(const Objective& f, const HessianProduct& hv, std::span<do
   }
   result.loss = fx;
   result.grad_norm = max_abs(g);
+  if (o.save) {
+    o.save->iterations = result.iterations;
+    o.save->evaluations = result.evaluations;
+    o.save->hessian_products = result.hessian_products;
+    o.save->small_steps = small_steps;
+    o.save->radius = delta;
+    o.save->history = result.history;
+  }
   return result;
 }
 

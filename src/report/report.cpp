@@ -127,7 +127,9 @@ std::string calibration_section(const SoftmaxRegression& model, const Evaluation
   const bool calibrated = model.temperature() != 1.0;
   std::string out = "<section id=\"calibration\"><h2>Calibration</h2>";
   out += "<table class=\"calibration\"><thead><tr><th></th><th>before (T = 1)</th>";
-  if (calibrated) out += "<th>after (T = " + html_escape(exact(model.temperature())) + ")</th>";
+  char t_text[32];
+  std::snprintf(t_text, sizeof t_text, "%.4g", model.temperature());
+  if (calibrated) out += std::string("<th>after (T = ") + t_text + ")</th>";
   out += "</tr></thead><tbody>";
   const auto row = [&](const char* name, double b, double a) {
     out += std::string("<tr><td>") + name + "</td><td>" + fixed(b, 4) + "</td>";
@@ -141,9 +143,8 @@ std::string calibration_section(const SoftmaxRegression& model, const Evaluation
   out += "</tbody></table><div class=\"charts\">";
   out += detail::reliability_diagram("before", "Before calibration (T = 1)", before.calibration);
   if (calibrated) {
-    char title[64];
-    std::snprintf(title, sizeof title, "After calibration (T = %.4g)", model.temperature());
-    out += detail::reliability_diagram("after", title, after.calibration);
+    out += detail::reliability_diagram(
+        "after", std::string("After calibration (T = ") + t_text + ")", after.calibration);
   }
   out +=
       "</div><p class=\"note\">Bars: the accuracy of the rows whose top probability "

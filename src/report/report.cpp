@@ -25,9 +25,11 @@ using detail::html_escape;
 constexpr const char* kStyle = R"css(
 :root{color-scheme:light}
 *{box-sizing:border-box}
-body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1a202c;background:#f4f5f7}
+body{margin:0;color:#1a202c;background:#f4f5f7;
+  font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
 main{max-width:1100px;margin:0 auto;padding:24px 20px 40px}
-header,section{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.1);padding:18px 22px;margin:0 0 18px}
+header,section{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.1);
+  padding:18px 22px;margin:0 0 18px}
 h1{font-size:1.6rem;margin:0 0 4px}
 h2{font-size:1.2rem;margin:0 0 10px}
 .sources{color:#4a5568;margin:0 0 14px;font-size:.9rem;overflow-wrap:anywhere}
@@ -35,7 +37,8 @@ dl.summary{display:grid;grid-template-columns:repeat(auto-fit,minmax(130px,1fr))
 dl.summary div{background:#f7fafc;border-radius:6px;padding:8px 10px}
 dt{font-size:.75rem;color:#4a5568;text-transform:uppercase;letter-spacing:.03em}
 dd{margin:0;font-size:1.25rem;font-weight:600;font-variant-numeric:tabular-nums}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:16px;align-items:start}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:16px;
+  align-items:start}
 svg{width:100%;height:auto;display:block;font-family:inherit}
 svg text{fill:#1a202c}
 svg text.count{fill:inherit}
@@ -48,7 +51,8 @@ td.bar span{display:block;height:10px;background:#2b6cb0;border-radius:2px}
 .note{color:#4a5568;font-size:.85rem;margin:8px 0 0}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(112px,1fr));gap:12px}
 figure.wrong{margin:0;text-align:center;font-size:.78rem;line-height:1.3}
-figure.wrong img{width:84px;height:84px;image-rendering:pixelated;border:1px solid #cbd5e0;background:#000}
+figure.wrong img{width:84px;height:84px;image-rendering:pixelated;border:1px solid #cbd5e0;
+  background:#000}
 .pred{color:#c53030}
 .true{color:#276749}
 @media (max-width:600px){main{padding:10px}header,section{padding:12px}}

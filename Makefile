@@ -13,7 +13,7 @@ VENV_PYTHON = $(abspath $(VENV))/bin/python
 PYTHON_FLAGS = -DPython3_EXECUTABLE=$(VENV_PYTHON) \
   -Dpybind11_DIR=$$($(VENV_PYTHON) -m pybind11 --cmakedir)
 
-.PHONY: all deps venv build demo test test-asan bench python install clean
+.PHONY: all deps deps-test venv build demo test test-asan bench python install clean
 
 all: build
 
@@ -37,7 +37,9 @@ build: deps venv
 demo: build
 	@bash scripts/demo.sh $(BUILD)
 
+# The tests also need the test-only Debian packages (Chromium for the HTML report's render test).
 test: build
+	@bash scripts/install-deps.sh test
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory test-asan; fi
 

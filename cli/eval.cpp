@@ -1,5 +1,5 @@
-// softreg eval: accuracy, top-k accuracy (k = min(5, classes)), log loss, confusion matrix and
-// per-class scores.
+// softreg eval: accuracy, top-k accuracy (k = min(5, classes)), log loss, calibration (ECE, MCE,
+// Brier score), confusion matrix and per-class scores; optionally the HTML report.
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -7,8 +7,11 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "softreg/atomic_file.hpp"
+#include "softreg/error.hpp"
 #include "softreg/metrics.hpp"
 #include "softreg/model_io.hpp"
+#include "softreg/report.hpp"
 
 namespace softreg::cli {
 namespace {
@@ -17,8 +20,29 @@ struct EvalArgs {
   DataArgs data;
   std::string model;
   bool json = false;
+  std::size_t bins = 15;
+  std::string report;
+  std::string class_names;
   int threads = 0;
 };
+
+/// --class-names: K comma-separated names.
+std::vector<std::string> split_names(const std::string& text, std::size_t k) {
+  if (text.empty()) return {};
+  std::vector<std::string> names;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = text.find(',', start);
+    names.push_back(text.substr(start, comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (names.size() != k) {
+    throw InvalidArgument("--class-names: " + std::to_string(names.size()) +
+                          " names for the model's " + std::to_string(k) + " classes");
+  }
+  return names;
+}
 
 void print_json(const Evaluation& e, const SoftmaxRegression& m) {
   std::printf("{\"n\": %zu, \"accuracy\": ", e.n);
@@ -30,6 +54,28 @@ void print_json(const Evaluation& e, const SoftmaxRegression& m) {
   json_number(e.log_loss);
   std::fputs(", \"macro_f1\": ", stdout);
   json_number(e.macro_f1);
+  std::fputs(", \"temperature\": ", stdout);
+  json_number(m.temperature());
+  std::fputs(", \"ece\": ", stdout);
+  json_number(e.calibration.ece);
+  std::fputs(", \"mce\": ", stdout);
+  json_number(e.calibration.mce);
+  std::fputs(", \"brier\": ", stdout);
+  json_number(e.calibration.brier);
+  std::printf(", \"bins\": %zu, \"reliability\": [", e.calibration.bins.size());
+  for (std::size_t b = 0; b < e.calibration.bins.size(); ++b) {
+    const ReliabilityBin& r = e.calibration.bins[b];
+    std::fputs(b ? ", {\"lower\": " : "{\"lower\": ", stdout);
+    json_number(r.lower);
+    std::fputs(", \"upper\": ", stdout);
+    json_number(r.upper);
+    std::printf(", \"count\": %zu, \"confidence\": ", r.count);
+    json_number(r.confidence);
+    std::fputs(", \"accuracy\": ", stdout);
+    json_number(r.accuracy);
+    std::putchar('}');
+  }
+  std::putchar(']');
   std::fputs(", \"classes\": [", stdout);
   for (std::size_t c = 0; c < e.k; ++c) {
     if (c) std::fputs(", ", stdout);
@@ -58,7 +104,13 @@ void print_text(const Evaluation& e, const SoftmaxRegression& m, const std::stri
   std::printf("accuracy        %.4f\n", e.accuracy);
   std::printf("top-%zu accuracy  %.4f\n", e.top_k, e.top_k_accuracy);
   std::printf("log loss        %.4f\n", e.log_loss);
-  std::printf("macro F1        %.4f\n\n", e.macro_f1);
+  std::printf("macro F1        %.4f\n", e.macro_f1);
+  std::printf("ECE             %.4f  (%zu equal-width bins of the top probability)\n",
+              e.calibration.ece, e.calibration.bins.size());
+  std::printf("MCE             %.4f\n", e.calibration.mce);
+  std::printf("Brier score     %.4f  (summed over the classes)\n", e.calibration.brier);
+  std::printf("temperature     %.6g%s\n\n", m.temperature(),
+              m.temperature() == 1.0 ? "  (not calibrated)" : "");
   std::printf("%-12s %9s %9s %9s %9s\n", "class", "precision", "recall", "f1", "support");
   for (std::size_t c = 0; c < e.k; ++c) {
     const ClassReport& r = e.per_class[c];
@@ -77,12 +129,28 @@ void print_text(const Evaluation& e, const SoftmaxRegression& m, const std::stri
 
 template <class T>
 void run_eval(const EvalArgs& a, const SoftmaxRegression& model) {
+  const std::vector<std::string> names = split_names(a.class_names, model.n_classes());
+  if (!a.report.empty()) check_writable(a.report);  // before the data is read
   const Dataset<T> data = load_data_for<T>(a.data, model, true, "eval");
   const auto y = label_indices(model, data.labels, data.source);
   std::vector<T> log_proba(data.rows() * model.n_classes());
   model.predict_log_proba(data.features, std::span<T>(log_proba), a.threads);
   check_rows_finite(std::span<const T>(log_proba), model.n_classes(), a.model, data.source);
-  const Evaluation e = evaluate_predictions(std::span<const T>(log_proba), model.n_classes(), y);
+  const Evaluation e =
+      evaluate_predictions(std::span<const T>(log_proba), model.n_classes(), y, a.bins);
+  if (!a.report.empty()) {
+    ReportOptions o;
+    o.model_name = a.model;
+    o.data_name = source_name(data.source);
+    o.bins = a.bins;
+    o.class_names = names;
+    // IDX images of two dimensions (height x width) get the grid of confidently wrong ones.
+    if (data.item_shape.size() == 2 && data.rows() > 0) {
+      o.image_height = data.item_shape[0];
+      o.image_width = data.item_shape[1];
+    }
+    write_report(a.report, model, data.features, y, o, {}, a.threads);
+  }
   if (a.json) {
     print_json(e, model);
   } else {
@@ -99,7 +167,20 @@ void add_eval(CLI::App& app) {
   add_data_options(*cmd, args->data);
   cmd->add_flag("--json", args->json,
                 "One JSON object on stdout (keys n, accuracy, top_k and topK_accuracy with "
-                "K = min(5, classes), log_loss, macro_f1, classes, confusion, per_class)");
+                "K = min(5, classes), log_loss, macro_f1, temperature, ece, mce, brier, bins, "
+                "reliability (per bin: lower, upper, count, confidence, accuracy; null for an "
+                "empty bin), classes, confusion, per_class)");
+  cmd->add_option("--bins", args->bins,
+                  "Equal-width bins of the top probability for ECE, MCE and the reliability "
+                  "diagram (default 15)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
+  cmd->add_option("--report", args->report,
+                  "Also write an HTML report (training curves, confusion matrix, per-class "
+                  "scores, reliability diagrams, for IDX images the most confidently wrong "
+                  "ones) to this file: self-contained, written atomically");
+  cmd->add_option("--class-names", args->class_names,
+                  "Display names of the classes in the report, comma-separated, in the model's "
+                  "class order");
   add_threads_option(*cmd, args->threads);
   cmd->callback([args]() {
     const SoftmaxRegression model = load_model(args->model);

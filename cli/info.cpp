@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "commands.hpp"
 #include "common.hpp"
@@ -46,10 +47,29 @@ void print_text(const std::string& path, const SoftmaxRegression& m) {
     std::printf("final loss     %.6f (max |gradient| %.3g)\n", t.final_loss, t.grad_norm);
   }
   if (t.valid_loss >= 0) std::printf("valid loss     %.6f\n", t.valid_loss);
+  std::printf("temperature    %.6g%s\n", m.temperature(),
+              m.temperature() == 1.0 ? " (not calibrated)" : " (softreg calibrate)");
   if (!t.loss_history.empty()) {
     std::printf("loss history   %zu values: first %.6f, last %.6f\n", t.loss_history.size(),
                 t.loss_history.front(), t.loss_history.back());
   }
+  if (!t.accuracy_history.empty()) {
+    std::printf("accuracy       first %.4f, last %.4f\n", t.accuracy_history.front(),
+                t.accuracy_history.back());
+  }
+  if (!t.valid_accuracy_history.empty()) {
+    std::printf("valid accuracy first %.4f, last %.4f\n", t.valid_accuracy_history.front(),
+                t.valid_accuracy_history.back());
+  }
+}
+
+void json_array(const char* key, const std::vector<double>& v) {
+  std::printf(", \"%s\": [", key);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) std::fputs(", ", stdout);
+    json_number(v[i]);
+  }
+  std::putchar(']');
 }
 
 void print_json(const std::string& path, const SoftmaxRegression& m) {
@@ -83,12 +103,13 @@ void print_json(const std::string& path, const SoftmaxRegression& m) {
   json_number(t.grad_norm);  // null for SGD and Adam
   std::fputs(", \"valid_loss\": ", stdout);
   json_number(t.valid_loss >= 0 ? t.valid_loss : std::nan(""));
-  std::fputs(", \"loss_history\": [", stdout);
-  for (std::size_t i = 0; i < t.loss_history.size(); ++i) {
-    if (i) std::fputs(", ", stdout);
-    json_number(t.loss_history[i]);
-  }
-  std::fputs("]}\n", stdout);
+  std::fputs(", \"temperature\": ", stdout);
+  json_number(m.temperature());
+  json_array("loss_history", t.loss_history);
+  json_array("accuracy_history", t.accuracy_history);
+  json_array("valid_loss_history", t.valid_loss_history);
+  json_array("valid_accuracy_history", t.valid_accuracy_history);
+  std::fputs("}\n", stdout);
 }
 
 }  // namespace
@@ -100,8 +121,9 @@ void add_info(CLI::App& app) {
   cmd->add_flag("--json", args->json,
                 "One JSON object on stdout (model, features, classes, preprocessing, solver, "
                 "dtype, l2, n_train, n_valid, seconds, iterations or epochs, evaluations, "
-                "converged, message, final_loss, grad_norm, valid_loss, loss_history; null for "
-                "what the solver does not compute)");
+                "converged, message, final_loss, grad_norm, valid_loss, temperature, loss_history, "
+                "accuracy_history, valid_loss_history, valid_accuracy_history (empty when not "
+                "recorded); null for what the solver does not compute)");
   cmd->callback([args]() {
     const SoftmaxRegression m = load_model(args->path);
     if (args->json) {

@@ -30,7 +30,9 @@ int main(int argc, char** argv) {
       "softreg: softmax regression (multinomial logistic regression) from the shell.\n"
       "  softreg train   --data FILE --model OUT   fit a classifier\n"
       "  softreg predict --model M --data FILE     predict classes as CSV\n"
-      "  softreg eval    --model M --data FILE     accuracy, log loss, confusion matrix\n"
+      "  softreg eval    --model M --data FILE     accuracy, log loss, calibration, confusion\n"
+      "                  [--report R.html]         matrix; an HTML report with charts\n"
+      "  softreg calibrate --model M --data VALID  fit the probabilities' temperature\n"
       "  softreg info    --model M                 describe a model file\n"
       "  softreg export  --model M --npz OUT       weights for NumPy\n"
       "Run 'softreg COMMAND --help' for a command's options.",
@@ -47,6 +49,7 @@ int main(int argc, char** argv) {
   softreg::cli::add_eval(app);
   softreg::cli::add_info(app);
   softreg::cli::add_export(app);
+  softreg::cli::add_calibrate(app);
   if (argc < 2) {
     std::fputs(app.help().c_str(), stderr);
     return 2;

@@ -608,6 +608,7 @@ TEST(Model, AStoppedLbfgsFitResumesBitForBit) {
     EXPECT_EQ(resumed.bias(), full.bias()) << stop_at;
     EXPECT_EQ(resumed.info().loss_history, full.info().loss_history) << stop_at;
     EXPECT_EQ(resumed.info().evaluations, full.info().evaluations) << stop_at;
+    EXPECT_EQ(resumed.info().accuracy_history, full.info().accuracy_history) << stop_at;
     EXPECT_EQ(resumed.info().parameters.count("resume.lbfgs"), 0u);  // it was not stopped
   }
   // Without a state to continue, or with other options: refused.

@@ -67,9 +67,28 @@ SoftmaxRegression make_model(std::size_t d, std::vector<std::string> classes, Sc
                              12345,
                              1.5,
                              losses,
-                             std::move(parameters)};
+                             std::move(parameters),
+                             {},
+                             {},
+                             {}};
   return SoftmaxRegression(std::move(classes), d, std::move(w), std::move(b), std::move(pre),
                            std::move(info), std::move(feature_names));
+}
+
+/// The model with a temperature and the version 3 histories (accuracy, and the validation pair
+/// when `validation`), entry for entry with its loss history.
+SoftmaxRegression calibrated(const SoftmaxRegression& m, double temperature, bool validation) {
+  softreg::TrainingInfo info = m.info();
+  const std::size_t h = info.loss_history.size();
+  for (std::size_t i = 0; i < h; ++i) {
+    info.accuracy_history.push_back(0.5 + 0.5 * double(i) / double(h));
+    if (validation) {
+      info.valid_loss_history.push_back(2.0 - double(i) / double(h));
+      info.valid_accuracy_history.push_back(i == 0 ? -0.0 : 0.25 + double(i) / double(4 * h));
+    }
+  }
+  return SoftmaxRegression(m.classes(), m.n_features(), m.weights(), m.bias(), m.preprocessing(),
+                           std::move(info), m.feature_names(), temperature);
 }
 
 std::vector<std::uint64_t> bits(const std::vector<double>& v) {
@@ -93,8 +112,13 @@ void expect_identical(const SoftmaxRegression& a, const SoftmaxRegression& b) {
   EXPECT_EQ(bits({x.l2, x.final_loss, x.grad_norm, x.valid_loss, x.seconds}),
             bits({y.l2, y.final_loss, y.grad_norm, y.valid_loss, y.seconds}));
   EXPECT_EQ(bits(x.loss_history), bits(y.loss_history));
+  EXPECT_EQ(bits(x.accuracy_history), bits(y.accuracy_history));
+  EXPECT_EQ(bits(x.valid_loss_history), bits(y.valid_loss_history));
+  EXPECT_EQ(bits(x.valid_accuracy_history), bits(y.valid_accuracy_history));
   EXPECT_EQ(x.parameters, y.parameters);
   EXPECT_EQ(a.feature_names(), b.feature_names());
+  EXPECT_EQ(std::bit_cast<std::uint64_t>(a.temperature()),
+            std::bit_cast<std::uint64_t>(b.temperature()));
 }
 
 std::string read_bytes(const std::string& path) {
@@ -191,6 +215,9 @@ TEST_F(ModelIo, RoundTripIsBitIdenticalForEveryScalingAndLabelKind) {
       const auto model = make_model(6, labels, kind, 5000, seed++);
       saved(model);
       expect_identical(model, softreg::load_model(file("m.srm")));
+      const auto with_t = calibrated(model, 1.0 + 1e-3 * double(seed), kind != Scaling::none);
+      saved(with_t);
+      expect_identical(with_t, softreg::load_model(file("m.srm")));
     }
   }
 }
@@ -205,14 +232,15 @@ TEST_F(ModelIo, RoundTripKeepsOddShapesAndArbitraryLabelBytes) {
 }
 
 TEST_F(ModelIo, FileLayoutMatchesFormatsMd) {
-  const auto model = make_model(3, {"ab", "c"}, Scaling::minmax, 7, 4, {"x", "yy", "z"},
-                                {{"l2", "0.5"}, {"python.C", ""}});
+  const auto model = calibrated(make_model(3, {"ab", "c"}, Scaling::minmax, 7, 4, {"x", "yy", "z"},
+                                           {{"l2", "0.5"}, {"python.C", ""}}),
+                                2.75, true);
   const std::string s = saved(model);
   EXPECT_EQ(s.substr(0, 8), std::string("\x89SRMODEL", 8));
-  // Version 2, float64, adam, minmax, d = 3, K = 2.
+  // Version 3, float64, adam, minmax, d = 3, K = 2.
   EXPECT_EQ(
       std::tuple(le(s, 8, 4), le(s, 12, 4), le(s, 16, 4), le(s, 20, 4), le(s, 24, 8), le(s, 32, 8)),
-      std::tuple(2u, 1u, 2u, 2u, 3u, 2u));
+      std::tuple(3u, 1u, 2u, 2u, 3u, 2u));
   EXPECT_EQ(s.substr(40, 11), std::string("\x02\0\0\0ab\x01\0\0\0c", 11));  // the labels
   const auto& pre = model.preprocessing();
   std::size_t at = 51;
@@ -242,7 +270,21 @@ TEST_F(ModelIo, FileLayoutMatchesFormatsMd) {
       37);
   EXPECT_EQ(s.substr(at, names.size() + params.size()), names + params);
   at += names.size() + params.size();
+  // Version 3: the temperature, then three histories of H = 7 values, each after its count.
+  EXPECT_EQ(s.substr(at, 8), f64_bytes({2.75}));
+  at += 8;
+  for (const auto* v :
+       {&info.accuracy_history, &info.valid_loss_history, &info.valid_accuracy_history}) {
+    EXPECT_EQ(le(s, at, 8), 7u);
+    EXPECT_EQ(s.substr(at + 8, 56), f64_bytes(*v));
+    at += 64;
+  }
   ASSERT_EQ(s.size(), at + 4);
+  // The size formula of FORMATS.md: 40 + labels + 16d + 8dK + 8K + 72 + n + 8 + 8H + 8 +
+  // names + 8 + parameters + 8 + 3 * 8 + 8 (A + V + W) + 4.
+  const std::size_t h = 7, a = 7, v = 7, w = 7;
+  EXPECT_EQ(s.size(), 40 + 11 + 48 + 48 + 16 + 72 + info.message.size() + 8 + 8 * h + 8 + 16 + 8 +
+                          29 + 8 + 24 + 8 * (a + v + w) + 4);
   EXPECT_EQ(le(s, at, 4), crc_of(s, at));
 }
 
@@ -288,8 +330,8 @@ TEST_F(ModelIo, MissingAndForeignFilesAreRejected) {
 
 TEST_F(ModelIo, NewerAndInvalidVersionsAreRejected) {
   std::string s = saved(make_model(2, {"a", "b"}, Scaling::none, 2, 9));
-  const std::string newer = "was written by a newer softreg (format version 3; this build reads";
-  EXPECT_EQ(patched_error(s, 8, 3, 4), file("patched.srm") + ": byte 8: " + newer + " up to 2)");
+  const std::string newer = "was written by a newer softreg (format version 4; this build reads";
+  EXPECT_EQ(patched_error(s, 8, 4, 4), file("patched.srm") + ": byte 8: " + newer + " up to 3)");
   EXPECT_TRUE(contains(patched_error(s, 8, 0, 4), "byte 8: format version 0"));
 }
 
@@ -337,9 +379,18 @@ TEST_F(ModelIo, TrailingBytesAreRejected) {
 TEST_F(ModelIo, HugeSizesFailWithoutAllocating) {
   const std::string s = saved(make_model(2, {"a", "b"}, Scaling::none, 2, 13));
   // d, K, the first label's length, the loss history's (before 2 values, the counts of
-  // feature names and parameters, and the CRC), and those two counts.
-  for (const auto& [at, width] : std::vector<std::pair<std::size_t, int>>{
-           {24, 8}, {32, 8}, {40, 4}, {s.size() - 44, 8}, {s.size() - 20, 8}, {s.size() - 12, 8}}) {
+  // feature names and parameters, the temperature, the three empty histories' counts and the
+  // CRC), the counts of names and parameters, and the three histories' counts.
+  const std::size_t e = s.size();
+  for (const auto& [at, width] : std::vector<std::pair<std::size_t, int>>{{24, 8},
+                                                                          {32, 8},
+                                                                          {40, 4},
+                                                                          {e - 76, 8},
+                                                                          {e - 52, 8},
+                                                                          {e - 44, 8},
+                                                                          {e - 28, 8},
+                                                                          {e - 20, 8},
+                                                                          {e - 12, 8}}) {
     // Each is huge in the field's width: 2^62 + 0xfffffff0 is 0xfffffff0 as a u32.
     for (std::uint64_t v :
          {(std::uint64_t{1} << 62) + 0xfffffff0u, ~std::uint64_t{0}, std::uint64_t{1} << 20}) {
@@ -358,9 +409,27 @@ TEST_F(ModelIo, BadValuesUnderAGoodChecksumAreReported) {
       {"byte 16: unknown solver code 7", {16, 7}},
       {"byte 12: unknown dtype code 2", {12, 2}},
       {"byte 20: unknown scaling code 3", {20, 3}},
-      {"byte 100: converged is 2; expected 0 or 1", {100, 2}}};
+      {"byte 100: converged is 2; expected 0 or 1", {100, 2}},
+      // The temperature (8 bytes before the three empty histories' counts and the CRC).
+      {"byte " + std::to_string(s.size() - 36) + ": temperature is -0.000000; it must be finite",
+       {s.size() - 36, 0x8000000000000000}},
+      {"byte " + std::to_string(s.size() - 36) + ": temperature is -1.000000",
+       {s.size() - 36, 0xbff0000000000000}},
+      {"byte " + std::to_string(s.size() - 36) + ": temperature is inf",
+       {s.size() - 36, 0x7ff0000000000000}},
+      {"byte " + std::to_string(s.size() - 36) + ": temperature is nan",
+       {s.size() - 36, 0x7ff8000000000000}},
+      // A history whose length is neither 0 nor H = 0 (the file ends too soon for its values,
+      // but the count is what is wrong).
+      {"byte " + std::to_string(s.size() - 20) +
+           ": the validation loss history has length 1; expected 0 or the loss history's 0",
+       {s.size() - 20, 0x0100000000000001}}};
   for (const auto& [expected, patch] : cases) {
     const int width = patch.second > 0xffff ? 8 : patch.first == 50 ? 2 : 4;
+    if (patch.second == 0x0100000000000001) {  // the count 1, as 8 bytes
+      EXPECT_TRUE(contains(patched_error(s, patch.first, 1, 8), expected)) << expected;
+      continue;
+    }
     const std::string msg = patched_error(s, patch.first, patch.second, width);
     EXPECT_TRUE(contains(msg, expected)) << msg;
   }
@@ -378,16 +447,52 @@ TEST_F(ModelIo, FeatureNamesAndParametersRoundTrip) {
   EXPECT_EQ(back.info().parameters, params);
 }
 
+TEST_F(ModelIo, VersionTwoFilesStillLoadWithTemperatureOne) {
+  // A version 2 file is a version 3 file without the temperature and the three histories.
+  const auto model = make_model(2, {"a", "b", "c"}, Scaling::minmax, 3, 16, {"u", "v"});
+  const std::string s = saved(calibrated(model, 3.5, true));
+  std::string v2 = s.substr(0, s.size() - 4 - 8 - 3 * (8 + 24));
+  put_le(v2, 8, 2, 4);
+  v2.resize(v2.size() + 4);
+  put_le(v2, v2.size() - 4, crc_of(v2, v2.size() - 4), 4);
+  write_bytes(file("v2.srm"), v2);
+  const auto back = softreg::load_model(file("v2.srm"));
+  expect_identical(model, back);
+  EXPECT_EQ(back.temperature(), 1.0);
+  EXPECT_TRUE(back.info().accuracy_history.empty());
+  // Version 3 keeps them.
+  EXPECT_EQ(softreg::load_model(file("m.srm")).temperature(), 3.5);
+  EXPECT_EQ(softreg::load_model(file("m.srm")).info().valid_loss_history.size(), 3u);
+}
+
+TEST_F(ModelIo, HistoriesOfTheWrongLengthAreNotSaved) {
+  auto info = make_model(2, {"a", "b"}, Scaling::none, 3, 30).info();
+  info.valid_accuracy_history = {0.5};
+  const SoftmaxRegression m({"a", "b"}, 1, {1.0, 2.0}, {0.0, 0.0}, {}, info);
+  try {
+    softreg::save_model(m, file("bad.srm"));
+    ADD_FAILURE() << "saved a history of 1 value beside a loss history of 3";
+  } catch (const softreg::InvalidArgument& e) {
+    EXPECT_TRUE(contains(e.what(),
+                         "valid_accuracy_history has 1 entries; expected 0 or the "
+                         "loss history's 3"))
+        << e.what();
+  }
+  EXPECT_EQ(listing(), std::vector<std::string>{});
+}
+
 TEST_F(ModelIo, VersionOneFilesStillLoad) {
-  // A version 1 file is a version 2 file without the two counts before the checksum.
+  // A version 1 file is a version 3 file without the two counts of version 2 and the
+  // temperature and history counts of version 3 before the checksum.
   const auto model = make_model(2, {"a", "b", "c"}, Scaling::minmax, 3, 16);
   std::string s = saved(model);
-  std::string v1 = s.substr(0, s.size() - 20);
+  std::string v1 = s.substr(0, s.size() - 52);
   put_le(v1, 8, 1, 4);
   v1.resize(v1.size() + 4);
   put_le(v1, v1.size() - 4, crc_of(v1, v1.size() - 4), 4);
   write_bytes(file("v1.srm"), v1);
   expect_identical(model, softreg::load_model(file("v1.srm")));
+  EXPECT_EQ(softreg::load_model(file("v1.srm")).temperature(), 1.0);
 }
 
 TEST_F(ModelIo, BadFeatureNamesAndParametersAreReported) {
@@ -395,7 +500,7 @@ TEST_F(ModelIo, BadFeatureNamesAndParametersAreReported) {
       make_model(2, {"a", "b"}, Scaling::none, 0, 17, {"p", "q"}, {{"k1", "v"}, {"k2", "w"}}));
   // ... [8: F = 2][4: 1]["p"][4: 1]["q"][8: P = 2][4: 2]["k1"][4: 1]["v"][4: 2]["k2"][4:
   // 1]["w"][crc]
-  const std::size_t f_at = s.size() - 4 - 48;
+  const std::size_t f_at = s.size() - 4 - 32 - 48;
   EXPECT_TRUE(contains(patched_error(s, f_at, 1, 8),
                        "byte " + std::to_string(f_at) + ": feature name count 1 with d = 2"));
   EXPECT_TRUE(

@@ -103,6 +103,9 @@ struct Dataset {
   /// Things the reader did that a user should hear about (one line each, without the file
   /// name), e.g. a pandas index column skipped; the command line prints them as notices.
   std::vector<std::string> notices;
+  /// IDX: the dimensions of one item (28, 28 for MNIST images), whose product is cols();
+  /// empty for the other formats.
+  std::vector<std::size_t> item_shape;
 
   std::size_t rows() const { return rows_of(features); }
   std::size_t cols() const { return cols_of(features); }

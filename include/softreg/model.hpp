@@ -163,6 +163,9 @@ struct TrainingInfo {
   std::uint64_t n_train = 0;
   std::uint64_t n_valid = 0;
   double seconds = 0.0;
+  /// One value per iteration / epoch (the solver's objective: the penalized mean loss for the
+  /// full-batch solvers, the mean mini-batch loss of the epoch for SGD / Adam; the Adam warm-up
+  /// before L-BFGS is not included).
   std::vector<double> loss_history;
   /// The options the fit was given, as text: every TrainOptions field that shapes the result
   /// by its field name ("solver" -> "auto", "l2" -> "0.0001", "scale" -> "standard",
@@ -171,6 +174,14 @@ struct TrainingInfo {
   /// ends add their own under a prefix (the Python estimator: "python.C", ...). What refitting
   /// the same way needs; saved in model files.
   std::map<std::string, std::string> parameters;
+  /// Alongside loss_history, entry for entry: the training accuracy (of the full pass for
+  /// L-BFGS, Newton-CG and SAGA; over the epoch's mini-batches, as they were seen, for SGD /
+  /// Adam), and with a validation split (TrainOptions::valid_fraction) the validation loss
+  /// (unpenalized, unweighted mean cross-entropy) and accuracy. Empty when not computed: all
+  /// three for models from before format version 3, the validation pair without a split.
+  std::vector<double> accuracy_history;
+  std::vector<double> valid_loss_history;
+  std::vector<double> valid_accuracy_history;
 };
 
 /// TrainingInfo::parameters for these options (numbers with 17 significant digits, so they
@@ -179,18 +190,21 @@ std::map<std::string, std::string> option_record(const TrainOptions& options);
 
 /// A fitted multinomial logistic regression: W (d x K), b (K) acting on preprocessed features,
 /// class labels (strings; integer labels sort numerically, others lexicographically, as
-/// scikit-learn's classes_), the preprocessing and the training record. Immutable once built;
-/// every prediction method is const and safe to call from several threads.
+/// scikit-learn's classes_), the preprocessing, the training record and a temperature T > 0
+/// (1 unless calibrated: fit_temperature in include/softreg/calibration.hpp) by which the
+/// probabilities divide the logits. Immutable once built; every prediction method is const
+/// and safe to call from several threads.
 class SoftmaxRegression {
  public:
   SoftmaxRegression() = default;
   /// Assembles a model from parts (model files, tests). Throws InvalidArgument if sizes
   /// disagree, there are no classes, a class label repeats, or a weight is not finite.
   /// feature_names is empty or holds d distinct, non-empty names (InvalidArgument otherwise).
+  /// temperature must be finite and > 0 (InvalidArgument otherwise).
   SoftmaxRegression(std::vector<std::string> classes, std::size_t n_features,
                     std::vector<double> weights, std::vector<double> bias,
                     Preprocessing preprocessing, TrainingInfo info,
-                    std::vector<std::string> feature_names = {});
+                    std::vector<std::string> feature_names = {}, double temperature = 1.0);
 
   /// Fits on data (features plus labels; labels required). warm_start, if given, supplies the
   /// starting weights, the classes and the preprocessing (the data's labels must be among its
@@ -198,7 +212,8 @@ class SoftmaxRegression {
   /// data (no rows, a single class, mismatched weights). The model keeps data.feature_names
   /// (or the warm start's when the data names none); a warm start whose names differ from the
   /// data's is an InvalidArgument naming the first column that differs. The options are
-  /// recorded in info().parameters.
+  /// recorded in info().parameters. The fitted model's temperature is 1 (a warm start's
+  /// calibration belongs to its weights, not to the new ones).
   template <class T>
   static SoftmaxRegression fit(const Dataset<T>& data, const TrainOptions& options,
                                const SoftmaxRegression* warm_start = nullptr);
@@ -214,6 +229,12 @@ class SoftmaxRegression {
   const std::vector<double>& bias() const { return b_; }
   const Preprocessing& preprocessing() const { return pre_; }
   const TrainingInfo& info() const { return info_; }
+  /// The calibration temperature: predict_proba and predict_log_proba give softmax(z / T) of
+  /// the logits z; decision_function and predict do not depend on it. 1 when uncalibrated.
+  double temperature() const { return temperature_; }
+  /// This model with temperature t (finite and > 0, else InvalidArgument); everything else is
+  /// copied unchanged.
+  SoftmaxRegression with_temperature(double t) const;
 
   /// W and b acting on raw features: x' W + b = x (diag(scale) W) + (b - (offset * scale)^T W).
   void folded_weights(std::vector<double>& w_raw, std::vector<double>& b_raw) const;
@@ -224,14 +245,15 @@ class SoftmaxRegression {
   /// Each label's index in classes(), -1 for a label the model does not know (class_indices()).
   std::vector<std::int64_t> class_indices(std::span<const std::string> labels) const;
 
-  /// Logits (n x K, row-major) for X (n x d). Throws InvalidArgument if X has another number of
-  /// features than the model, or out has the wrong size.
+  /// Logits (n x K, row-major) for X (n x d), x W + b before the temperature. Throws
+  /// InvalidArgument if X has another number of features than the model, or out has the wrong
+  /// size.
   template <class T>
   void decision_function(const FeatureMatrix<T>& x, std::span<T> out, int threads = 0) const;
-  /// Probabilities (n x K).
+  /// Probabilities (n x K): softmax(z / temperature()).
   template <class T>
   void predict_proba(const FeatureMatrix<T>& x, std::span<T> out, int threads = 0) const;
-  /// Log-probabilities (n x K).
+  /// Log-probabilities (n x K): log_softmax(z / temperature()).
   template <class T>
   void predict_log_proba(const FeatureMatrix<T>& x, std::span<T> out, int threads = 0) const;
   /// Class indices (into classes()) of the largest logit, ties to the lowest index. A row whose
@@ -252,6 +274,7 @@ class SoftmaxRegression {
   Preprocessing pre_;
   TrainingInfo info_;
   std::vector<std::string> feature_names_;
+  double temperature_ = 1.0;
 };
 
 /// Puts data's columns in the model's feature order, matching them by name, so that a CSV

@@ -11,7 +11,9 @@ min-p, penalties, logit bias; sort-free, reproducible). Attention: :func:`attent
 and its loss without the logits: :func:`linear_cross_entropy`. The worker-thread count: :func:`set_num_threads`,
 :func:`get_num_threads`. The classifier: :class:`SoftmaxRegression` (scikit-learn API).
 Model files: :meth:`SoftmaxRegression.save_model`, :func:`load_model`. Data files:
-:func:`read_dataset`. docs/PYTHON.md describes them all.
+:func:`read_dataset`. Calibration: :meth:`SoftmaxRegression.calibrate`,
+:class:`TemperatureScaling`, :func:`fit_temperature`, :func:`calibration_metrics`; the HTML
+evaluation report: :func:`report`. docs/PYTHON.md describes them all.
 """
 from softreg._core import (
     OnlineSoftmax,
@@ -30,8 +32,10 @@ from softreg._core import (
     softmax_jacobian,
 )
 from softreg.attention import attention, attention_backward
+from softreg.calibration import TemperatureScaling, calibration_metrics, fit_temperature
 from softreg.datasets import read_dataset
 from softreg.estimator import SoftmaxRegression, load_model
+from softreg.report import report
 from softreg.sampling import Sample, sample, sampling_uniform
 
 __all__ = [
@@ -57,6 +61,10 @@ __all__ = [
     "SoftmaxRegression",
     "load_model",
     "read_dataset",
+    "TemperatureScaling",
+    "fit_temperature",
+    "calibration_metrics",
+    "report",
 ]
 
 __version__ = "0.1.0"

@@ -71,6 +71,12 @@ def _model_with_labels(model, labels, parameters=None, feature_names=None):
     return _core.Model(*state)
 
 
+def _model_of(estimator):
+    """The library model of a fitted SoftmaxRegression (NotFittedError otherwise)."""
+    check_is_fitted(estimator)
+    return estimator._model
+
+
 def _plain(value):
     """value with NumPy scalars (also as dict keys and values) turned into Python ones, so that
     repr() gives a literal that ast.literal_eval reads back."""
@@ -578,6 +584,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.n_iter_ = int(info["iterations"])
         self.loss_curve_ = np.asarray(info["loss_history"], dtype=np.float64)
         self.training_info_ = info
+        self.temperature_ = float(model.temperature)
 
     def _stochastic(self):
         if self.solver not in ("sgd", "adam"):
@@ -706,6 +713,38 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         unit = "warm-up epoch" if p["warmup"] else "iteration"
         print(f"{unit} {p['iteration']}/{p['max_iterations']}  loss {p['loss']:.6f}{grad}")
 
+    # ---- calibration
+
+    def calibrate(self, X_val, y_val):
+        """Fits the temperature T of the probabilities on held-out data (temperature scaling):
+        predict_proba and predict_log_proba then give ``softmax(z / T)`` of the logits z, with
+        the T > 0 that minimises the log loss on (X_val, y_val); decision_function and predict
+        are unchanged. T is searched in [0.01, 100]: logits that separate the validation data
+        perfectly have no finite optimum and stop at 0.01 (``calibration_["at_bound"]``).
+
+        Sets ``temperature_`` and ``calibration_`` (a dict of temperature, loss_before at
+        T = 1, loss_after, iterations, at_bound); save_model keeps T in the model file. A later
+        fit or partial_fit resets T to 1 (it belongs to the weights it was fitted for).
+        y_val's labels must be among classes_ (ValueError otherwise). Returns self."""
+        check_is_fitted(self)
+        X = self._check_X(X_val, False)
+        y = np.asarray(y_val)
+        if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            raise ValueError(f"calibrate: y_val must be 1-D with {X.shape[0]} labels; got "
+                             f"shape {y.shape}")
+        index = {c: i for i, c in enumerate(self.classes_.tolist())}
+        unknown = [v for v in dict.fromkeys(y.tolist()) if v not in index]
+        if unknown:
+            raise ValueError(f"calibrate: labels {unknown[:5]} are not among classes_ "
+                             f"{self.classes_.tolist()}")
+        y_index = np.array([index[v] for v in y.tolist()], dtype=np.int64)
+        logits = self._model.decision_function(_library_matrix(X), self._threads())
+        fit = _core.fit_temperature(np.ascontiguousarray(logits), y_index)
+        self._model = self._model.with_temperature(fit["temperature"])
+        self.temperature_ = float(fit["temperature"])
+        self.calibration_ = fit
+        return self
+
     # ---- prediction
 
     def decision_function(self, X):
@@ -717,8 +756,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, K), rows summing to 1, columns in the order
-        of classes_."""
+        """Class probabilities ``softmax(z / temperature_)`` of the logits z, shape
+        (n_samples, K), rows summing to 1, columns in the order of classes_ (temperature_ is 1
+        unless :meth:`calibrate` fitted it)."""
         check_is_fitted(self)
         return self._model.predict_proba(_library_matrix(self._check_X(X, False)), self._threads())
 
@@ -812,4 +852,5 @@ def load_model(path):
     est.n_iter_ = int(info["iterations"])
     est.loss_curve_ = np.asarray(info["loss_history"], dtype=np.float64)
     est.training_info_ = info
+    est.temperature_ = float(model.temperature)
     return est

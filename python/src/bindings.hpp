@@ -12,5 +12,6 @@ void register_data(pybind11::module_& m);         // data.cpp
 void register_sampling(pybind11::module_& m);     // sampling.cpp
 void register_attention(pybind11::module_& m);    // attention.cpp
 void register_linear_loss(pybind11::module_& m);  // linear_loss.cpp
+void register_calibration(pybind11::module_& m);  // calibration.cpp
 
 }  // namespace softreg::python

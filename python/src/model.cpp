@@ -15,8 +15,10 @@
 
 #include "arrays.hpp"
 #include "bindings.hpp"
+#include "softreg/atomic_file.hpp"
 #include "softreg/model_io.hpp"
 #include "softreg/names.hpp"
+#include "softreg/report.hpp"
 
 namespace softreg::python {
 
@@ -134,6 +136,9 @@ py::dict info_dict(const TrainingInfo& info) {
   d["n_valid"] = info.n_valid;
   d["seconds"] = info.seconds;
   d["loss_history"] = info.loss_history;
+  d["accuracy_history"] = info.accuracy_history;
+  d["valid_loss_history"] = info.valid_loss_history;
+  d["valid_accuracy_history"] = info.valid_accuracy_history;
   py::dict parameters;
   for (const auto& [name, value] : info.parameters) {
     // A checkpoint's solver state is bytes for the library, not a parameter.
@@ -163,6 +168,13 @@ TrainingInfo info_from(const py::dict& d) {
   if (d.contains("parameters")) {
     info.parameters = d["parameters"].cast<std::map<std::string, std::string>>();
   }
+  // Absent from the dicts of models pickled before format version 3.
+  for (const auto& [key, field] :
+       {std::pair{"accuracy_history", &TrainingInfo::accuracy_history},
+        std::pair{"valid_loss_history", &TrainingInfo::valid_loss_history},
+        std::pair{"valid_accuracy_history", &TrainingInfo::valid_accuracy_history}}) {
+    if (d.contains(key)) info.*field = d[key].cast<std::vector<double>>();
+  }
   return info;
 }
 
@@ -170,7 +182,7 @@ SoftmaxRegression make_model(std::vector<std::string> classes, std::size_t n_fea
                              const py::array& weights, const py::array& bias,
                              const std::string& scale, const py::array& offset,
                              const py::array& scale_factors, const py::dict& info,
-                             std::vector<std::string> feature_names) {
+                             std::vector<std::string> feature_names, double temperature) {
   Preprocessing pre;
   pre.kind = parse_name_or_throw<Scaling>(scale, "scale");
   if (pre.kind != Scaling::none) {
@@ -179,14 +191,35 @@ SoftmaxRegression make_model(std::vector<std::string> classes, std::size_t n_fea
   }
   return SoftmaxRegression(std::move(classes), n_features, vector_of<double>(weights),
                            vector_of<double>(bias), std::move(pre), info_from(info),
-                           std::move(feature_names));
+                           std::move(feature_names), temperature);
 }
 
 py::tuple model_state(const SoftmaxRegression& m) {
   const auto& pre = m.preprocessing();
   return py::make_tuple(m.classes(), m.n_features(), to_array(m.weights()), to_array(m.bias()),
                         scaling_name(pre.kind), to_array(pre.offset), to_array(pre.scale),
-                        info_dict(m.info()), m.feature_names());
+                        info_dict(m.info()), m.feature_names(), m.temperature());
+}
+
+/// The HTML report of the model on X (dense or CSR) and class indices y, with the GIL
+/// released. images: None, or n x height x width float64 values in [0, 1].
+std::string report_py(const SoftmaxRegression& m, py::handle x, const py::array& y,
+                      const ReportOptions& options, const py::object& images, int threads) {
+  const auto labels =
+      py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(y);
+  if (!labels || labels.ndim() != 1) {
+    throw py::value_error("softreg.report: y must be a 1-D array of class indices");
+  }
+  std::vector<double> pixels;
+  if (!images.is_none()) pixels = vector_of<double>(images.cast<py::array>());
+  const auto features = to_features(x, "softreg.report");
+  const std::span<const std::int64_t> yv(labels.data(), static_cast<std::size_t>(labels.size()));
+  return std::visit(
+      [&](const auto& f) {
+        py::gil_scoped_release nogil;
+        return report_html(m, f, yv, options, std::span<const double>(pixels), threads);
+      },
+      features);
 }
 
 /// Fits with the GIL released. The progress callback takes the GIL once per iteration (or
@@ -362,7 +395,7 @@ as (data, indices, indptr, n_cols) in canonical form; results have X's dtype.
 )doc")
       .def(py::init(&make_model), arg("classes"), arg("n_features"), arg("weights"), arg("bias"),
            arg("scale"), arg("offset"), arg("scale_factors"), arg("info"),
-           arg("feature_names") = std::vector<std::string>{})
+           arg("feature_names") = std::vector<std::string>{}, arg("temperature") = 1.0)
       .def_static("fit", &fit_py, arg("X"), arg("y"), arg("options"), arg("warm_start") = nullptr,
                   arg("callback") = py::none(),
                   "Fits on X and class indices y (labels are their decimal strings), GIL released.")
@@ -388,6 +421,23 @@ as (data, indices, indptr, n_cols) in canonical form; results have X's dtype.
                                                      to_array(p.scale));
                              })
       .def_property_readonly("info", [](const SoftmaxRegression& s) { return info_dict(s.info()); })
+      .def_property_readonly("temperature", &SoftmaxRegression::temperature,
+                             "T of the probabilities softmax(z / T); 1 when uncalibrated.")
+      .def("with_temperature", &SoftmaxRegression::with_temperature, arg("temperature"),
+           "This model with another temperature (finite and > 0, else ValueError).")
+      .def("report_html", &report_py, arg("X"), arg("y"), arg("options"),
+           arg("images") = py::none(), arg("threads") = 0,
+           "The HTML report (softreg::report_html) on X and class indices y.")
+      .def_static(
+          "write_text_atomic",
+          [](const std::string& path, const std::string& text) {
+            py::gil_scoped_release nogil;
+            AtomicFile file(path);
+            file.write(text);
+            file.commit();
+          },
+          arg("path"), arg("text"),
+          "Writes text (UTF-8) to path through softreg::AtomicFile (temporary file, rename).")
       .def(
           "folded_weights",
           [](const SoftmaxRegression& s) {
@@ -419,21 +469,34 @@ as (data, indices, indptr, n_cols) in canonical form; results have X's dtype.
       .def("predict", &predict, arg("X"), arg("threads") = 0,
            "Class indices (int64) of the largest logit; a NaN row raises RuntimeError.")
       .def(py::pickle(&model_state, [](const py::tuple& t) {
-        // 8 fields: pickled before models kept feature names.
-        if (t.size() != 8 && t.size() != 9) {
+        // 8 fields: pickled before models kept feature names; 9: before the temperature.
+        if (t.size() < 8 || t.size() > 10) {
           throw py::value_error("softreg._core.Model: invalid pickled state");
         }
         return make_model(
             t[0].cast<std::vector<std::string>>(), t[1].cast<std::size_t>(), t[2].cast<py::array>(),
             t[3].cast<py::array>(), t[4].cast<std::string>(), t[5].cast<py::array>(),
             t[6].cast<py::array>(), t[7].cast<py::dict>(),
-            t.size() == 9 ? t[8].cast<std::vector<std::string>>() : std::vector<std::string>{});
+            t.size() >= 9 ? t[8].cast<std::vector<std::string>>() : std::vector<std::string>{},
+            t.size() == 10 ? t[9].cast<double>() : 1.0);
       }));
 }
 
 }  // namespace
 
 void register_model(py::module_& m) {
+  py::class_<ReportOptions>(m, "ReportOptions", R"doc(
+Options of the HTML report (softreg::ReportOptions in include/softreg/report.hpp).
+)doc")
+      .def(py::init<>())
+      .def_readwrite("title", &ReportOptions::title)
+      .def_readwrite("model_name", &ReportOptions::model_name)
+      .def_readwrite("data_name", &ReportOptions::data_name)
+      .def_readwrite("class_names", &ReportOptions::class_names)
+      .def_readwrite("bins", &ReportOptions::bins)
+      .def_readwrite("image_height", &ReportOptions::image_height)
+      .def_readwrite("image_width", &ReportOptions::image_width)
+      .def_readwrite("max_images", &ReportOptions::max_images);
   register_train_options(m);
   register_model_class(m);
 }

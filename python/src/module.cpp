@@ -45,4 +45,5 @@ The current worker-thread count (always >= 1).
   softreg::python::register_sampling(m);
   softreg::python::register_attention(m);
   softreg::python::register_linear_loss(m);
+  softreg::python::register_calibration(m);
 }

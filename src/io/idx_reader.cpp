@@ -239,6 +239,7 @@ void read_idx(const std::string& file, const ReadOptions& options, Dataset<T>& d
                       " values per item (n_features), found " + std::to_string(cols) + " (" +
                       dims_text(h.dims, 1) + ")");
   }
+  ds.item_shape.assign(h.dims.begin() + 1, h.dims.end());
   // A table rather than a division per pixel: same values as pixel / T(255), several times
   // faster.
   std::array<T, 256> scale{};

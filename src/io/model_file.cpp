@@ -30,7 +30,7 @@ using detail::append_le;
 // The first byte has its high bit set so that a text file is never taken for a model, and a
 // transfer that strips the eighth bit fails at byte 0 rather than somewhere in the weights.
 constexpr std::string_view kMagic("\x89SRMODEL", 8);
-constexpr std::uint32_t kFormatVersion = 2;
+constexpr std::uint32_t kFormatVersion = 3;
 
 // Enum codes are spelled out rather than cast, so that reordering an enum cannot change files.
 std::uint32_t dtype_code(DType t) {
@@ -276,6 +276,25 @@ void save_model(const SoftmaxRegression& model, const std::string& path) {
     put_string(names, value, "a parameter value");
   }
 
+  // Version 3: the temperature, then the accuracy and validation histories (each 0 or H long).
+  std::string calibration;
+  append_f64(calibration, model.temperature());
+  const std::vector<double>* histories[] = {&info.accuracy_history, &info.valid_loss_history,
+                                            &info.valid_accuracy_history};
+  const char* history_names[] = {"accuracy_history", "valid_loss_history",
+                                 "valid_accuracy_history"};
+  for (int h = 0; h < 3; ++h) {
+    const std::vector<double>& v = *histories[h];
+    if (!v.empty() && v.size() != info.loss_history.size()) {
+      throw InvalidArgument("softreg::save_model: " + path + ": the training record's " +
+                            history_names[h] + " has " + std::to_string(v.size()) +
+                            " entries; expected 0 or the loss history's " +
+                            std::to_string(info.loss_history.size()));
+    }
+    append_le(calibration, v.size(), 8);
+    for (double x : v) append_f64(calibration, x);
+  }
+
   AtomicFile file(path);
   file.write(head);
   if (pre.kind != Scaling::none) {
@@ -287,6 +306,7 @@ void save_model(const SoftmaxRegression& model, const std::string& path) {
   file.write(meta);
   put_f64s(file, info.loss_history);
   file.write(names);
+  file.write(calibration);
   std::string crc;
   append_le(crc, file.crc(), 4);
   file.write(crc);
@@ -390,6 +410,28 @@ std::vector<std::string> read_names_and_parameters(Reader& r, std::uint64_t d, T
   return names;
 }
 
+/// Version 3's temperature (checked once the checksum has matched) and the three histories
+/// that run alongside the loss history: each holds 0 or H values (reported at its count).
+std::uint64_t read_calibration_and_histories(Reader& r, TrainingInfo& info, double& temperature) {
+  const std::uint64_t temperature_at = r.pos();
+  temperature = r.f64("the temperature");
+  const std::uint64_t h = info.loss_history.size();
+  std::vector<double>* histories[] = {&info.accuracy_history, &info.valid_loss_history,
+                                      &info.valid_accuracy_history};
+  const char* names[] = {"the accuracy history", "the validation loss history",
+                         "the validation accuracy history"};
+  for (int i = 0; i < 3; ++i) {
+    const std::uint64_t at = r.pos();
+    const std::uint64_t count = r.u64((std::string("the length of ") + names[i]).c_str());
+    if (count != 0 && count != h) {
+      r.fail_at(at, std::string(names[i]) + " has length " + std::to_string(count) +
+                        "; expected 0 or the loss history's " + std::to_string(h));
+    }
+    *histories[i] = r.f64s(count, names[i], at);
+  }
+  return temperature_at;
+}
+
 void check_checksum_and_end(Reader& r, const std::vector<unsigned char>& bytes) {
   const std::uint64_t crc_at = r.pos();
   const std::uint32_t computed = detail::crc32_update(0, bytes.data(), crc_at);
@@ -457,7 +499,15 @@ SoftmaxRegression load_model(const std::string& path) {
   std::uint64_t names_at = r.pos();
   std::vector<std::string> feature_names;
   if (version >= 2) feature_names = read_names_and_parameters(r, d, info, names_at);
+  double temperature = 1.0;
+  std::uint64_t temperature_at = r.pos();
+  if (version >= 3) temperature_at = read_calibration_and_histories(r, info, temperature);
   check_checksum_and_end(r, bytes);
+  if (!(temperature > 0.0) || !std::isfinite(temperature)) {
+    r.fail_at(temperature_at,
+              "temperature is " + std::to_string(temperature) + "; it must be finite and > 0",
+              true);
+  }
 
   check_distinct(r, classes);
   check_finite(r, offset_at, pre.offset, "offset");
@@ -466,7 +516,8 @@ SoftmaxRegression load_model(const std::string& path) {
   check_finite(r, b_at, b, "b");
   try {
     return SoftmaxRegression(std::move(classes.labels), d, std::move(w), std::move(b),
-                             std::move(pre), std::move(info), std::move(feature_names));
+                             std::move(pre), std::move(info), std::move(feature_names),
+                             temperature);
   } catch (const InvalidArgument& e) {
     // Sizes, labels and values were checked above, so only the feature names can be wrong.
     r.fail_at(names_at, e.what(), true);

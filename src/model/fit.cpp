@@ -368,6 +368,8 @@ class Fit {
   bool reached_target_ = false;
   OptimResult result_;
   std::string warmup_note_;
+  // TrainingInfo's accuracy and validation histories, one entry per on_progress.
+  std::vector<double> accuracy_history_, valid_loss_history_, valid_accuracy_history_;
   // The state of the stopped fit this one continues, and the state at the end, for a
   // checkpoint: L-BFGS's, or SGD's / Adam's.
   std::optional<LbfgsState> resume_;
@@ -412,6 +414,7 @@ Fit<T>::Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRe
                 : detail::fit_preprocessing(data.features, options.scale,
                                             std::span<const std::size_t>(split_.train))) {
   if (options.resume) {
+    accuracy_history_ = warm->info().accuracy_history;  // the stopped fit's iterations
     const auto& params = warm->info().parameters;
     if (options.solver == Solver::lbfgs) {
       resume_ = decode_state(params.at("resume.lbfgs"));
@@ -526,6 +529,11 @@ bool Fit<T>::on_progress(const Progress& p) {
       full_batch || seen_ == 0 ? objective_.last_accuracy() : double(correct_) / double(seen_);
   q.valid_accuracy = valid_accuracy_;
   seen_ = correct_ = 0;
+  accuracy_history_.push_back(q.accuracy);
+  if (validation_) {
+    valid_loss_history_.push_back(q.valid_loss);
+    valid_accuracy_history_.push_back(q.valid_accuracy);
+  }
   const bool go_on = options_.progress ? options_.progress(q) : true;
   return go_on && !reached_target_;
 }
@@ -763,6 +771,14 @@ SoftmaxRegression Fit<T>::finish() {
   info.n_train = n_train_;
   info.n_valid = split_.valid.size();
   info.loss_history = result_.history;
+  // Entry for entry with loss_history, or not at all (a solver that stopped between its
+  // history and its progress report).
+  const auto aligned = [&](std::vector<double>& v) {
+    return v.size() == info.loss_history.size() ? std::move(v) : std::vector<double>();
+  };
+  info.accuracy_history = aligned(accuracy_history_);
+  info.valid_loss_history = aligned(valid_loss_history_);
+  info.valid_accuracy_history = aligned(valid_accuracy_history_);
   info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   std::vector<double> w(theta_.begin(), theta_.begin() + std::ptrdiff_t(d_ * k_));
   std::vector<double> b(theta_.begin() + std::ptrdiff_t(d_ * k_), theta_.end());

@@ -1,4 +1,5 @@
-// Accuracy, top-k accuracy, log loss, confusion matrix and per-class precision, recall and F1.
+// Accuracy, top-k accuracy, log loss, confusion matrix, per-class precision, recall and F1, and
+// the calibration of the probabilities (calibration_metrics.cpp).
 #include "softreg/metrics.hpp"
 
 #include <cmath>
@@ -13,7 +14,7 @@ namespace softreg {
 
 template <class T>
 Evaluation evaluate_predictions(std::span<const T> log_proba, std::size_t k,
-                                std::span<const std::int64_t> y) {
+                                std::span<const std::int64_t> y, std::size_t bins) {
   const char* who = "softreg::evaluate_predictions: ";
   const std::size_t n = y.size();
   if (k == 0 || log_proba.size() != n * k) {
@@ -78,12 +79,15 @@ Evaluation evaluate_predictions(std::span<const T> log_proba, std::size_t k,
     ++occurring;
   }
   e.macro_f1 = occurring ? f1_sum / double(occurring) : nan;
+  std::vector<double> proba(log_proba.size());
+  for (std::size_t i = 0; i < proba.size(); ++i) proba[i] = std::exp(double(log_proba[i]));
+  e.calibration = calibration_metrics(std::span<const double>(proba), k, y, bins);
   return e;
 }
 
 template Evaluation evaluate_predictions<float>(std::span<const float>, std::size_t,
-                                                std::span<const std::int64_t>);
+                                                std::span<const std::int64_t>, std::size_t);
 template Evaluation evaluate_predictions<double>(std::span<const double>, std::size_t,
-                                                 std::span<const std::int64_t>);
+                                                 std::span<const std::int64_t>, std::size_t);
 
 }  // namespace softreg

@@ -68,14 +68,14 @@ template <class T>
 void SoftmaxRegression::predict_proba(const FeatureMatrix<T>& x, std::span<T> out,
                                       int threads) const {
   decision_function(x, out, threads);
-  softmax(out, std::span<const T>(out), {rows_of(x), n_classes()});
+  softmax(out, std::span<const T>(out), {rows_of(x), n_classes()}, -1, temperature_);
 }
 
 template <class T>
 void SoftmaxRegression::predict_log_proba(const FeatureMatrix<T>& x, std::span<T> out,
                                           int threads) const {
   decision_function(x, out, threads);
-  log_softmax(out, std::span<const T>(out), {rows_of(x), n_classes()});
+  log_softmax(out, std::span<const T>(out), {rows_of(x), n_classes()}, -1, temperature_);
 }
 
 template <class T>

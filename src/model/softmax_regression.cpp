@@ -16,15 +16,20 @@ namespace softreg {
 SoftmaxRegression::SoftmaxRegression(std::vector<std::string> classes, std::size_t n_features,
                                      std::vector<double> weights, std::vector<double> bias,
                                      Preprocessing preprocessing, TrainingInfo info,
-                                     std::vector<std::string> feature_names)
+                                     std::vector<std::string> feature_names, double temperature)
     : classes_(std::move(classes)),
       d_(n_features),
       w_(std::move(weights)),
       b_(std::move(bias)),
       pre_(std::move(preprocessing)),
       info_(std::move(info)),
-      feature_names_(std::move(feature_names)) {
+      feature_names_(std::move(feature_names)),
+      temperature_(temperature) {
   const std::string who = "softreg::SoftmaxRegression: ";
+  if (!(temperature_ > 0.0) || !std::isfinite(temperature_)) {
+    throw InvalidArgument(who + "temperature must be finite and > 0; got " +
+                          std::to_string(temperature_));
+  }
   const std::size_t k = classes_.size();
   if (k == 0) throw InvalidArgument(who + "a model needs at least one class");
   if (std::set<std::string>(classes_.begin(), classes_.end()).size() != k) {
@@ -181,6 +186,18 @@ std::vector<std::int64_t> class_indices(std::span<const std::string> classes,
 std::vector<std::int64_t> SoftmaxRegression::class_indices(
     std::span<const std::string> labels) const {
   return softreg::class_indices(classes_, labels);
+}
+
+SoftmaxRegression SoftmaxRegression::with_temperature(double t) const {
+  if (!(t > 0.0) || !std::isfinite(t)) {
+    throw InvalidArgument(
+        "softreg::SoftmaxRegression::with_temperature: temperature must be "
+        "finite and > 0; got " +
+        std::to_string(t));
+  }
+  SoftmaxRegression out(*this);
+  out.temperature_ = t;
+  return out;
 }
 
 std::int64_t SoftmaxRegression::class_index(const std::string& label) const {

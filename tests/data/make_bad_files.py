@@ -158,7 +158,7 @@ def files():
         "bad_checksum.srm": (lambda m: m[:60] + bytes([m[60] ^ 0x01]) + m[61:])(good_model),
         "wrong_magic.srm": b"\x89SRMODEX" + good_model[8:],
         "text.srm": GOOD_CSV,
-        "future_version.srm": model(version=3),
+        "future_version.srm": model(version=4),
         "empty.srm": b"",
         "trailing_bytes.srm": good_model + b"\x00\x00",
         "nan_weight.srm": model(w=[float("nan"), 1, 2, 3, 4, 5]),

@@ -32,8 +32,8 @@ class ScratchDir {
  public:
   ScratchDir() {
     const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                          "/softreg-fuzz-XXXXXX";
+    std::string pattern =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/softreg-fuzz-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) {
       std::perror("softreg fuzz: mkdtemp");
       std::abort();
@@ -71,8 +71,7 @@ inline const ScratchDir& scratch() {
 /// A gzip member holding `plain` (zlib's deflate with a gzip wrapper, default level).
 inline std::string gzip(std::string_view plain) {
   z_stream z{};
-  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-      Z_OK) {
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     std::abort();
   }
   std::string out(deflateBound(&z, static_cast<uLong>(plain.size())), '\0');
@@ -118,6 +117,16 @@ inline Parts split_labels(std::string_view input) {
   const auto at = input.find(kLabelsMark);
   if (at == std::string_view::npos) return {input, {}, false};
   return {input.substr(0, at), input.substr(at + kLabelsMark.size()), true};
+}
+
+/// One of n option sets for this input, the same every time the input is run. A target reads
+/// each input with its defaults and with one variant picked so, rather than with every variant:
+/// each text read costs two 4 MiB line buffers (src/io/line_reader.cpp), which dominate the
+/// time of a small input under AddressSanitizer.
+inline std::size_t pick(std::string_view input, std::size_t n) {
+  std::uint64_t h = 1469598103934665603u;  // FNV-1a
+  for (const char c : input) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211u;
+  return static_cast<std::size_t>(h % n);
 }
 
 /// SOFTREG_FUZZ_VERBOSE=1 prints the outcome of every read (to check seeds and findings).

@@ -1,6 +1,7 @@
 // Fuzz target: the CSV reader (read_dataset with format csv), plain or gzip (fuzz_common.hpp).
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "fuzz_common.hpp"
@@ -8,11 +9,10 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace softreg;
-  const fuzz::Parts parts =
-      fuzz::split_labels({reinterpret_cast<const char*>(data), size});
+  const fuzz::Parts parts = fuzz::split_labels({reinterpret_cast<const char*>(data), size});
   const auto& dir = fuzz::scratch();
-  const std::string path = dir.write(std::string("data.csv") + fuzz::gz_suffix(),
-                                     fuzz::stored(parts.data));
+  const std::string path =
+      dir.write(std::string("data.csv") + fuzz::gz_suffix(), fuzz::stored(parts.data));
   ReadOptions base;
   base.format = DataFormat::csv;
   if (parts.has_labels) {
@@ -24,25 +24,32 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   // The defaults: header detection, a column named "label" if any.
   fuzz::expect_clean([&] { read_dataset<float>(path, base); });
-  fuzz::expect_clean([&] { read_dataset<double>(path, base); });
-  // Columns by index (the first line becomes data unless a name matches), labels required.
-  ReadOptions by_index = base;
-  by_index.id_column = "0";
-  by_index.label_column = "1";
-  by_index.weight_column = "2";
-  by_index.require_labels = true;
-  fuzz::expect_clean([&] { read_dataset<float>(path, by_index); });
-  // Columns by the names the seeds use, a forced header, and a fixed feature count.
-  ReadOptions by_name = base;
-  by_name.id_column = "id";
-  by_name.weight_column = "w";
-  by_name.header = true;
-  by_name.n_features = 2;
-  fuzz::expect_clean([&] { read_dataset<float>(path, by_name); });
-  // Another delimiter, no header.
-  ReadOptions other = base;
-  other.delimiter = ';';
-  other.header = false;
-  fuzz::expect_clean([&] { read_dataset<float>(path, other); });
+  ReadOptions variant = base;
+  switch (fuzz::pick({reinterpret_cast<const char*>(data), size}, 4)) {
+    case 0:
+      // Columns by index (the first line becomes data unless a name matches), labels required.
+      variant.id_column = std::string("0");
+      variant.label_column = std::string("1");
+      variant.weight_column = std::string("2");
+      variant.require_labels = true;
+      break;
+    case 1:
+      // Columns by the names the seeds use, a forced header, and a fixed feature count.
+      variant.id_column = std::string("id");
+      variant.weight_column = std::string("w");
+      variant.header = true;
+      variant.n_features = 2;
+      break;
+    case 2:
+      // Another delimiter, no header.
+      variant.delimiter = ';';
+      variant.header = false;
+      break;
+    default:
+      // The defaults again, parsed as double.
+      fuzz::expect_clean([&] { read_dataset<double>(path, base); });
+      return 0;
+  }
+  fuzz::expect_clean([&] { read_dataset<float>(path, variant); });
   return 0;
 }

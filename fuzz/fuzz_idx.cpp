@@ -2,6 +2,7 @@
 // labels file when the input has a labels part (fuzz_common.hpp).
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "fuzz_common.hpp"
@@ -10,8 +11,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace softreg;
-  const fuzz::Parts parts =
-      fuzz::split_labels({reinterpret_cast<const char*>(data), size});
+  const fuzz::Parts parts = fuzz::split_labels({reinterpret_cast<const char*>(data), size});
   const auto& dir = fuzz::scratch();
   // Names without the MNIST pattern: no sibling labels file is looked for.
   const std::string path =

@@ -2,6 +2,7 @@
 // (fuzz_common.hpp).
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "fuzz_common.hpp"
@@ -16,12 +17,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   options.format = DataFormat::libsvm;
   // The numbering decided by the file (scikit-learn's "auto").
   fuzz::expect_clean([&] { read_dataset<float>(path, options); });
-  fuzz::expect_clean([&] { read_dataset<double>(path, options); });
-  // Each numbering forced, with a model's feature count.
-  options.index_base = IndexBase::zero;
+  switch (fuzz::pick({reinterpret_cast<const char*>(data), size}, 3)) {
+    case 0:
+      fuzz::expect_clean([&] { read_dataset<double>(path, options); });
+      return 0;
+    case 1:
+      // Each numbering forced, with a model's feature count.
+      options.index_base = IndexBase::zero;
+      break;
+    default:
+      options.index_base = IndexBase::one;
+      break;
+  }
   options.n_features = 4;
-  fuzz::expect_clean([&] { read_dataset<float>(path, options); });
-  options.index_base = IndexBase::one;
   fuzz::expect_clean([&] { read_dataset<float>(path, options); });
   return 0;
 }

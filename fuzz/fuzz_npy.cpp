@@ -2,6 +2,7 @@
 // .npy labels file when the input has a labels part (fuzz_common.hpp).
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "fuzz_common.hpp"
@@ -9,8 +10,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace softreg;
-  const fuzz::Parts parts =
-      fuzz::split_labels({reinterpret_cast<const char*>(data), size});
+  const fuzz::Parts parts = fuzz::split_labels({reinterpret_cast<const char*>(data), size});
   const auto& dir = fuzz::scratch();
   const std::string path =
       dir.write(std::string("x.npy") + fuzz::gz_suffix(), fuzz::stored(parts.data));

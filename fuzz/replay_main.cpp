@@ -43,8 +43,7 @@ int main(int argc, char** argv) {
       const std::string bytes((std::istreambuf_iterator<char>(in)), {});
       std::fprintf(stderr, "replay %s (%zu bytes)\n", path.c_str(), bytes.size());
       try {
-        LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()),
-                               bytes.size());
+        LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
       } catch (const std::exception& e) {
         std::fprintf(stderr, "%s: a reader threw something other than softreg::Error: %s\n",
                      path.c_str(), e.what());

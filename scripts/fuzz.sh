@@ -26,11 +26,16 @@ run_one() {
   local t=$1
   local corpus="$build/corpus/$t" artifacts="$build/artifacts/$t/" log="$build/logs/$t.log"
   mkdir -p "$corpus" "$artifacts" "$build/logs"
+  # The format's tokens (fuzz/dict/<format>.dict), shared by the plain and gzip targets.
+  local format=${t#fuzz_}
+  local dict=()
+  format=${format%_gz}
+  if [ -f "fuzz/dict/$format.dict" ]; then dict=(-dict="fuzz/dict/$format.dict"); fi
   # A hostile input of a few KB must not make a reader take hundreds of MB: the malloc limit
   # catches one large allocation, the RSS limit a slow climb; a second on one input is a hang.
   if "$build/$t" "$corpus" "fuzz/corpus/$t" -max_total_time="$seconds" -timeout=10 \
        -rss_limit_mb=2048 -malloc_limit_mb=512 -artifact_prefix="$artifacts" \
-       -print_final_stats=1 >"$log" 2>&1; then
+       -print_final_stats=1 "${dict[@]}" >"$log" 2>&1; then
     echo "fuzz: $t: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" |
                         grep -o '[0-9]*$') runs in ${seconds} s, no findings"
   else

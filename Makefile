@@ -4,6 +4,9 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
+# make fuzz: seconds per fuzz target, and how many targets run at once.
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 2
 CMAKE_FLAGS ?=
 # The interpreter that makes the virtual environment, and where it lives.
 PYTHON ?= python3
@@ -13,7 +16,7 @@ VENV_PYTHON = $(abspath $(VENV))/bin/python
 PYTHON_FLAGS = -DPython3_EXECUTABLE=$(VENV_PYTHON) \
   -Dpybind11_DIR=$$($(VENV_PYTHON) -m pybind11 --cmakedir)
 
-.PHONY: all deps deps-test venv build demo test test-asan bench python install clean
+.PHONY: all deps deps-test venv build demo test test-asan fuzz bench python install clean
 
 all: build
 
@@ -42,6 +45,7 @@ test: build
 	@bash scripts/install-deps.sh test
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory test-asan; fi
+	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60; fi
 
 # The same suite under AddressSanitizer and UndefinedBehaviorSanitizer (run by CI), without the
 # Python module: an instrumented extension needs the sanitizer runtime preloaded into Python.
@@ -51,6 +55,12 @@ test-asan: deps venv
 	  -DPython3_EXECUTABLE=$(VENV_PYTHON) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD)-asan -j $(JOBS)
 	@cd $(BUILD)-asan && ctest --output-on-failure -j $(JOBS) -E example_consumer
+
+# Every libFuzzer target of fuzz/ (the readers of each data format, plain and gzip, and the model
+# file) for FUZZ_SECONDS each, FUZZ_JOBS at a time, built with clang into $(BUILD)-fuzz; fails
+# on any finding (docs/ARCHITECTURE.md, "Fuzzing"). CI runs it with 60 s per target.
+fuzz: deps
+	@bash scripts/fuzz.sh $(BUILD)-fuzz $(FUZZ_SECONDS) $(FUZZ_JOBS)
 
 # The peers run from the same virtual environment with requirements/bench.txt on top.
 bench: deps venv $(VENV)/.installed-bench
@@ -70,4 +80,4 @@ install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	@rm -rf $(BUILD) $(BUILD)-asan build-pip
+	@rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz build-pip

@@ -9,12 +9,14 @@ group=${1:-build}
 # The one list of C/C++ dependencies and data. Build: compiler, CMake, Ninja, libraries. Python:
 # only the interpreter, its headers and venv; every Python package (NumPy, scikit-learn, pybind11,
 # pytest, the benchmark peers) comes from PyPI into the virtual environment that
-# scripts/venv.sh makes. Data: the Fashion-MNIST IDX files are the main job's data.
+# scripts/venv.sh makes. Data: the Fashion-MNIST IDX files are the main job's data. Fuzzing
+# (make fuzz): clang, and libclang-rt-14-dev, whose compiler runtime holds libFuzzer (the main
+# build stays on g++).
 packages=(
   g++ cmake ninja-build make pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
   libhwy-dev libcli11-dev zlib1g-dev
-  clang-format
+  clang-format clang libclang-rt-14-dev
   python3 python3-dev python3-venv
   liblinear-tools time
   dataset-fashion-mnist

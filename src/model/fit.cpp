@@ -91,141 +91,113 @@ double relative_loss_tolerance(double tol) {
   return std::min(1e-10, std::max(tol * tol, 1e-15));
 }
 
-/// LbfgsState as bytes (TrainingInfo::parameters["resume.lbfgs"]): i32 iterations,
-/// evaluations, small steps; u64 history length, the history; u64 pairs, u64 n, then per pair
-/// rho, s (n values), y (n values); doubles in the host's byte order (a checkpoint is resumed
-/// where it was written).
-std::string encode_state(const LbfgsState& st) {
-  std::string out;
-  auto put = [&](const void* p, std::size_t bytes) {
-    out.append(static_cast<const char*>(p), bytes);
-  };
-  auto put_u64 = [&](std::uint64_t v) { put(&v, 8); };
-  for (const int v : {st.iterations, st.evaluations, st.small_steps}) put(&v, 4);
-  put_u64(st.history.size());
-  put(st.history.data(), 8 * st.history.size());
-  put_u64(st.s.size());
-  put_u64(st.s.empty() ? 0 : st.s[0].size());
-  for (std::size_t j = 0; j < st.s.size(); ++j) {
-    put(&st.rho[j], 8);
-    put(st.s[j].data(), 8 * st.s[j].size());
-    put(st.y[j].data(), 8 * st.y[j].size());
+/// Bytes of a checkpoint's solver state (TrainingInfo::parameters "resume.*"): fixed-size
+/// values in the host's byte order (a checkpoint is resumed where it was written), vectors as
+/// a u64 count and their f64 values.
+class StateWriter {
+ public:
+  template <class V>
+  StateWriter& put(const V& v) {
+    out_.append(reinterpret_cast<const char*>(&v), sizeof v);
+    return *this;
   }
-  return out;
+  StateWriter& put(const std::vector<double>& v) {
+    put(std::uint64_t{v.size()});
+    out_.append(reinterpret_cast<const char*>(v.data()), 8 * v.size());
+    return *this;
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+/// Reads what StateWriter wrote; a short, long or malformed state is an InvalidArgument.
+class StateReader {
+ public:
+  explicit StateReader(const std::string& bytes) : bytes_(bytes) {}
+  template <class V>
+  StateReader& get(V& v) {
+    raw(&v, sizeof v);
+    return *this;
+  }
+  StateReader& get(std::vector<double>& v) {
+    std::uint64_t n = 0;
+    get(n);
+    if (n > (bytes_.size() - at_) / 8) fail("the checkpoint's resume state is truncated");
+    v.resize(n);
+    raw(v.data(), 8 * n);
+    return *this;
+  }
+  void finish() const {
+    if (at_ != bytes_.size()) fail("the checkpoint's resume state has trailing bytes");
+  }
+
+ private:
+  void raw(void* p, std::size_t n) {
+    if (n > bytes_.size() - at_) fail("the checkpoint's resume state is truncated");
+    if (n > 0) std::memcpy(p, bytes_.data() + at_, n);
+    at_ += n;
+  }
+  const std::string& bytes_;
+  std::size_t at_ = 0;
+};
+
+/// "resume.lbfgs": i32 iterations, evaluations, small steps; the history; u64 pairs; per pair
+/// rho, s, y.
+std::string encode_state(const LbfgsState& st) {
+  StateWriter w;
+  w.put(st.iterations).put(st.evaluations).put(st.small_steps).put(st.history);
+  w.put(std::uint64_t{st.s.size()});
+  for (std::size_t j = 0; j < st.s.size(); ++j) w.put(st.rho[j]).put(st.s[j]).put(st.y[j]);
+  return w.take();
 }
 
 LbfgsState decode_state(const std::string& bytes) {
-  std::size_t at = 0;
-  auto take = [&](void* p, std::size_t n) {
-    if (n > bytes.size() - at) fail("the checkpoint's resume state is truncated");
-    std::memcpy(p, bytes.data() + at, n);
-    at += n;
-  };
-  auto u64 = [&]() {
-    std::uint64_t v = 0;
-    take(&v, 8);
-    return v;
-  };
+  StateReader r(bytes);
   LbfgsState st;
-  for (int* v : {&st.iterations, &st.evaluations, &st.small_steps}) take(v, 4);
-  const std::uint64_t h = u64();
-  if (h > bytes.size() / 8) fail("the checkpoint's resume state is truncated");
-  st.history.resize(h);
-  take(st.history.data(), 8 * h);
-  const std::uint64_t m = u64(), n = u64();
-  if (m > 0 && (n == 0 || n > bytes.size() / 16 || m > bytes.size() / (16 * n))) {
-    fail("the checkpoint's resume state is truncated");
-  }
-  for (std::uint64_t j = 0; j < m; ++j) {
-    double rho = 0.0;
-    take(&rho, 8);
-    st.rho.push_back(rho);
-    st.s.emplace_back(n);
-    take(st.s.back().data(), 8 * n);
-    st.y.emplace_back(n);
-    take(st.y.back().data(), 8 * n);
-  }
-  if (at != bytes.size()) fail("the checkpoint's resume state has trailing bytes");
+  r.get(st.iterations).get(st.evaluations).get(st.small_steps).get(st.history);
+  std::uint64_t m = 0;
+  r.get(m);
+  if (m > bytes.size() / 24) fail("the checkpoint's resume state is truncated");
+  st.rho.resize(m);
+  st.s.resize(m);
+  st.y.resize(m);
+  for (std::uint64_t j = 0; j < m; ++j) r.get(st.rho[j]).get(st.s[j]).get(st.y[j]);
+  r.finish();
   return st;
 }
 
-/// NewtonState as bytes ("resume.newton"): i32 iterations, evaluations, Hessian products,
-/// small steps; f64 radius; u64 history length, the history.
+/// "resume.newton": i32 iterations, evaluations, Hessian products, small steps; f64 radius;
+/// the history.
 std::string encode_state(const NewtonState& st) {
-  std::string out;
-  auto put = [&](const void* p, std::size_t bytes) {
-    out.append(static_cast<const char*>(p), bytes);
-  };
-  for (const int v : {st.iterations, st.evaluations, st.hessian_products, st.small_steps}) {
-    put(&v, 4);
-  }
-  put(&st.radius, 8);
-  const std::uint64_t h = st.history.size();
-  put(&h, 8);
-  put(st.history.data(), 8 * h);
-  return out;
+  StateWriter w;
+  w.put(st.iterations).put(st.evaluations).put(st.hessian_products).put(st.small_steps);
+  return w.put(st.radius).put(st.history).take();
 }
 
 NewtonState decode_newton(const std::string& bytes) {
+  StateReader r(bytes);
   NewtonState st;
-  const std::size_t fixed = 4 * 4 + 8 + 8;
-  std::uint64_t h = 0;
-  if (bytes.size() >= fixed) std::memcpy(&h, bytes.data() + 24, 8);
-  if (bytes.size() < fixed || h != (bytes.size() - fixed) / 8 || (bytes.size() - fixed) % 8 != 0) {
-    fail("the checkpoint's resume state is malformed");
-  }
-  std::memcpy(&st.iterations, bytes.data(), 4);
-  std::memcpy(&st.evaluations, bytes.data() + 4, 4);
-  std::memcpy(&st.hessian_products, bytes.data() + 8, 4);
-  std::memcpy(&st.small_steps, bytes.data() + 12, 4);
-  std::memcpy(&st.radius, bytes.data() + 16, 8);
-  st.history.resize(h);
-  if (h > 0) std::memcpy(st.history.data(), bytes.data() + fixed, 8 * h);
+  r.get(st.iterations).get(st.evaluations).get(st.hessian_products).get(st.small_steps);
+  r.get(st.radius).get(st.history).finish();
   return st;
 }
 
-/// StochasticState as bytes ("resume.stochastic"): i32 epochs, evaluations; u64 steps; u64
-/// history length, the history; u64 dimension, m1, m2 (f64 in the host's byte order).
+/// "resume.stochastic": i32 epochs, evaluations; u64 steps; the history, m1, m2.
 std::string encode_state(const StochasticState& st) {
-  std::string out;
-  auto put = [&](const void* p, std::size_t bytes) {
-    out.append(static_cast<const char*>(p), bytes);
-  };
-  auto put_u64 = [&](std::uint64_t v) { put(&v, 8); };
-  for (const int v : {st.epochs, st.evaluations}) put(&v, 4);
-  put_u64(st.steps);
-  put_u64(st.history.size());
-  put(st.history.data(), 8 * st.history.size());
-  put_u64(st.m1.size());
-  put(st.m1.data(), 8 * st.m1.size());
-  put(st.m2.data(), 8 * st.m2.size());
-  return out;
+  StateWriter w;
+  w.put(st.epochs).put(st.evaluations).put(std::uint64_t{st.steps});
+  return w.put(st.history).put(st.m1).put(st.m2).take();
 }
 
 StochasticState decode_stochastic(const std::string& bytes) {
-  std::size_t at = 0;
-  auto take = [&](void* p, std::size_t n) {
-    if (n > bytes.size() - at) fail("the checkpoint's resume state is truncated");
-    std::memcpy(p, bytes.data() + at, n);
-    at += n;
-  };
-  auto vec = [&](std::vector<double>& v, std::uint64_t n) {
-    if (n > bytes.size() / 8) fail("the checkpoint's resume state is truncated");
-    v.resize(n);
-    take(v.data(), 8 * n);
-  };
+  StateReader r(bytes);
   StochasticState st;
-  take(&st.epochs, 4);
-  take(&st.evaluations, 4);
-  std::uint64_t steps = 0, h = 0, dim = 0;
-  take(&steps, 8);
+  std::uint64_t steps = 0;
+  r.get(st.epochs).get(st.evaluations).get(steps).get(st.history).get(st.m1).get(st.m2);
+  r.finish();
   st.steps = static_cast<std::size_t>(steps);
-  take(&h, 8);
-  vec(st.history, h);
-  take(&dim, 8);
-  vec(st.m1, dim);
-  vec(st.m2, dim);
-  if (at != bytes.size()) fail("the checkpoint's resume state has trailing bytes");
   return st;
 }
 

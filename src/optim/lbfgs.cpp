@@ -371,11 +371,9 @@ OptimResult owlqn(const Objective& f, std::span<double> x, const LbfgsOptions& o
       }
     }
     if (std::isnan(f_new)) {
-      if (-dphi0 <= o.f_resolution * std::max(std::fabs(fx), 1.0)) {
+      if (detail::below_resolution(-dphi0, fx, o.f_resolution)) {
         result.converged = true;
-        result.message =
-            "at the precision limit of the objective (the predicted decrease is below its "
-            "resolution)";
+        result.message = detail::kPrecisionLimit;
       } else {
         result.message = "line search could not decrease the objective (at the precision limit)";
       }
@@ -395,17 +393,15 @@ OptimResult owlqn(const Objective& f, std::span<double> x, const LbfgsOptions& o
     p.max_iterations = o.max_iterations;
     p.loss = fx;
     p.grad_norm = max_abs(pg);
+    small_steps = detail::small_decrease(f_old, fx, o.rel_loss_tol) ? small_steps + 1 : 0;
     const std::string stop = monitor.step(p, x);
     if (!stop.empty()) {
       result.message = stop;
       break;
     }
-    const bool small =
-        f_old - fx <= o.rel_loss_tol * std::max({std::fabs(fx), std::fabs(f_old), 1.0});
-    small_steps = small ? small_steps + 1 : 0;
     if (small_steps >= 2) {
       result.converged = true;
-      result.message = "relative decrease of the objective below tolerance";
+      result.message = detail::kSmallDecrease;
       break;
     }
   }
@@ -466,7 +462,7 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
   // A run stopped at the iteration where it would have converged by small steps converges here.
   if (small_steps >= 2) {
     result.converged = true;
-    result.message = "relative decrease of the objective below tolerance";
+    result.message = detail::kSmallDecrease;
     first = o.max_iterations + 1;
   }
   for (int iter = first; iter <= o.max_iterations; ++iter) {
@@ -490,11 +486,9 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
     const double f_new = wolfe_search(line, fx, dphi0, alpha0, o, x_trial, g_trial);
     result.evaluations += line.evaluations;
     if (std::isnan(f_new)) {
-      if (-dphi0 <= o.f_resolution * std::max(std::fabs(fx), 1.0)) {
+      if (detail::below_resolution(-dphi0, fx, o.f_resolution)) {
         result.converged = true;
-        result.message =
-            "at the precision limit of the objective (the predicted decrease is below its "
-            "resolution)";
+        result.message = detail::kPrecisionLimit;
       } else {
         result.message = "line search could not decrease the objective (at the precision limit)";
       }
@@ -515,9 +509,7 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
     p.grad_norm = max_abs(g);
     // Two iterations in a row: one short step (a poor line-search bracket) is not convergence.
     // Counted before the callback, so that a run stopped here resumes with the count.
-    const bool small =
-        f_old - fx <= o.rel_loss_tol * std::max({std::fabs(fx), std::fabs(f_old), 1.0});
-    small_steps = small ? small_steps + 1 : 0;
+    small_steps = detail::small_decrease(f_old, fx, o.rel_loss_tol) ? small_steps + 1 : 0;
     const std::string stop = monitor.step(p, x);
     if (!stop.empty()) {
       result.message = stop;
@@ -525,7 +517,7 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
     }
     if (small_steps >= 2) {
       result.converged = true;
-      result.message = "relative decrease of the objective below tolerance";
+      result.message = detail::kSmallDecrease;
       break;
     }
   }

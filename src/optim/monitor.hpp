@@ -1,6 +1,8 @@
 // What every optimizer does after an iteration: validation, early stopping, the progress callback.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <span>
 #include <string>
@@ -9,6 +11,21 @@
 #include "softreg/optim.hpp"
 
 namespace softreg::detail {
+
+/// The full-batch optimizers' stopping words and rules, in one place.
+inline constexpr const char* kSmallDecrease = "relative decrease of the objective below tolerance";
+inline constexpr const char* kPrecisionLimit =
+    "at the precision limit of the objective (the predicted decrease is below its resolution)";
+
+/// Whether f fell from f_old by at most rel_tol of the larger of |f|, |f_old| and 1.
+inline bool small_decrease(double f_old, double f, double rel_tol) {
+  return f_old - f <= rel_tol * std::max({std::fabs(f), std::fabs(f_old), 1.0});
+}
+
+/// Whether a decrease of `predicted` is below what f's values can show (resolution relative).
+inline bool below_resolution(double predicted, double f, double resolution) {
+  return predicted <= resolution * std::max(std::fabs(f), 1.0);
+}
 
 class IterationMonitor {
  public:

@@ -169,7 +169,7 @@ OptimResult newton_cg(const Objective& f, const HessianProduct& hv, std::span<do
     delta = st.radius;
     if (small_steps >= 2) {
       result.converged = true;
-      result.message = "relative decrease of the objective below tolerance";
+      result.message = detail::kSmallDecrease;
       first = o.max_iterations + 1;
     }
   }
@@ -199,11 +199,9 @@ OptimResult newton_cg(const Objective& f, const HessianProduct& hv, std::span<do
       // elsewhere.
       fx = f(x, g);
       ++result.evaluations;
-      if (predicted > 0.0 && predicted <= o.f_resolution * std::max(std::fabs(fx), 1.0)) {
+      if (predicted > 0.0 && detail::below_resolution(predicted, fx, o.f_resolution)) {
         result.converged = true;
-        result.message =
-            "at the precision limit of the objective (the predicted decrease is below its "
-            "resolution)";
+        result.message = detail::kPrecisionLimit;
         break;
       }
       if (++rejected >= 20 || !(delta > 0.0)) {
@@ -225,9 +223,7 @@ OptimResult newton_cg(const Objective& f, const HessianProduct& hv, std::span<do
     p.loss = fx;
     p.grad_norm = max_abs(g);
     // Counted before the callback, so that a run stopped here resumes with the count.
-    const bool small =
-        f_old - fx <= o.rel_loss_tol * std::max({std::fabs(fx), std::fabs(f_old), 1.0});
-    small_steps = small ? small_steps + 1 : 0;
+    small_steps = detail::small_decrease(f_old, fx, o.rel_loss_tol) ? small_steps + 1 : 0;
     const std::string stop = monitor.step(p, x);
     if (!stop.empty()) {
       result.message = stop;
@@ -235,7 +231,7 @@ OptimResult newton_cg(const Objective& f, const HessianProduct& hv, std::span<do
     }
     if (small_steps >= 2) {
       result.converged = true;
-      result.message = "relative decrease of the objective below tolerance";
+      result.message = detail::kSmallDecrease;
       break;
     }
     ++iter;

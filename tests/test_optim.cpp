@@ -58,20 +58,24 @@ TEST(Lbfgs, ConvergesOnAnIllConditionedQuadratic) {
   for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(x[i], double(i), 1e-6);
 }
 
+// sum_i (1 + i) (x_i - 0.5)^2 / 2 + 1 over 20 coordinates, value and gradient rounded to float.
+constexpr std::size_t kRoundedN = 20;
+double rounded_quadratic(std::span<const double> x, std::span<double> g) {
+  double v = 1.0;
+  for (std::size_t i = 0; i < kRoundedN; ++i) {
+    const double c = 1.0 + double(i);
+    v += 0.5 * c * (x[i] - 0.5) * (x[i] - 0.5);
+    g[i] = double(float(c * (x[i] - 0.5)));
+  }
+  return double(float(v));
+}
+
 // An objective whose values carry float32 rounding (as the float32 passes do): with tol 0 the
 // line search eventually finds no decrease. With f_resolution covering that rounding this is
 // convergence at the precision limit, near the optimum; without it, it is not.
 TEST(Lbfgs, AFailedLineSearchAtTheObjectivesResolutionIsConvergence) {
-  const std::size_t n = 20;
-  auto f = [&](std::span<const double> x, std::span<double> g) {
-    double v = 1.0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const double c = 1.0 + double(i);
-      v += 0.5 * c * (x[i] - 0.5) * (x[i] - 0.5);
-      g[i] = double(float(c * (x[i] - 0.5)));
-    }
-    return double(float(v));
-  };
+  const std::size_t n = kRoundedN;
+  const auto f = rounded_quadratic;
   for (const double resolution : {0.0, 64.0 * 6e-8}) {
     std::vector<double> x(n, 0.0);
     softreg::LbfgsOptions o;
@@ -89,16 +93,8 @@ TEST(Lbfgs, AFailedLineSearchAtTheObjectivesResolutionIsConvergence) {
 
 // The same for Newton-CG: a rejected step whose predicted decrease is within the resolution.
 TEST(Newton, ARejectedStepAtTheObjectivesResolutionIsConvergence) {
-  const std::size_t n = 20;
-  auto f = [&](std::span<const double> x, std::span<double> g) {
-    double v = 1.0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const double c = 1.0 + double(i);
-      v += 0.5 * c * (x[i] - 0.5) * (x[i] - 0.5);
-      g[i] = double(float(c * (x[i] - 0.5)));
-    }
-    return double(float(v));
-  };
+  const std::size_t n = kRoundedN;
+  const auto f = rounded_quadratic;
   // The exact Hessian is diagonal; its products rounded as the gradient is.
   auto hv = [&](std::span<const double> v, std::span<double> out) {
     for (std::size_t i = 0; i < n; ++i) out[i] = double(float((1.0 + double(i)) * v[i]));

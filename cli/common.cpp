@@ -50,9 +50,8 @@ DataFormat data_format(const DataArgs& args) {
   return infer_format(args.data);
 }
 
-template <class T>
-Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_labels,
-                     IndexBase model_base) {
+ReadOptions read_options(const DataArgs& args, std::size_t n_features, bool require_labels,
+                         IndexBase model_base) {
   ReadOptions read;
   read.format = parse_format(args.format);
   if (args.zero_based || args.one_based) {
@@ -81,7 +80,19 @@ Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_
   if (args.header != "auto") read.header = args.header == "yes";
   read.n_features = n_features;
   read.require_labels = require_labels;
-  return read_dataset<T>(args.data, read);
+  return read;
+}
+
+template <class T>
+Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_labels,
+                     IndexBase model_base) {
+  return read_dataset<T>(args.data, read_options(args, n_features, require_labels, model_base));
+}
+
+IndexBase model_index_base(const SoftmaxRegression& model) {
+  const auto& params = model.info().parameters;
+  const auto base = params.find("index_base");
+  return base != params.end() && base->second == "0" ? IndexBase::zero : IndexBase::automatic;
 }
 
 template Dataset<float> load_data<float>(const DataArgs&, std::size_t, bool, IndexBase);
@@ -135,11 +146,8 @@ Dataset<T> load_data_for(const DataArgs& args, const SoftmaxRegression& model, b
   // otherwise automatic, where only a file with an index 0 is 0-based (which a 1-based file
   // cannot have).
   const auto& params = model.info().parameters;
-  const auto base = params.find("index_base");
-  const IndexBase model_base =
-      base != params.end() && base->second == "0" ? IndexBase::zero : IndexBase::automatic;
   Dataset<T> data =
-      load_data<T>(args, by_name ? 0 : model.n_features(), require_labels, model_base);
+      load_data<T>(args, by_name ? 0 : model.n_features(), require_labels, model_index_base(model));
   print_notices(command, data);
   // The training file's weight column is no feature: a file that still has it predicts.
   const auto weights = params.find("cli.weight_column");

@@ -49,6 +49,12 @@ DataFormat data_format(const DataArgs& args);
 template <class T>
 Dataset<T> load_data(const DataArgs& args, std::size_t n_features, bool require_labels,
                      IndexBase model_base = IndexBase::automatic);
+/// The ReadOptions load_data reads with.
+ReadOptions read_options(const DataArgs& args, std::size_t n_features, bool require_labels,
+                         IndexBase model_base = IndexBase::automatic);
+/// The LibSVM numbering a model was trained with: zero for a 0-based training file, else
+/// automatic (a file with an index 0 is 0-based, which a 1-based file cannot have).
+IndexBase model_index_base(const SoftmaxRegression& model);
 
 /// Prints the reader's notices (Dataset::notices) on stderr, one line each:
 /// "softreg <command>: notice: <source>: <notice>".

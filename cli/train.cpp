@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -17,8 +18,12 @@
 #include "common.hpp"
 #include "progress.hpp"
 #include "softreg/atomic_file.hpp"
+#include "softreg/distributed.hpp"
 #include "softreg/error.hpp"
 #include "softreg/model_io.hpp"
+#ifdef SOFTREG_WITH_MPI
+#include "softreg/mpi.hpp"
+#endif
 
 namespace softreg::cli {
 namespace {
@@ -64,6 +69,7 @@ struct TrainArgs {
   std::string class_weight;
   std::string sample_weight;  // --sample-weight: a CSV column or a file (see weights_from_file)
   bool quiet = false;
+  bool distributed = false;  // --distributed: one rank of an MPI job
   TrainOptions options;
   std::vector<std::string> given;  // the solver-specific flags given (kSolverFlags)
 };
@@ -181,25 +187,52 @@ void check_not_a_column(const std::string& w, const Dataset<T>& data) {
   }
 }
 
+/// Reads the training data: the whole file, or this rank's shard of it (read_shard).
 template <class T>
-void run_train(const TrainArgs& a) {
+Dataset<T> read_training_data(const DataArgs& args, const SoftmaxRegression* warm,
+                              Communicator* comm) {
+  if (comm == nullptr) {
+    return warm ? load_data_for<T>(args, *warm, true, "train") : load_data<T>(args, 0, true);
+  }
+  // With a warm start the columns are taken in the model's order (fit checks their names).
+  ReadOptions read = read_options(args, warm ? warm->n_features() : 0, true,
+                                  warm ? model_index_base(*warm) : IndexBase::automatic);
+  return read_shard<T>(args.data, read, *comm);
+}
+
+template <class T>
+void run_train(const TrainArgs& given, Communicator* comm) {
+  const bool lead = comm == nullptr || comm->rank() == 0;
+  TrainArgs a = given;
+  a.quiet = a.quiet || !lead;  // one rank speaks for a distributed fit
+  const auto everywhere = [&](const std::function<void()>& step) {
+    comm != nullptr ? all_succeed(*comm, step) : step();
+  };
   // Before the data is read and the model fitted: a model path that cannot be written fails at
   // once, not after the training.
-  check_writable(a.model);
+  everywhere([&] {
+    if (lead) check_writable(a.model);
+  });
   std::unique_ptr<SoftmaxRegression> warm;
-  if (!a.warm_start.empty() || !a.resume.empty()) {
-    warm =
-        std::make_unique<SoftmaxRegression>(load_model(a.resume.empty() ? a.warm_start : a.resume));
-  }
+  everywhere([&] {
+    if (!a.warm_start.empty() || !a.resume.empty()) {
+      warm = std::make_unique<SoftmaxRegression>(
+          load_model(a.resume.empty() ? a.warm_start : a.resume));
+    }
+  });
   const bool weights_file = !a.sample_weight.empty() && weights_from_file(a);
+  if (comm != nullptr && weights_file) {
+    throw InvalidArgument("--sample-weight " + a.sample_weight +
+                          ": a weights file cannot be split into the ranks' shards; expected a "
+                          "column of the CSV data");
+  }
   if (weights_file && a.sample_weight == "-" && a.data.data == "-") {
     throw InvalidArgument(
         "--sample-weight -: the data already comes from standard input; expected a file");
   }
   DataArgs data_args = a.data;
   if (!a.sample_weight.empty() && !weights_file) data_args.weight_column = a.sample_weight;
-  const Dataset<T> data =
-      warm ? load_data_for<T>(data_args, *warm, true, "train") : load_data<T>(data_args, 0, true);
+  const Dataset<T> data = read_training_data<T>(data_args, warm.get(), comm);
   if (!a.quiet && !warm) print_notices("train", data);
   // A LibSVM file whose lines hold labels only reads as rows of no features (as scikit-learn's
   // load_svmlight_file reads it); there is nothing to train on, and such a file is most likely
@@ -211,6 +244,12 @@ void run_train(const TrainArgs& a) {
   }
   TrainOptions options = a.options;
   options.resume = !a.resume.empty();
+  options.communicator = comm;
+  // A distributed fit runs L-BFGS for auto (fit refuses saga there).
+  if (comm != nullptr && options.solver == Solver::automatic) options.solver = Solver::lbfgs;
+  double rows[1] = {double(data.rows())};
+  if (comm != nullptr) comm->sum(rows);
+  const auto total_rows = static_cast<std::size_t>(rows[0]);
   if (weights_file) {
     check_not_a_column(a.sample_weight, data);
     options.sample_weight = read_sample_weights(a.sample_weight, data.rows(), data.source);
@@ -223,7 +262,7 @@ void run_train(const TrainArgs& a) {
   warn_unused(a, solver);
   const bool minibatch = solver == Solver::sgd || solver == Solver::adam;
   const auto train_rows =
-      static_cast<std::int64_t>(double(data.rows()) * (1.0 - options.valid_fraction) + 0.5);
+      static_cast<std::int64_t>(double(total_rows) * (1.0 - options.valid_fraction) + 0.5);
   if (minibatch && !a.quiet && options.batch_size > train_rows) {
     std::fprintf(stderr,
                  "softreg train: notice: --batch-size %lld exceeds the %lld training rows; each "
@@ -241,8 +280,10 @@ void run_train(const TrainArgs& a) {
             ? std::string()
             : ", sample weights from " + (weights_file ? "file " + source_name(a.sample_weight)
                                                        : "column " + a.sample_weight);
-    std::fprintf(stderr, "training on %s: %zu rows, %zu features%s%s, solver %s%s, l2 %g",
-                 source_name(data.source).c_str(), data.rows(), data.cols(),
+    const std::string ranks =
+        comm != nullptr ? " over " + std::to_string(comm->size()) + " ranks" : "";
+    std::fprintf(stderr, "training on %s: %zu rows%s, %zu features%s%s, solver %s%s, l2 %g",
+                 source_name(data.source).c_str(), total_rows, ranks.c_str(), data.cols(),
                  data.sparse() ? " (sparse)" : "", weights.c_str(), solver_name(solver),
                  a.options.solver == Solver::automatic ? " (auto)" : "", options.l2);
     if (options.l1 > 0.0) std::fprintf(stderr, ", l1 %g", options.l1);
@@ -261,7 +302,16 @@ void run_train(const TrainArgs& a) {
   };
   SoftmaxRegression model = SoftmaxRegression::fit(data, options, warm.get());
   reporter.finish();
-  if (const int sig = interrupt.requested()) {
+  int sig = interrupt.requested();
+  // A distributed fit stops on every rank when one rank is signalled.
+  if (sig == 0 && comm != nullptr && model.info().message.rfind("stopped by the caller", 0) == 0) {
+    sig = SIGTERM;
+  }
+  if (!lead) {  // the lead rank writes the model (or the checkpoint) for every rank
+    if (sig != 0) throw Interrupted(128 + sig);
+    return;
+  }
+  if (sig != 0) {
     const std::string checkpoint = a.model + ".checkpoint";
     TrainingInfo info = model.info();
     info.message = std::string("interrupted by ") + (sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -395,11 +445,46 @@ void add_train(CLI::App& app) {
       ->capture_default_str();
   add_threads_option(*cmd, options.threads);
   cmd->add_flag("--quiet", args->quiet, "Print nothing but errors");
+  cmd->add_flag("--distributed", args->distributed,
+                "Data-parallel training as one rank of an MPI job (mpirun -np N softreg train "
+                "--distributed ...): each rank reads its shard of --data, the ranks add their "
+                "sums each evaluation and take the same steps, rank 0 writes the model and "
+                "prints. Solvers lbfgs (auto), newton-cg, sgd, adam; no --valid-fraction; "
+                "--sample-weight as a CSV column only (docs/SCALING.md)");
   cmd->callback([args, cmd]() {
     parse_class_weight(args->class_weight, args->options);
     check_options(args->options);
     check_applicable(*cmd, *args);
-    with_dtype(args->options.dtype, [&](auto tag) { run_train<decltype(tag)>(*args); });
+    if (!args->distributed) {
+      with_dtype(args->options.dtype, [&](auto tag) { run_train<decltype(tag)>(*args, nullptr); });
+      return;
+    }
+#ifdef SOFTREG_WITH_MPI
+    MpiSession session(nullptr, nullptr);
+    MpiCommunicator comm;
+    try {
+      with_dtype(args->options.dtype, [&](auto tag) { run_train<decltype(tag)>(*args, &comm); });
+    } catch (const Interrupted&) {
+      throw;
+    } catch (const std::exception& e) {
+      // An error every rank agreed on (all_succeed names the ranks) ends each rank alike: the
+      // lead rank says it. Any other happened on this rank alone, perhaps while the others
+      // wait for it in a collective: it ends the whole job.
+      const std::string what = e.what();
+      if (what.rfind("rank ", 0) == 0) {
+        if (comm.rank() == 0) throw;
+        throw Interrupted(1);
+      }
+      std::fprintf(stderr, "softreg: error: rank %d of %d: %s\n", comm.rank(), comm.size(),
+                   what.c_str());
+      std::fflush(stderr);
+      comm.abort(1);
+    }
+#else
+    throw InvalidArgument(
+        "--distributed: this softreg was built without MPI; configure with "
+        "-DSOFTREG_BUILD_MPI=ON (Open MPI: libopenmpi-dev) and run it under mpirun");
+#endif
   });
 }
 

@@ -11,7 +11,7 @@ group=${1:-build}
 # pytest, the benchmark peers) comes from PyPI into the virtual environment that
 # scripts/venv.sh makes. Data: the Fashion-MNIST IDX files are the main job's data. Fuzzing
 # (make fuzz): clang, and libclang-rt-14-dev, whose compiler runtime holds libFuzzer (the main
-# build stays on g++).
+# build stays on g++). Distributed training (softreg train --distributed): Open MPI.
 packages=(
   g++ cmake ninja-build make pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -19,6 +19,7 @@ packages=(
   clang-format clang libclang-rt-14-dev
   python3 python3-dev python3-venv
   liblinear-tools time
+  libopenmpi-dev openmpi-bin
   dataset-fashion-mnist
 )
 # Test-only: Debian's chromium (not the snap wrapper chromium-browser of Ubuntu). Installed by

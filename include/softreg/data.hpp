@@ -74,6 +74,26 @@ struct ReadOptions {
   /// of label, id and weight (InvalidArgument), and giving id_column or weight_column for
   /// another format is an InvalidArgument naming the file.
   std::string weight_column;
+  /// Data-parallel reading: this reader takes shard `shard_index` of `shard_count` (0 <=
+  /// index < count; count 1, the default, reads everything) and no other rows, so that N
+  /// processes together read each row once (see softreg/distributed.hpp, which agrees on what
+  /// the shards share). The shards, in index order, hold every row exactly once:
+  ///  - CSV and LibSVM in a plain regular file: the lines that start in the byte range
+  ///    [size * index / count, size * (index + 1) / count); the reader seeks there and reads
+  ///    only that range (and the first two lines, for the CSV header). A shard may hold no
+  ///    rows. Quoted CSV fields must not span lines.
+  ///  - CSV and LibSVM gzip-compressed or from a pipe: every shard inflates the whole stream
+  ///    (a deflate stream cannot be entered in the middle) and keeps lines number
+  ///    index + 1, index + 1 + count, ... (dealt round-robin).
+  ///  - IDX and .npy: the records [n * index / count, n * (index + 1) / count) of the n the
+  ///    header declares; a plain file is read only there (seeking past the rest), a gzip
+  ///    one is inflated up to the range's end. A sibling or separate IDX / .npy labels file
+  ///    is read over the same records. A separate text labels file is an InvalidArgument
+  ///    with count > 1 (its lines cannot be matched to a byte range's rows).
+  /// Per-shard checks that need the whole file (a CSV or LibSVM file without data rows, a
+  /// LibSVM file's index numbering) are left to the caller that gathers the shards.
+  std::size_t shard_index = 0;
+  std::size_t shard_count = 1;
 };
 
 /// Features, and labels as written in the file (text: "3", "cat"; IDX and .npy integer labels

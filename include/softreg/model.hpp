@@ -16,6 +16,8 @@
 
 namespace softreg {
 
+class Communicator;  // softreg/distributed.hpp
+
 /// automatic picks one of the others from the data's shape when a fit starts (choose_solver);
 /// a model's TrainingInfo records the solver that ran, never automatic.
 enum class Solver { lbfgs, sgd, adam, newton_cg, saga, automatic };
@@ -98,6 +100,13 @@ struct TrainOptions {
   double target_loss = -std::numeric_limits<double>::infinity();
   std::vector<double> sample_weight;  // one per row, or empty
   ProgressCallback progress;          // per iteration / epoch; return false to stop
+  /// Data-parallel training (softreg/distributed.hpp): the data given to fit is this rank's
+  /// shard (read_shard), and every sum over rows is combined across the ranks, which all call
+  /// fit with the same options and take the same steps. Null (or one rank): a single process.
+  /// Solvers lbfgs (with l1 too), newton-cg, sgd and adam; automatic picks lbfgs; saga and a
+  /// validation split are InvalidArgument. The stop request of a progress callback is agreed
+  /// (any rank's stops all of them, at the same iteration). Not recorded in the model.
+  Communicator* communicator = nullptr;
 
   /// The first field out of range, what it must be and the value it has: {"valid_fraction",
   /// "in [0, 1)", "1.5"}; a sample or class weight is named "sample_weight[3]" /

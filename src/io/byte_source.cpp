@@ -156,6 +156,29 @@ void ByteSource::expect_end(std::string_view what) {
   }
 }
 
+void ByteSource::skip(std::uint64_t n, std::string_view what) {
+  const std::uint64_t start = offset_;
+  if (regular_ && !compressed_ && n <= file_size_ - std::min(file_size_, offset_)) {
+    if (gzseek(gz(file_), static_cast<z_off_t>(n), SEEK_CUR) < 0) {
+      throw IoError(path_ + ": cannot seek forward " + std::to_string(n) + " bytes");
+    }
+    offset_ += n;
+    return;
+  }
+  std::vector<unsigned char> buf(static_cast<std::size_t>(std::min<std::uint64_t>(n, 1 << 20)));
+  for (std::uint64_t left = n; left > 0;) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size()));
+    const std::size_t got = read(buf.data(), want);
+    left -= got;
+    if (got < want) {
+      throw_at_byte(path_, start,
+                    "file ends after " + std::to_string(n - left) + " of " + std::to_string(n) +
+                        " " + std::string(what) +
+                        (truncated_ ? " (the gzip stream is truncated)" : ""));
+    }
+  }
+}
+
 void ByteSource::rewind() {
   if (!regular_ || gzrewind(gz(file_)) != 0) {
     throw IoError(path_ + ": cannot seek back to the start of the file");

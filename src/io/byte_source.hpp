@@ -29,6 +29,10 @@ class ByteSource {
   void read_exact(void* dst, std::size_t n, std::string_view what);
   /// Throws ParseError unless the data ends here; `what` names what was read completely.
   void expect_end(std::string_view what);
+  /// Moves `n` bytes forward without handing them out: a seek in a plain regular file, reading
+  /// and discarding them otherwise. Throws ParseError "<file>: byte <offset>: file ends after k
+  /// of n <what>" when the data ends first.
+  void skip(std::uint64_t n, std::string_view what = "bytes");
   /// Back to the first byte, for readers that count before they parse; only for a seekable()
   /// source.
   void rewind();

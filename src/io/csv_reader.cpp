@@ -91,6 +91,9 @@ class RowParser {
 
   /// Line 1's column of the nameless index column, for the message when a row breaks it.
   std::size_t index_header_column = 1;
+  /// Reading a shard: the index column's row numbers start at the shard's first row's.
+  bool sharded = false;
+  mutable double first_row_number = 0.0;
 
  private:
   static constexpr std::size_t kMaxSpecial = 4;
@@ -316,13 +319,16 @@ class RowParser {
     const char* const b = text.data();
     const char* const e = b + text.size();
     const bool number = !text.empty() && parse_number(b, e, v).end == e;
-    if (!number || v != static_cast<double>(rows_)) {
-      throw_at_line(path_, 1, index_header_column,
-                    "the first column has no name; expected a header name (a nameless first "
-                    "column is skipped only when it holds the row numbers 0, 1, 2, ... as "
-                    "pandas writes its index), but line " +
-                        std::to_string(line_no) + " holds " + quote_for_message(text) +
-                        " where row number " + std::to_string(rows_) + " was expected");
+    // A shard's rows start where the shard does: its first row number is taken as given.
+    if (number && rows_ == 0 && sharded && v >= 0.0 && v == std::floor(v)) first_row_number = v;
+    if (!number || v != first_row_number + static_cast<double>(rows_)) {
+      throw_at_line(
+          path_, 1, index_header_column,
+          "the first column has no name; expected a header name (a nameless first "
+          "column is skipped only when it holds the row numbers 0, 1, 2, ... as "
+          "pandas writes its index), but line " +
+              std::to_string(line_no) + " holds " + quote_for_message(text) + " where row number " +
+              std::to_string(static_cast<std::size_t>(first_row_number) + rows_) + " was expected");
     }
   }
 
@@ -452,9 +458,14 @@ void read_csv(const std::string& file, const ReadOptions& options, bool labels_e
   if (delim == '"' || delim == '\n' || delim == '\r') {
     throw InvalidArgument(path + ": the CSV delimiter cannot be a quote or a line break");
   }
+  if (options.shard_count > 1 && file == "-") {
+    throw InvalidArgument(path + ": a shard is read from a file; expected a file name, not -");
+  }
+  const bool sharded = options.shard_count > 1;
   ByteSource src(file);
   // Counting first needs a second pass: only for plain regular files, not gzip or pipes.
-  const std::size_t row_hint = src.compressed() || !src.seekable() ? 0 : count_lines(src);
+  const std::size_t row_hint =
+      sharded || src.compressed() || !src.seekable() ? 0 : count_lines(src);
   LineReader lines(src);
   std::string_view view;
   if (!lines.next(view)) {
@@ -557,10 +568,29 @@ void read_csv(const std::string& file, const ReadOptions& options, bool labels_e
 
   RowParser<T> rows(path, delim, first_fields.size(), specials, row_hint);
   rows.index_header_column = first_fields[0].column;
-  if (!header) rows.parse(first, 1);
-  if (second) rows.parse(*second, 2);
-  while (lines.next(view)) rows.parse(view, lines.line_number());
-  if (rows.rows() == 0) {
+  rows.sharded = sharded;
+  if (sharded) {
+    // This shard's lines, the header and the first two lines already looked at: line 1 is
+    // the shard's that starts at offset 0.
+    ByteSource shard_src(file);
+    LineReader shard(shard_src, options.shard_index, options.shard_count);
+    try {
+      while (shard.next(view)) {
+        if (shard.line_offset() == 0) {
+          if (header) continue;
+          view = first_line_text(path, view);
+        }
+        rows.parse(view, shard.line_number());
+      }
+    } catch (const ParseError& e) {
+      throw shard.with_file_line(e);
+    }
+  } else {
+    if (!header) rows.parse(first, 1);
+    if (second) rows.parse(*second, 2);
+    while (lines.next(view)) rows.parse(view, lines.line_number());
+  }
+  if (rows.rows() == 0 && !sharded) {
     throw_at_line(path, lines.line_number() + 1, 1,
                   "expected at least one data row after the header, found the end of the file");
   }
@@ -574,9 +604,11 @@ void read_csv(const std::string& file, const ReadOptions& options, bool labels_e
   ds.labels = std::move(rows.labels());
   ds.ids = std::move(rows.ids());
   ds.sample_weight = std::move(rows.weights());
-  if (index_col) {
-    ds.notices.push_back("the first column has no name and holds the row numbers 0.." +
-                         std::to_string(rows.rows() - 1) + " (a pandas index); skipped");
+  if (index_col && rows.rows() > 0) {
+    const auto first_row = static_cast<std::size_t>(rows.first_row_number);
+    ds.notices.push_back(
+        "the first column has no name and holds the row numbers " + std::to_string(first_row) +
+        ".." + std::to_string(first_row + rows.rows() - 1) + " (a pandas index); skipped");
   }
 }
 

@@ -88,6 +88,7 @@ struct IdxHeader {
   std::vector<std::uint64_t> dims;
   std::uint64_t data_offset = 0;
   std::uint64_t count = 1;  // product of dims
+  bool to_end = true;       // the payload read ends the file (false for a shard before the last)
 };
 
 // How messages name the payload.
@@ -195,7 +196,20 @@ void stream_payload(ByteSource& src, const IdxHeader& h, bool labels, Convert&& 
     convert(buf, done, n);
     done += n;
   }
-  src.expect_end(std::string("the ") + std::to_string(total * item) + " " + what);
+  if (h.to_end) src.expect_end(std::string("the ") + std::to_string(total * item) + " " + what);
+}
+
+// The header of the records `range` (each `per_record` items) of the payload, with `src` moved
+// to the range's first byte.
+IdxHeader enter_records(ByteSource& src, IdxHeader h, RecordRange range, std::size_t per_record,
+                        bool labels) {
+  const std::uint64_t skip = std::uint64_t{range.begin} * per_record * h.item;
+  src.skip(skip, payload_noun(h.type, labels));
+  h.to_end = range.end == h.dims[0];
+  h.dims[0] = range.size();
+  h.count = std::uint64_t{range.size()} * per_record;
+  h.data_offset += skip;
+  return h;
 }
 
 // The item at p, of the file's big-endian type, as T.
@@ -220,10 +234,14 @@ T decode(std::uint8_t type, const unsigned char* p) {
 }  // namespace
 
 template <class T>
-void read_idx(const std::string& file, const ReadOptions& options, Dataset<T>& ds) {
+void read_idx_payload(ByteSource& src, const IdxHeader& h, std::size_t cols, Dataset<T>& ds);
+
+template <class T>
+void read_idx(const std::string& file, const ReadOptions& options, Dataset<T>& ds,
+              std::size_t* file_rows) {
   ByteSource src(file);
   const std::string& path = src.path();
-  const IdxHeader h = read_header(src, false);
+  IdxHeader h = read_header(src, false);
   if (h.dims.size() < 2) {
     throw_at_byte(path, 3,
                   "expected an IDX array of 2 or more dimensions (images x values), "
@@ -240,6 +258,18 @@ void read_idx(const std::string& file, const ReadOptions& options, Dataset<T>& d
                       dims_text(h.dims, 1) + ")");
   }
   ds.item_shape.assign(h.dims.begin() + 1, h.dims.end());
+  if (file_rows != nullptr) *file_rows = rows;
+  if (options.shard_count > 1) {
+    h = enter_records(src, h, shard_records(rows, options.shard_index, options.shard_count), cols,
+                      false);
+  }
+  return read_idx_payload(src, h, cols, ds);
+}
+
+template <class T>
+void read_idx_payload(ByteSource& src, const IdxHeader& h, std::size_t cols, Dataset<T>& ds) {
+  const std::string& path = src.path();
+  const auto rows = static_cast<std::size_t>(h.dims[0]);
   // A table rather than a division per pixel: same values as pixel / T(255), several times
   // faster.
   std::array<T, 256> scale{};
@@ -306,10 +336,10 @@ void read_idx(const std::string& file, const ReadOptions& options, Dataset<T>& d
 }
 
 std::vector<std::string> read_idx_labels(const std::string& file, std::size_t expected,
-                                         const std::string& data_path) {
+                                         const std::string& data_path, RecordRange range) {
   ByteSource src(file);
   const std::string& path = src.path();
-  const IdxHeader h = read_header(src, true);
+  IdxHeader h = read_header(src, true);
   if (h.type == kFloat || h.type == kDouble) {
     throw_at_byte(path, 2,
                   std::string("expected integer labels (type 0x08, 0x09, 0x0b or 0x0c), "
@@ -326,8 +356,9 @@ std::vector<std::string> read_idx_labels(const std::string& file, std::size_t ex
                   "expected " + std::to_string(expected) + " labels, one per row of " + data_path +
                       ", found " + std::to_string(h.dims[0]));
   }
+  if (range.size() != expected) h = enter_records(src, h, range, 1, true);
   std::vector<std::string> labels;
-  labels.reserve(expected);
+  labels.reserve(range.size());
   const std::size_t item = h.item;
   stream_payload(src, h, true, [&](const unsigned char* p, std::size_t, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
@@ -359,7 +390,9 @@ std::string sibling_idx_labels(const std::string& images_path) {
   return {};
 }
 
-template void read_idx<float>(const std::string&, const ReadOptions&, Dataset<float>&);
-template void read_idx<double>(const std::string&, const ReadOptions&, Dataset<double>&);
+template void read_idx<float>(const std::string&, const ReadOptions&, Dataset<float>&,
+                              std::size_t*);
+template void read_idx<double>(const std::string&, const ReadOptions&, Dataset<double>&,
+                               std::size_t*);
 
 }  // namespace softreg::detail

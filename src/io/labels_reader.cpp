@@ -7,14 +7,29 @@
 #include "io/line_reader.hpp"
 #include "io/readers.hpp"
 #include "io/text_check.hpp"
+#include "softreg/error.hpp"
 
 namespace softreg::detail {
 
+RecordRange shard_records(std::size_t n, std::size_t index, std::size_t count) {
+  // floor(n i / count) without the product overflowing: n = q count + r.
+  const auto at = [&](std::size_t i) { return (n / count) * i + (n % count) * i / count; };
+  return {at(index), at(index + 1)};
+}
+
 std::vector<std::string> read_labels_file(const std::string& path, std::size_t expected,
-                                          const std::string& data_path) {
+                                          const std::string& data_path, std::size_t shard_index,
+                                          std::size_t shard_count) {
   const std::string name = plain_file_name(path);
-  if (has_suffix(name, ".npy")) return read_npy_labels(path, expected, data_path);
-  if (is_idx_name(name)) return read_idx_labels(path, expected, data_path);
+  const RecordRange range = shard_records(expected, shard_index, shard_count);
+  if (has_suffix(name, ".npy")) return read_npy_labels(path, expected, data_path, range);
+  if (is_idx_name(name)) return read_idx_labels(path, expected, data_path, range);
+  if (shard_count > 1) {
+    throw InvalidArgument(source_name(path) +
+                          ": a text labels file cannot be read by shards (its lines cannot be "
+                          "matched to a shard's rows); expected an IDX or .npy labels file, or "
+                          "the labels inside the data file");
+  }
   return read_text_labels(path, expected, data_path);
 }
 

@@ -173,10 +173,30 @@ std::int64_t read_pairs(const SvmLine& l, const char* p, IndexRules& rules, CsrM
 }  // namespace
 
 template <class T>
+void read_libsvm_lines(ByteSource& src, LineReader& lines, const ReadOptions& options,
+                       Dataset<T>& ds);
+
+template <class T>
 void read_libsvm(const std::string& file, const ReadOptions& options, Dataset<T>& ds) {
+  if (options.shard_count > 1 && file == "-") {
+    throw InvalidArgument(
+        "standard input: a shard is read from a file; expected a file name, "
+        "not -");
+  }
   ByteSource src(file);
+  LineReader lines(src, options.shard_index, options.shard_count);
+  try {
+    read_libsvm_lines(src, lines, options, ds);
+  } catch (const ParseError& e) {
+    throw lines.with_file_line(e);
+  }
+}
+
+template <class T>
+void read_libsvm_lines(ByteSource& src, LineReader& lines, const ReadOptions& options,
+                       Dataset<T>& ds) {
+  const bool sharded = options.shard_count > 1;
   const std::string& path = src.path();
-  LineReader lines(src);
   CsrMatrix<T> m;
   std::vector<std::string> labels;
   IndexRules rules{options.index_base,
@@ -185,7 +205,7 @@ void read_libsvm(const std::string& file, const ReadOptions& options, Dataset<T>
   std::int64_t max_index = -1;
   std::string_view line;
   while (lines.next(line)) {
-    if (lines.line_number() == 1) line = first_line_text(path, line);
+    if (lines.line_offset() == 0) line = first_line_text(path, line);
     const auto* hash = static_cast<const char*>(std::memchr(line.data(), '#', line.size()));
     const SvmLine l{path, lines.line_number(), line.data(),
                     hash != nullptr ? hash : line.data() + line.size()};
@@ -194,10 +214,10 @@ void read_libsvm(const std::string& file, const ReadOptions& options, Dataset<T>
     labels.emplace_back(read_label(l, p));
     max_index = std::max(max_index, read_pairs(l, p, rules, m));
   }
-  if (src.offset() == 0) {
+  if (src.offset() == 0 && !sharded) {
     throw_at_line(path, 1, 1, "file is empty; expected lines of \"label index:value ...\"");
   }
-  if (labels.empty()) {
+  if (labels.empty() && !sharded) {
     throw_at_line(path, lines.line_number() + 1, 1,
                   "expected at least one data line, found only comments and empty lines");
   }

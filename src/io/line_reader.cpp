@@ -5,6 +5,8 @@
 #include <cstring>
 #include <string>
 
+#include "io/readers.hpp"
+
 namespace softreg::detail {
 namespace {
 
@@ -16,7 +18,64 @@ constexpr std::size_t kBufferSize = std::size_t{4} << 20;
 
 LineReader::LineReader(ByteSource& src) : src_(src), buf_(kBufferSize) {}
 
+LineReader::LineReader(ByteSource& src, std::size_t index, std::size_t count)
+    : src_(src), buf_(kBufferSize) {
+  if (count <= 1) return;
+  if (!src.seekable() || src.compressed()) {
+    stride_ = count;
+    stride_index_ = index;
+    return;
+  }
+  const RecordRange bytes = shard_records(src.max_data_size(), index, count);
+  const std::uint64_t lo = bytes.begin;
+  range_end_ = bytes.end;
+  in_range_ = true;
+  if (lo > 0) {
+    // The line holding byte lo - 1 belongs to the shard before (it starts before lo); the
+    // first line of this one starts after its newline.
+    src.skip(lo - 1);
+    base_ = lo - 1;
+    std::string_view partial;
+    next_line(partial);
+    line_ = 0;
+  }
+  range_start_ = base_ + begin_;
+}
+
 bool LineReader::next(std::string_view& line) {
+  for (;;) {
+    if (!next_line(line)) return false;
+    if (in_range_ && line_offset_ >= range_end_) {
+      --line_;
+      return false;
+    }
+    if (stride_ == 1) return true;
+    if (physical_++ % stride_ == stride_index_) return true;
+  }
+}
+
+ParseError LineReader::with_file_line(const ParseError& e) const {
+  const std::string what = e.what();
+  const std::string prefix = src_.path() + ":";
+  if (!in_range_ || range_start_ == 0 || what.compare(0, prefix.size(), prefix) != 0) return e;
+  std::size_t end = prefix.size();
+  while (end < what.size() && what[end] >= '0' && what[end] <= '9') ++end;
+  if (end == prefix.size() || end == what.size() || what[end] != ':') return e;
+  std::size_t before = 0;
+  ByteSource again(src_.path());
+  std::vector<char> buf(kBufferSize);
+  for (std::uint64_t left = range_start_; left > 0;) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size()));
+    const std::size_t got = again.read(buf.data(), want);
+    before += static_cast<std::size_t>(std::count(buf.data(), buf.data() + got, '\n'));
+    if (got < want) break;
+    left -= got;
+  }
+  const std::size_t line = std::stoull(what.substr(prefix.size(), end - prefix.size())) + before;
+  return ParseError(prefix + std::to_string(line) + what.substr(end));
+}
+
+bool LineReader::next_line(std::string_view& line) {
   std::size_t scanned = 0;  // bytes of the pending line already known to hold no '\n'
   for (;;) {
     const char* start = buf_.data() + begin_;
@@ -41,6 +100,7 @@ bool LineReader::next(std::string_view& line) {
       fill();
       continue;
     }
+    line_offset_ = base_ + static_cast<std::uint64_t>(start - buf_.data());
     if (len > 0 && start[len - 1] == '\r') --len;
     line = std::string_view(start, len);
     ++line_;
@@ -52,6 +112,7 @@ void LineReader::fill() {
   const std::size_t pending = end_ - begin_;
   if (begin_ > 0) {
     std::memmove(buf_.data(), buf_.data() + begin_, pending);
+    base_ += begin_;
     begin_ = 0;
     end_ = pending;
   }

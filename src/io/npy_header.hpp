@@ -19,6 +19,7 @@ struct NpyHeader {
   std::vector<std::uint64_t> shape;
   std::uint64_t count = 1;  // product of shape, saturated
   std::uint64_t data_offset = 0;
+  bool to_end = true;  // the payload read ends the file (false for a shard before the last)
   // Byte offsets of the values in the file, for error messages.
   std::uint64_t descr_offset = 0;
   std::uint64_t shape_offset = 0;

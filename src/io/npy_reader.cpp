@@ -92,21 +92,37 @@ void stream_payload(ByteSource& src, const NpyHeader& h, Convert&& convert,
     convert(chunk.data(), done, n);
     done += n;
   }
-  src.expect_end("the " + std::to_string(total * item) + " data bytes of shape " + h.shape_text());
+  if (h.to_end) {
+    src.expect_end("the " + std::to_string(total * item) + " data bytes of shape " +
+                   h.shape_text());
+  }
+}
+
+// The header of the rows `range` (each `per_row` items) of a C-order payload, with `src` moved
+// to the range's first byte.
+NpyHeader enter_rows(ByteSource& src, NpyHeader h, RecordRange range, std::size_t per_row) {
+  const std::uint64_t skip = std::uint64_t{range.begin} * per_row * h.item_size;
+  src.skip(skip, "data bytes for shape " + h.shape_text());
+  h.to_end = range.end == h.shape[0];
+  h.shape[0] = range.size();
+  h.count = std::uint64_t{range.size()} * per_row;
+  h.data_offset += skip;
+  return h;
 }
 
 }  // namespace
 
 template <class T>
-void read_npy(const std::string& file, const ReadOptions& options, Dataset<T>& ds) {
+void read_npy(const std::string& file, const ReadOptions& options, Dataset<T>& ds,
+              std::size_t* file_rows) {
   ByteSource src(file);
   const std::string& path = src.path();
-  const NpyHeader h = read_npy_header(src);
+  NpyHeader h = read_npy_header(src);
   if (h.shape.size() != 2) {
     throw_at_byte(path, h.shape_offset,
                   "expected a 2-D array (rows, features), found shape " + h.shape_text());
   }
-  const auto rows = static_cast<std::size_t>(h.shape[0]);
+  auto rows = static_cast<std::size_t>(h.shape[0]);
   const auto cols = static_cast<std::size_t>(h.shape[1]);
   if (rows == 0 || cols == 0) {
     throw_at_byte(path, h.shape_offset,
@@ -116,6 +132,16 @@ void read_npy(const std::string& file, const ReadOptions& options, Dataset<T>& d
     throw_at_byte(path, h.shape_offset,
                   "expected " + std::to_string(options.n_features) +
                       " features per row (n_features), found shape " + h.shape_text());
+  }
+  if (file_rows != nullptr) *file_rows = rows;
+  if (options.shard_count > 1) {
+    if (h.fortran_order) {
+      throw_at_byte(path, h.shape_offset,
+                    "a Fortran-order array cannot be read by shards of rows (its rows are not "
+                    "contiguous); expected C order (np.ascontiguousarray)");
+    }
+    h = enter_rows(src, h, shard_records(rows, options.shard_index, options.shard_count), cols);
+    rows = static_cast<std::size_t>(h.shape[0]);
   }
   const std::vector<unsigned char> preread = read_unbelieved(src, h);
   DenseMatrix<T> m(rows, cols);
@@ -160,10 +186,10 @@ void read_npy(const std::string& file, const ReadOptions& options, Dataset<T>& d
 }
 
 std::vector<std::string> read_npy_labels(const std::string& file, std::size_t expected,
-                                         const std::string& data_path) {
+                                         const std::string& data_path, RecordRange range) {
   ByteSource src(file);
   const std::string& path = src.path();
-  const NpyHeader h = read_npy_header(src);
+  NpyHeader h = read_npy_header(src);
   if (h.kind == 'f') {
     throw_at_byte(path, h.descr_offset,
                   "expected integer labels, found dtype " + quote_for_message(h.descr) +
@@ -178,8 +204,9 @@ std::vector<std::string> read_npy_labels(const std::string& file, std::size_t ex
                   "expected " + std::to_string(expected) + " labels, one per row of " + data_path +
                       ", found shape " + h.shape_text());
   }
+  if (range.size() != expected) h = enter_rows(src, h, range, 1);
   std::vector<std::string> labels;
-  labels.reserve(expected);
+  labels.reserve(range.size());
   with_dtype(h, [&](auto tag) {
     using Src = typename decltype(tag)::type;
     if constexpr (std::is_integral_v<Src>) {
@@ -193,7 +220,9 @@ std::vector<std::string> read_npy_labels(const std::string& file, std::size_t ex
   return labels;
 }
 
-template void read_npy<float>(const std::string&, const ReadOptions&, Dataset<float>&);
-template void read_npy<double>(const std::string&, const ReadOptions&, Dataset<double>&);
+template void read_npy<float>(const std::string&, const ReadOptions&, Dataset<float>&,
+                              std::size_t*);
+template void read_npy<double>(const std::string&, const ReadOptions&, Dataset<double>&,
+                               std::size_t*);
 
 }  // namespace softreg::detail

@@ -29,7 +29,16 @@ Dataset<T> read_dataset(const std::string& path, const ReadOptions& options) {
                           "this is " +
                           format_name(format) + " data");
   }
+  if (options.shard_count == 0 || options.shard_index >= options.shard_count) {
+    throw InvalidArgument(name + ": shard " + std::to_string(options.shard_index) + " of " +
+                          std::to_string(options.shard_count) +
+                          "; expected a shard index below a count >= 1");
+  }
+  if (from_stdin && options.shard_count > 1) {
+    throw InvalidArgument(name + " (-): a shard is read from a file; expected a file name");
+  }
   const bool separate_labels = !options.labels_path.empty();
+  std::size_t file_rows = 0;  // IDX and .npy: the whole file's, of which a shard holds some
   Dataset<T> ds;
   ds.source = path;
   ds.format = format;
@@ -51,10 +60,10 @@ Dataset<T> read_dataset(const std::string& path, const ReadOptions& options) {
       detail::read_libsvm(path, options, ds);
       break;
     case DataFormat::npy:
-      detail::read_npy(path, options, ds);
+      detail::read_npy(path, options, ds, &file_rows);
       break;
     case DataFormat::idx:
-      detail::read_idx(path, options, ds);
+      detail::read_idx(path, options, ds, &file_rows);
       break;
     case DataFormat::automatic:
       break;
@@ -64,7 +73,17 @@ Dataset<T> read_dataset(const std::string& path, const ReadOptions& options) {
   if (labels_path.empty() && format == DataFormat::idx && !from_stdin) {
     labels_path = detail::sibling_idx_labels(path);
   }
-  if (!labels_path.empty()) ds.labels = detail::read_labels_file(labels_path, ds.rows(), name);
+  if (!labels_path.empty()) {
+    const bool records = format == DataFormat::idx || format == DataFormat::npy;
+    if (options.shard_count > 1 && !records) {
+      throw InvalidArgument(name +
+                            ": a separate labels file goes with IDX or .npy data when read by "
+                            "shards; expected the labels inside the " +
+                            format_name(format) + " file");
+    }
+    ds.labels = detail::read_labels_file(labels_path, records ? file_rows : ds.rows(), name,
+                                         options.shard_index, options.shard_count);
+  }
   if (options.require_labels && ds.labels.empty()) {
     // CSV reports a missing label column itself, with its line; LibSVM always has labels.
     detail::throw_at_byte(

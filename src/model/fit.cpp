@@ -25,6 +25,7 @@
 #include "model/preconditioner.hpp"
 #include "model/preprocess.hpp"
 #include "model/saga.hpp"
+#include "softreg/distributed.hpp"
 #include "softreg/error.hpp"
 #include "softreg/model.hpp"
 #include "softreg/names.hpp"
@@ -37,7 +38,7 @@ void fail(const std::string& what) {
   throw InvalidArgument("softreg::SoftmaxRegression::fit: " + what);
 }
 
-void check_sample_weight_count(const TrainOptions& options, std::size_t n) {
+void check_sample_weight_count(const TrainOptions& options, std::size_t n, bool shard = false) {
   if (!options.sample_weight.empty() && options.sample_weight.size() != n) {
     fail("sample_weight has " + std::to_string(options.sample_weight.size()) + " entries for " +
          std::to_string(n) + " rows");
@@ -52,7 +53,7 @@ void check_sample_weight_count(const TrainOptions& options, std::size_t n) {
              *std::max_element(options.sample_weight.begin(), options.sample_weight.end())) +
          "); scale the weights down");
   }
-  if (!options.sample_weight.empty() && !(sum > 0.0)) {
+  if (!options.sample_weight.empty() && !(sum > 0.0) && !shard) {  // a shard's may be 0
     fail("sample_weight is all zero; at least one row must carry weight");
   }
 }
@@ -207,10 +208,22 @@ struct ClassIndex {
   std::vector<std::int64_t> y;
 };
 
+/// A data-parallel fit's view of the ranks (TrainOptions::communicator): this rank's place
+/// among every rank's rows, and the classes they agreed on. comm is null for one process.
+struct Parallel {
+  Communicator* comm = nullptr;
+  std::size_t first_row = 0;         // this rank's first row among all rows, in rank order
+  std::size_t total_rows = 0;        // every rank's rows
+  std::vector<std::string> classes;  // the union of every rank's labels, sorted
+  void sum(std::span<double> v) const {
+    if (comm != nullptr) comm->sum(v);
+  }
+};
+
 ClassIndex index_labels(std::span<const std::string> labels, const std::string& source,
-                        const SoftmaxRegression* warm) {
+                        const SoftmaxRegression* warm, const Parallel& par) {
   ClassIndex out;
-  out.classes = warm ? warm->classes() : sorted_classes(labels);
+  out.classes = warm ? warm->classes() : par.comm != nullptr ? par.classes : sorted_classes(labels);
   if (out.classes.size() < 2) {
     fail(source + ": training needs at least 2 classes; the labels hold only \"" +
          out.classes.front() + "\"");
@@ -251,14 +264,17 @@ RowSplit split_rows(std::size_t n, double fraction, std::uint64_t seed) {
 }
 
 /// Per-class weights: empty for none; "balanced" gives n / (K n_c), then named labels override.
-std::vector<double> class_weights(const TrainOptions& options, const ClassIndex& labels) {
+std::vector<double> class_weights(const TrainOptions& options, const ClassIndex& labels,
+                                  const Parallel& par) {
   if (!options.balanced && options.class_weight.empty()) return {};
   const std::size_t k = labels.classes.size();
   std::vector<double> weight(k, 1.0);
   if (options.balanced) {
-    std::vector<double> count(k, 0.0);
+    std::vector<double> count(k + 1, 0.0);  // per class, then the rows
     for (const std::int64_t c : labels.y) count[std::size_t(c)] += 1.0;
-    const double n = double(labels.y.size());
+    count[k] = double(labels.y.size());
+    par.sum(count);
+    const double n = count[k];
     for (std::size_t c = 0; c < k; ++c) {
       weight[c] = count[c] > 0 ? n / (double(k) * count[c]) : 0.0;
     }
@@ -294,7 +310,8 @@ ObjectiveOptions unweighted_options(const TrainOptions& options) {
 template <class T>
 class Fit {
  public:
-  Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRegression* warm);
+  Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRegression* warm,
+      const Parallel& par);
   void run_lbfgs();
   void run_newton();
   void run_saga();
@@ -316,22 +333,29 @@ class Fit {
   std::span<const std::size_t> shaping_rows();
   void hessian_vector(std::span<const double> v, std::span<double> hv);
   void clear_bias(std::span<double> v) const;
+  ObjectiveSums combine(const ObjectiveSums& sums, std::span<double> g);
+  std::span<const std::size_t> sampled_rows();
 
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   const Dataset<T>& data_;
   const TrainOptions& options_;
   const SoftmaxRegression* warm_;
+  const Parallel& par_;
   std::size_t n_, d_;
   ClassIndex labels_;
   std::size_t k_;
   RowSplit split_;
-  std::size_t n_train_;
+  std::size_t n_train_;  // every rank's training rows
+  std::size_t n_local_train_;
   std::vector<double> class_weight_;          // empty: all 1
   SoftmaxObjective<T> objective_;             // weighted, over the training rows
   SoftmaxObjective<T> validation_objective_;  // unweighted, over the validation rows
   Preprocessing pre_;
   std::vector<double> theta_, theta_raw_, v_raw_;
-  double last_weight_ = 0.0;  // the mean's normalizer of the latest full pass
+  double last_weight_ = 0.0;    // the mean's normalizer of the latest full pass
+  double accuracy_ = 0.0;       // training accuracy of the latest pass, over every rank's rows
+  ObjectiveSums last_sums_;     // the latest pass's sums, over every rank's rows
+  std::vector<double> packed_;  // a pass's sums and gradient, as the ranks add them
   std::vector<std::size_t> weighted_rows_;
   std::vector<std::size_t> mapped_;
   ValidationLoss validation_;
@@ -369,22 +393,27 @@ class Fit {
 };
 
 template <class T>
-Fit<T>::Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRegression* warm)
+Fit<T>::Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRegression* warm,
+            const Parallel& par)
     : data_(data),
       options_(options),
       warm_(warm),
+      par_(par),
       n_(data.rows()),
       d_(data.cols()),
-      labels_(index_labels(std::span<const std::string>(data.labels), data.source, warm)),
+      labels_(index_labels(std::span<const std::string>(data.labels), data.source, warm, par)),
       k_(labels_.classes.size()),
       split_(split_rows(n_, options.valid_fraction, options.seed)),
-      n_train_(split_.train.empty() ? n_ : split_.train.size()),
-      class_weight_(class_weights(options, labels_)),
+      n_train_(par.comm != nullptr    ? par.total_rows
+               : split_.train.empty() ? n_
+                                      : split_.train.size()),
+      n_local_train_(split_.train.empty() ? n_ : split_.train.size()),
+      class_weight_(class_weights(options, labels_, par)),
       objective_(data.features, labels_.y, k_, weighted_options(options, class_weight_)),
       validation_objective_(data.features, labels_.y, k_, unweighted_options(options)),
       pre_(warm ? warm->preprocessing()
                 : detail::fit_preprocessing(data.features, options.scale,
-                                            std::span<const std::size_t>(split_.train))) {
+                                            std::span<const std::size_t>(split_.train), par.comm)) {
   if (options.resume) {
     accuracy_history_ = warm->info().accuracy_history;  // the stopped fit's iterations
     const auto& params = warm->info().parameters;
@@ -427,12 +456,13 @@ Fit<T>::Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRe
 template <class T>
 void Fit<T>::start_at_class_priors() {
   std::vector<double> mass(k_, 0.0);
-  for (std::size_t r = 0; r < n_train_; ++r) {
+  for (std::size_t r = 0; r < n_local_train_; ++r) {
     const std::size_t row = split_.train.empty() ? r : split_.train[r];
     const auto c = std::size_t(labels_.y[row]);
     mass[c] += (options_.sample_weight.empty() ? 1.0 : options_.sample_weight[row]) *
                (class_weight_.empty() ? 1.0 : class_weight_[c]);
   }
+  par_.sum(mass);
   if (!std::all_of(mass.begin(), mass.end(), [](double m) { return m > 0.0; })) return;
   double mean = 0.0;
   for (double& m : mass) mean += (m = std::log(m)) / double(k_);
@@ -457,9 +487,35 @@ double Fit<T>::full_batch(std::span<const double> th, std::span<double> g) {
 }
 
 // The raw sums of a pass in the model's parameters: mean, penalty, gradient unfolded.
+// A pass's sums over every rank's rows, the gradient sum in g with them, in one collective
+// (the identity for one process); keeps the training accuracy they give.
+template <class T>
+ObjectiveSums Fit<T>::combine(const ObjectiveSums& local, std::span<double> g) {
+  ObjectiveSums sums = local;
+  if (par_.comm != nullptr) {
+    packed_.resize(g.size() + 4);
+    std::copy(g.begin(), g.end(), packed_.begin());
+    double* tail = packed_.data() + g.size();
+    tail[0] = sums.loss;
+    tail[1] = sums.weight;
+    tail[2] = double(sums.correct);
+    tail[3] = double(sums.rows);
+    par_.comm->sum(packed_);
+    std::copy_n(packed_.begin(), g.size(), g.begin());
+    sums.loss = tail[0];
+    sums.weight = tail[1];
+    sums.correct = std::size_t(tail[2]);
+    sums.rows = std::size_t(tail[3]);
+  }
+  accuracy_ = sums.rows > 0 ? double(sums.correct) / double(sums.rows) : 0.0;
+  last_sums_ = sums;
+  return sums;
+}
+
 template <class T>
 double Fit<T>::penalized(std::span<const double> th, std::span<double> g,
-                         const ObjectiveSums& sums) {
+                         const ObjectiveSums& local) {
+  const ObjectiveSums sums = combine(local, g);
   if (!g.empty()) detail::unfold_gradient(pre_, d_, k_, g);  // linear: the sum maps as the mean
   last_weight_ = sums.weight;
   const double f = penalized_mean(sums, th, k_, g, options_.l2);
@@ -474,14 +530,21 @@ template <class T>
 double Fit<T>::minibatch(std::span<const double> th, std::span<double> g,
                          std::span<const std::size_t> positions) {
   std::span<const std::size_t> rows = positions;
-  if (!split_.train.empty()) {
+  if (par_.comm != nullptr) {
+    // Positions index every rank's rows: this rank evaluates the ones it holds.
+    mapped_.clear();
+    for (const std::size_t p : positions) {
+      if (p >= par_.first_row && p - par_.first_row < n_) mapped_.push_back(p - par_.first_row);
+    }
+    rows = mapped_;
+  } else if (!split_.train.empty()) {
     mapped_.resize(positions.size());
     for (std::size_t i = 0; i < positions.size(); ++i) mapped_[i] = split_.train[positions[i]];
     rows = mapped_;
   }
   const double loss = batch(th, g, rows);
-  seen_ += rows.size();
-  correct_ += std::size_t(std::llround(objective_.last_accuracy() * double(rows.size())));
+  seen_ += last_sums_.rows;
+  correct_ += last_sums_.correct;
   return loss;
 }
 
@@ -497,8 +560,7 @@ bool Fit<T>::on_progress(const Progress& p) {
   Progress q = p;
   const bool full_batch = options_.solver == Solver::lbfgs ||
                           options_.solver == Solver::newton_cg || options_.solver == Solver::saga;
-  q.accuracy =
-      full_batch || seen_ == 0 ? objective_.last_accuracy() : double(correct_) / double(seen_);
+  q.accuracy = full_batch || seen_ == 0 ? accuracy_ : double(correct_) / double(seen_);
   q.valid_accuracy = valid_accuracy_;
   seen_ = correct_ = 0;
   accuracy_history_.push_back(q.accuracy);
@@ -506,7 +568,12 @@ bool Fit<T>::on_progress(const Progress& p) {
     valid_loss_history_.push_back(q.valid_loss);
     valid_accuracy_history_.push_back(q.valid_accuracy);
   }
-  const bool go_on = options_.progress ? options_.progress(q) : true;
+  bool go_on = options_.progress ? options_.progress(q) : true;
+  if (par_.comm != nullptr) {  // any rank's stop request stops every rank, here
+    double stop[1] = {go_on ? 0.0 : 1.0};
+    par_.comm->max(stop);
+    go_on = stop[0] == 0.0;
+  }
   return go_on && !reached_target_;
 }
 
@@ -596,7 +663,8 @@ void Fit<T>::run_lbfgs() {
   std::unique_ptr<detail::SecondMomentPreconditioner> second_moment;
   if (options_.preconditioner == Preconditioner::automatic) {
     second_moment = detail::SecondMomentPreconditioner::build(
-        data_.features, pre_, rows, options_.sample_weight, k_, options_.l2, options_.threads);
+        data_.features, pre_, par_.comm != nullptr ? sampled_rows() : rows, options_.sample_weight,
+        k_, options_.l2, options_.threads, par_.comm);
   }
   if (second_moment) {
     // The second-moment matrix couples b with W, so its product is masked too.
@@ -606,7 +674,7 @@ void Fit<T>::run_lbfgs() {
     };
   } else if (options_.preconditioner != Preconditioner::none) {
     lbfgs_opt.h0_diagonal = detail::inverse_hessian_diagonal(
-        data_.features, pre_, rows, options_.sample_weight, k_, options_.l2);
+        data_.features, pre_, rows, options_.sample_weight, k_, options_.l2, par_.comm);
   }
   result_ =
       lbfgs([&](std::span<const double> th, std::span<double> g) { return full_batch(th, g); },
@@ -620,9 +688,24 @@ template <class T>
 std::span<const std::size_t> Fit<T>::shaping_rows() {
   if (options_.sample_weight.empty()) return split_.train;
   weighted_rows_.clear();
-  for (std::size_t r = 0; r < n_train_; ++r) {
+  for (std::size_t r = 0; r < n_local_train_; ++r) {
     const std::size_t row = split_.train.empty() ? r : split_.train[r];
     if (options_.sample_weight[row] > 0.0) weighted_rows_.push_back(row);
+  }
+  return weighted_rows_;
+}
+
+// A data-parallel fit's sample for the second-moment preconditioner: the rows a single process
+// would sample from all the rows (evenly spaced), those this rank holds, as its row indices.
+template <class T>
+std::span<const std::size_t> Fit<T>::sampled_rows() {
+  const std::size_t m = std::min(n_train_, detail::SecondMomentPreconditioner::kSampleRows);
+  weighted_rows_.clear();
+  for (std::size_t s = 0; s < m; ++s) {
+    const std::size_t row = s * n_train_ / m;
+    if (row >= par_.first_row && row - par_.first_row < n_) {
+      weighted_rows_.push_back(row - par_.first_row);
+    }
   }
   return weighted_rows_;
 }
@@ -638,8 +721,9 @@ void Fit<T>::hessian_vector(std::span<const double> v, std::span<double> hv) {
     v_raw_.resize(v.size());
     detail::fold(pre_, d_, k_, v, v_raw_);
     objective_.hessian_vector_sum(v_raw_, hv);
-    detail::unfold_gradient(pre_, d_, k_, hv);
   }
+  par_.sum(hv);
+  if (pre_.kind != Scaling::none) detail::unfold_gradient(pre_, d_, k_, hv);
   const double inv = last_weight_ > 0.0 ? 1.0 / last_weight_ : 0.0;
   for (std::size_t j = 0; j < d_ * k_; ++j) hv[j] = hv[j] * inv + options_.l2 * v[j];
   for (std::size_t j = d_ * k_; j < hv.size(); ++j) hv[j] *= inv;
@@ -661,7 +745,7 @@ void Fit<T>::run_newton() {
   newton.patience = split_.valid.empty() ? 0 : options_.patience;
   if (options_.preconditioner != Preconditioner::none) {
     newton.preconditioner = detail::inverse_hessian_diagonal(
-        data_.features, pre_, shaping_rows(), options_.sample_weight, k_, options_.l2);
+        data_.features, pre_, shaping_rows(), options_.sample_weight, k_, options_.l2, par_.comm);
   }
   if (!validation_) {
     newton.save = &newton_saved_;
@@ -972,29 +1056,113 @@ template Solver choose_solver<float>(const Dataset<float>&, const TrainOptions&,
 template Solver choose_solver<double>(const Dataset<double>&, const TrainOptions&,
                                       const SoftmaxRegression*);
 
+namespace {
+
+/// The ranks' rows and labels: every rank's row count and distinct labels, gathered, give this
+/// rank's first row and the sorted union of the classes (collective).
+template <class T>
+Parallel agree_on_rows(const Dataset<T>& data, Communicator& comm) {
+  StateWriter w;
+  w.put(std::uint64_t{data.rows()});
+  const std::set<std::string> distinct(data.labels.begin(), data.labels.end());
+  w.put(std::uint64_t{distinct.size()});
+  std::string bytes = w.take();
+  for (const std::string& label : distinct) {
+    const std::uint64_t size = label.size();
+    bytes.append(reinterpret_cast<const char*>(&size), sizeof size);
+    bytes += label;
+  }
+  const std::vector<std::string> all = comm.all_gather(bytes);
+  Parallel par;
+  par.comm = &comm;
+  std::set<std::string> classes;
+  for (std::size_t r = 0; r < all.size(); ++r) {
+    const std::string& b = all[r];
+    std::uint64_t rows = 0, count = 0;
+    std::memcpy(&rows, b.data(), 8);
+    std::memcpy(&count, b.data() + 8, 8);
+    if (r < std::size_t(comm.rank())) par.first_row += std::size_t(rows);
+    par.total_rows += std::size_t(rows);
+    for (std::size_t at = 16; count > 0; --count) {
+      std::uint64_t size = 0;
+      std::memcpy(&size, b.data() + at, 8);
+      classes.insert(b.substr(at + 8, std::size_t(size)));
+      at += 8 + std::size_t(size);
+    }
+  }
+  const std::vector<std::string> distinct_all(classes.begin(), classes.end());
+  par.classes = sorted_classes(distinct_all);
+  return par;
+}
+
+/// What a data-parallel fit cannot do, and the solver it runs.
+void check_parallel(TrainOptions& options) {
+  if (options.valid_fraction > 0.0) {
+    fail(
+        "a validation split is not available in a distributed fit; hold out a file and "
+        "evaluate the model on it");
+  }
+  if (options.solver == Solver::saga) {
+    fail(
+        "solver saga cannot run distributed (its steps go row by row); use lbfgs, newton-cg, "
+        "sgd or adam");
+  }
+  if (options.solver == Solver::automatic) options.solver = Solver::lbfgs;
+}
+
+}  // namespace
+
 template <class T>
 SoftmaxRegression SoftmaxRegression::fit(const Dataset<T>& data, const TrainOptions& given,
                                          const SoftmaxRegression* warm) {
-  if (data.rows() == 0) fail("the training data has no rows");
-  if (data.labels.size() != data.rows()) {
-    fail("training needs one label per row (" + data.source + ")");
-  }
-  if (const auto p = given.problem()) fail(problem_text(*p));
-  check_sample_weight_count(given, data.rows());
-  if (warm && warm->n_features() != data.cols()) {
-    fail("warm start model has " + std::to_string(warm->n_features()) + " features, the data has " +
-         std::to_string(data.cols()));
-  }
-  std::vector<std::string> names = fitted_feature_names(data, warm);
+  Communicator* comm = given.communicator != nullptr && given.communicator->size() > 1
+                           ? given.communicator
+                           : nullptr;
+  Parallel par;
+  if (comm != nullptr) par = agree_on_rows(data, *comm);
   TrainOptions options = given;
-  options.solver = choose_solver(data, given, warm);
-  if (options.resume) check_resume(options, warm);
-  check_memory(data, options);
-  if (options.l1 > 0.0 && options.solver != Solver::lbfgs) {
-    fail(std::string("l1 > 0 needs solver lbfgs (OWL-QN) or auto; got ") +
-         solver_name(options.solver));
+  std::vector<std::string> names;
+  // The checks before training; in a distributed fit every rank hears of any rank's failure.
+  const auto prepare = [&] {
+    if ((comm != nullptr ? par.total_rows : data.rows()) == 0) {
+      fail("the training data has no rows");
+    }
+    if (data.labels.size() != data.rows()) {
+      fail("training needs one label per row (" + data.source + ")");
+    }
+    if (const auto p = given.problem()) fail(problem_text(*p));
+    check_sample_weight_count(given, data.rows(), comm != nullptr);
+    if (warm && warm->n_features() != data.cols()) {
+      fail("warm start model has " + std::to_string(warm->n_features()) +
+           " features, the data has " + std::to_string(data.cols()));
+    }
+    names = fitted_feature_names(data, warm);
+    if (comm != nullptr) {
+      check_parallel(options);
+      index_labels(std::span<const std::string>(data.labels), data.source, warm, par);
+    } else {
+      options.solver = choose_solver(data, given, warm);
+    }
+    if (options.resume) check_resume(options, warm);
+    check_memory(data, options);
+    if (options.l1 > 0.0 && options.solver != Solver::lbfgs) {
+      fail(std::string("l1 > 0 needs solver lbfgs (OWL-QN) or auto; got ") +
+           solver_name(options.solver));
+    }
+  };
+  if (comm != nullptr) {
+    all_succeed(*comm, prepare);
+    double weight[1] = {0.0};
+    for (const double s : given.sample_weight) weight[0] += s;
+    comm->sum(weight);
+    if (!std::isfinite(weight[0])) fail("sample_weight sums to infinity over the ranks");
+    if (!given.sample_weight.empty() && !(weight[0] > 0.0)) {
+      fail("sample_weight is all zero on every rank; at least one row must carry weight");
+    }
+  } else {
+    prepare();
   }
-  Fit<T> fit(data, options, warm);
+  Fit<T> fit(data, options, warm, par);
   if (options.solver == Solver::lbfgs) {
     fit.run_lbfgs();
   } else if (options.solver == Solver::newton_cg) {

@@ -124,15 +124,21 @@ bool cholesky_in_place(std::vector<double>& c, std::size_t d1) {
 template <class T>
 std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build(
     const FeatureMatrix<T>& x, const Preprocessing& pre, std::span<const std::size_t> rows,
-    std::span<const double> weights, std::size_t k, double l2, int threads) {
+    std::span<const double> weights, std::size_t k, double l2, int threads, Communicator* comm) {
   if (cols_of(x) > kMaxFeatures || k < 2) return nullptr;
   const std::size_t d = cols_of(x);
   const std::size_t d1 = d + 1;
   const std::size_t available = rows.empty() ? rows_of(x) : rows.size();
-  if (available == 0) return nullptr;
-  const std::size_t m = std::min(available, kSampleRows);
+  if (available == 0 && comm == nullptr) return nullptr;
+  const std::size_t m = comm != nullptr ? rows.size() : std::min(available, kSampleRows);
   Moments moments = second_moments(x, pre, rows, weights, m, threads);
   std::vector<double>& c = moments.c;
+  if (comm != nullptr) {
+    c.push_back(moments.total_weight);
+    comm->sum(c);
+    moments.total_weight = c.back();
+    c.pop_back();
+  }
   if (!(moments.total_weight > 0.0)) return nullptr;
   const double q = (1.0 / double(k)) * (1.0 - 1.0 / double(k));
   double trace = 0.0;
@@ -169,9 +175,9 @@ void SecondMomentPreconditioner::apply(std::span<double> theta) const {
 
 template std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build<float>(
     const FeatureMatrix<float>&, const Preprocessing&, std::span<const std::size_t>,
-    std::span<const double>, std::size_t, double, int);
+    std::span<const double>, std::size_t, double, int, Communicator*);
 template std::unique_ptr<SecondMomentPreconditioner> SecondMomentPreconditioner::build<double>(
     const FeatureMatrix<double>&, const Preprocessing&, std::span<const std::size_t>,
-    std::span<const double>, std::size_t, double, int);
+    std::span<const double>, std::size_t, double, int, Communicator*);
 
 }  // namespace softreg::detail

@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "softreg/distributed.hpp"
 #include "softreg/matrix.hpp"
 #include "softreg/model.hpp"
 
@@ -27,11 +28,14 @@ class SecondMomentPreconditioner {
   /// weights[row] (indexed by row; empty: all 1), as the objective weighs the rows, so that a
   /// row of weight 2 shapes the path as two copies of it would.
   /// threads: the workers of the second-moment products (0: softreg::get_num_threads()); the
-  /// result does not depend on it.
+  /// result does not depend on it. With `comm` (collective): `rows` are this rank's part of a
+  /// sample the caller drew over every rank's rows (all taken, none sampled again, possibly
+  /// none), and the moments are summed over the ranks.
   template <class T>
   static std::unique_ptr<SecondMomentPreconditioner> build(
       const FeatureMatrix<T>& x, const Preprocessing& pre, std::span<const std::size_t> rows,
-      std::span<const double> weights, std::size_t k, double l2, int threads = 0);
+      std::span<const double> weights, std::size_t k, double l2, int threads = 0,
+      Communicator* comm = nullptr);
 
   /// theta <- M^-1 theta, in place (d K + K entries).
   void apply(std::span<double> theta) const;

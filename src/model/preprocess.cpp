@@ -63,15 +63,42 @@ Moments moments(const FeatureMatrix<T>& x, std::span<const std::size_t> rows,
   return m;
 }
 
+/// The moments of every rank's rows: sums added, extremes taken (collective).
+void combine(Moments& m, Communicator* comm) {
+  if (comm == nullptr) return;
+  const std::size_t d = m.sum.size();
+  std::vector<double> sums(2 * d + 1);
+  std::copy(m.sum.begin(), m.sum.end(), sums.begin());
+  std::copy(m.sum_sq.begin(), m.sum_sq.end(), sums.begin() + std::ptrdiff_t(d));
+  sums[2 * d] = m.weight;
+  comm->sum(sums);
+  std::copy_n(sums.begin(), d, m.sum.begin());
+  std::copy_n(sums.begin() + std::ptrdiff_t(d), d, m.sum_sq.begin());
+  m.weight = sums[2 * d];
+  // A rank without rows holds +-inf extremes; the largest finite stand-in keeps max NaN-free.
+  constexpr double kBig = std::numeric_limits<double>::max();
+  std::vector<double> extremes(2 * d);
+  for (std::size_t j = 0; j < d; ++j) {
+    extremes[j] = std::clamp(m.max[j], -kBig, kBig);
+    extremes[d + j] = std::clamp(-m.min[j], -kBig, kBig);
+  }
+  comm->max(extremes);
+  for (std::size_t j = 0; j < d; ++j) {
+    m.max[j] = extremes[j];
+    m.min[j] = -extremes[d + j];
+  }
+}
+
 }  // namespace
 
 template <class T>
 Preprocessing fit_preprocessing(const FeatureMatrix<T>& x, Scaling kind,
-                                std::span<const std::size_t> rows) {
+                                std::span<const std::size_t> rows, Communicator* comm) {
   Preprocessing pre;
   pre.kind = kind;
   if (kind == Scaling::none) return pre;
-  const Moments m = moments(x, rows, {});
+  Moments m = moments(x, rows, {});
+  combine(m, comm);
   const double n = m.weight;
   const std::size_t d = cols_of(x);
   pre.offset.assign(d, 0.0);
@@ -96,16 +123,17 @@ Preprocessing fit_preprocessing(const FeatureMatrix<T>& x, Scaling kind,
 }
 
 template Preprocessing fit_preprocessing<float>(const FeatureMatrix<float>&, Scaling,
-                                                std::span<const std::size_t>);
+                                                std::span<const std::size_t>, Communicator*);
 template Preprocessing fit_preprocessing<double>(const FeatureMatrix<double>&, Scaling,
-                                                 std::span<const std::size_t>);
+                                                 std::span<const std::size_t>, Communicator*);
 
 template <class T>
 std::vector<double> inverse_hessian_diagonal(const FeatureMatrix<T>& x, const Preprocessing& pre,
                                              std::span<const std::size_t> rows,
                                              std::span<const double> weights, std::size_t k,
-                                             double l2) {
-  const Moments m = moments(x, rows, weights);
+                                             double l2, Communicator* comm) {
+  Moments m = moments(x, rows, weights);
+  combine(m, comm);
   const double n = m.weight;
   const std::size_t d = cols_of(x);
   const double q = (1.0 / double(k)) * (1.0 - 1.0 / double(k));
@@ -129,12 +157,12 @@ template std::vector<double> inverse_hessian_diagonal<float>(const FeatureMatrix
                                                              const Preprocessing&,
                                                              std::span<const std::size_t>,
                                                              std::span<const double>, std::size_t,
-                                                             double);
+                                                             double, Communicator*);
 template std::vector<double> inverse_hessian_diagonal<double>(const FeatureMatrix<double>&,
                                                               const Preprocessing&,
                                                               std::span<const std::size_t>,
                                                               std::span<const double>, std::size_t,
-                                                              double);
+                                                              double, Communicator*);
 
 void fold(const Preprocessing& pre, std::size_t d, std::size_t k, std::span<const double> theta,
           std::span<double> theta_raw) {

@@ -4,16 +4,18 @@
 #include <span>
 #include <vector>
 
+#include "softreg/distributed.hpp"
 #include "softreg/matrix.hpp"
 #include "softreg/model.hpp"
 
 namespace softreg::detail {
 
 /// Per-feature offset and scale of `kind` from the rows of x listed in rows (all rows if
-/// empty). Implicit zeros of sparse rows count as values.
+/// empty). Implicit zeros of sparse rows count as values. With `comm`, the moments are every
+/// rank's rows' (collective).
 template <class T>
 Preprocessing fit_preprocessing(const FeatureMatrix<T>& x, Scaling kind,
-                                std::span<const std::size_t> rows);
+                                std::span<const std::size_t> rows, Communicator* comm = nullptr);
 
 /// theta_raw = [W', b'] with W' = diag(scale) W and b' = b - (offset * scale)^T W, the
 /// parameters that act on raw features. theta is [W (d x K), b (K)].
@@ -36,6 +38,6 @@ template <class T>
 std::vector<double> inverse_hessian_diagonal(const FeatureMatrix<T>& x, const Preprocessing& pre,
                                              std::span<const std::size_t> rows,
                                              std::span<const double> weights, std::size_t k,
-                                             double l2);
+                                             double l2, Communicator* comm = nullptr);
 
 }  // namespace softreg::detail

@@ -200,6 +200,13 @@ Dataset<T> read_training_data(const DataArgs& args, const SoftmaxRegression* war
   return read_shard<T>(args.data, read, *comm);
 }
 
+/// Every rank waits here until rank 0 has come (mpirun ends the whole job as soon as one rank
+/// exits non-zero: the others must not leave before rank 0 has had its say).
+void wait_for_lead(Communicator& comm) {
+  double nothing[1] = {0.0};
+  comm.max(nothing);
+}
+
 template <class T>
 void run_train(const TrainArgs& given, Communicator* comm) {
   const bool lead = comm == nullptr || comm->rank() == 0;
@@ -308,7 +315,10 @@ void run_train(const TrainArgs& given, Communicator* comm) {
     sig = SIGTERM;
   }
   if (!lead) {  // the lead rank writes the model (or the checkpoint) for every rank
-    if (sig != 0) throw Interrupted(128 + sig);
+    if (sig != 0) {
+      wait_for_lead(*comm);
+      throw Interrupted(128 + sig);
+    }
     return;
   }
   if (sig != 0) {
@@ -328,6 +338,7 @@ void run_train(const TrainArgs& given, Communicator* comm) {
                  sig == SIGINT ? "SIGINT" : "SIGTERM", by_iteration ? "iteration" : "epoch", done,
                  checkpoint.c_str(), a.model.c_str(),
                  resumable ? "the same command and --resume" : "--warm-start", checkpoint.c_str());
+    if (comm != nullptr) wait_for_lead(*comm);
     throw Interrupted(128 + sig);
   }
   if (!a.sample_weight.empty() && !weights_file) {
@@ -472,7 +483,11 @@ void add_train(CLI::App& app) {
       // wait for it in a collective: it ends the whole job.
       const std::string what = e.what();
       if (what.rfind("rank ", 0) == 0) {
-        if (comm.rank() == 0) throw;
+        if (comm.rank() == 0) {
+          std::fprintf(stderr, "softreg: error: %s\n", what.c_str());
+          std::fflush(stderr);
+        }
+        wait_for_lead(comm);
         throw Interrupted(1);
       }
       std::fprintf(stderr, "softreg: error: rank %d of %d: %s\n", comm.rank(), comm.size(),

@@ -44,6 +44,12 @@ void all_succeed(Communicator& comm, const std::function<void()>& step) {
     error = std::string(1, kind_of(e)) + e.what();
   }
   const std::vector<std::string> all = comm.all_gather(error);
+  // The same error on every rank (an option every rank checks alike) is said once.
+  if (!all[0].empty() &&
+      std::all_of(all.begin(), all.end(), [&](const std::string& e) { return e == all[0]; })) {
+    throw_kind(all[0][0], "rank 0 to " + std::to_string(all.size() - 1) + " of " +
+                              std::to_string(all.size()) + ": " + all[0].substr(1));
+  }
   std::string text;
   char kind = 0;
   for (std::size_t r = 0; r < all.size(); ++r) {

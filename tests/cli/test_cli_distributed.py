@@ -1,0 +1,203 @@
+"""softreg train --distributed under mpirun (Open MPI): N ranks against one process.
+
+Each model is judged by the objective it reaches, evaluated here in float64 NumPy from the
+exported weights (an independent reference): the distributed fit's must equal the single
+process's within 1e-6 relative. Runs as root need --allow-run-as-root; --oversubscribe lets
+3 ranks share this machine's 2 cores.
+"""
+import gzip
+import os
+import shutil
+import struct
+import subprocess
+
+import numpy as np
+import pytest
+
+MPIRUN = shutil.which("mpirun")
+MPI_FLAGS = ["--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
+L2 = 1e-3
+
+
+def mpirun(softreg_bin, workdir, n, *args, timeout=120):
+    env = dict(os.environ, OMPI_MCA_rmaps_base_oversubscribe="1")
+    return subprocess.run(
+        [MPIRUN, *MPI_FLAGS, "-np", str(n), softreg_bin, *map(str, args)],
+        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def mpi_ready(softreg_bin, tmp_path_factory):
+    """Skips (with the reason) where mpirun is missing or softreg was built without MPI."""
+    if MPIRUN is None:
+        pytest.skip("mpirun not found (Debian: openmpi-bin); the distributed tests need it")
+    d = tmp_path_factory.mktemp("probe")
+    (d / "t.csv").write_text("a,label\n0,0\n1,1\n")
+    proc = mpirun(softreg_bin, d, 1, "train", "--data", "t.csv", "--model", "m", "--distributed",
+                  "--quiet")
+    if b"built without MPI" in proc.stderr:
+        pytest.skip("softreg was built without MPI (-DSOFTREG_BUILD_MPI=OFF)")
+    assert proc.returncode == 0, proc.stderr.decode()
+
+
+def problem(n=1200, d=12, k=4, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    w = rng.normal(size=(d, k))
+    y = np.argmax(x @ w + rng.gumbel(size=(n, k)), axis=1)
+    return x, y
+
+
+def write_csv(path, x, y):
+    with open(path, "w") as f:
+        f.write(",".join([f"f{j}" for j in range(x.shape[1])] + ["label"]) + "\n")
+        for row, label in zip(x, y):
+            f.write(",".join(f"{v:.9g}" for v in row) + f",{label}\n")
+
+
+def write_libsvm(path, x, y, opener=open):
+    with opener(path, "wt") as f:
+        for row, label in zip(x, y):
+            pairs = " ".join(f"{j + 1}:{v:.9g}" for j, v in enumerate(row) if abs(v) > 0.3)
+            f.write(f"{label} {pairs}\n")
+
+
+def write_idx(images, labels, x, y):
+    """ubyte IDX images (x scaled to bytes) and labels, gzipped; returns the pixels read back."""
+    pixels = np.clip(np.round((x - x.min()) / (x.max() - x.min()) * 255), 0, 255).astype(np.uint8)
+    with gzip.open(images, "wb") as f:
+        f.write(struct.pack(">HBBII", 0, 8, 2, *pixels.shape) + pixels.tobytes())
+    with gzip.open(labels, "wb") as f:
+        f.write(struct.pack(">HBBI", 0, 8, 1, len(y)) + y.astype(np.uint8).tobytes())
+    return pixels / 255.0
+
+
+def exported(softreg, workdir, model):
+    softreg("export", "--model", model, "--npz", model + ".npz")
+    z = np.load(workdir / (model + ".npz"))
+    return z["coef"], z["intercept"], z["classes"]
+
+
+def objective(coef, intercept, classes, x, y, l2=L2):
+    """Mean cross-entropy of softmax(x W + b) plus (l2 / 2) ||W||^2, in float64."""
+    z = x @ coef.T + intercept
+    z -= z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    rows = np.array([index[str(v)] if isinstance(classes[0], str) else index[v] for v in y])
+    return -logp[np.arange(len(y)), rows].mean() + 0.5 * l2 * (coef ** 2).sum()
+
+
+def train_both(softreg, softreg_bin, workdir, n_ranks, data, *extra):
+    args = ["train", "--data", data, "--l2", L2, "--tol", "1e-7", "--max-iter", "300", *extra]
+    softreg(*args, "--model", "single.model", "--quiet")
+    proc = mpirun(softreg_bin, workdir, n_ranks, *args, "--model", "dist.model", "--distributed")
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc
+
+
+@pytest.mark.parametrize("n_ranks", [2, 3])
+@pytest.mark.parametrize("fmt", ["csv", "libsvm", "libsvm.gz", "idx", "npy"])
+def test_distributed_equals_single_process(mpi_ready, softreg, softreg_bin, workdir, n_ranks,
+                                           fmt):
+    x, y = problem()
+    if fmt == "csv":
+        data, extra = "train.csv", []
+        write_csv(workdir / data, x, y)
+    elif fmt.startswith("libsvm"):
+        data, extra = "train.svm" + (".gz" if fmt.endswith("gz") else ""), []
+        write_libsvm(workdir / data, x, y, gzip.open if fmt.endswith("gz") else open)
+        x = np.where(np.abs(x) > 0.3, x, 0.0)
+    elif fmt == "idx":
+        data, extra = "train-images-idx3-ubyte.gz", []
+        x = write_idx(workdir / data, workdir / "train-labels-idx1-ubyte.gz", x, y)
+    else:
+        data, extra = "x.npy", ["--labels", "y.npy"]
+        np.save(workdir / "x.npy", x)
+        np.save(workdir / "y.npy", y.astype(np.int64))
+    proc = train_both(softreg, softreg_bin, workdir, n_ranks, data, *extra)
+    assert f"over {n_ranks} ranks".encode() in proc.stderr
+    assert b"converged" in proc.stderr
+    f_single = objective(*exported(softreg, workdir, "single.model"), x, y)
+    f_dist = objective(*exported(softreg, workdir, "dist.model"), x, y)
+    assert abs(f_dist - f_single) <= 1e-6 * f_single, (f_single, f_dist)
+
+
+def test_fixed_ranks_are_bitwise_reproducible(mpi_ready, softreg, softreg_bin, workdir):
+    x, y = problem(n=900, seed=3)
+    write_csv(workdir / "t.csv", x, y)
+    runs = []
+    for name in ("a.model", "b.model"):
+        proc = mpirun(softreg_bin, workdir, 3, "train", "--data", "t.csv", "--model", name,
+                      "--distributed", "--quiet", "--threads", "2")
+        assert proc.returncode == 0, proc.stderr.decode()
+        runs.append(exported(softreg, workdir, name))
+    assert np.array_equal(runs[0][0], runs[1][0]) and np.array_equal(runs[0][1], runs[1][1])
+
+
+@pytest.mark.parametrize("solver", ["newton-cg", "sgd", "adam"])
+def test_other_solvers_match(mpi_ready, softreg, softreg_bin, workdir, solver):
+    x, y = problem(n=800, seed=5)
+    write_csv(workdir / "t.csv", x, y)
+    extra = ["--solver", solver] + (["--epochs", "4", "--batch-size", "64"]
+                                    if solver != "newton-cg" else [])
+    train_both(softreg, softreg_bin, workdir, 2, "t.csv", *extra)
+    single = exported(softreg, workdir, "single.model")
+    dist = exported(softreg, workdir, "dist.model")
+    if solver == "newton-cg":
+        f1, f2 = objective(*single, x, y), objective(*dist, x, y)
+        assert abs(f1 - f2) <= 1e-6 * f1
+    else:
+        # The same global mini-batches, each split across the ranks: the same steps up to
+        # the order of the sums.
+        np.testing.assert_allclose(dist[0], single[0], rtol=0, atol=1e-6)
+
+
+def test_ranks_without_rows(mpi_ready, softreg, softreg_bin, workdir):
+    """Two long rows and three ranks: the byte ranges of some ranks hold no line start."""
+    x, _ = problem(n=4, d=300, k=2, seed=7)
+    y = np.array([0, 1, 0, 1])
+    write_csv(workdir / "t.csv", x[:3], y[:3])
+    proc = mpirun(softreg_bin, workdir, 3, "train", "--data", "t.csv", "--model", "m",
+                  "--distributed", "--l2", 0.1)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert b"3 rows over 3 ranks" in proc.stderr
+    softreg("train", "--data", "t.csv", "--model", "s", "--l2", 0.1, "--quiet")
+    f1 = objective(*exported(softreg, workdir, "s"), x[:3], y[:3], l2=0.1)
+    f2 = objective(*exported(softreg, workdir, "m"), x[:3], y[:3], l2=0.1)
+    assert abs(f1 - f2) <= 1e-6 * max(f1, 1e-12)
+
+
+def test_bad_line_in_one_shard_stops_every_rank(mpi_ready, softreg_bin, workdir):
+    x, y = problem(n=600, seed=9)
+    write_csv(workdir / "t.csv", x, y)
+    lines = (workdir / "t.csv").read_text().splitlines()
+    lines[590] = lines[590].replace(",", ",oops", 1)  # line 591: the last rank's shard
+    (workdir / "t.csv").write_text("\n".join(lines) + "\n")
+    proc = mpirun(softreg_bin, workdir, 3, "train", "--data", "t.csv", "--model", "m",
+                  "--distributed", timeout=60)
+    err = proc.stderr.decode()
+    assert proc.returncode != 0
+    assert "rank 2 of 3: t.csv:591:" in err, err
+    assert err.count("softreg: error:") == 1, err  # said once, by rank 0
+    assert not (workdir / "m").exists()
+
+
+def test_missing_file_names_every_rank(mpi_ready, softreg_bin, workdir):
+    proc = mpirun(softreg_bin, workdir, 2, "train", "--data", "nope.csv", "--model", "m",
+                  "--distributed", timeout=60)
+    err = proc.stderr.decode()
+    assert proc.returncode != 0
+    assert "rank 0 to 1 of 2: nope.csv: cannot open" in err, err
+    assert err.count("softreg: error:") == 1, err
+
+
+def test_refused_options(mpi_ready, softreg_bin, workdir):
+    x, y = problem(n=100, seed=1)
+    write_csv(workdir / "t.csv", x, y)
+    for extra, words in ((["--solver", "saga"], "solver saga cannot run distributed"),
+                         (["--valid-fraction", "0.2"], "validation split")):
+        proc = mpirun(softreg_bin, workdir, 2, "train", "--data", "t.csv", "--model", "m",
+                      "--distributed", *extra, timeout=60)
+        assert proc.returncode != 0 and words in proc.stderr.decode(), proc.stderr.decode()
+        assert not (workdir / "m").exists()

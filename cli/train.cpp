@@ -70,6 +70,8 @@ struct TrainArgs {
   std::string sample_weight;  // --sample-weight: a CSV column or a file (see weights_from_file)
   bool quiet = false;
   bool distributed = false;  // --distributed: one rank of an MPI job
+  bool stream = false;       // --stream: the file read in blocks (fit_streamed)
+  double block_mb = 64.0;    // --block-mb
   TrainOptions options;
   std::vector<std::string> given;  // the solver-specific flags given (kSolverFlags)
 };
@@ -200,6 +202,10 @@ Dataset<T> read_training_data(const DataArgs& args, const SoftmaxRegression* war
   return read_shard<T>(args.data, read, *comm);
 }
 
+void print_summary(const TrainArgs& a, const SoftmaxRegression& model, bool by_iteration);
+template <class T>
+void run_streamed(const TrainArgs& a, Communicator* comm);
+
 /// Every rank waits here until rank 0 has come (mpirun ends the whole job as soon as one rank
 /// exits non-zero: the others must not leave before rank 0 has had its say).
 void wait_for_lead(Communicator& comm) {
@@ -227,6 +233,10 @@ void run_train(const TrainArgs& given, Communicator* comm) {
           load_model(a.resume.empty() ? a.warm_start : a.resume));
     }
   });
+  if (a.stream) {
+    run_streamed<T>(a, comm);
+    return;
+  }
   const bool weights_file = !a.sample_weight.empty() && weights_from_file(a);
   if (comm != nullptr && weights_file) {
     throw InvalidArgument("--sample-weight " + a.sample_weight +
@@ -349,6 +359,64 @@ void run_train(const TrainArgs& given, Communicator* comm) {
                               model.preprocessing(), std::move(info), model.feature_names());
   }
   save_model(model, a.model);
+  print_summary(a, model, by_iteration);
+}
+
+/// softreg train --stream: fit_streamed over the file's blocks (every rank its own shard's).
+template <class T>
+void run_streamed(const TrainArgs& a, Communicator* comm) {
+  const bool lead = comm == nullptr || comm->rank() == 0;
+  if (!a.warm_start.empty() || !a.resume.empty()) {
+    throw InvalidArgument("--stream starts a new fit; --warm-start and --resume do not apply");
+  }
+  if (!a.sample_weight.empty() && weights_from_file(a)) {
+    throw InvalidArgument("--sample-weight " + a.sample_weight +
+                          ": with --stream the weights come from a column of the CSV data, "
+                          "not a file");
+  }
+  if (!(a.block_mb > 0.0) || a.block_mb > 1e6) {
+    throw InvalidArgument("--block-mb must be in (0, 1000000]; got " + std::to_string(a.block_mb));
+  }
+  DataArgs data_args = a.data;
+  if (!a.sample_weight.empty()) data_args.weight_column = a.sample_weight;
+  TrainOptions options = a.options;
+  options.communicator = comm;
+  const Solver solver = options.solver == Solver::automatic ? Solver::lbfgs : options.solver;
+  warn_unused(a, solver);
+  const auto block = static_cast<std::size_t>(a.block_mb * double(1 << 20));
+  if (!a.quiet) {
+    std::fprintf(
+        stderr, "streaming %s in blocks of %g MiB%s, solver %s, l2 %g\n", a.data.data.c_str(),
+        a.block_mb,
+        comm != nullptr ? (" over " + std::to_string(comm->size()) + " ranks").c_str() : "",
+        solver_name(solver), options.l2);
+  }
+  const bool by_iteration = solver == Solver::lbfgs;
+  ProgressReporter reporter(by_iteration ? "iter" : "epoch", a.quiet);
+  const InterruptGuard interrupt;
+  options.progress = [&](const Progress& p) { return reporter(p) && !interrupt.requested(); };
+  const SoftmaxRegression model =
+      fit_streamed<T>(a.data.data, read_options(data_args, 0, true), options, block);
+  reporter.finish();
+  if (const int sig = interrupt.requested();
+      sig != 0 || model.info().message.rfind("stopped by the caller", 0) == 0) {
+    const int code = 128 + (sig != 0 ? sig : SIGTERM);
+    if (lead) {
+      std::fprintf(stderr,
+                   "softreg train: interrupted; a streamed fit keeps no checkpoint, %s is left "
+                   "as it was\n",
+                   a.model.c_str());
+    }
+    if (comm != nullptr) wait_for_lead(*comm);
+    throw Interrupted(code);
+  }
+  if (!lead) return;
+  save_model(model, a.model);
+  print_summary(a, model, by_iteration);
+}
+
+/// The closing lines of a fit: how it ended, and where the model went.
+void print_summary(const TrainArgs& a, const SoftmaxRegression& model, bool by_iteration) {
   if (!a.quiet) {
     const TrainingInfo& info = model.info();
     // The stochastic solvers never form the full gradient: no |grad|max for them.
@@ -456,6 +524,15 @@ void add_train(CLI::App& app) {
       ->capture_default_str();
   add_threads_option(*cmd, options.threads);
   cmd->add_flag("--quiet", args->quiet, "Print nothing but errors");
+  cmd->add_flag("--stream", args->stream,
+                "Read --data in blocks instead of whole, for data larger than memory: a plain "
+                "(not gzip) file, re-read at every L-BFGS iteration; SGD / Adam read it once "
+                "per epoch, shuffling within blocks. Solvers lbfgs (auto), sgd, adam; no "
+                "--valid-fraction, --warm-start or --resume (docs/SCALING.md gives the memory "
+                "bound)");
+  cmd->add_option("--block-mb", args->block_mb,
+                  "--stream: MiB of the file per block (memory holds one block's rows)")
+      ->capture_default_str();
   cmd->add_flag("--distributed", args->distributed,
                 "Data-parallel training as one rank of an MPI job (mpirun -np N softreg train "
                 "--distributed ...): each rank reads its shard of --data, the ranks add their "

@@ -286,6 +286,42 @@ class SoftmaxRegression {
   double temperature_ = 1.0;
 };
 
+/// The block size of fit_streamed unless given: 64 MiB of the file.
+constexpr std::size_t kStreamBlockBytes = std::size_t{64} << 20;
+
+/// Fits on a file too large for memory (softreg train --stream): the file is read in blocks of
+/// about block_bytes of it (ReadOptions::shard_* with one shard per block; read again at every
+/// full pass), never whole. Plain regular files only (CSV, LibSVM, IDX, .npy): a gzip file or
+/// standard input is an InvalidArgument (a deflate stream cannot be entered at a block).
+/// A survey pass finds the rows, classes and width, a second pass the class masses, the feature
+/// moments (for --scale and the diagonal preconditioner) and, for up to 2048 features, the
+/// 8192-row sample of the second-moment preconditioner; then:
+///  - lbfgs (and automatic): every evaluation re-reads and re-parses the whole file, block by
+///    block, adding the blocks' sums in file order: the same objective as fit on the whole
+///    data (equal to its rounding), at the cost of one read of the file per evaluation;
+///  - sgd, adam: each epoch reads the blocks in order once, shuffling rows within a block
+///    (StochasticOptions::block_rows): mini-batches never span blocks, so the path differs
+///    from an in-memory fit's, whose shuffle spans every row.
+/// Peak memory: one block's rows decoded (float32: at most 4 bytes per byte of the block for
+/// IDX ubyte, 2 for CSV, whose values take at least 2 bytes of text; LibSVM about 8 bytes per
+/// entry, 2 per byte of text), plus the solver state (training_memory without the data), the
+/// objective's per-group partial gradients (at most 32 x 12 d K bytes, capped at 256 MiB) and
+/// the preconditioner's sample (8192 x d x sizeof(T) and (d + 1)^2 doubles). With
+/// options.communicator each rank streams its own shard of the file in blocks (a rank's blocks
+/// are shards rank x B + j of ranks x B) and the ranks add their sums as fit does; SGD / Adam
+/// then is an InvalidArgument. newton-cg and saga keep per-row state and cannot stream;
+/// valid_fraction, resume and options.sample_weight are InvalidArgument (a CSV weight column
+/// works).
+template <class T>
+SoftmaxRegression fit_streamed(const std::string& path, const ReadOptions& read,
+                               const TrainOptions& options,
+                               std::size_t block_bytes = kStreamBlockBytes);
+
+extern template SoftmaxRegression fit_streamed<float>(const std::string&, const ReadOptions&,
+                                                      const TrainOptions&, std::size_t);
+extern template SoftmaxRegression fit_streamed<double>(const std::string&, const ReadOptions&,
+                                                       const TrainOptions&, std::size_t);
+
 /// Puts data's columns in the model's feature order, matching them by name, so that a CSV
 /// whose columns come in another order predicts as the training file did.
 /// - Both name their features: data's columns are permuted into the model's order (dense

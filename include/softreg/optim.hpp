@@ -188,6 +188,12 @@ struct StochasticOptions {
   const StochasticState* resume = nullptr;
   /// When set, receives the state at the end of the run.
   StochasticState* save = nullptr;
+  /// Rows read in blocks (a file streamed from disk): the sizes of consecutive blocks of the
+  /// n rows (summing to n). Each epoch then visits the blocks in order, shuffles the rows of
+  /// each block and cuts that block's rows into mini-batches (its last one may be shorter), so
+  /// a mini-batch never spans two blocks and each block is read once per epoch. Empty: one
+  /// block of all n rows (a shuffle of every row).
+  std::vector<std::size_t> block_rows;
 };
 
 /// Mini-batch SGD with heavy-ball momentum over n rows, shuffled each epoch by a generator

@@ -94,6 +94,7 @@ class RowParser {
   /// Reading a shard: the index column's row numbers start at the shard's first row's.
   bool sharded = false;
   mutable double first_row_number = 0.0;
+  std::size_t row_step = 1;  // a round-robin shard of N holds every N-th row
 
  private:
   static constexpr std::size_t kMaxSpecial = 4;
@@ -321,14 +322,15 @@ class RowParser {
     const bool number = !text.empty() && parse_number(b, e, v).end == e;
     // A shard's rows start where the shard does: its first row number is taken as given.
     if (number && rows_ == 0 && sharded && v >= 0.0 && v == std::floor(v)) first_row_number = v;
-    if (!number || v != first_row_number + static_cast<double>(rows_)) {
-      throw_at_line(
-          path_, 1, index_header_column,
-          "the first column has no name; expected a header name (a nameless first "
-          "column is skipped only when it holds the row numbers 0, 1, 2, ... as "
-          "pandas writes its index), but line " +
-              std::to_string(line_no) + " holds " + quote_for_message(text) + " where row number " +
-              std::to_string(static_cast<std::size_t>(first_row_number) + rows_) + " was expected");
+    const double expected = first_row_number + static_cast<double>(rows_ * row_step);
+    if (!number || v != expected) {
+      throw_at_line(path_, 1, index_header_column,
+                    "the first column has no name; expected a header name (a nameless first "
+                    "column is skipped only when it holds the row numbers 0, 1, 2, ... as "
+                    "pandas writes its index), but line " +
+                        std::to_string(line_no) + " holds " + quote_for_message(text) +
+                        " where row number " + std::to_string(static_cast<std::size_t>(expected)) +
+                        " was expected");
     }
   }
 
@@ -569,6 +571,7 @@ void read_csv(const std::string& file, const ReadOptions& options, bool labels_e
   RowParser<T> rows(path, delim, first_fields.size(), specials, row_hint);
   rows.index_header_column = first_fields[0].column;
   rows.sharded = sharded;
+  if (sharded && (src.compressed() || !src.seekable())) rows.row_step = options.shard_count;
   if (sharded) {
     // This shard's lines, the header and the first two lines already looked at: line 1 is
     // the shard's that starts at offset 0.
@@ -608,7 +611,9 @@ void read_csv(const std::string& file, const ReadOptions& options, bool labels_e
     const auto first_row = static_cast<std::size_t>(rows.first_row_number);
     ds.notices.push_back(
         "the first column has no name and holds the row numbers " + std::to_string(first_row) +
-        ".." + std::to_string(first_row + rows.rows() - 1) + " (a pandas index); skipped");
+        ".." + std::to_string(first_row + (rows.rows() - 1) * rows.row_step) +
+        (rows.row_step > 1 ? " in steps of " + std::to_string(rows.row_step) : std::string()) +
+        " (a pandas index); skipped");
   }
 }
 

@@ -22,6 +22,7 @@
 #include "common/check.hpp"
 #include "common/random.hpp"
 #include "common/thread_pool.hpp"
+#include "model/fit_rules.hpp"
 #include "model/preconditioner.hpp"
 #include "model/preprocess.hpp"
 #include "model/saga.hpp"
@@ -34,35 +35,15 @@
 namespace softreg {
 namespace {
 
-void fail(const std::string& what) {
-  throw InvalidArgument("softreg::SoftmaxRegression::fit: " + what);
-}
-
-void check_sample_weight_count(const TrainOptions& options, std::size_t n, bool shard = false) {
-  if (!options.sample_weight.empty() && options.sample_weight.size() != n) {
-    fail("sample_weight has " + std::to_string(options.sample_weight.size()) + " entries for " +
-         std::to_string(n) + " rows");
-  }
-  // Each weight is finite (TrainOptions::problem), but their sum can still overflow, and the
-  // mean's normalizer would then turn every gradient into 0: a model of zeros "converged".
-  double sum = 0.0;
-  for (const double s : options.sample_weight) sum += s;
-  if (!std::isfinite(sum)) {
-    fail("sample_weight sums to infinity (the largest is " +
-         detail::format_number(
-             *std::max_element(options.sample_weight.begin(), options.sample_weight.end())) +
-         "); scale the weights down");
-  }
-  if (!options.sample_weight.empty() && !(sum > 0.0) && !shard) {  // a shard's may be 0
-    fail("sample_weight is all zero; at least one row must carry weight");
-  }
-}
-
 bool parse_int(const std::string& s, long long& v) {
   const char* end = s.data() + s.size();
   const auto [ptr, ec] = std::from_chars(s.data(), end, v);
   return ec == std::errc() && ptr == end && !s.empty();
 }
+
+}  // namespace
+
+namespace detail {
 
 /// The distinct labels in scikit-learn's order: numerically if all are integers, else as
 /// strings.
@@ -90,6 +71,37 @@ std::vector<std::string> sorted_classes(std::span<const std::string> labels) {
 /// units of double rounding, where no decrease can be seen any more.
 double relative_loss_tolerance(double tol) {
   return std::min(1e-10, std::max(tol * tol, 1e-15));
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::relative_loss_tolerance;
+using detail::sorted_classes;
+
+void fail(const std::string& what) {
+  throw InvalidArgument("softreg::SoftmaxRegression::fit: " + what);
+}
+
+void check_sample_weight_count(const TrainOptions& options, std::size_t n, bool shard = false) {
+  if (!options.sample_weight.empty() && options.sample_weight.size() != n) {
+    fail("sample_weight has " + std::to_string(options.sample_weight.size()) + " entries for " +
+         std::to_string(n) + " rows");
+  }
+  // Each weight is finite (TrainOptions::problem), but their sum can still overflow, and the
+  // mean's normalizer would then turn every gradient into 0: a model of zeros "converged".
+  double sum = 0.0;
+  for (const double s : options.sample_weight) sum += s;
+  if (!std::isfinite(sum)) {
+    fail("sample_weight sums to infinity (the largest is " +
+         detail::format_number(
+             *std::max_element(options.sample_weight.begin(), options.sample_weight.end())) +
+         "); scale the weights down");
+  }
+  if (!options.sample_weight.empty() && !(sum > 0.0) && !shard) {  // a shard's may be 0
+    fail("sample_weight is all zero; at least one row must carry weight");
+  }
 }
 
 /// Bytes of a checkpoint's solver state (TrainingInfo::parameters "resume.*"): fixed-size

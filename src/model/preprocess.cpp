@@ -7,31 +7,23 @@
 #include <variant>
 
 namespace softreg::detail {
+
+FeatureMoments::FeatureMoments(std::size_t d)
+    : sum(d, 0.0),
+      sum_sq(d, 0.0),
+      min(d, std::numeric_limits<double>::infinity()),
+      max(d, -std::numeric_limits<double>::infinity()) {}
+
 namespace {
 
-struct Moments {
-  std::vector<double> sum, sum_sq, min, max;
-  double weight = 0.0;  // the sums' total weight: the row count when unweighted
-  explicit Moments(std::size_t d)
-      : sum(d, 0.0),
-        sum_sq(d, 0.0),
-        min(d, std::numeric_limits<double>::infinity()),
-        max(d, -std::numeric_limits<double>::infinity()) {}
-  void add(std::size_t j, double v, double w) {
-    sum[j] += w * v;
-    sum_sq[j] += w * v * v;
-    min[j] = std::min(min[j], v);
-    max[j] = std::max(max[j], v);
-  }
-};
+using Moments = FeatureMoments;
 
-/// Per-feature sums over `rows` (all rows if empty), each row weighted by weights[row] (1 if
-/// weights is empty).
+/// Adds the per-feature sums over `rows` (all rows if empty) to m, each row weighted by
+/// weights[row] (1 if weights is empty).
 template <class T>
-Moments moments(const FeatureMatrix<T>& x, std::span<const std::size_t> rows,
-                std::span<const double> weights) {
+void add_rows(Moments& m, const FeatureMatrix<T>& x, std::span<const std::size_t> rows,
+              std::span<const double> weights) {
   const std::size_t d = cols_of(x);
-  Moments m(d);
   const std::size_t n = rows.empty() ? rows_of(x) : rows.size();
   auto row_at = [&](std::size_t r) { return rows.empty() ? r : rows[r]; };
   auto weight_of = [&](std::size_t i) { return weights.empty() ? 1.0 : weights[i]; };
@@ -60,11 +52,26 @@ Moments moments(const FeatureMatrix<T>& x, std::span<const std::size_t> rows,
       if (nonzero[j] < n) m.add(j, 0.0, 0.0);  // the implicit zeros; sums are unaffected
     }
   }
+}
+
+template <class T>
+Moments moments(const FeatureMatrix<T>& x, std::span<const std::size_t> rows,
+                std::span<const double> weights) {
+  Moments m(cols_of(x));
+  add_rows(m, x, rows, weights);
   return m;
 }
 
-/// The moments of every rank's rows: sums added, extremes taken (collective).
-void combine(Moments& m, Communicator* comm) {
+}  // namespace
+
+template <class T>
+void FeatureMoments::add(const FeatureMatrix<T>& x, std::span<const std::size_t> rows,
+                         std::span<const double> weights) {
+  add_rows(*this, x, rows, weights);
+}
+
+void FeatureMoments::combine(Communicator* comm) {
+  Moments& m = *this;
   if (comm == nullptr) return;
   const std::size_t d = m.sum.size();
   std::vector<double> sums(2 * d + 1);
@@ -89,8 +96,6 @@ void combine(Moments& m, Communicator* comm) {
   }
 }
 
-}  // namespace
-
 template <class T>
 Preprocessing fit_preprocessing(const FeatureMatrix<T>& x, Scaling kind,
                                 std::span<const std::size_t> rows, Communicator* comm) {
@@ -98,9 +103,17 @@ Preprocessing fit_preprocessing(const FeatureMatrix<T>& x, Scaling kind,
   pre.kind = kind;
   if (kind == Scaling::none) return pre;
   Moments m = moments(x, rows, {});
-  combine(m, comm);
+  m.combine(comm);
+  return m.preprocessing(kind);
+}
+
+Preprocessing FeatureMoments::preprocessing(Scaling kind) const {
+  const Moments& m = *this;
+  Preprocessing pre;
+  pre.kind = kind;
+  if (kind == Scaling::none) return pre;
   const double n = m.weight;
-  const std::size_t d = cols_of(x);
+  const std::size_t d = m.sum.size();
   pre.offset.assign(d, 0.0);
   pre.scale.assign(d, 1.0);
   for (std::size_t j = 0; j < d; ++j) {
@@ -133,9 +146,15 @@ std::vector<double> inverse_hessian_diagonal(const FeatureMatrix<T>& x, const Pr
                                              std::span<const double> weights, std::size_t k,
                                              double l2, Communicator* comm) {
   Moments m = moments(x, rows, weights);
-  combine(m, comm);
+  m.combine(comm);
+  return m.inverse_hessian_diagonal(pre, k, l2);
+}
+
+std::vector<double> FeatureMoments::inverse_hessian_diagonal(const Preprocessing& pre,
+                                                             std::size_t k, double l2) const {
+  const Moments& m = *this;
   const double n = m.weight;
-  const std::size_t d = cols_of(x);
+  const std::size_t d = m.sum.size();
   const double q = (1.0 / double(k)) * (1.0 - 1.0 / double(k));
   std::vector<double> h(d * k + k, 1.0 / q);
   for (std::size_t j = 0; j < d; ++j) {
@@ -163,6 +182,11 @@ template std::vector<double> inverse_hessian_diagonal<double>(const FeatureMatri
                                                               std::span<const std::size_t>,
                                                               std::span<const double>, std::size_t,
                                                               double, Communicator*);
+
+template void FeatureMoments::add<float>(const FeatureMatrix<float>&, std::span<const std::size_t>,
+                                         std::span<const double>);
+template void FeatureMoments::add<double>(const FeatureMatrix<double>&,
+                                          std::span<const std::size_t>, std::span<const double>);
 
 void fold(const Preprocessing& pre, std::size_t d, std::size_t k, std::span<const double> theta,
           std::span<double> theta_raw) {

@@ -1,6 +1,7 @@
 // Fitting the feature preprocessing and folding it into weights.
 #pragma once
 
+#include <algorithm>
 #include <span>
 #include <vector>
 
@@ -9,6 +10,33 @@
 #include "softreg/model.hpp"
 
 namespace softreg::detail {
+
+/// Per-feature weighted sums (value, square, extremes) and their total weight, added up block
+/// by block and rank by rank: what the preprocessing and the diagonal preconditioner are
+/// computed from.
+struct FeatureMoments {
+  std::vector<double> sum, sum_sq, min, max;
+  double weight = 0.0;  // the sums' total weight: the row count when unweighted
+  explicit FeatureMoments(std::size_t d);
+  void add(std::size_t j, double v, double w) {
+    sum[j] += w * v;
+    sum_sq[j] += w * v * v;
+    min[j] = std::min(min[j], v);
+    max[j] = std::max(max[j], v);
+  }
+  /// Adds the rows of x listed in rows (all if empty), row i weighted by weights[i] (1 if
+  /// weights is empty); implicit zeros of sparse rows count as values.
+  template <class T>
+  void add(const FeatureMatrix<T>& x, std::span<const std::size_t> rows,
+           std::span<const double> weights);
+  /// Every rank's sums added and extremes taken (collective; nothing for null).
+  void combine(Communicator* comm);
+  /// fit_preprocessing's result from these moments.
+  Preprocessing preprocessing(Scaling kind) const;
+  /// inverse_hessian_diagonal's result from these moments.
+  std::vector<double> inverse_hessian_diagonal(const Preprocessing& pre, std::size_t k,
+                                               double l2) const;
+};
 
 /// Per-feature offset and scale of `kind` from the rows of x listed in rows (all rows if
 /// empty). Implicit zeros of sparse rows count as values. With `comm`, the moments are every

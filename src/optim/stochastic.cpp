@@ -7,6 +7,8 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/random.hpp"
 #include "optim/monitor.hpp"
@@ -56,7 +58,29 @@ OptimResult run(Method method, const BatchObjective& f, std::size_t n, std::span
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::mt19937_64 rng(o.seed);
-  const std::size_t per_epoch = (n + o.batch_size - 1) / o.batch_size;
+  // The mini-batches of an epoch as [begin, end) of `order`: cut per block.
+  const std::vector<std::size_t> blocks =
+      o.block_rows.empty() ? std::vector<std::size_t>{n} : o.block_rows;
+  std::vector<std::pair<std::size_t, std::size_t>> batches;
+  std::size_t block_start = 0;
+  for (const std::size_t rows : blocks) {
+    for (std::size_t b = 0; b < rows; b += o.batch_size) {
+      batches.emplace_back(block_start + b, block_start + std::min(rows, b + o.batch_size));
+    }
+    block_start += rows;
+  }
+  if (block_start != n) {
+    throw InvalidArgument(std::string(caller) + ": block_rows sum to " +
+                          std::to_string(block_start) + ", expected n = " + std::to_string(n));
+  }
+  const auto shuffle_order = [&] {
+    std::size_t at = 0;
+    for (const std::size_t rows : blocks) {
+      detail::shuffle(std::span<std::size_t>(order.data() + at, rows), rng);
+      at += rows;
+    }
+  };
+  const std::size_t per_epoch = batches.size();
   const std::size_t total = per_epoch * std::size_t(std::max(o.epochs, 1));
   std::size_t step = 0;
   detail::IterationMonitor monitor(progress, validation, o.patience);
@@ -80,7 +104,7 @@ OptimResult run(Method method, const BatchObjective& f, std::size_t n, std::span
     result.iterations = st.epochs;
     if (!st.history.empty()) result.loss = st.history.back();
     // The row order and the generator as the epochs done left them.
-    for (int e = 0; e < st.epochs; ++e) detail::shuffle(std::span<std::size_t>(order), rng);
+    for (int e = 0; e < st.epochs; ++e) shuffle_order();
     first = st.epochs + 1;
   }
   auto keep_state = [&]() {
@@ -94,11 +118,11 @@ OptimResult run(Method method, const BatchObjective& f, std::size_t n, std::span
   };
 
   for (int epoch = first; epoch <= o.epochs; ++epoch) {
-    detail::shuffle(std::span<std::size_t>(order), rng);
+    shuffle_order();
     double loss_sum = 0.0;
     for (std::size_t b = 0; b < per_epoch; ++b, ++step) {
-      const std::size_t begin = b * o.batch_size;
-      const std::size_t len = std::min(o.batch_size, n - begin);
+      const std::size_t begin = batches[b].first;
+      const std::size_t len = batches[b].second - begin;
       const double loss = f(x, g, std::span<const std::size_t>(order.data() + begin, len));
       ++result.evaluations;
       if (!std::isfinite(loss)) {

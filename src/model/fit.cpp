@@ -73,6 +73,36 @@ double relative_loss_tolerance(double tol) {
   return std::min(1e-10, std::max(tol * tol, 1e-15));
 }
 
+StochasticOptions stochastic_options(const TrainOptions& options) {
+  StochasticOptions o;
+  o.epochs = options.epochs;
+  o.batch_size = static_cast<std::size_t>(options.batch_size);
+  o.lr = options.lr > 0.0 ? options.lr : (options.solver == Solver::sgd ? 0.1 : 1e-3);
+  o.schedule = options.schedule;
+  o.momentum = options.momentum;
+  o.seed = options.seed;
+  return o;
+}
+
+LbfgsOptions lbfgs_options(const TrainOptions& options, std::size_t n_params, double epsilon,
+                           std::size_t l1_count) {
+  LbfgsOptions o;
+  o.max_iterations = options.max_iter;
+  o.grad_tol = options.tol;
+  o.rel_loss_tol = relative_loss_tolerance(options.tol);
+  const std::size_t budget_pairs = (std::size_t{64} << 20) / (16 * n_params);
+  o.memory = options.lbfgs_memory > 0
+                 ? options.lbfgs_memory
+                 : int(std::min<std::size_t>(100, std::max<std::size_t>(10, budget_pairs)));
+  o.threads = options.threads;
+  // The passes' resolution: logits and their exponentials rounded in T, the loss summed in
+  // double; 64 units of T's rounding of the mean loss cover what one evaluation can show.
+  o.f_resolution = 64.0 * epsilon / 2.0;
+  o.l1 = options.l1;
+  o.l1_count = l1_count;
+  return o;
+}
+
 }  // namespace detail
 
 namespace {
@@ -642,21 +672,9 @@ void Fit<T>::warm_up(int epochs) {
 
 template <class T>
 LbfgsOptions Fit<T>::lbfgs_options() const {
-  LbfgsOptions lbfgs_opt;
-  lbfgs_opt.max_iterations = options_.max_iter;
-  lbfgs_opt.grad_tol = options_.tol;
-  lbfgs_opt.rel_loss_tol = relative_loss_tolerance(options_.tol);
-  const std::size_t budget_pairs = (std::size_t{64} << 20) / (16 * theta_.size());
-  lbfgs_opt.memory = options_.lbfgs_memory > 0
-                         ? options_.lbfgs_memory
-                         : int(std::min<std::size_t>(100, std::max<std::size_t>(10, budget_pairs)));
+  LbfgsOptions lbfgs_opt = detail::lbfgs_options(
+      options_, theta_.size(), double(std::numeric_limits<T>::epsilon()), d_ * k_);
   lbfgs_opt.patience = split_.valid.empty() ? 0 : options_.patience;
-  lbfgs_opt.threads = options_.threads;
-  // The passes' resolution: logits and their exponentials rounded in T, the loss summed in
-  // double; 64 units of T's rounding of the mean loss cover what one evaluation can show.
-  lbfgs_opt.f_resolution = 64.0 * double(std::numeric_limits<T>::epsilon()) / 2.0;
-  lbfgs_opt.l1 = options_.l1;
-  lbfgs_opt.l1_count = d_ * k_;
   return lbfgs_opt;
 }
 
@@ -801,13 +819,7 @@ void Fit<T>::run_saga() {
 
 template <class T>
 void Fit<T>::run_stochastic() {
-  StochasticOptions stochastic;
-  stochastic.epochs = options_.epochs;
-  stochastic.batch_size = static_cast<std::size_t>(options_.batch_size);
-  stochastic.lr = options_.lr > 0.0 ? options_.lr : (options_.solver == Solver::sgd ? 0.1 : 1e-3);
-  stochastic.schedule = options_.schedule;
-  stochastic.momentum = options_.momentum;
-  stochastic.seed = options_.seed;
+  StochasticOptions stochastic = detail::stochastic_options(options_);
   stochastic.patience = split_.valid.empty() ? 0 : options_.patience;
   if (!validation_) {
     stochastic.save = &sgd_saved_;

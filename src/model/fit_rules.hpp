@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "softreg/model.hpp"
+#include "softreg/optim.hpp"
+
 namespace softreg::detail {
 
 /// The distinct labels in scikit-learn's order: numerically if all are integers, else as
@@ -14,5 +17,16 @@ std::vector<std::string> sorted_classes(std::span<const std::string> labels);
 /// The full-batch solvers' second stopping rule: the relative decrease below which two
 /// iterations in a row stop them, from tol (see fit.cpp).
 double relative_loss_tolerance(double tol);
+
+/// SGD's / Adam's options from a fit's (epochs, batch, learning rate and its default,
+/// schedule, momentum, seed).
+StochasticOptions stochastic_options(const TrainOptions& options);
+
+/// L-BFGS's options from a fit's, for n_params parameters whose passes run in a type of
+/// machine epsilon `epsilon` (the iteration limit and tolerances, the memory rule of
+/// TrainOptions::lbfgs_memory, threads, the evaluation's resolution, the L1 term on the
+/// first l1_count parameters).
+LbfgsOptions lbfgs_options(const TrainOptions& options, std::size_t n_params, double epsilon,
+                           std::size_t l1_count);
 
 }  // namespace softreg::detail

@@ -373,18 +373,8 @@ bool StreamFit<T>::on_progress(const Progress& p) {
 
 template <class T>
 void StreamFit<T>::run_lbfgs() {
-  LbfgsOptions o;
-  o.max_iterations = options_.max_iter;
-  o.grad_tol = options_.tol;
-  o.rel_loss_tol = detail::relative_loss_tolerance(options_.tol);
-  const std::size_t budget_pairs = (std::size_t{64} << 20) / (16 * theta_.size());
-  o.memory = options_.lbfgs_memory > 0
-                 ? options_.lbfgs_memory
-                 : int(std::min<std::size_t>(100, std::max<std::size_t>(10, budget_pairs)));
-  o.threads = options_.threads;
-  o.f_resolution = 64.0 * double(std::numeric_limits<T>::epsilon()) / 2.0;
-  o.l1 = options_.l1;
-  o.l1_count = d_ * k_;
+  LbfgsOptions o = detail::lbfgs_options(options_, theta_.size(),
+                                         double(std::numeric_limits<T>::epsilon()), d_ * k_);
   if (second_moment_) {
     o.h0_apply = [&](std::span<double> v) {
       second_moment_->apply(v);
@@ -402,13 +392,7 @@ void StreamFit<T>::run_stochastic() {
   if (comm_ != nullptr) {
     fail("streamed SGD / Adam run in one process; a distributed streamed fit takes lbfgs");
   }
-  StochasticOptions o;
-  o.epochs = options_.epochs;
-  o.batch_size = static_cast<std::size_t>(options_.batch_size);
-  o.lr = options_.lr > 0.0 ? options_.lr : (options_.solver == Solver::sgd ? 0.1 : 1e-3);
-  o.schedule = options_.schedule;
-  o.momentum = options_.momentum;
-  o.seed = options_.seed;
+  StochasticOptions o = detail::stochastic_options(options_);
   o.block_rows = block_rows_;
   const BatchObjective f = [this](std::span<const double> th, std::span<double> g,
                                   std::span<const std::size_t> positions) {

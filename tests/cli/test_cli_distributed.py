@@ -8,8 +8,10 @@ process's within 1e-6 relative. Runs as root need --allow-run-as-root; --oversub
 import gzip
 import os
 import shutil
+import signal
 import struct
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -294,3 +296,35 @@ def test_stream_refuses_what_it_cannot_read(softreg, workdir):
         proc = softreg("train", "--data", "t.csv", "--model", "m", "--stream", *extra, ok=False)
         assert proc.returncode == 1 and words in proc.stderr, proc.stderr
     assert not (workdir / "m").exists()
+
+
+def test_a_signal_to_mpirun_checkpoints_and_resumes_bitwise(mpi_ready, softreg, softreg_bin,
+                                                            workdir):
+    """mpirun passes the signal on as SIGTERM: every rank stops at the same iteration, rank 0
+    writes the checkpoint, and --resume under the same ranks ends on the uninterrupted model."""
+    images = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+    if not images.exists():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed (make test installs it)")
+    args = ["train", "--data", images, "--distributed", "--tol", "0", "--max-iter", "60",
+            "--lbfgs-warmup", "0", "--threads", "1"]
+    flags = ["--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
+    proc = subprocess.Popen([MPIRUN, *flags, "-np", "2", softreg_bin, *map(str, args), "--model", "m"],
+                            cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    while True:
+        line = proc.stderr.readline()
+        assert line, "training ended before printing progress"
+        if line.startswith(b"iter "):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    err = err.decode()
+    assert proc.returncode != 0
+    assert "interrupted by SIGTERM after iteration" in err, err
+    assert not (workdir / "m").exists() and (workdir / "m.checkpoint").exists()
+    resumed = mpirun(softreg_bin, workdir, 2, *args, "--model", "m", "--resume", "m.checkpoint",
+                     "--quiet")
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    whole = mpirun(softreg_bin, workdir, 2, *args, "--model", "whole", "--quiet")
+    assert whole.returncode == 0, whole.stderr.decode()
+    a, b = exported(softreg, workdir, "m"), exported(softreg, workdir, "whole")
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "io/byte_source.hpp"
@@ -403,7 +404,7 @@ std::size_t find_column(const std::string& path, const std::string& want, Role r
 std::vector<std::string> feature_names(const std::string& path, const std::vector<CsvField>& first,
                                        const std::vector<Special>& specials) {
   std::vector<std::string> names;
-  std::vector<std::size_t> fields;
+  std::unordered_map<std::string_view, std::size_t> field_of;  // a name's field, for repeats
   for (std::size_t i = 0; i < first.size(); ++i) {
     bool special = false;
     for (const Special& s : specials) special = special || s.col == i;
@@ -413,17 +414,15 @@ std::vector<std::string> feature_names(const std::string& path, const std::vecto
                     "header field " + std::to_string(i) +
                         " is empty (\"\"); expected a name for every feature column");
     }
-    for (std::size_t j = 0; j < names.size(); ++j) {
-      if (names[j] == first[i].text) {
-        throw_at_line(path, 1, first[i].column,
-                      "the header names " + quote_for_message(first[i].text) + " twice (fields " +
-                          std::to_string(fields[j]) + " and " + std::to_string(i) +
-                          "); expected distinct feature names, so that columns can be matched "
-                          "by name");
-      }
+    const auto [seen, fresh] = field_of.emplace(first[i].text, i);
+    if (!fresh) {
+      throw_at_line(path, 1, first[i].column,
+                    "the header names " + quote_for_message(first[i].text) + " twice (fields " +
+                        std::to_string(seen->second) + " and " + std::to_string(i) +
+                        "); expected distinct feature names, so that columns can be matched "
+                        "by name");
     }
     names.push_back(first[i].text);
-    fields.push_back(i);
   }
   return names;
 }

@@ -84,7 +84,8 @@ Dataset<T> read_dataset(const std::string& path, const ReadOptions& options) {
     ds.labels = detail::read_labels_file(labels_path, records ? file_rows : ds.rows(), name,
                                          options.shard_index, options.shard_count);
   }
-  if (options.require_labels && ds.labels.empty()) {
+  // A shard may hold no rows, and so no labels.
+  if (options.require_labels && ds.labels.empty() && (ds.rows() > 0 || options.shard_count == 1)) {
     // CSV reports a missing label column itself, with its line; LibSVM always has labels.
     detail::throw_at_byte(
         name, 0,

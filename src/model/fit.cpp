@@ -652,6 +652,11 @@ void Fit<T>::warm_up(int epochs) {
     q.accuracy = seen_ == 0 ? -1.0 : double(correct_) / double(seen_);
     seen_ = correct_ = 0;
     interrupted = options_.progress && !options_.progress(q);
+    if (par_.comm != nullptr) {  // every rank stops the warm-up together, or none does
+      double stop[1] = {interrupted ? 1.0 : 0.0};
+      par_.comm->max(stop);
+      interrupted = stop[0] > 0.0;
+    }
     return !interrupted;
   };
   const BatchObjective objective = minibatch_objective();

@@ -170,6 +170,19 @@ def test_ranks_without_rows(mpi_ready, softreg, softreg_bin, workdir):
     assert abs(f1 - f2) <= 1e-6 * max(f1, 1e-12)
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "sgd", "adam"])
+def test_ranks_with_only_the_header_or_nothing(mpi_ready, softreg, softreg_bin, workdir, solver):
+    """39 bytes over 4 ranks: rank 0 holds the header alone, rank 3 nothing."""
+    (workdir / "t.csv").write_text("a,b,label\n1,2,0\n3,1,1\n0.5,0.2,0\n")
+    args = ["train", "--data", "t.csv", "--solver", solver, "--epochs", "3", "--scale",
+            "standard", "--quiet"]
+    proc = mpirun(softreg_bin, workdir, 4, *args, "--model", "d", "--distributed")
+    assert proc.returncode == 0, proc.stderr.decode()
+    softreg(*args, "--model", "s")
+    d, s = exported(softreg, workdir, "d"), exported(softreg, workdir, "s")
+    np.testing.assert_allclose(d[0], s[0], rtol=1e-5, atol=1e-6)
+
+
 def test_bad_line_in_one_shard_stops_every_rank(mpi_ready, softreg_bin, workdir):
     x, y = problem(n=600, seed=9)
     write_csv(workdir / "t.csv", x, y)

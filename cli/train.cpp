@@ -338,10 +338,11 @@ void run_train(const TrainArgs& given, Communicator* comm) {
     save_model(SoftmaxRegression(model.classes(), model.n_features(), model.weights(), model.bias(),
                                  model.preprocessing(), std::move(info), model.feature_names()),
                checkpoint);
+    // The solver's state (resume.lbfgs, resume.saga, ...), beside the warm-up's resume.note.
     const auto& params = model.info().parameters;
-    const bool resumable = params.count("resume.lbfgs") > 0 ||
-                           params.count("resume.stochastic") > 0 ||
-                           params.count("resume.newton") > 0;
+    const bool resumable = std::any_of(params.begin(), params.end(), [](const auto& p) {
+      return p.first.rfind("resume.", 0) == 0 && p.first != "resume.note";
+    });
     std::fprintf(stderr,
                  "softreg train: interrupted by %s after %s %d; the model so far is in %s (%s "
                  "left as it was); continue with %s %s\n",
@@ -517,8 +518,8 @@ void add_train(CLI::App& app) {
   cmd->add_option("--resume", args->resume,
                   "Continue the fit an interrupt stopped, from its MODEL.checkpoint, with the "
                   "same data and options: the model is bitwise the uninterrupted one (same "
-                  "--threads). L-BFGS (without --l1), Newton-CG, SGD and Adam, without "
-                  "--valid-fraction; SAGA fits continue approximately with --warm-start");
+                  "--threads). Every solver, with --l1 and --valid-fraction too (a SAGA "
+                  "checkpoint holds rows x classes remembered gradients: 8 bytes each)");
   cmd->add_option("--seed", options.seed, "Seed of the validation split and the mini-batch order")
       ->check(integer_in(0, static_cast<long double>(UINT64_MAX)))
       ->capture_default_str();

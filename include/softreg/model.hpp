@@ -61,8 +61,8 @@ struct TrainOptions {
   /// false: SIGINT in the command line) instead of starting a new one from its weights: with
   /// the same data, options and thread count, the model is bitwise the one the uninterrupted
   /// fit gives. The stopped fit's model carries what that needs (TrainingInfo::parameters
-  /// "resume.lbfgs", "resume.newton" or "resume.stochastic"): L-BFGS without l1, Newton-CG,
-  /// SGD and Adam, each without a validation split (SAGA keeps no such state yet).
+  /// "resume.lbfgs", "resume.newton", "resume.saga" or "resume.stochastic"), for every solver,
+  /// with l1 and with a validation split (whose best point and patience count it keeps).
   /// InvalidArgument when warm_start holds no such state or the options differ from the
   /// recorded ones.
   bool resume = false;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -47,6 +48,16 @@ struct OptimResult {
   std::vector<double> history;  // loss after each iteration / epoch
 };
 
+/// Early stopping's memory, for a resume of a run with a validation function: the best
+/// validation loss so far, its x, the iterations since, and the x the run stopped at (its x
+/// was then set back to the best; a resume continues from this one). Empty without validation.
+struct EarlyStoppingState {
+  double best = std::numeric_limits<double>::infinity();
+  std::vector<double> best_x;
+  int since_best = 0;
+  std::vector<double> x;
+};
+
 /// What L-BFGS needs beyond x to continue a run exactly where it stopped (checkpoint and
 /// resume): the curvature pairs, oldest first, and the counters. The gradient at x is not kept:
 /// evaluating f at the same x gives the same bits.
@@ -57,6 +68,7 @@ struct LbfgsState {
   std::vector<double> history;
   std::vector<std::vector<double>> s, y;
   std::vector<double> rho;
+  EarlyStoppingState early_stopping;
 };
 
 struct LbfgsOptions {
@@ -96,10 +108,10 @@ struct LbfgsOptions {
   /// to the pseudo-gradient's max-norm, and the losses reported include the l1 term.
   double l1 = 0.0;
   std::size_t l1_count = 0;
-  /// Continue the run `resume` describes from x (the x it stopped at): the result (x, the
-  /// counts, the history, the message) is then bitwise that of the run never stopped, for the
-  /// same f, options and thread count. Not with l1 or a validation function (their state is not
-  /// kept): InvalidArgument.
+  /// Continue the run `resume` describes from x (the x it stopped at, or with validation the
+  /// one its early-stopping state kept): the result (x, the counts, the history, the message)
+  /// is then bitwise that of the run never stopped, for the same f, validation, options and
+  /// thread count. With l1 too (OWL-QN).
   const LbfgsState* resume = nullptr;
   /// When set, receives the state at the end of the run (for a later resume).
   LbfgsState* save = nullptr;
@@ -126,6 +138,7 @@ struct NewtonState {
   int small_steps = 0;
   double radius = 0.0;
   std::vector<double> history;
+  EarlyStoppingState early_stopping;
 };
 
 struct NewtonOptions {
@@ -143,7 +156,7 @@ struct NewtonOptions {
   /// As LbfgsOptions::f_resolution: a rejected step whose predicted decrease is within
   /// f_resolution * max(|f|, 1) means the run has converged at the precision limit of f.
   double f_resolution = 0.0;
-  /// As LbfgsOptions::resume and save (not with a validation function).
+  /// As LbfgsOptions::resume and save.
   const NewtonState* resume = nullptr;
   NewtonState* save = nullptr;
 };
@@ -170,6 +183,7 @@ struct StochasticState {
   int evaluations = 0;
   std::vector<double> history;
   std::vector<double> m1, m2;
+  EarlyStoppingState early_stopping;
 };
 
 struct StochasticOptions {
@@ -184,7 +198,7 @@ struct StochasticOptions {
   std::uint64_t seed = 0;  // shuffling of rows each epoch
   int patience = 0;        // early stopping on the validation loss, in epochs
   /// Continue the run `resume` describes from x (as LbfgsOptions::resume: bitwise the run
-  /// never stopped; not with a validation function).
+  /// never stopped).
   const StochasticState* resume = nullptr;
   /// When set, receives the state at the end of the run.
   StochasticState* save = nullptr;

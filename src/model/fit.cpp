@@ -172,8 +172,9 @@ class StateReader {
     raw(v.data(), 8 * n);
     return *this;
   }
+  bool at_end() const { return at_ == bytes_.size(); }
   void finish() const {
-    if (at_ != bytes_.size()) fail("the checkpoint's resume state has trailing bytes");
+    if (!at_end()) fail("the checkpoint's resume state has trailing bytes");
   }
 
  private:
@@ -186,6 +187,18 @@ class StateReader {
   std::size_t at_ = 0;
 };
 
+/// Every state ends with early stopping's, for a fit with a validation split only: f64 best
+/// loss, its parameters, i32 iterations since, the parameters the fit stopped at.
+std::string finish_state(StateWriter& w, const EarlyStoppingState& st) {
+  if (!st.x.empty()) w.put(st.best).put(st.best_x).put(st.since_best).put(st.x);
+  return w.take();
+}
+
+void finish_state(StateReader& r, EarlyStoppingState& st) {
+  if (!r.at_end()) r.get(st.best).get(st.best_x).get(st.since_best).get(st.x);
+  r.finish();
+}
+
 /// "resume.lbfgs": i32 iterations, evaluations, small steps; the history; u64 pairs; per pair
 /// rho, s, y.
 std::string encode_state(const LbfgsState& st) {
@@ -193,12 +206,11 @@ std::string encode_state(const LbfgsState& st) {
   w.put(st.iterations).put(st.evaluations).put(st.small_steps).put(st.history);
   w.put(std::uint64_t{st.s.size()});
   for (std::size_t j = 0; j < st.s.size(); ++j) w.put(st.rho[j]).put(st.s[j]).put(st.y[j]);
-  return w.take();
+  return finish_state(w, st.early_stopping);
 }
 
-LbfgsState decode_state(const std::string& bytes) {
+void decode_state(const std::string& bytes, LbfgsState& st) {
   StateReader r(bytes);
-  LbfgsState st;
   r.get(st.iterations).get(st.evaluations).get(st.small_steps).get(st.history);
   std::uint64_t m = 0;
   r.get(m);
@@ -207,8 +219,7 @@ LbfgsState decode_state(const std::string& bytes) {
   st.s.resize(m);
   st.y.resize(m);
   for (std::uint64_t j = 0; j < m; ++j) r.get(st.rho[j]).get(st.s[j]).get(st.y[j]);
-  r.finish();
-  return st;
+  finish_state(r, st.early_stopping);
 }
 
 /// "resume.newton": i32 iterations, evaluations, Hessian products, small steps; f64 radius;
@@ -216,32 +227,67 @@ LbfgsState decode_state(const std::string& bytes) {
 std::string encode_state(const NewtonState& st) {
   StateWriter w;
   w.put(st.iterations).put(st.evaluations).put(st.hessian_products).put(st.small_steps);
-  return w.put(st.radius).put(st.history).take();
+  w.put(st.radius).put(st.history);
+  return finish_state(w, st.early_stopping);
 }
 
-NewtonState decode_newton(const std::string& bytes) {
+void decode_state(const std::string& bytes, NewtonState& st) {
   StateReader r(bytes);
-  NewtonState st;
   r.get(st.iterations).get(st.evaluations).get(st.hessian_products).get(st.small_steps);
-  r.get(st.radius).get(st.history).finish();
-  return st;
+  r.get(st.radius).get(st.history);
+  finish_state(r, st.early_stopping);
 }
 
 /// "resume.stochastic": i32 epochs, evaluations; u64 steps; the history, m1, m2.
 std::string encode_state(const StochasticState& st) {
   StateWriter w;
   w.put(st.epochs).put(st.evaluations).put(std::uint64_t{st.steps});
-  return w.put(st.history).put(st.m1).put(st.m2).take();
+  w.put(st.history).put(st.m1).put(st.m2);
+  return finish_state(w, st.early_stopping);
 }
 
-StochasticState decode_stochastic(const std::string& bytes) {
+void decode_state(const std::string& bytes, StochasticState& st) {
   StateReader r(bytes);
-  StochasticState st;
   std::uint64_t steps = 0;
   r.get(st.epochs).get(st.evaluations).get(steps).get(st.history).get(st.m1).get(st.m2);
-  r.finish();
+  finish_state(r, st.early_stopping);
   st.steps = static_cast<std::size_t>(steps);
-  return st;
+}
+
+/// "resume.saga": i32 epochs, evaluated epochs, evaluations, halving epoch; f64 step, latest
+/// objective; the iterate, the history, the remembered gradients (rows x classes) and their
+/// sums (W's, b's).
+std::string encode_state(const detail::SagaState& st) {
+  StateWriter w;
+  w.put(st.epochs).put(st.evaluated).put(st.evaluations).put(st.halve_at);
+  w.put(st.step).put(st.previous).put(st.x).put(st.history);
+  w.put(st.memory).put(st.sum_w).put(st.sum_b);
+  return finish_state(w, st.early_stopping);
+}
+
+void decode_state(const std::string& bytes, detail::SagaState& st) {
+  StateReader r(bytes);
+  r.get(st.epochs).get(st.evaluated).get(st.evaluations).get(st.halve_at);
+  r.get(st.step).get(st.previous).get(st.x).get(st.history);
+  r.get(st.memory).get(st.sum_w).get(st.sum_b);
+  finish_state(r, st.early_stopping);
+}
+
+/// The parameter name of a solver's resume state.
+const char* resume_key(Solver solver) {
+  switch (solver) {
+    case Solver::newton_cg:
+      return "resume.newton";
+    case Solver::saga:
+      return "resume.saga";
+    case Solver::sgd:
+    case Solver::adam:
+      return "resume.stochastic";
+    case Solver::lbfgs:
+    case Solver::automatic:
+      break;
+  }
+  return "resume.lbfgs";
 }
 
 /// The classes (the warm start's, else the data's sorted labels) and each row's class index.
@@ -409,27 +455,40 @@ class Fit {
   // TrainingInfo's accuracy and validation histories, one entry per on_progress.
   std::vector<double> accuracy_history_, valid_loss_history_, valid_accuracy_history_;
   // The state of the stopped fit this one continues, and the state at the end, for a
-  // checkpoint: L-BFGS's, or SGD's / Adam's.
+  // checkpoint: the solver's (only its own pair is used).
   std::optional<LbfgsState> resume_;
   LbfgsState saved_;
   std::optional<StochasticState> sgd_resume_;
   StochasticState sgd_saved_;
   std::optional<NewtonState> newton_resume_;
   NewtonState newton_saved_;
+  std::optional<detail::SagaState> saga_resume_;
+  detail::SagaState saga_saved_;
+
+  template <class State>
+  void read_resume(const std::string& bytes, std::optional<State>& state) {
+    decode_state(bytes, state.emplace());
+  }
 
  public:
   /// The parameter name and bytes of the state to keep in the model when the fit was stopped
-  /// by the caller, or an empty name.
+  /// by the caller (not by reaching the target loss), or an empty name.
   std::pair<std::string, std::string> resume_record() const {
-    if (result_.message != "stopped by the caller" || validation_) return {};
-    if (options_.solver == Solver::lbfgs && options_.l1 == 0.0) {
-      return {"resume.lbfgs", encode_state(saved_)};
+    if (result_.message != "stopped by the caller" || reached_target_) return {};
+    const std::string key = resume_key(options_.solver);
+    switch (options_.solver) {
+      case Solver::newton_cg:
+        return {key, encode_state(newton_saved_)};
+      case Solver::saga:
+        return {key, encode_state(saga_saved_)};
+      case Solver::sgd:
+      case Solver::adam:
+        return {key, encode_state(sgd_saved_)};
+      case Solver::lbfgs:
+      case Solver::automatic:
+        break;
     }
-    if (options_.solver == Solver::sgd || options_.solver == Solver::adam) {
-      return {"resume.stochastic", encode_state(sgd_saved_)};
-    }
-    if (options_.solver == Solver::newton_cg) return {"resume.newton", encode_state(newton_saved_)};
-    return {};
+    return {key, encode_state(saved_)};
   }
   const std::string& warmup_note() const { return warmup_note_; }
 };
@@ -458,13 +517,18 @@ Fit<T>::Fit(const Dataset<T>& data, const TrainOptions& options, const SoftmaxRe
                                             std::span<const std::size_t>(split_.train), par.comm)) {
   if (options.resume) {
     accuracy_history_ = warm->info().accuracy_history;  // the stopped fit's iterations
+    valid_loss_history_ = warm->info().valid_loss_history;
+    valid_accuracy_history_ = warm->info().valid_accuracy_history;
     const auto& params = warm->info().parameters;
+    const std::string& bytes = params.at(resume_key(options.solver));
     if (options.solver == Solver::lbfgs) {
-      resume_ = decode_state(params.at("resume.lbfgs"));
+      read_resume(bytes, resume_);
     } else if (options.solver == Solver::newton_cg) {
-      newton_resume_ = decode_newton(params.at("resume.newton"));
+      read_resume(bytes, newton_resume_);
+    } else if (options.solver == Solver::saga) {
+      read_resume(bytes, saga_resume_);
     } else {
-      sgd_resume_ = decode_stochastic(params.at("resume.stochastic"));
+      read_resume(bytes, sgd_resume_);
     }
     if (const auto note = params.find("resume.note"); note != params.end()) {
       warmup_note_ = note->second;
@@ -690,10 +754,9 @@ void Fit<T>::run_lbfgs() {
     if (!result_.message.empty()) return;  // stopped during the warm-up
   }
   LbfgsOptions lbfgs_opt = lbfgs_options();
-  // A stopped fit leaves its state in the model (resume); one without l1 and validation can.
-  const bool resumable = options_.l1 == 0.0 && !validation_;
+  // A stopped fit leaves its state in the model (resume).
   if (resume_) lbfgs_opt.resume = &*resume_;
-  if (resumable) lbfgs_opt.save = &saved_;
+  lbfgs_opt.save = &saved_;
   const std::span<const std::size_t> rows = shaping_rows();
   std::unique_ptr<detail::SecondMomentPreconditioner> second_moment;
   if (options_.preconditioner == Preconditioner::automatic) {
@@ -782,10 +845,8 @@ void Fit<T>::run_newton() {
     newton.preconditioner = detail::inverse_hessian_diagonal(
         data_.features, pre_, shaping_rows(), options_.sample_weight, k_, options_.l2, par_.comm);
   }
-  if (!validation_) {
-    newton.save = &newton_saved_;
-    if (newton_resume_) newton.resume = &*newton_resume_;
-  }
+  newton.save = &newton_saved_;
+  if (newton_resume_) newton.resume = &*newton_resume_;
   objective_.keep_probabilities(true);
   result_ =
       newton_cg([&](std::span<const double> th, std::span<double> g) { return full_batch(th, g); },
@@ -816,6 +877,8 @@ void Fit<T>::run_saga() {
   saga.seed = options_.seed;
   saga.patience = split_.valid.empty() ? 0 : options_.patience;
   saga.threads = detail::resolve_threads(options_.threads);
+  saga.save = &saga_saved_;
+  if (saga_resume_) saga.resume = &*saga_resume_;
   result_ = detail::saga(
       data_.features, problem, theta_, saga,
       [&](std::span<const double> th, std::span<double> g) { return full_batch(th, g); },
@@ -826,10 +889,8 @@ template <class T>
 void Fit<T>::run_stochastic() {
   StochasticOptions stochastic = detail::stochastic_options(options_);
   stochastic.patience = split_.valid.empty() ? 0 : options_.patience;
-  if (!validation_) {
-    stochastic.save = &sgd_saved_;
-    if (sgd_resume_) stochastic.resume = &*sgd_resume_;
-  }
+  stochastic.save = &sgd_saved_;
+  if (sgd_resume_) stochastic.resume = &*sgd_resume_;
   const BatchObjective objective = minibatch_objective();
   const ProgressCallback progress = [this](const Progress& p) { return on_progress(p); };
   result_ = options_.solver == Solver::sgd
@@ -1018,24 +1079,17 @@ void check_memory(const Dataset<T>& data, const TrainOptions& options) {
 /// A resumed fit must be the stopped one continued: its state is in the warm start, and the
 /// options that shape the path are the recorded ones.
 void check_resume(const TrainOptions& options, const SoftmaxRegression* warm) {
-  const bool stochastic = options.solver == Solver::sgd || options.solver == Solver::adam;
-  if (options.solver == Solver::saga || options.solver == Solver::automatic) {
-    fail(std::string("resume continues L-BFGS, Newton-CG, SGD and Adam fits; the solver is ") +
-         solver_name(options.solver));
-  }
-  const char* key = stochastic                            ? "resume.stochastic"
-                    : options.solver == Solver::newton_cg ? "resume.newton"
-                                                          : "resume.lbfgs";
+  const char* key = resume_key(options.solver);
   if (warm == nullptr || warm->info().parameters.count(key) == 0) {
     fail(std::string("resume needs the model of a stopped ") + solver_name(options.solver) +
          " fit as the warm start (a checkpoint); " +
          (warm == nullptr ? "there is none" : "this one holds no resume state for it"));
   }
   const auto& was = warm->info().parameters;
-  for (const auto& [key, value] : option_record(options)) {
-    const auto it = was.find(key);
-    if (key == "solver" || (it != was.end() && it->second == value)) continue;
-    fail("resume needs the options of the stopped fit: " + key + " was " +
+  for (const auto& [name, value] : option_record(options)) {
+    const auto it = was.find(name);
+    if (name == "solver" || (it != was.end() && it->second == value)) continue;
+    fail("resume needs the options of the stopped fit: " + name + " was " +
          (it == was.end() ? std::string("not set") : it->second) + ", now " + value);
   }
 }

@@ -88,6 +88,30 @@ class Saga {
   std::size_t rows() const { return n_; }
   void halve_step() { step_ *= 0.5; }
 
+  /// Hands the step and the remembered gradients to st, at the end of the run (between
+  /// epochs: every row has been seen, the scale is folded into theta).
+  void save(SagaState& st) {
+    st.step = step_;
+    st.memory = std::move(memory_);
+    st.sum_w = std::move(sum_w_);
+    st.sum_b = std::move(sum_b_);
+  }
+
+  /// Continues from what save kept.
+  void restore(const SagaState& st) {
+    if (st.memory.size() != memory_.size() || st.sum_w.size() != sum_w_.size() ||
+        st.sum_b.size() != sum_b_.size() || !(st.step > 0.0)) {
+      throw InvalidArgument(
+          "softreg::saga: the state to resume does not fit these rows and "
+          "parameters");
+    }
+    step_ = st.step;
+    memory_ = st.memory;
+    sum_w_ = st.sum_w;
+    sum_b_ = st.sum_b;
+    seen_ = n_;
+  }
+
   /// One pass over the rows in `order`.
   void epoch(std::span<const std::size_t> order) {
     for (std::size_t q = 0; q < order.size(); ++q) {
@@ -250,9 +274,6 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
   Saga<T> run(x, problem, theta, o.step_scale);
   OptimResult result;
   std::vector<double> g(theta.size());
-  result.loss = full(theta, g);
-  result.evaluations = 1;
-  result.grad_norm = max_abs(g);
   result.message = "reached the iteration limit";
   std::vector<std::size_t> order(run.rows());
   std::iota(order.begin(), order.end(), std::size_t{0});
@@ -263,7 +284,51 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
   // smaller step). e + 2, not e + 1: with the evaluation overlapping the next epoch, epoch
   // e + 1 has run by the time e's objective is known, and the rule must not depend on that.
   int halve_at = 0;
-  double previous = result.loss;
+  double previous = 0.0;
+  int done = 0;          // epochs run: theta holds their iterate
+  bool pending = false;  // epoch done's iterate is not evaluated yet
+  if (o.resume) {
+    const SagaState& st = *o.resume;
+    if (st.x.size() != theta.size() || st.epochs < 0 || st.evaluated < st.epochs - 1 ||
+        st.evaluated > st.epochs) {
+      throw InvalidArgument("softreg::saga: the state to resume does not fit these parameters");
+    }
+    run.restore(st);
+    monitor.resume(st.early_stopping, theta, "softreg::saga");
+    std::copy(st.x.begin(), st.x.end(), theta.begin());
+    done = st.epochs;
+    pending = st.evaluated < st.epochs;
+    halve_at = st.halve_at;
+    previous = st.previous;
+    result.iterations = st.evaluated;
+    result.evaluations = st.evaluations;
+    result.history = st.history;
+    // The orders of the epochs run, replayed (the step's halving is in st.step).
+    for (int e = 0; e < done; ++e) shuffle(std::span<std::size_t>(order), rng);
+  }
+  if (!pending) {  // a resumed run's evaluation gives the stopped run's bits; not counted
+    result.loss = full(theta, g);
+    result.grad_norm = max_abs(g);
+    if (!o.resume) {
+      result.evaluations = 1;
+      previous = result.loss;
+    }
+  }
+  // The state at a stop by the caller: `epochs` run, theta their iterate (not yet replaced
+  // by the evaluated copy or early stopping's best).
+  const auto keep = [&](int epochs) {
+    if (!o.save) return;
+    SagaState& st = *o.save;
+    st.epochs = epochs;
+    st.evaluated = result.iterations;
+    st.evaluations = result.evaluations;
+    st.halve_at = halve_at;
+    st.previous = previous;
+    st.x.assign(theta.begin(), theta.end());
+    st.history = result.history;
+    monitor.save(theta, st.early_stopping);
+    run.save(st);
+  };
   // Records epoch e's evaluation (of the iterate `at`) and applies the stopping rules.
   const auto judge = [&](int e, std::span<const double> at) {
     ++result.evaluations;
@@ -282,7 +347,8 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
     p.loss = result.loss;
     p.grad_norm = result.grad_norm;
     const std::string stop = monitor.step(p, at);
-    if (!stop.empty()) {
+    // Converged as the caller stopped: the run is complete, nothing to resume.
+    if (!stop.empty() && !(stop == kStoppedByCaller && result.grad_norm <= o.grad_tol)) {
       result.message = stop;
       return true;
     }
@@ -298,12 +364,14 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
   // those of the one-thread order.
   const bool overlap = o.threads >= 2;
   std::vector<double> copy(overlap ? theta.size() : 0);
-  int done = 0;  // epochs run: theta holds their iterate
-  bool stop = result.grad_norm <= o.grad_tol;
-  while (!stop && done < o.epochs) {
-    next_order(done + 1);
-    run.epoch(order);
-    ++done;
+  bool stop = !pending && result.grad_norm <= o.grad_tol;
+  while (!stop && (pending || done < o.epochs)) {
+    if (!pending) {
+      next_order(done + 1);
+      run.epoch(order);
+      ++done;
+    }
+    pending = false;
     // theta: epoch `done`'s iterate, not yet evaluated.
     while (overlap && done < o.epochs) {
       std::copy(theta.begin(), theta.end(), copy.begin());
@@ -316,6 +384,7 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
         }
       });
       if (judge(done, copy)) {
+        if (result.message == kStoppedByCaller) keep(done + 1);
         std::copy(copy.begin(), copy.end(), theta.begin());
         stop = true;
         break;
@@ -325,6 +394,7 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
     if (stop) break;
     result.loss = full(theta, g);
     stop = judge(done, theta);
+    if (stop && result.message == kStoppedByCaller) keep(done);
   }
   if (!result.converged && result.grad_norm <= o.grad_tol) {
     result.converged = true;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "softreg/matrix.hpp"
 #include "softreg/optim.hpp"
@@ -20,6 +21,22 @@ struct SagaProblem {
   bool fit_intercept = true;              // false: b stays as given (0 for the model's fits)
 };
 
+/// What SAGA needs beyond x to continue a run the caller stopped (checkpoint and resume): the
+/// remembered gradients and their sums, the step, the counters and the iterate. With
+/// threads >= 2 a stop is seen while the next epoch runs, so the state is then that epoch's
+/// (epochs = evaluated + 1) and a resume evaluates it first, as the run never stopped does.
+struct SagaState {
+  int epochs = 0;         // epochs run: memory, sums, step and x are as they left them
+  int evaluated = 0;      // epochs whose iterate was evaluated (epochs or epochs - 1)
+  int evaluations = 0;    // full evaluations so far
+  int halve_at = 0;       // the epoch whose order comes with a halved step (0: none)
+  double step = 0.0;      // the step size
+  double previous = 0.0;  // the latest evaluated objective
+  std::vector<double> x;  // the iterate after `epochs` epochs
+  std::vector<double> history, memory, sum_w, sum_b;
+  EarlyStoppingState early_stopping;
+};
+
 struct SagaOptions {
   int epochs = 100;         // passes over the training rows
   double grad_tol = 1e-5;   // stop when the full gradient's max-norm is at most this
@@ -27,6 +44,11 @@ struct SagaOptions {
   int patience = 0;         // early stopping on the validation loss, in epochs
   double step_scale = 1.0;  // multiplies the step (> 0; tests of the guard use long steps)
   int threads = 1;          // >= 2: each epoch's evaluation overlaps the next epoch
+  /// Continue the run `resume` describes: bitwise the run never stopped, for the same data,
+  /// options and validation (any thread count).
+  const SagaState* resume = nullptr;
+  /// When set, receives the state of a run stopped by the caller (taking over its memory).
+  SagaState* save = nullptr;
 };
 
 /// Minimizes (1 / sum s_i) sum_i s_i c_{y_i} CE(x_i W + b, y_i) + (lambda / 2) ||W||^2 over

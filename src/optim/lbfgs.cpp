@@ -318,6 +318,41 @@ class L1Penalty {
   std::size_t m_;
 };
 
+/// Applies o.resume to a run of L-BFGS or OWL-QN before its first evaluation: x (with
+/// validation, the iterate the stopped run was at), early stopping, the curvature pairs and
+/// the counters. Returns the first iteration to run.
+int resume_run(const LbfgsOptions& o, std::span<double> x, CurvatureHistory& history,
+               detail::IterationMonitor& monitor, OptimResult& result, int& small_steps) {
+  result.evaluations = 1;
+  if (!o.resume) return 1;
+  // f at x again gives the bits the stopped run had; that evaluation is not counted.
+  monitor.resume(o.resume->early_stopping, x, "softreg::lbfgs");
+  history.restore(*o.resume);
+  result.iterations = o.resume->iterations;
+  result.evaluations = o.resume->evaluations;
+  result.history = o.resume->history;
+  small_steps = o.resume->small_steps;
+  // A run stopped at the iteration where it would have converged by small steps converges here.
+  if (small_steps >= 2) {
+    result.converged = true;
+    result.message = detail::kSmallDecrease;
+    return o.max_iterations + 1;
+  }
+  return o.resume->iterations + 1;
+}
+
+/// Fills o.save (when set) at the end of a run, before early stopping moves x to its best.
+void save_run(const LbfgsOptions& o, std::span<const double> x, const CurvatureHistory& history,
+              const detail::IterationMonitor& monitor, const OptimResult& result, int small_steps) {
+  if (!o.save) return;
+  history.save(*o.save);
+  o.save->iterations = result.iterations;
+  o.save->evaluations = result.evaluations;
+  o.save->small_steps = small_steps;
+  o.save->history = result.history;
+  monitor.save(x, o.save->early_stopping);
+}
+
 /// lbfgs() with options.l1 > 0: OWL-QN.
 OptimResult owlqn(const Objective& f, std::span<double> x, const LbfgsOptions& o,
                   const ProgressCallback& progress, const ValidationLoss& validation) {
@@ -325,18 +360,18 @@ OptimResult owlqn(const Objective& f, std::span<double> x, const LbfgsOptions& o
   const L1Penalty l1(o.l1, o.l1_count);
   std::vector<double> g(n), pg(n), d(n), x_trial(n), g_trial(n), xi;
   OptimResult result;
+  result.message = "reached the iteration limit";
+  CurvatureHistory history(o, n);
+  detail::IterationMonitor monitor(progress, validation, o.patience);
+  int small_steps = 0;
+  const int first = resume_run(o, x, history, monitor, result, small_steps);
   double fx = f(x, g);
-  result.evaluations = 1;
   if (!std::isfinite(fx) || !std::isfinite(max_abs(g))) {
     throw Error("softreg::lbfgs: the objective or its gradient is not finite at the start point");
   }
   fx += l1.value(x);
   l1.pseudo_gradient(x, g, pg);
-  CurvatureHistory history(o, n);
-  detail::IterationMonitor monitor(progress, validation, o.patience);
-  result.message = "reached the iteration limit";
-  int small_steps = 0;
-  for (int iter = 1; iter <= o.max_iterations; ++iter) {
+  for (int iter = first; iter <= o.max_iterations; ++iter) {
     if (max_abs(pg) <= o.grad_tol) {
       result.converged = true;
       result.message = "gradient max-norm below tolerance";
@@ -409,6 +444,7 @@ OptimResult owlqn(const Objective& f, std::span<double> x, const LbfgsOptions& o
     result.converged = true;
     result.message = "gradient max-norm below tolerance";
   }
+  save_run(o, x, history, monitor, result, small_steps);
   if (monitor.restore_best(x)) {
     fx = f(x, g) + l1.value(x);
     l1.pseudo_gradient(x, g, pg);
@@ -425,45 +461,17 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
                   const ProgressCallback& progress, const ValidationLoss& validation) {
   const std::size_t n = x.size();
   validate_lbfgs_options(o, n);
-  if ((o.resume || o.save) && (o.l1 > 0.0 || validation)) {
-    throw InvalidArgument(
-        "softreg::lbfgs: resume and save do not apply with l1 or a validation function");
-  }
   if (o.l1 > 0.0) return owlqn(f, x, o, progress, validation);
   std::vector<double> g(n), d(n), x_trial(n), g_trial(n);
   OptimResult result;
-  double fx = f(x, g);
-  result.evaluations = 1;
-  if (!std::isfinite(fx) || !std::isfinite(max_abs(g))) {
-    throw Error("softreg::lbfgs: the objective or its gradient is not finite at the start point");
-  }
+  result.message = "reached the iteration limit";
   CurvatureHistory history(o, n);
   detail::IterationMonitor monitor(progress, validation, o.patience);
-
-  result.message = "reached the iteration limit";
   int small_steps = 0;
-  int first = 1;
-  if (o.resume) {  // f at x again gave the bits the stopped run had; it is not counted
-    history.restore(*o.resume);
-    first = o.resume->iterations + 1;
-    result.iterations = o.resume->iterations;
-    result.evaluations = o.resume->evaluations;
-    result.history = o.resume->history;
-    small_steps = o.resume->small_steps;
-  }
-  auto keep_state = [&]() {
-    if (!o.save) return;
-    history.save(*o.save);
-    o.save->iterations = result.iterations;
-    o.save->evaluations = result.evaluations;
-    o.save->small_steps = small_steps;
-    o.save->history = result.history;
-  };
-  // A run stopped at the iteration where it would have converged by small steps converges here.
-  if (small_steps >= 2) {
-    result.converged = true;
-    result.message = detail::kSmallDecrease;
-    first = o.max_iterations + 1;
+  const int first = resume_run(o, x, history, monitor, result, small_steps);
+  double fx = f(x, g);
+  if (!std::isfinite(fx) || !std::isfinite(max_abs(g))) {
+    throw Error("softreg::lbfgs: the objective or its gradient is not finite at the start point");
   }
   for (int iter = first; iter <= o.max_iterations; ++iter) {
     if (max_abs(g) <= o.grad_tol) {
@@ -525,13 +533,13 @@ OptimResult lbfgs(const Objective& f, std::span<double> x, const LbfgsOptions& o
     result.converged = true;
     result.message = "gradient max-norm below tolerance";
   }
+  save_run(o, x, history, monitor, result, small_steps);
   if (monitor.restore_best(x)) {
     fx = f(x, g);
     ++result.evaluations;
   }
   result.loss = fx;
   result.grad_norm = max_abs(g);
-  keep_state();
   return result;
 }
 

@@ -8,11 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "softreg/error.hpp"
 #include "softreg/optim.hpp"
 
 namespace softreg::detail {
 
 /// The full-batch optimizers' stopping words and rules, in one place.
+inline constexpr const char* kStoppedByCaller = "stopped by the caller";
 inline constexpr const char* kSmallDecrease = "relative decrease of the objective below tolerance";
 inline constexpr const char* kPrecisionLimit =
     "at the precision limit of the objective (the predicted decrease is below its resolution)";
@@ -46,8 +48,37 @@ class IterationMonitor {
         stop = "validation loss stopped improving (early stopping)";
       }
     }
-    if (progress_ && !progress_(p)) stop = "stopped by the caller";
+    // Early stopping wins over the caller: the run is complete either way, not resumable.
+    if (progress_ && !progress_(p) && stop.empty()) stop = kStoppedByCaller;
     return stop;
+  }
+
+  /// Keeps early stopping's memory and x (where the run is, before restore_best) in st, for a
+  /// resume; nothing without validation.
+  void save(std::span<const double> x, EarlyStoppingState& st) const {
+    if (!validation_) return;
+    st.best = best_;
+    st.best_x = best_x_;
+    st.since_best = since_best_;
+    st.x.assign(x.begin(), x.end());
+  }
+
+  /// Continues the early stopping that st kept; x becomes the point the run stopped at. The
+  /// state must come from a run with validation exactly when this one has it.
+  void resume(const EarlyStoppingState& st, std::span<double> x, const char* caller) {
+    const bool fits = st.x.empty() ? !validation_
+                                   : validation_ && st.x.size() == x.size() &&
+                                         (st.best_x.empty() || st.best_x.size() == x.size());
+    if (!fits) {
+      throw InvalidArgument(std::string(caller) +
+                            ": the state to resume does not fit (its early stopping state and "
+                            "the validation function go together, over these parameters)");
+    }
+    if (!validation_) return;
+    best_ = st.best;
+    best_x_ = st.best_x;
+    since_best_ = st.since_best;
+    std::copy(st.x.begin(), st.x.end(), x.begin());
   }
 
   /// With early stopping on, puts the best validated x back; returns whether x changed.

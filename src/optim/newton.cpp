@@ -141,6 +141,8 @@ OptimResult newton_cg(const Objective& f, const HessianProduct& hv, std::span<do
   validate_newton_options(o, n);
   std::vector<double> g(n), s(n), r(n), x_trial(n), g_trial(n);
   OptimResult result;
+  detail::IterationMonitor monitor(progress, validation, o.patience);
+  if (o.resume) monitor.resume(o.resume->early_stopping, x, "softreg::newton_cg");
   double fx = f(x, g);
   result.evaluations = 1;
   if (!std::isfinite(fx) || !std::isfinite(max_abs(g))) {
@@ -148,12 +150,6 @@ OptimResult newton_cg(const Objective& f, const HessianProduct& hv, std::span<do
         "softreg::newton_cg: the objective or its gradient is not finite at the start point");
   }
   TruncatedCg cg(hv, o, n);
-  detail::IterationMonitor monitor(progress, validation, o.patience);
-  if ((o.resume || o.save) && validation) {
-    throw InvalidArgument(
-        "softreg::newton_cg: resume and save do not apply with a validation "
-        "function");
-  }
   double delta = cg.dual_norm(g);
   result.message = "reached the iteration limit";
   int small_steps = 0, rejected = 0;
@@ -240,20 +236,21 @@ OptimResult newton_cg(const Objective& f, const HessianProduct& hv, std::span<do
     result.converged = true;
     result.message = "gradient max-norm below tolerance";
   }
-  if (monitor.restore_best(x)) {
-    fx = f(x, g);
-    ++result.evaluations;
-  }
-  result.loss = fx;
-  result.grad_norm = max_abs(g);
-  if (o.save) {
+  if (o.save) {  // before early stopping moves x to its best
     o.save->iterations = result.iterations;
     o.save->evaluations = result.evaluations;
     o.save->hessian_products = result.hessian_products;
     o.save->small_steps = small_steps;
     o.save->radius = delta;
     o.save->history = result.history;
+    monitor.save(x, o.save->early_stopping);
   }
+  if (monitor.restore_best(x)) {
+    fx = f(x, g);
+    ++result.evaluations;
+  }
+  result.loss = fx;
+  result.grad_norm = max_abs(g);
   return result;
 }
 

@@ -84,11 +84,6 @@ OptimResult run(Method method, const BatchObjective& f, std::size_t n, std::span
   const std::size_t total = per_epoch * std::size_t(std::max(o.epochs, 1));
   std::size_t step = 0;
   detail::IterationMonitor monitor(progress, validation, o.patience);
-  if ((o.resume || o.save) && validation) {
-    throw InvalidArgument(std::string(caller) +
-                          ": resume and save do not apply with a validation "
-                          "function");
-  }
   int first = 1;
   if (o.resume) {
     const StochasticState& st = *o.resume;
@@ -96,6 +91,7 @@ OptimResult run(Method method, const BatchObjective& f, std::size_t n, std::span
       throw InvalidArgument(std::string(caller) +
                             ": the state to resume does not fit these parameters");
     }
+    monitor.resume(st.early_stopping, x, caller);
     m1 = st.m1;
     m2 = st.m2;
     step = st.steps;
@@ -115,6 +111,7 @@ OptimResult run(Method method, const BatchObjective& f, std::size_t n, std::span
     o.save->history = result.history;
     o.save->m1 = m1;
     o.save->m2 = m2;
+    monitor.save(x, o.save->early_stopping);
   };
 
   for (int epoch = first; epoch <= o.epochs; ++epoch) {
@@ -164,8 +161,8 @@ OptimResult run(Method method, const BatchObjective& f, std::size_t n, std::span
     if (!stop.empty()) result.message = stop;
     if (!stop.empty()) break;
   }
-  monitor.restore_best(x);
   keep_state();
+  monitor.restore_best(x);
   return result;
 }
 

@@ -28,14 +28,14 @@ def start(softreg_bin, workdir, args):
                             stderr=subprocess.PIPE)
 
 
-def wait_for_iterations(proc):
+def wait_for_iterations(proc, unit=b"iter "):
     """Reads stderr until the first progress line: training has started."""
     lines = []
     while True:
         line = proc.stderr.readline()
         assert line, "training ended before printing progress: " + b"".join(lines).decode()
         lines.append(line)
-        if line.startswith(b"iter "):
+        if line.startswith(unit):
             return lines
 
 
@@ -85,13 +85,15 @@ def test_sigkill_at_any_moment_leaves_the_previous_model(softreg, softreg_bin, w
         assert after == before or softreg("info", "--model", "m.srm").returncode == 0
 
 
-def test_resume_gives_the_uninterrupted_model_bit_for_bit(softreg, softreg_bin, workdir, big):
+def interrupt_and_resume(softreg, softreg_bin, workdir, args, unit=b"iter "):
+    """Trains with args to full.srm; trains again, interrupted by SIGINT at the first
+    progress line, and resumes from the checkpoint to m.srm. Returns the records (info, coef,
+    intercept) of the uninterrupted model, the resumed one, and the checkpoint's info."""
     import json
 
-    args = big + LONG + ["--threads", "2", "--scale", "standard"]
     softreg("train", *args, "--model", "full.srm", "--quiet")
     proc = start(softreg_bin, workdir, args + ["--model", "m.srm"])
-    wait_for_iterations(proc)
+    wait_for_iterations(proc, unit)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -106,11 +108,20 @@ def test_resume_gives_the_uninterrupted_model_bit_for_bit(softreg, softreg_bin, 
 
     full, resumed = record("full.srm"), record("m.srm")
     stopped = json.loads(softreg("info", "--model", "m.srm.checkpoint", "--json").stdout)
-    assert 0 < stopped["iterations"] < full[0]["iterations"]
+    count = "epochs" if "epochs" in full[0] else "iterations"  # SAGA's and SGD's unit
+    assert 0 < stopped[count] < full[0][count]
     np.testing.assert_array_equal(resumed[1], full[1])
     np.testing.assert_array_equal(resumed[2], full[2])
-    for key in ("iterations", "evaluations", "loss_history", "message", "converged", "final_loss"):
+    keys = (count, "evaluations", "loss_history", "message", "converged", "final_loss",
+            "valid_loss_history")
+    for key in keys:
         assert resumed[0][key] == full[0][key], key
+    return full, resumed, stopped
+
+
+def test_resume_gives_the_uninterrupted_model_bit_for_bit(softreg, softreg_bin, workdir, big):
+    args = big + LONG + ["--threads", "2", "--scale", "standard"]
+    interrupt_and_resume(softreg, softreg_bin, workdir, args)
     # Other options than the stopped fit's, or no checkpoint state, are refused.
     proc = softreg("train", *big, *LONG, "--threads", "2", "--scale", "minmax", "--model",
                    "x.srm", "--resume", "m.srm.checkpoint", ok=False)
@@ -121,3 +132,15 @@ def test_resume_gives_the_uninterrupted_model_bit_for_bit(softreg, softreg_bin, 
     proc = softreg("train", *args, "--model", "x.srm", "--resume", "m.srm.checkpoint",
                    "--warm-start", "full.srm", ok=False)
     assert proc.returncode == 2 and b"give one of them" in proc.stderr
+
+
+@pytest.mark.parametrize("split", [[], ["--valid-fraction", "0.2", "--patience", "1000"]])
+def test_saga_resumes_to_the_uninterrupted_model(softreg, softreg_bin, workdir, big, split):
+    # Two threads: each epoch's evaluation overlaps the next epoch, so the interrupt is seen
+    # one epoch ahead of the iterate it reports, and the checkpoint carries both.
+    args = big + ["--solver", "saga", "--tol", "0", "--max-iter", "120", "--threads", "2"]
+    full, _, stopped = interrupt_and_resume(softreg, softreg_bin, workdir, args + split,
+                                            unit=b"epoch ")
+    assert full[0]["message"] == "reached the iteration limit"
+    assert len(full[0]["valid_loss_history"]) == (full[0]["epochs"] if split else 0)
+    assert stopped["message"] == "interrupted by SIGINT"

@@ -297,8 +297,9 @@ void run_train(const TrainArgs& given, Communicator* comm) {
             ? std::string()
             : ", sample weights from " + (weights_file ? "file " + source_name(a.sample_weight)
                                                        : "column " + a.sample_weight);
-    const std::string ranks =
-        comm != nullptr ? " over " + std::to_string(comm->size()) + " ranks" : "";
+    const std::string ranks = comm != nullptr && comm->size() > 1
+                                  ? " over " + std::to_string(comm->size()) + " ranks"
+                                  : "";
     std::fprintf(stderr, "training on %s: %zu rows%s, %zu features%s%s, solver %s%s, l2 %g",
                  source_name(data.source).c_str(), total_rows, ranks.c_str(), data.cols(),
                  data.sparse() ? " (sparse)" : "", weights.c_str(), solver_name(solver),
@@ -386,11 +387,12 @@ void run_streamed(const TrainArgs& a, Communicator* comm) {
   warn_unused(a, solver);
   const auto block = static_cast<std::size_t>(a.block_mb * double(1 << 20));
   if (!a.quiet) {
-    std::fprintf(
-        stderr, "streaming %s in blocks of %g MiB%s, solver %s, l2 %g\n", a.data.data.c_str(),
-        a.block_mb,
-        comm != nullptr ? (" over " + std::to_string(comm->size()) + " ranks").c_str() : "",
-        solver_name(solver), options.l2);
+    std::fprintf(stderr, "streaming %s in blocks of %g MiB%s, solver %s, l2 %g\n",
+                 a.data.data.c_str(), a.block_mb,
+                 comm != nullptr && comm->size() > 1
+                     ? (" over " + std::to_string(comm->size()) + " ranks").c_str()
+                     : "",
+                 solver_name(solver), options.l2);
   }
   const bool by_iteration = solver == Solver::lbfgs;
   ProgressReporter reporter(by_iteration ? "iter" : "epoch", a.quiet);

@@ -238,11 +238,13 @@ void run_train(const TrainArgs& given, Communicator* comm) {
     return;
   }
   const bool weights_file = !a.sample_weight.empty() && weights_from_file(a);
-  if (comm != nullptr && weights_file) {
-    throw InvalidArgument("--sample-weight " + a.sample_weight +
-                          ": a weights file cannot be split into the ranks' shards; expected a "
-                          "column of the CSV data");
-  }
+  everywhere([&] {
+    if (comm != nullptr && weights_file) {
+      throw InvalidArgument("--sample-weight " + a.sample_weight +
+                            ": a weights file cannot be split into the ranks' shards; expected "
+                            "a column of the CSV data");
+    }
+  });
   if (weights_file && a.sample_weight == "-" && a.data.data == "-") {
     throw InvalidArgument(
         "--sample-weight -: the data already comes from standard input; expected a file");
@@ -368,17 +370,21 @@ void run_train(const TrainArgs& given, Communicator* comm) {
 template <class T>
 void run_streamed(const TrainArgs& a, Communicator* comm) {
   const bool lead = comm == nullptr || comm->rank() == 0;
-  if (!a.warm_start.empty() || !a.resume.empty()) {
-    throw InvalidArgument("--stream starts a new fit; --warm-start and --resume do not apply");
-  }
-  if (!a.sample_weight.empty() && weights_from_file(a)) {
-    throw InvalidArgument("--sample-weight " + a.sample_weight +
-                          ": with --stream the weights come from a column of the CSV data, "
-                          "not a file");
-  }
-  if (!(a.block_mb > 0.0) || a.block_mb > 1e6) {
-    throw InvalidArgument("--block-mb must be in (0, 1000000]; got " + std::to_string(a.block_mb));
-  }
+  const auto check = [&] {
+    if (!a.warm_start.empty() || !a.resume.empty()) {
+      throw InvalidArgument("--stream starts a new fit; --warm-start and --resume do not apply");
+    }
+    if (!a.sample_weight.empty() && weights_from_file(a)) {
+      throw InvalidArgument("--sample-weight " + a.sample_weight +
+                            ": with --stream the weights come from a column of the CSV data, "
+                            "not a file");
+    }
+    if (!(a.block_mb > 0.0) || a.block_mb > 1e6) {
+      throw InvalidArgument("--block-mb must be in (0, 1000000]; got " +
+                            std::to_string(a.block_mb));
+    }
+  };
+  comm != nullptr ? all_succeed(*comm, check) : check();
   DataArgs data_args = a.data;
   if (!a.sample_weight.empty()) data_args.weight_column = a.sample_weight;
   TrainOptions options = a.options;

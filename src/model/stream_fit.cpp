@@ -60,6 +60,7 @@ class StreamFit {
   SoftmaxRegression run();
 
  private:
+  void check();
   Dataset<T> read_block(std::size_t j) const;
   void survey();
   void measure();
@@ -389,9 +390,6 @@ void StreamFit<T>::run_lbfgs() {
 
 template <class T>
 void StreamFit<T>::run_stochastic() {
-  if (comm_ != nullptr) {
-    fail("streamed SGD / Adam run in one process; a distributed streamed fit takes lbfgs");
-  }
   StochasticOptions o = detail::stochastic_options(options_);
   o.block_rows = block_rows_;
   const BatchObjective f = [this](std::span<const double> th, std::span<double> g,
@@ -407,7 +405,7 @@ void StreamFit<T>::run_stochastic() {
 }
 
 template <class T>
-SoftmaxRegression StreamFit<T>::run() {
+void StreamFit<T>::check() {
   if (options_.solver == Solver::automatic) options_.solver = Solver::lbfgs;
   if (options_.solver != Solver::lbfgs && options_.solver != Solver::sgd &&
       options_.solver != Solver::adam) {
@@ -421,6 +419,14 @@ SoftmaxRegression StreamFit<T>::run() {
         "streaming takes no resume state and no separate sample weights (use a CSV weight "
         "column)");
   }
+  if (comm_ != nullptr && options_.solver != Solver::lbfgs) {
+    fail("streamed SGD / Adam run in one process; a distributed streamed fit takes lbfgs");
+  }
+}
+
+template <class T>
+SoftmaxRegression StreamFit<T>::run() {
+  comm_ != nullptr ? all_succeed(*comm_, [&] { check(); }) : check();
   survey();
   measure();
   if (options_.solver == Solver::lbfgs) {

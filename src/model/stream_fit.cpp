@@ -82,7 +82,7 @@ class StreamFit {
   // What the survey found, over every rank's blocks.
   std::vector<std::size_t> block_rows_;  // this rank's, per block
   std::size_t total_rows_ = 0, first_row_ = 0, d_ = 0, k_ = 0;
-  bool zero_based_ = false;
+  bool zero_based_ = false, libsvm_ = false;
   std::vector<std::string> classes_, names_;
   std::vector<double> class_weight_;
   Preprocessing pre_;
@@ -159,6 +159,7 @@ void StreamFit<T>::survey() {
       widths[1] = std::max(widths[1], double(ds.cols()) + (shifts ? 1.0 : 0.0));
       if (ds.index_base == IndexBase::zero) widths[2] = 1.0;
       if (names_.empty()) names_ = ds.feature_names;
+      libsvm_ = ds.format == DataFormat::libsvm;
     }
   };
   comm_ != nullptr ? all_succeed(*comm_, step) : step();
@@ -452,7 +453,7 @@ SoftmaxRegression StreamFit<T>::run() {
   }
   info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   info.parameters = option_record(options_);
-  if (zero_based_) info.parameters["index_base"] = "0";
+  if (libsvm_) info.parameters["index_base"] = zero_based_ ? "0" : "1";
   std::vector<double> w(theta_.begin(), theta_.begin() + std::ptrdiff_t(d_ * k_));
   std::vector<double> b(theta_.begin() + std::ptrdiff_t(d_ * k_), theta_.end());
   return SoftmaxRegression(classes_, d_, std::move(w), std::move(b), pre_, std::move(info), names_);

@@ -181,6 +181,36 @@ void check_not_a_column(const std::string& w, const Dataset<T>& data) {
   }
 }
 
+/// The fit; one that diverges leaves its last finite model in MODEL.checkpoint and becomes an
+/// error that says where both are.
+template <class T>
+SoftmaxRegression fit_or_keep_last_good(const Dataset<T>& data, const TrainOptions& options,
+                                        const SoftmaxRegression* warm, const TrainArgs& a,
+                                        ProgressReporter& reporter) {
+  try {
+    return SoftmaxRegression::fit(data, options, warm);
+  } catch (const FitDiverged& e) {
+    reporter.finish();
+    const std::string checkpoint = a.model + ".checkpoint";
+    save_model(e.last_good(), checkpoint);
+    const auto number = [](double v) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%g", std::fabs(v));  // "nan", not "-nan"
+      return std::string(v < 0.0 ? "-" : "") + text;
+    };
+    std::string what = source_name(data.source) + ": training diverged at epoch " +
+                       std::to_string(e.epoch()) + " (loss " + number(e.loss()) +
+                       "); the last good state is in " + checkpoint + " (epoch " +
+                       std::to_string(e.epoch() - 1) + ")";
+    const Solver solver = e.last_good().info().solver;
+    if (solver == Solver::sgd || solver == Solver::adam) {
+      const double lr = options.lr > 0.0 ? options.lr : solver == Solver::sgd ? 0.1 : 1e-3;
+      what += "; lower --lr (it was " + number(lr) + ")";
+    }
+    throw Error(what);
+  }
+}
+
 template <class T>
 void run_train(const TrainArgs& a) {
   // Before the data is read and the model fitted: a model path that cannot be written fails at
@@ -259,7 +289,7 @@ void run_train(const TrainArgs& a) {
     done = p.iteration;
     return reporter(p) && !interrupt.requested();
   };
-  SoftmaxRegression model = SoftmaxRegression::fit(data, options, warm.get());
+  SoftmaxRegression model = fit_or_keep_last_good(data, options, warm.get(), a, reporter);
   reporter.finish();
   if (const int sig = interrupt.requested()) {
     const std::string checkpoint = a.model + ".checkpoint";

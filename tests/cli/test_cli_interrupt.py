@@ -1,6 +1,7 @@
 """Interrupting training: SIGINT / SIGTERM stop after the iteration in progress and leave the
-model so far in <model>.checkpoint, never touching --model; SIGKILL at any moment leaves the
-previous model intact."""
+model so far in <model>.checkpoint, never touching --model, and --resume continues it; SIGKILL
+at any moment leaves the previous model intact; a fit that diverges leaves its last finite
+state in the checkpoint."""
 import signal
 import subprocess
 import time
@@ -144,3 +145,37 @@ def test_saga_resumes_to_the_uninterrupted_model(softreg, softreg_bin, workdir, 
     assert full[0]["message"] == "reached the iteration limit"
     assert len(full[0]["valid_loss_history"]) == (full[0]["epochs"] if split else 0)
     assert stopped["message"] == "interrupted by SIGINT"
+
+
+def test_divergence_keeps_the_last_good_state(softreg, workdir):
+    """SGD with a huge learning rate overflows after some epochs: the error names the epoch
+    and the checkpoint, which holds the model of the epoch before (the same run given only
+    those epochs)."""
+    import re
+
+    x, y = blobs(100, 4, 3, 2.0, 82)
+    np.save(workdir / "x.npy", x.astype(np.float32))
+    (workdir / "y.txt").write_text("".join(f"{v}\n" for v in y))
+    args = ["--data", "x.npy", "--labels", "y.txt", "--solver", "sgd", "--lr", "1e6",
+            "--momentum", "0", "--batch-size", "20", "--threads", "1"]
+    proc = softreg("train", *args, "--epochs", "200", "--model", "m.srm", ok=False)
+    assert proc.returncode == 1
+    last = proc.stderr.decode().strip().splitlines()[-1]
+    match = re.fullmatch(r"softreg: error: x\.npy: training diverged at epoch (\d+) \(loss "
+                         r"(nan|inf|-inf)\); the last good state is in m\.srm\.checkpoint "
+                         r"\(epoch (\d+)\); lower --lr \(it was 1e\+06\)", last)
+    assert match, last
+    epoch = int(match.group(1))
+    assert epoch >= 2 and int(match.group(3)) == epoch - 1, last
+    assert not (workdir / "m.srm").exists()
+    softreg("train", *args, "--epochs", str(epoch - 1), "--model", "ref.srm", "--quiet")
+    for name in ("m.srm.checkpoint", "ref.srm"):
+        softreg("export", "--model", name, "--npz", name + ".npz")
+    got, ref = np.load(workdir / "m.srm.checkpoint.npz"), np.load(workdir / "ref.srm.npz")
+    assert np.all(np.isfinite(got["coef"]))
+    np.testing.assert_array_equal(got["coef"], ref["coef"])
+    np.testing.assert_array_equal(got["intercept"], ref["intercept"])
+    # It continues as a warm start with a smaller step.
+    softreg("train", "--data", "x.npy", "--labels", "y.txt", "--solver", "sgd", "--lr", "0.01",
+            "--epochs", "2", "--warm-start", "m.srm.checkpoint", "--model", "m.srm", "--quiet")
+    assert (workdir / "m.srm").exists()

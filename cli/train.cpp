@@ -228,8 +228,8 @@ void run_train(const TrainArgs& a) {
   }
   DataArgs data_args = a.data;
   if (!a.sample_weight.empty() && !weights_file) data_args.weight_column = a.sample_weight;
-  const Dataset<T> data =
-      warm ? load_data_for<T>(data_args, *warm, true, "train") : load_data<T>(data_args, 0, true);
+  const Dataset<T> data = warm ? load_data_for<T>(data_args, *warm, true, "train", a.quiet)
+                               : load_data<T>(data_args, 0, true);
   if (!a.quiet && !warm) print_notices("train", data);
   // A LibSVM file whose lines hold labels only reads as rows of no features (as scikit-learn's
   // load_svmlight_file reads it); there is nothing to train on, and such a file is most likely

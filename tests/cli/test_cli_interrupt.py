@@ -63,6 +63,35 @@ def test_a_signal_stops_training_into_a_checkpoint(softreg, softreg_bin, workdir
     assert (workdir / "m.srm").read_bytes()[:8] == b"\x89SRMODEL"
 
 
+def test_quiet_silences_the_notices_of_a_resumed_fit(softreg_bin, workdir):
+    """--resume reads the data as the checkpoint's model wants it; its notices (here pandas'
+    index column, skipped) obey --quiet as a new fit's do."""
+    import pandas as pd
+
+    x, y = blobs(4000, 60, 5, 3.0, 81)
+    frame = pd.DataFrame(x.astype(np.float32), columns=[f"f{j}" for j in range(60)])
+    frame["label"] = y
+    frame.to_csv(workdir / "with.csv")  # a nameless first column 0..n-1: a notice
+    args = ["--data", "with.csv", "--solver", "sgd", "--epochs", "1000000"]  # never ends
+    proc = start(softreg_bin, workdir, args + ["--model", "m.srm"])
+    wait_for_iterations(proc, b"epoch ")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    for quiet in ([], ["--quiet"]):
+        # Interrupted again once it trains (exit 130, not killed: the data was read by then).
+        proc = start(softreg_bin, workdir,
+                     args + ["--model", "r.srm", "--resume", "m.srm.checkpoint", *quiet])
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        noticed = b"softreg train: notice: with.csv: the first column has no name" in err
+        assert noticed != bool(quiet), err
+        if quiet:
+            assert err.decode().startswith("softreg train: interrupted by SIGINT"), err
+
+
 def test_sigkill_at_any_moment_leaves_the_previous_model(softreg, softreg_bin, workdir, big):
     softreg("train", *big, "--max-iter", "3", "--model", "m.srm", "--quiet")
     before = (workdir / "m.srm").read_bytes()

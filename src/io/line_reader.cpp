@@ -5,6 +5,8 @@
 #include <cstring>
 #include <string>
 
+#include "io/read_position.hpp"
+
 namespace softreg::detail {
 namespace {
 
@@ -44,6 +46,7 @@ bool LineReader::next(std::string_view& line) {
     if (len > 0 && start[len - 1] == '\r') --len;
     line = std::string_view(start, len);
     ++line_;
+    ReadPosition::at_line(line_, src_.offset() - (end_ - std::size_t(start - buf_.data())));
     return true;
   }
 }

@@ -14,6 +14,7 @@ communication and the sharing, not a speed-up.
 import argparse
 import gzip
 import json
+import math
 import os
 import re
 import shutil
@@ -74,6 +75,35 @@ def peak_rss_mb(softreg, data, extra):
     return int(proc.stderr.strip().splitlines()[-1]) / 1024.0
 
 
+# Networks for the projection: latency (s) and bandwidth (bytes/s) of one message.
+NETWORKS = {"InfiniBand HDR (2 us, 12.5 GB/s)": (2e-6, 12.5e9),
+            "10 Gb Ethernet (25 us, 1.25 GB/s)": (25e-6, 1.25e9)}
+MESSAGE = (784 * 10 + 10 + 4) * 8  # one evaluation's allreduce for Fashion-MNIST, bytes
+
+
+def allreduce_seconds(nodes, latency, bandwidth, message=MESSAGE):
+    """The rank-ordered allreduce as Open MPI runs a non-commutative operator: a reduction up
+    a binary tree, then a broadcast down one, each ceil(log2 N) steps of one message."""
+    steps = 2 * math.ceil(math.log2(nodes)) if nodes > 1 else 0
+    return steps * (latency + message / bandwidth)
+
+
+def projection(row_seconds, fixed_seconds):
+    """Per-iteration compute (rows / nodes x the measured time per row of one 2-core node, plus
+    the fixed part every rank repeats: L-BFGS's own vector algebra over the d K parameters)
+    against the allreduce, for Fashion-MNIST and for 100 times its rows."""
+    lines = ["| nodes | rows | compute | " + " | ".join(f"allreduce, {n}" for n in NETWORKS) + " |",
+             "|---|---|---|" + "---|" * len(NETWORKS)]
+    for rows in (60000, 6000000):
+        for nodes in (8, 16, 32, 64, 128, 256):
+            compute = rows / nodes * row_seconds + fixed_seconds
+            comm = [allreduce_seconds(nodes, *net) for net in NETWORKS.values()]
+            lines.append(f"| {nodes} | {rows:,} | {compute * 1e3:.3f} ms | " +
+                         " | ".join(f"{c * 1e3:.3f} ms" + (" (dominates)" if c > compute else "")
+                                    for c in comm) + " |")
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--softreg", default="build/softreg")
@@ -84,7 +114,7 @@ def main():
     softreg = str(Path(args.softreg).resolve())
     results = {"per_iteration_ms": {}, "peak_rss_mb": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        files = write_prefixes(Path(tmp), [15000, 30000, 60000])
+        files = write_prefixes(Path(tmp), [500, 15000, 30000, 60000])
         print("| rows | 1 process, 1 thread | 1 process, 2 threads | 1 rank | 2 ranks | "
               "4 ranks (2 per core) |")
         print("|---|---|---|---|---|---|")
@@ -108,6 +138,14 @@ def main():
         print("|---|---|")
         for name, mb in results["peak_rss_mb"].items():
             print(f"| {name} | {mb:.0f} MB |")
+    # 500 rows: the iteration is almost all the fixed part (the rows cost ~1% of it).
+    fixed = results["per_iteration_ms"][500]["process_2_threads"] / 1e3
+    row_seconds = (results["per_iteration_ms"][60000]["process_2_threads"] / 1e3 - fixed) / 59500
+    results["fixed_seconds_2_threads"] = fixed
+    results["row_seconds_2_threads"] = row_seconds
+    print(f"\nfixed part {fixed * 1e3:.3f} ms per iteration, {row_seconds * 1e9:.1f} ns per row "
+          "(2 threads)\n")
+    print(projection(row_seconds, fixed))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
 

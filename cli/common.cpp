@@ -139,7 +139,7 @@ void drop_named_column(Dataset<T>& data, const std::string& name, const SoftmaxR
 
 template <class T>
 Dataset<T> load_data_for(const DataArgs& args, const SoftmaxRegression& model, bool require_labels,
-                         const char* command) {
+                         const char* command, bool quiet) {
   const bool by_name = !model.feature_names().empty() && data_format(args) == DataFormat::csv;
   // LibSVM numbering (unless --zero-based / --one-based): a model trained on a 0-based file
   // reads every file 0-based, so a file that happens to use no index 0 is not shifted by one;
@@ -148,20 +148,20 @@ Dataset<T> load_data_for(const DataArgs& args, const SoftmaxRegression& model, b
   const auto& params = model.info().parameters;
   Dataset<T> data =
       load_data<T>(args, by_name ? 0 : model.n_features(), require_labels, model_index_base(model));
-  print_notices(command, data);
+  if (!quiet) print_notices(command, data);
   // The training file's weight column is no feature: a file that still has it predicts.
   const auto weights = params.find("cli.weight_column");
   if (by_name && weights != params.end()) drop_named_column(data, weights->second, model);
   for (const std::string& warning : align_features(data, model)) {
-    std::fprintf(stderr, "softreg %s: warning: %s\n", command, warning.c_str());
+    if (!quiet) std::fprintf(stderr, "softreg %s: warning: %s\n", command, warning.c_str());
   }
   return data;
 }
 
 template Dataset<float> load_data_for<float>(const DataArgs&, const SoftmaxRegression&, bool,
-                                             const char*);
+                                             const char*, bool);
 template Dataset<double> load_data_for<double>(const DataArgs&, const SoftmaxRegression&, bool,
-                                               const char*);
+                                               const char*, bool);
 
 template <class T>
 void check_rows_finite(std::span<const T> values, std::size_t k, const std::string& model_path,

@@ -64,10 +64,11 @@ void print_notices(const char* command, const Dataset<T>& data);
 /// Reads the data a model predicts on or continues from: when the model names its features and
 /// the data is CSV, the file is read at its own width and its columns matched to the model's by
 /// name (align_features); otherwise at the model's width. Warnings (columns taken by position)
-/// go to standard error as "softreg <command>: warning: ...".
+/// go to standard error as "softreg <command>: warning: ...", and the reader's notices as
+/// print_notices words them, unless quiet.
 template <class T>
 Dataset<T> load_data_for(const DataArgs& args, const SoftmaxRegression& model, bool require_labels,
-                         const char* command);
+                         const char* command, bool quiet = false);
 
 /// Throws softreg::Error naming the model file, the data and the row (1-based) when a row of
 /// probabilities (or log-probabilities), n rows of k, holds NaN: finite weights can still

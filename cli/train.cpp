@@ -189,12 +189,51 @@ void check_not_a_column(const std::string& w, const Dataset<T>& data) {
   }
 }
 
+void wait_for_lead(Communicator& comm);
+
+/// The fit; one that diverges leaves its last finite model in MODEL.checkpoint and becomes an
+/// error that says where both are.
+template <class T>
+SoftmaxRegression fit_or_keep_last_good(const Dataset<T>& data, const TrainOptions& options,
+                                        const SoftmaxRegression* warm, const TrainArgs& a,
+                                        ProgressReporter& reporter) {
+  try {
+    return SoftmaxRegression::fit(data, options, warm);
+  } catch (const FitDiverged& e) {
+    reporter.finish();
+    const std::string checkpoint = a.model + ".checkpoint";
+    // Every rank of a distributed fit diverges alike: rank 0 keeps the state for all.
+    Communicator* comm = options.communicator;
+    if (comm == nullptr || comm->rank() == 0) save_model(e.last_good(), checkpoint);
+    const auto number = [](double v) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%g", std::fabs(v));  // "nan", not "-nan"
+      return std::string(v < 0.0 ? "-" : "") + text;
+    };
+    std::string what = source_name(data.source) + ": training diverged at epoch " +
+                       std::to_string(e.epoch()) + " (loss " + number(e.loss()) +
+                       "); the last good state is in " + checkpoint + " (epoch " +
+                       std::to_string(e.epoch() - 1) + ")";
+    const Solver solver = e.last_good().info().solver;
+    if (solver == Solver::sgd || solver == Solver::adam) {
+      const double lr = options.lr > 0.0 ? options.lr : solver == Solver::sgd ? 0.1 : 1e-3;
+      what += "; lower --lr (it was " + number(lr) + ")";
+    }
+    if (comm != nullptr && comm->size() > 1) {  // an error every rank shares (all_succeed's form)
+      wait_for_lead(*comm);
+      throw Error("rank 0 to " + std::to_string(comm->size() - 1) + " of " +
+                  std::to_string(comm->size()) + ": " + what);
+    }
+    throw Error(what);
+  }
+}
+
 /// Reads the training data: the whole file, or this rank's shard of it (read_shard).
 template <class T>
 Dataset<T> read_training_data(const DataArgs& args, const SoftmaxRegression* warm,
-                              Communicator* comm) {
+                              Communicator* comm, bool quiet) {
   if (comm == nullptr) {
-    return warm ? load_data_for<T>(args, *warm, true, "train") : load_data<T>(args, 0, true);
+    return warm ? load_data_for<T>(args, *warm, true, "train", quiet) : load_data<T>(args, 0, true);
   }
   // With a warm start the columns are taken in the model's order (fit checks their names).
   ReadOptions read = read_options(args, warm ? warm->n_features() : 0, true,
@@ -251,7 +290,7 @@ void run_train(const TrainArgs& given, Communicator* comm) {
   }
   DataArgs data_args = a.data;
   if (!a.sample_weight.empty() && !weights_file) data_args.weight_column = a.sample_weight;
-  const Dataset<T> data = read_training_data<T>(data_args, warm.get(), comm);
+  const Dataset<T> data = read_training_data<T>(data_args, warm.get(), comm, a.quiet);
   if (!a.quiet && !warm) print_notices("train", data);
   // A LibSVM file whose lines hold labels only reads as rows of no features (as scikit-learn's
   // load_svmlight_file reads it); there is nothing to train on, and such a file is most likely
@@ -320,7 +359,7 @@ void run_train(const TrainArgs& given, Communicator* comm) {
     done = p.iteration;
     return reporter(p) && !interrupt.requested();
   };
-  SoftmaxRegression model = SoftmaxRegression::fit(data, options, warm.get());
+  SoftmaxRegression model = fit_or_keep_last_good(data, options, warm.get(), a, reporter);
   reporter.finish();
   int sig = interrupt.requested();
   // A distributed fit stops on every rank when one rank is signalled.

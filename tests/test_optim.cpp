@@ -396,11 +396,22 @@ TEST(Stochastic, DivergenceIsReportedNotHidden) {
   o.momentum = 0.0;
   std::vector<double> x(3, 0.0);
   const auto r = softreg::sgd(ls, 400, x, o);
+  EXPECT_TRUE(r.diverged);
   EXPECT_FALSE(std::isfinite(r.loss));
   EXPECT_EQ(
-      r.message.rfind("diverged in epoch " + std::to_string(r.iterations) + " (mini-batch ", 0), 0u)
+      r.message.rfind("diverged in epoch " + std::to_string(r.iterations + 1) + " (mini-batch ", 0),
+      0u)
       << r.message;
   EXPECT_NE(r.message.find("lower the learning rate (1000000"), std::string::npos) << r.message;
+  // x is the last finite epoch's iterate: that of the same run given only those epochs.
+  ASSERT_GE(r.iterations, 1) << "diverged in the first epoch: the test tests little";
+  softreg::StochasticOptions shorter = o;
+  shorter.epochs = r.iterations;
+  std::vector<double> y(3, 0.0);
+  const auto s = softreg::sgd(ls, 400, y, shorter);
+  EXPECT_FALSE(s.diverged);
+  EXPECT_EQ(x, y);
+  EXPECT_EQ(r.history, s.history);
 }
 
 TEST(Stochastic, EarlyStoppingKeepsTheBestEpoch) {

@@ -137,7 +137,9 @@ struct Dataset {
 /// be finite: NaN or inf is a ParseError naming the position. Gzip-compressed files (.gz) are
 /// read for every format. The path "-" reads standard input (a pipe works: nothing is read
 /// twice); options.format must then be given (automatic is an InvalidArgument), messages name
-/// it "standard input", and IDX images have no sibling labels file there.
+/// it "standard input", and IDX images have no sibling labels file there. Memory running out
+/// while a file is read is an Error "<file>: out of memory at line L (byte B) while reading
+/// it" (binary formats: "at byte B"), naming the file being read (the data or its labels).
 template <class T>
 Dataset<T> read_dataset(const std::string& path, const ReadOptions& options = {});
 
@@ -147,7 +149,8 @@ std::string source_name(const std::string& path);
 /// Sample weights from a text file (plain or gzip; "-" reads standard input): one finite number
 /// >= 0 per line, surrounding spaces and tabs allowed, trailing empty lines allowed, exactly
 /// `expected` of them, one per row of `data_source` (named in the messages). Anything else is a
-/// ParseError "<file>:<line>:<column>: ...".
+/// ParseError "<file>:<line>:<column>: ..."; memory running out is an Error naming the line,
+/// as for read_dataset.
 std::vector<double> read_sample_weights(const std::string& path, std::size_t expected,
                                         const std::string& data_source);
 

@@ -5,12 +5,14 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "softreg/data.hpp"
+#include "softreg/error.hpp"
 #include "softreg/matrix.hpp"
 #include "softreg/optim.hpp"
 
@@ -222,7 +224,8 @@ class SoftmaxRegression {
   /// (or the warm start's when the data names none); a warm start whose names differ from the
   /// data's is an InvalidArgument naming the first column that differs. The options are
   /// recorded in info().parameters. The fitted model's temperature is 1 (a warm start's
-  /// calibration belongs to its weights, not to the new ones).
+  /// calibration belongs to its weights, not to the new ones). A loss that becomes NaN or
+  /// infinite (SGD, Adam or SAGA) throws FitDiverged, which holds the last finite model.
   template <class T>
   static SoftmaxRegression fit(const Dataset<T>& data, const TrainOptions& options,
                                const SoftmaxRegression* warm_start = nullptr);
@@ -321,6 +324,25 @@ extern template SoftmaxRegression fit_streamed<float>(const std::string&, const 
                                                       const TrainOptions&, std::size_t);
 extern template SoftmaxRegression fit_streamed<double>(const std::string&, const ReadOptions&,
                                                        const TrainOptions&, std::size_t);
+
+/// Thrown by SoftmaxRegression::fit when the training loss becomes NaN or infinite (an SGD or
+/// Adam learning rate far too large, usually): what() says where. last_good() is the model
+/// after the last epoch whose loss was finite, epoch() - 1 (the start point when it is 0),
+/// for a checkpoint to continue from with a smaller step.
+class FitDiverged : public Error {
+ public:
+  FitDiverged(const std::string& what, int epoch, double loss,
+              std::shared_ptr<const SoftmaxRegression> last_good)
+      : Error(what), epoch_(epoch), loss_(loss), last_good_(std::move(last_good)) {}
+  int epoch() const { return epoch_; }  // the epoch whose loss was not finite (1-based)
+  double loss() const { return loss_; }
+  const SoftmaxRegression& last_good() const { return *last_good_; }
+
+ private:
+  int epoch_;
+  double loss_;
+  std::shared_ptr<const SoftmaxRegression> last_good_;
+};
 
 /// Puts data's columns in the model's feature order, matching them by name, so that a CSV
 /// whose columns come in another order predicts as the training file did.

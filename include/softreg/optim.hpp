@@ -39,11 +39,15 @@ using ValidationLoss = std::function<double(std::span<const double> x)>;
 
 struct OptimResult {
   double loss = 0.0;
-  double grad_norm = 0.0;       // max-norm of the final gradient (NaN if not computed)
-  int iterations = 0;           // iterations (L-BFGS) or epochs (SGD, Adam) done
-  int evaluations = 0;          // objective evaluations (L-BFGS, Newton) or mini-batch steps
-  int hessian_products = 0;     // Hessian-vector products (Newton-CG)
-  bool converged = false;       // a tolerance was met (not the iteration limit or a stop)
+  double grad_norm = 0.0;    // max-norm of the final gradient (NaN if not computed)
+  int iterations = 0;        // iterations (L-BFGS) or epochs (SGD, Adam) done
+  int evaluations = 0;       // objective evaluations (L-BFGS, Newton) or mini-batch steps
+  int hessian_products = 0;  // Hessian-vector products (Newton-CG)
+  bool converged = false;    // a tolerance was met (not the iteration limit or a stop)
+  /// SGD, Adam, SAGA: the loss of epoch `iterations + 1` was NaN or infinite (loss holds it);
+  /// x is the iterate after `iterations` epochs, the last whose loss was finite, and history
+  /// ends there.
+  bool diverged = false;
   std::string message;          // why it stopped, in words
   std::vector<double> history;  // loss after each iteration / epoch
 };

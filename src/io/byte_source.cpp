@@ -14,6 +14,7 @@
 #include <new>
 
 #include "io/gzip_end.hpp"
+#include "io/read_position.hpp"
 #include "io/text_check.hpp"
 #include "softreg/data.hpp"
 #include "softreg/error.hpp"
@@ -42,6 +43,7 @@ constexpr std::uint64_t kMaxDeflateRatio = 1032;
 }  // namespace
 
 ByteSource::ByteSource(const std::string& path) : path_(source_name(path)) {
+  ReadPosition::opened(path_);
   errno = 0;
   int fd = -1;
   if (path == "-") {
@@ -109,11 +111,13 @@ std::size_t ByteSource::read(void* dst, std::size_t n) {
     if (r < static_cast<int>(chunk)) {
       truncated_ = errnum == Z_BUF_ERROR;
       offset_ += got;
+      ReadPosition::at_byte(offset_);
       if (!truncated_) check_gzip_end();
       return got;
     }
   }
   offset_ += got;
+  ReadPosition::at_byte(offset_);
   return got;
 }
 

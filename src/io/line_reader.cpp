@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "io/read_position.hpp"
 #include "io/readers.hpp"
 
 namespace softreg::detail {
@@ -104,6 +105,7 @@ bool LineReader::next_line(std::string_view& line) {
     if (len > 0 && start[len - 1] == '\r') --len;
     line = std::string_view(start, len);
     ++line_;
+    ReadPosition::at_line(line_, line_offset_);
     return true;
   }
 }

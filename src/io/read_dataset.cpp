@@ -2,14 +2,16 @@
 #include <string>
 
 #include "io/byte_source.hpp"
+#include "io/read_position.hpp"
 #include "io/readers.hpp"
 #include "softreg/data.hpp"
 #include "softreg/error.hpp"
 
 namespace softreg {
+namespace {
 
 template <class T>
-Dataset<T> read_dataset(const std::string& path, const ReadOptions& options) {
+Dataset<T> read_any(const std::string& path, const ReadOptions& options) {
   const bool from_stdin = path == "-";
   const std::string name = source_name(path);  // for messages
   if (from_stdin && options.format == DataFormat::automatic) {
@@ -97,6 +99,13 @@ Dataset<T> read_dataset(const std::string& path, const ReadOptions& options) {
                                     "train-labels-idx1-ubyte[.gz] or a labels file (--labels)");
   }
   return ds;
+}
+
+}  // namespace
+
+template <class T>
+Dataset<T> read_dataset(const std::string& path, const ReadOptions& options) {
+  return detail::with_read_position([&] { return read_any<T>(path, options); });
 }
 
 template Dataset<float> read_dataset<float>(const std::string&, const ReadOptions&);

@@ -6,14 +6,16 @@
 
 #include "io/byte_source.hpp"
 #include "io/line_reader.hpp"
+#include "io/read_position.hpp"
 #include "io/text_check.hpp"
 #include "io/text_number.hpp"
 #include "softreg/data.hpp"
 
 namespace softreg {
+namespace {
 
-std::vector<double> read_sample_weights(const std::string& path, std::size_t expected,
-                                        const std::string& data_source) {
+std::vector<double> read_weights(const std::string& path, std::size_t expected,
+                                 const std::string& data_source) {
   using detail::throw_at_line;
   detail::ByteSource src(path);
   const std::string& name = src.path();
@@ -64,6 +66,13 @@ std::vector<double> read_sample_weights(const std::string& path, std::size_t exp
                       " sample weights; expected " + count_text);
   }
   return weights;
+}
+
+}  // namespace
+
+std::vector<double> read_sample_weights(const std::string& path, std::size_t expected,
+                                        const std::string& data_source) {
+  return detail::with_read_position([&] { return read_weights(path, expected, data_source); });
 }
 
 }  // namespace softreg

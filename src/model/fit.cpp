@@ -254,7 +254,7 @@ void decode_state(const std::string& bytes, StochasticState& st) {
   st.steps = static_cast<std::size_t>(steps);
 }
 
-/// "resume.saga": i32 epochs, evaluated epochs, evaluations, halving epoch; f64 step, latest
+/// "resume.saga": i32 epochs, evaluated epochs, evaluations, two halving epochs; f64 step, latest
 /// objective; the iterate, the history, the remembered gradients (rows x classes) and their
 /// sums (W's, b's).
 std::string encode_state(const detail::SagaState& st) {
@@ -392,6 +392,10 @@ ObjectiveOptions unweighted_options(const TrainOptions& options) {
   return objective;
 }
 
+template <class T>
+std::vector<std::string> fitted_feature_names(const Dataset<T>& data,
+                                              const SoftmaxRegression* warm);
+
 /// One fit: the problem and its state while a solver runs. The objective sums over the raw
 /// features; the mean and the penalty are formed once, by penalized_mean(), on W in the
 /// preprocessed space.
@@ -407,6 +411,7 @@ class Fit {
   SoftmaxRegression finish();
 
  private:
+  void check_diverged();
   double batch(std::span<const double> th, std::span<double> g, std::span<const std::size_t> rows);
   double full_batch(std::span<const double> th, std::span<double> g);
   double penalized(std::span<const double> th, std::span<double> g, const ObjectiveSums& sums);
@@ -883,6 +888,7 @@ void Fit<T>::run_saga() {
       data_.features, problem, theta_, saga,
       [&](std::span<const double> th, std::span<double> g) { return full_batch(th, g); },
       [this](const Progress& p) { return on_progress(p); }, validation_);
+  check_diverged();
 }
 
 template <class T>
@@ -896,9 +902,27 @@ void Fit<T>::run_stochastic() {
   result_ = options_.solver == Solver::sgd
                 ? sgd(objective, n_train_, theta_, stochastic, progress, validation_)
                 : adam(objective, n_train_, theta_, stochastic, progress, validation_);
-  if (!std::isfinite(result_.loss)) {
-    throw Error("softreg::SoftmaxRegression::fit: " + result_.message);
-  }
+  check_diverged();
+}
+
+// A loss that became NaN or infinite ends the fit with the model of the last finite epoch,
+// named and recorded as fit's result would be, for a checkpoint.
+template <class T>
+void Fit<T>::check_diverged() {
+  if (!result_.diverged) return;
+  const std::string what = "softreg::SoftmaxRegression::fit: " + result_.message;
+  const double loss = result_.loss;
+  result_.loss =
+      result_.history.empty() ? std::numeric_limits<double>::quiet_NaN() : result_.history.back();
+  result_.message = "diverged in epoch " + std::to_string(result_.iterations + 1) +
+                    "; the model after epoch " + std::to_string(result_.iterations);
+  SoftmaxRegression last = finish();
+  TrainingInfo info = last.info();
+  info.parameters = option_record(options_);
+  auto model = std::make_shared<const SoftmaxRegression>(
+      last.classes(), last.n_features(), last.weights(), last.bias(), last.preprocessing(),
+      std::move(info), fitted_feature_names(data_, warm_));
+  throw FitDiverged(what, result_.iterations + 1, loss, std::move(model));
 }
 
 template <class T>

@@ -2,6 +2,7 @@
 #include "model/saga.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -11,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/check.hpp"
 #include "common/random.hpp"
 #include "common/thread_pool.hpp"
 #include "kernels/linear.hpp"
@@ -283,10 +285,15 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
   // is too long for this data: it is halved from epoch e + 2 on (SAGA converges for any
   // smaller step). e + 2, not e + 1: with the evaluation overlapping the next epoch, epoch
   // e + 1 has run by the time e's objective is known, and the rule must not depend on that.
-  int halve_at = 0;
+  // Run in order, e's halving is still pending when e + 1 is judged (and may add its own):
+  // they are kept by the parity of their epoch, so that neither overwrites the other.
+  std::array<int, 2> halve_at{};
   double previous = 0.0;
   int done = 0;          // epochs run: theta holds their iterate
   bool pending = false;  // epoch done's iterate is not evaluated yet
+  // The latest iterate whose objective was finite: the start (a resumed run's model is its
+  // evaluated iterate), then each epoch's.
+  std::vector<double> good(theta.begin(), theta.end());
   if (o.resume) {
     const SagaState& st = *o.resume;
     if (st.x.size() != theta.size() || st.epochs < 0 || st.evaluated < st.epochs - 1 ||
@@ -334,13 +341,17 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
     ++result.evaluations;
     result.grad_norm = max_abs(g);
     result.iterations = e;
-    if (!(result.loss <= previous)) halve_at = e + 2;
-    previous = result.loss;
-    result.history.push_back(result.loss);
+    if (!(result.loss <= previous)) halve_at[std::size_t(e % 2)] = e + 2;
     if (!std::isfinite(result.loss)) {
-      result.message = "the objective is not finite (diverged)";
+      result.message = "diverged in epoch " + std::to_string(e) + ": the objective became " +
+                       format_number(result.loss);
+      result.iterations = e - 1;
+      result.diverged = true;
       return true;
     }
+    previous = result.loss;
+    result.history.push_back(result.loss);
+    good.assign(at.begin(), at.end());
     Progress p;
     p.iteration = e;
     p.max_iterations = o.epochs;
@@ -355,7 +366,7 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
     return result.grad_norm <= o.grad_tol;
   };
   const auto next_order = [&](int e) {
-    if (e == halve_at) run.halve_step();
+    if (e == halve_at[std::size_t(e % 2)]) run.halve_step();
     shuffle(std::span<std::size_t>(order), rng);
   };
   // With two or more threads, the full evaluation of epoch e's iterate (a copy) runs on a
@@ -395,6 +406,10 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
     result.loss = full(theta, g);
     stop = judge(done, theta);
     if (stop && result.message == kStoppedByCaller) keep(done);
+  }
+  if (result.diverged) {
+    std::copy(good.begin(), good.end(), theta.begin());
+    return result;
   }
   if (!result.converged && result.grad_norm <= o.grad_tol) {
     result.converged = true;

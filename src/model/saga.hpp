@@ -2,6 +2,7 @@
 // ("just-in-time") updates so that a step costs O(nnz of its row x K), not O(d K).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -26,13 +27,13 @@ struct SagaProblem {
 /// threads >= 2 a stop is seen while the next epoch runs, so the state is then that epoch's
 /// (epochs = evaluated + 1) and a resume evaluates it first, as the run never stopped does.
 struct SagaState {
-  int epochs = 0;         // epochs run: memory, sums, step and x are as they left them
-  int evaluated = 0;      // epochs whose iterate was evaluated (epochs or epochs - 1)
-  int evaluations = 0;    // full evaluations so far
-  int halve_at = 0;       // the epoch whose order comes with a halved step (0: none)
-  double step = 0.0;      // the step size
-  double previous = 0.0;  // the latest evaluated objective
-  std::vector<double> x;  // the iterate after `epochs` epochs
+  int epochs = 0;                 // epochs run: memory, sums, step and x are as they left them
+  int evaluated = 0;              // epochs whose iterate was evaluated (epochs or epochs - 1)
+  int evaluations = 0;            // full evaluations so far
+  std::array<int, 2> halve_at{};  // epochs that come with a halved step, by parity (0: none)
+  double step = 0.0;              // the step size
+  double previous = 0.0;          // the latest evaluated objective
+  std::vector<double> x;          // the iterate after `epochs` epochs
   std::vector<double> history, memory, sum_w, sum_b;
   EarlyStoppingState early_stopping;
 };
@@ -65,7 +66,8 @@ struct SagaOptions {
 /// grad_tol; with options.threads >= 2 that evaluation (of a copy of theta, on a worker of
 /// the pool, where the objective's own passes then run on that one thread) overlaps the next
 /// epoch, and the result is bitwise that of one thread. Memory: the remembered gradients and
-/// their per-feature sums in double (n K + d K), and with threads a copy of theta.
+/// their per-feature sums in double (n K + d K), a copy of theta (the latest with a finite
+/// objective, which a divergence returns), and with threads a second one.
 template <class T>
 OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::span<double> theta,
                  const SagaOptions& options, const Objective& full,

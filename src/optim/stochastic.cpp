@@ -114,7 +114,9 @@ OptimResult run(Method method, const BatchObjective& f, std::size_t n, std::span
     monitor.save(x, o.save->early_stopping);
   };
 
+  std::vector<double> last_good(dim);  // x after the latest finite epoch
   for (int epoch = first; epoch <= o.epochs; ++epoch) {
+    std::copy(x.begin(), x.end(), last_good.begin());
     shuffle_order();
     double loss_sum = 0.0;
     for (std::size_t b = 0; b < per_epoch; ++b, ++step) {
@@ -128,7 +130,9 @@ OptimResult run(Method method, const BatchObjective& f, std::size_t n, std::span
                          "): the mini-batch loss became " + std::to_string(loss) +
                          "; lower the learning rate (" + std::to_string(o.lr) + ")";
         result.loss = loss;
-        result.iterations = epoch;
+        result.iterations = epoch - 1;
+        result.diverged = true;
+        std::copy(last_good.begin(), last_good.end(), x.begin());
         return result;
       }
       loss_sum += loss * double(len);

@@ -1,6 +1,7 @@
 """Interrupting training: SIGINT / SIGTERM stop after the iteration in progress and leave the
-model so far in <model>.checkpoint, never touching --model; SIGKILL at any moment leaves the
-previous model intact."""
+model so far in <model>.checkpoint, never touching --model, and --resume continues it; SIGKILL
+at any moment leaves the previous model intact; a fit that diverges leaves its last finite
+state in the checkpoint."""
 import signal
 import subprocess
 import time
@@ -60,6 +61,35 @@ def test_a_signal_stops_training_into_a_checkpoint(softreg, softreg_bin, workdir
     softreg("train", *big, "--max-iter", "5", "--warm-start", "m.srm.checkpoint",
             "--model", "m.srm", "--quiet")
     assert (workdir / "m.srm").read_bytes()[:8] == b"\x89SRMODEL"
+
+
+def test_quiet_silences_the_notices_of_a_resumed_fit(softreg_bin, workdir):
+    """--resume reads the data as the checkpoint's model wants it; its notices (here pandas'
+    index column, skipped) obey --quiet as a new fit's do."""
+    import pandas as pd
+
+    x, y = blobs(4000, 60, 5, 3.0, 81)
+    frame = pd.DataFrame(x.astype(np.float32), columns=[f"f{j}" for j in range(60)])
+    frame["label"] = y
+    frame.to_csv(workdir / "with.csv")  # a nameless first column 0..n-1: a notice
+    args = ["--data", "with.csv", "--solver", "sgd", "--epochs", "1000000"]  # never ends
+    proc = start(softreg_bin, workdir, args + ["--model", "m.srm"])
+    wait_for_iterations(proc, b"epoch ")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    for quiet in ([], ["--quiet"]):
+        # Interrupted again once it trains (exit 130, not killed: the data was read by then).
+        proc = start(softreg_bin, workdir,
+                     args + ["--model", "r.srm", "--resume", "m.srm.checkpoint", *quiet])
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        noticed = b"softreg train: notice: with.csv: the first column has no name" in err
+        assert noticed != bool(quiet), err
+        if quiet:
+            assert err.decode().startswith("softreg train: interrupted by SIGINT"), err
 
 
 def test_sigkill_at_any_moment_leaves_the_previous_model(softreg, softreg_bin, workdir, big):
@@ -144,3 +174,37 @@ def test_saga_resumes_to_the_uninterrupted_model(softreg, softreg_bin, workdir, 
     assert full[0]["message"] == "reached the iteration limit"
     assert len(full[0]["valid_loss_history"]) == (full[0]["epochs"] if split else 0)
     assert stopped["message"] == "interrupted by SIGINT"
+
+
+def test_divergence_keeps_the_last_good_state(softreg, workdir):
+    """SGD with a huge learning rate overflows after some epochs: the error names the epoch
+    and the checkpoint, which holds the model of the epoch before (the same run given only
+    those epochs)."""
+    import re
+
+    x, y = blobs(100, 4, 3, 2.0, 82)
+    np.save(workdir / "x.npy", x.astype(np.float32))
+    (workdir / "y.txt").write_text("".join(f"{v}\n" for v in y))
+    args = ["--data", "x.npy", "--labels", "y.txt", "--solver", "sgd", "--lr", "1e6",
+            "--momentum", "0", "--batch-size", "20", "--threads", "1"]
+    proc = softreg("train", *args, "--epochs", "200", "--model", "m.srm", ok=False)
+    assert proc.returncode == 1
+    last = proc.stderr.decode().strip().splitlines()[-1]
+    match = re.fullmatch(r"softreg: error: x\.npy: training diverged at epoch (\d+) \(loss "
+                         r"(nan|inf|-inf)\); the last good state is in m\.srm\.checkpoint "
+                         r"\(epoch (\d+)\); lower --lr \(it was 1e\+06\)", last)
+    assert match, last
+    epoch = int(match.group(1))
+    assert epoch >= 2 and int(match.group(3)) == epoch - 1, last
+    assert not (workdir / "m.srm").exists()
+    softreg("train", *args, "--epochs", str(epoch - 1), "--model", "ref.srm", "--quiet")
+    for name in ("m.srm.checkpoint", "ref.srm"):
+        softreg("export", "--model", name, "--npz", name + ".npz")
+    got, ref = np.load(workdir / "m.srm.checkpoint.npz"), np.load(workdir / "ref.srm.npz")
+    assert np.all(np.isfinite(got["coef"]))
+    np.testing.assert_array_equal(got["coef"], ref["coef"])
+    np.testing.assert_array_equal(got["intercept"], ref["intercept"])
+    # It continues as a warm start with a smaller step.
+    softreg("train", "--data", "x.npy", "--labels", "y.txt", "--solver", "sgd", "--lr", "0.01",
+            "--epochs", "2", "--warm-start", "m.srm.checkpoint", "--model", "m.srm", "--quiet")
+    assert (workdir / "m.srm").exists()

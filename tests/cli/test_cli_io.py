@@ -121,8 +121,14 @@ def test_pandas_index_column_is_skipped_with_a_notice(softreg, workdir, animals)
     softreg("train", "--data", "without.csv", "--model", "without.srm", "--quiet")
     assert same_model((workdir / "with.srm").read_bytes(), (workdir / "without.srm").read_bytes())
     assert "notice" not in softreg("train", "--data", "without.csv", "--model", "w.srm").stderr.decode()
-    # --quiet silences notices; predict and eval always print them.
+    # --quiet silences notices, with --warm-start and --resume too; predict and eval always
+    # print them.
     assert softreg("train", "--data", "with.csv", "--model", "q.srm", "--quiet").stderr == b""
+    proc = softreg("train", "--data", "with.csv", "--model", "w.srm", "--warm-start", "with.srm")
+    assert notice in proc.stderr.decode().splitlines()
+    assert softreg("train", "--data", "with.csv", "--model", "w.srm", "--warm-start", "with.srm",
+                   "--quiet").stderr == b""
+
     proc = softreg("predict", "--model", "with.srm", "--data", "with.csv", "--proba")
     assert proc.stderr.decode().startswith("softreg predict: notice: with.csv: the first column")
     assert proc.stdout == softreg("predict", "--model", "with.srm", "--data", "without.csv",

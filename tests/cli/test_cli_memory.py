@@ -81,6 +81,63 @@ def test_a_gzip_of_zeros_read_as_csv(softreg_bin, workdir, address_limit):
     one_error(proc, "zeros.csv.gz:1:1: line is longer than 64 MiB without a line break")
 
 
+SMALL = 256 << 20
+
+
+def small_cap():
+    resource.setrlimit(resource.RLIMIT_AS, (SMALL, SMALL))
+
+
+@pytest.fixture(scope="module")
+def small_limit(softreg_bin):
+    """small_cap where the binary starts under it; memory must really run out, so the tests
+    that need it are skipped elsewhere (AddressSanitizer builds)."""
+    probe = subprocess.run([softreg_bin, "--help"], capture_output=True, preexec_fn=small_cap)
+    if probe.returncode != 0:
+        pytest.skip("the binary does not start in 256 MiB of address space (AddressSanitizer?)")
+    return small_cap
+
+
+def test_out_of_memory_in_a_binary_file_names_it_and_the_byte(softreg_bin, workdir,
+                                                              small_limit):
+    # A .npy of 1.6 GB that is real to the reader (a sparse file: no disk is used) and that
+    # the reader may therefore allocate at once: more than the address space allows.
+    head = "{'descr': '<f4', 'fortran_order': False, 'shape': (400000, 1000), }"
+    head += " " * (64 - (10 + len(head) + 1) % 64) + "\n"
+    data = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode()
+    with open(workdir / "big.npy", "wb") as f:
+        f.write(data)
+        f.truncate(len(data) + 400000 * 1000 * 4)
+    (workdir / "y.txt").write_text("0\n")
+    proc = limited(softreg_bin, workdir, small_limit, "train", "--data", "big.npy", "--labels",
+                   "y.txt", "--model", "m.srm")
+    err = proc.stderr.decode().strip()
+    assert err == "softreg: error: big.npy: out of memory at byte 128 while reading it", err
+    assert proc.returncode == 1 and not (workdir / "m.srm").exists()
+
+
+def test_out_of_memory_in_text_from_a_pipe_names_the_line(softreg_bin, workdir, small_limit):
+    # From a pipe the rows grow as they come: memory runs out at some line, which the error
+    # names with its byte offset, and that byte is where the line starts in the data.
+    row = b"0.5,0.25,0.125,1\n"
+    n = 8_000_000
+    with open(workdir / "rows.csv", "wb") as f:
+        f.write(b"a,b,c,label\n")
+        for _ in range(n // 100_000):
+            f.write(row * 100_000)
+    with open(workdir / "rows.csv", "rb") as f:
+        proc = limited(softreg_bin, workdir, small_limit, "train", "--data", "-", "--format",
+                       "csv", "--model", "m.srm", stdin=f)
+    err = proc.stderr.decode().strip()
+    import re
+
+    match = re.fullmatch(r"softreg: error: standard input: out of memory at line (\d+) \(byte "
+                         r"(\d+)\) while reading it", err)
+    assert match and proc.returncode == 1, err
+    line, byte = int(match.group(1)), int(match.group(2))
+    assert 1 < line <= n + 1 and byte == len(b"a,b,c,label\n") + (line - 2) * len(row), err
+
+
 def model_bytes(weights, bias, labels=("a", "b")):
     """A version 2 model file written by hand (docs/FORMATS.md): float64 lbfgs, no scaling."""
     import zlib

@@ -53,6 +53,28 @@ SVM = {
 }
 
 
+WEIGHTS = {
+    "weights.txt": b"1\n0.5\n2e-3\n0\n",
+    "spaces_crlf_blank.txt": b" 1.5\t\r\n2 \r\n\r\n\n",
+    "bom_one.txt": b"\xef\xbb\xbf3\n",
+}
+
+# fuzz_stdin.cpp: the first byte picks the format, in this order.
+STDIN_FORMATS = {"csv": 0, "libsvm": 1, "npy": 2, "idx": 3}
+
+
+def stdin_seeds(npys, idxs):
+    """A few files of each format as standard input, one of them gzip."""
+    files = {
+        "header_label.csv": ("csv", CSV["header_label.csv"]),
+        "header_label.csv.gz": ("csv", gz(CSV["header_label.csv"])),
+        "one_based.svm": ("libsvm", SVM["one_based.svm"]),
+        "f4.npy": ("npy", npys["f4.npy"]),
+        "ubyte-images-idx3-ubyte": ("idx", idxs["ubyte-images-idx3-ubyte"]),
+    }
+    return {name: bytes([STDIN_FORMATS[fmt]]) + data for name, (fmt, data) in files.items()}
+
+
 def npy_seeds():
     x = np.arange(6, dtype=np.float32).reshape(2, 3) / 4
     y = np.array([1, 0], dtype=np.int64)
@@ -134,6 +156,8 @@ def main():
     write("fuzz_idx", idxs)
     write("fuzz_idx_gz", {**gz_variants(idxs), "ubyte_labels": idxs["ubyte_labels"]})
     write("fuzz_model", model_seeds(build))
+    write("fuzz_weights", WEIGHTS)
+    write("fuzz_stdin", stdin_seeds(npys, idxs))
 
 
 if __name__ == "__main__":

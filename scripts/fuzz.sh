@@ -16,7 +16,7 @@ cmake --build "$build" -j "$jobs" >/dev/null
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(fuzz_csv fuzz_csv_gz fuzz_libsvm fuzz_libsvm_gz fuzz_npy fuzz_npy_gz
-           fuzz_idx fuzz_idx_gz fuzz_model)
+           fuzz_idx fuzz_idx_gz fuzz_model fuzz_weights fuzz_stdin)
 fi
 
 # The checked-in seeds (fuzz/corpus/<target>) are read, never written: what the fuzzer learns

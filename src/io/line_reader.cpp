@@ -12,8 +12,13 @@ namespace softreg::detail {
 namespace {
 
 // Large enough that refills (a memmove of one partial line) are rare; small enough to stay
-// out of the way of the dataset itself.
+// out of the way of the dataset itself. The fuzz build sets a few bytes (fuzz/CMakeLists.txt),
+// so that its inputs of a few hundred bytes reach the refills and the growth for long lines.
+#ifdef SOFTREG_LINE_BUFFER_BYTES
+constexpr std::size_t kBufferSize = SOFTREG_LINE_BUFFER_BYTES;
+#else
 constexpr std::size_t kBufferSize = std::size_t{4} << 20;
+#endif
 
 }  // namespace
 

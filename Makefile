@@ -45,7 +45,7 @@ test: build
 	@bash scripts/install-deps.sh test
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory test-asan; fi
-	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=49; fi
+	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60; fi
 
 # The same suite under AddressSanitizer and UndefinedBehaviorSanitizer (run by CI), without the
 # Python module (an instrumented extension needs the sanitizer runtime preloaded into Python)

@@ -129,7 +129,7 @@ def main():
             print(f"| {n} | " + " | ".join(f"{v:.2f} ms" for v in row.values()) + " |")
         full = files[60000]
         for name, extra in (("in_memory", []),
-                            ("stream_64mb", ["--stream"]),
+                            ("stream_64mb", ["--stream", "--block-mb", "64"]),
                             ("stream_8mb", ["--stream", "--block-mb", "8"]),
                             ("stream_1mb", ["--stream", "--block-mb", "1"])):
             results["peak_rss_mb"][name] = peak_rss_mb(softreg, full, extra)

@@ -71,7 +71,7 @@ struct TrainArgs {
   bool quiet = false;
   bool distributed = false;  // --distributed: one rank of an MPI job
   bool stream = false;       // --stream: the file read in blocks (fit_streamed)
-  double block_mb = 64.0;    // --block-mb
+  double block_mb = 8.0;     // --block-mb (kStreamBlockBytes)
   TrainOptions options;
   std::vector<std::string> given;  // the solver-specific flags given (kSolverFlags)
 };

@@ -99,6 +99,9 @@ class StreamFit {
   std::vector<std::int64_t> block_y_;
   std::unique_ptr<SoftmaxObjective<T>> block_objective_;
   std::vector<std::size_t> block_start_;  // global position of each block's first row
+  // SGD / Adam's epochs: super-block j is block j of every rank, rank 0's rows first; its
+  // first position, and where this rank's rows start within it.
+  std::vector<std::size_t> super_start_, my_offset_;
   std::vector<std::size_t> local_;
 };
 
@@ -333,13 +336,14 @@ double StreamFit<T>::full_pass(std::span<const double> th, std::span<double> g) 
   return finish_pass(th, g, sums);
 }
 
-// A mini-batch of SGD / Adam: positions all fall in one block (StochasticOptions::block_rows).
+// A mini-batch of SGD / Adam: positions all fall in one super-block (block j of every rank;
+// StochasticOptions::block_rows), of which each rank evaluates its own rows.
 template <class T>
 double StreamFit<T>::block_batch(std::span<const double> th, std::span<double> g,
                                  std::span<const std::size_t> positions) {
   const std::size_t j =
-      std::size_t(std::upper_bound(block_start_.begin(), block_start_.end(), positions.front()) -
-                  block_start_.begin() - 1);
+      std::size_t(std::upper_bound(super_start_.begin(), super_start_.end(), positions.front()) -
+                  super_start_.begin() - 1);
   if (j != cached_) {
     block_objective_.reset();
     block_ = std::make_unique<Dataset<T>>(read_block(j));
@@ -351,8 +355,11 @@ double StreamFit<T>::block_batch(std::span<const double> th, std::span<double> g
     block_objective_ = std::make_unique<SoftmaxObjective<T>>(block_->features, block_y_, k_, o);
     cached_ = j;
   }
-  local_.resize(positions.size());
-  for (std::size_t i = 0; i < positions.size(); ++i) local_[i] = positions[i] - block_start_[j];
+  local_.clear();
+  const std::size_t begin = super_start_[j] + my_offset_[j], end = begin + block_rows_[j];
+  for (const std::size_t p : positions) {
+    if (p >= begin && p < end) local_.push_back(p - begin);
+  }
   detail::fold(pre_, d_, k_, th, theta_raw_);
   return finish_pass(th, g, block_objective_->sums(theta_raw_, g, local_));
 }
@@ -392,7 +399,21 @@ void StreamFit<T>::run_lbfgs() {
 template <class T>
 void StreamFit<T>::run_stochastic() {
   StochasticOptions o = detail::stochastic_options(options_);
-  o.block_rows = block_rows_;
+  // Every rank's rows per block, so that each mini-batch is spread over the ranks.
+  std::vector<double> rows(std::size_t(ranks_) * blocks_, 0.0);
+  for (std::size_t j = 0; j < blocks_; ++j)
+    rows[std::size_t(rank_) * blocks_ + j] = double(block_rows_[j]);
+  if (comm_ != nullptr) comm_->sum(rows);
+  super_start_.assign(blocks_, 0);
+  my_offset_.assign(blocks_, 0);
+  for (std::size_t j = 0, at = 0; j < blocks_; ++j) {
+    super_start_[j] = at;
+    for (std::size_t r = 0; r < std::size_t(ranks_); ++r) {
+      if (r == std::size_t(rank_)) my_offset_[j] = at - super_start_[j];
+      at += std::size_t(rows[r * blocks_ + j]);
+    }
+    o.block_rows.push_back(at - super_start_[j]);
+  }
   const BatchObjective f = [this](std::span<const double> th, std::span<double> g,
                                   std::span<const std::size_t> positions) {
     return block_batch(th, g, positions);
@@ -419,9 +440,6 @@ void StreamFit<T>::check() {
     fail(
         "streaming takes no resume state and no separate sample weights (use a CSV weight "
         "column)");
-  }
-  if (comm_ != nullptr && options_.solver != Solver::lbfgs) {
-    fail("streamed SGD / Adam run in one process; a distributed streamed fit takes lbfgs");
   }
 }
 

@@ -341,3 +341,19 @@ def test_a_signal_to_mpirun_checkpoints_and_resumes_bitwise(mpi_ready, softreg, 
     assert whole.returncode == 0, whole.stderr.decode()
     a, b = exported(softreg, workdir, "m"), exported(softreg, workdir, "whole")
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_stream_distributed_adam_learns(mpi_ready, softreg, softreg_bin, workdir):
+    """Streamed Adam over 2 ranks: mini-batches spread over both ranks' blocks reach what the
+    in-memory run reaches."""
+    x, y = problem(n=2000, seed=29)
+    write_csv(workdir / "t.csv", x, y)
+    args = ["train", "--data", "t.csv", "--solver", "adam", "--lr", 0.05, "--epochs", 10,
+            "--quiet"]
+    softreg(*args, "--model", "mem")
+    proc = mpirun(softreg_bin, workdir, 2, *args, "--model", "sd", "--stream", "--block-mb", 0.03,
+                  "--distributed")
+    assert proc.returncode == 0, proc.stderr.decode()
+    f_mem = objective(*exported(softreg, workdir, "mem"), x, y)
+    f_sd = objective(*exported(softreg, workdir, "sd"), x, y)
+    assert f_sd < 0.7 and abs(f_sd - f_mem) < 0.02, (f_mem, f_sd)

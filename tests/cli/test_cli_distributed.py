@@ -318,8 +318,10 @@ def test_a_signal_to_mpirun_checkpoints_and_resumes_bitwise(mpi_ready, softreg, 
     images = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
     if not images.exists():
         pytest.skip("Debian's dataset-fashion-mnist is not installed (make test installs it)")
-    args = ["train", "--data", images, "--distributed", "--tol", "0", "--max-iter", "60",
-            "--lbfgs-warmup", "0", "--threads", "1"]
+    # float64 passes and 150 iterations: seconds of training, far longer than the signal
+    # takes to arrive after the first progress line (mpirun forwards output with a delay).
+    args = ["train", "--data", images, "--distributed", "--tol", "0", "--max-iter", "150",
+            "--lbfgs-warmup", "0", "--threads", "1", "--dtype", "float64"]
     flags = ["--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
     proc = subprocess.Popen([MPIRUN, *flags, "-np", "2", softreg_bin, *map(str, args), "--model", "m"],
                             cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

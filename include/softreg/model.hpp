@@ -316,9 +316,9 @@ constexpr std::size_t kStreamBlockBytes = std::size_t{8} << 20;
 /// options.communicator each rank streams its own shard of the file in blocks (a rank's blocks
 /// are shards rank x B + j of ranks x B) and the ranks add their sums as fit does; SGD / Adam
 /// then shuffle within super-block j (block j of every rank), so each mini-batch is spread over
-/// the ranks and each rank evaluates its rows of it. newton-cg and saga keep per-row state and cannot stream;
-/// valid_fraction, resume and options.sample_weight are InvalidArgument (a CSV weight column
-/// works).
+/// the ranks and each rank evaluates its rows of it. newton-cg and saga keep per-row state and
+/// cannot stream; valid_fraction, resume and options.sample_weight are InvalidArgument (a CSV
+/// weight column works).
 template <class T>
 SoftmaxRegression fit_streamed(const std::string& path, const ReadOptions& read,
                                const TrainOptions& options,

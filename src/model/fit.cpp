@@ -73,6 +73,21 @@ double relative_loss_tolerance(double tol) {
   return std::min(1e-10, std::max(tol * tol, 1e-15));
 }
 
+TrainingInfo training_info(const OptimResult& result, const TrainOptions& options, DType dtype) {
+  TrainingInfo info;
+  info.solver = options.solver;
+  info.dtype = dtype;
+  info.l2 = options.l2;
+  info.iterations = result.iterations;
+  info.evaluations = result.evaluations;
+  info.message = result.message;
+  info.converged = result.converged;
+  info.final_loss = result.loss;
+  info.grad_norm = result.grad_norm;
+  info.loss_history = result.history;
+  return info;
+}
+
 StochasticOptions stochastic_options(const TrainOptions& options) {
   StochasticOptions o;
   o.epochs = options.epochs;
@@ -927,20 +942,13 @@ void Fit<T>::check_diverged() {
 
 template <class T>
 SoftmaxRegression Fit<T>::finish() {
-  TrainingInfo info;
-  info.solver = options_.solver;
-  info.dtype = std::is_same_v<T, float> ? DType::float32 : DType::float64;
-  info.l2 = options_.l2;
-  info.iterations = result_.iterations;
-  info.evaluations = result_.evaluations;
+  TrainingInfo info = detail::training_info(
+      result_, options_, std::is_same_v<T, float> ? DType::float32 : DType::float64);
   info.message = (reached_target_ ? "reached the target loss" : result_.message) + warmup_note_;
   info.converged = result_.converged || reached_target_;
-  info.final_loss = result_.loss;
-  info.grad_norm = result_.grad_norm;
   info.valid_loss = validation_ ? validation_(theta_) : -1.0;
   info.n_train = n_train_;
   info.n_valid = split_.valid.size();
-  info.loss_history = result_.history;
   // Entry for entry with loss_history, or not at all (a solver that stopped between its
   // history and its progress report).
   const auto aligned = [&](std::vector<double>& v) {

@@ -26,6 +26,11 @@ StochasticOptions stochastic_options(const TrainOptions& options);
 /// machine epsilon `epsilon` (the iteration limit and tolerances, the memory rule of
 /// TrainOptions::lbfgs_memory, threads, the evaluation's resolution, the L1 term on the
 /// first l1_count parameters).
+/// The training record's fields that any fit fills alike from its solver's result: solver,
+/// dtype, l2, iteration and evaluation counts, message, convergence, final loss, gradient norm
+/// and the loss history.
+TrainingInfo training_info(const OptimResult& result, const TrainOptions& options, DType dtype);
+
 LbfgsOptions lbfgs_options(const TrainOptions& options, std::size_t n_params, double epsilon,
                            std::size_t l1_count);
 

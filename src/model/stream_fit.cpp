@@ -88,7 +88,7 @@ class StreamFit {
   Preprocessing pre_;
   std::vector<double> h0_;  // the diagonal preconditioner
   std::unique_ptr<detail::SecondMomentPreconditioner> second_moment_;
-  std::vector<double> theta_, theta_raw_, g_block_;
+  std::vector<double> theta_, theta_raw_, g_block_, packed_;
   double accuracy_ = 0.0;
   std::size_t seen_ = 0, correct_ = 0;
   OptimResult result_;
@@ -291,12 +291,13 @@ void StreamFit<T>::measure() {
 template <class T>
 double StreamFit<T>::finish_pass(std::span<const double> th, std::span<double> g,
                                  ObjectiveSums sums) {
-  if (comm_ != nullptr) {
-    std::vector<double> packed(g.begin(), g.end());
-    packed.insert(packed.end(), {sums.loss, sums.weight, double(sums.correct), double(sums.rows)});
-    comm_->sum(packed);
-    std::copy_n(packed.begin(), g.size(), g.begin());
-    const double* tail = packed.data() + g.size();
+  if (comm_ != nullptr) {  // one buffer for every pass and mini-batch
+    packed_.assign(g.begin(), g.end());
+    packed_.insert(packed_.end(),
+                   {sums.loss, sums.weight, double(sums.correct), double(sums.rows)});
+    comm_->sum(packed_);
+    std::copy_n(packed_.begin(), g.size(), g.begin());
+    const double* tail = packed_.data() + g.size();
     sums = {tail[0], tail[1], std::size_t(tail[2]), std::size_t(tail[3])};
   }
   accuracy_ = sums.rows > 0 ? double(sums.correct) / double(sums.rows) : 0.0;
@@ -453,19 +454,10 @@ SoftmaxRegression StreamFit<T>::run() {
   } else {
     run_stochastic();
   }
-  TrainingInfo info;
-  info.solver = options_.solver;
-  info.dtype = std::is_same_v<T, float> ? DType::float32 : DType::float64;
-  info.l2 = options_.l2;
-  info.iterations = result_.iterations;
-  info.evaluations = result_.evaluations;
-  info.message = result_.message;
-  info.converged = result_.converged;
-  info.final_loss = result_.loss;
-  info.grad_norm = result_.grad_norm;
+  TrainingInfo info = detail::training_info(
+      result_, options_, std::is_same_v<T, float> ? DType::float32 : DType::float64);
   info.valid_loss = -1.0;
   info.n_train = total_rows_;
-  info.loss_history = result_.history;
   if (accuracy_history_.size() == info.loss_history.size()) {
     info.accuracy_history = accuracy_history_;
   }

@@ -4,10 +4,14 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "model/saga.hpp"
 #include "softreg/data.hpp"
 #include "softreg/matrix.hpp"
+#include "softreg/objective.hpp"
+#include "softreg/optim.hpp"
 
 namespace softreg_test {
 
@@ -49,6 +53,67 @@ softreg::CsrMatrix<T> to_csr(const softreg::DenseMatrix<T>& x) {
   }
   return s;
 }
+
+/// The same features in another element type (each value converted).
+template <class To, class From>
+softreg::FeatureMatrix<To> cast_features(const softreg::FeatureMatrix<From>& x) {
+  if (const auto* s = std::get_if<softreg::CsrMatrix<From>>(&x)) {
+    softreg::CsrMatrix<To> out;
+    out.rows = s->rows;
+    out.cols = s->cols;
+    out.indptr = s->indptr;
+    out.indices = s->indices;
+    out.values.assign(s->values.begin(), s->values.end());
+    return out;
+  }
+  const auto& d = std::get<softreg::DenseMatrix<From>>(x);
+  softreg::DenseMatrix<To> out(d.rows, d.cols);
+  for (std::size_t i = 0; i < d.data.size(); ++i) out.data[i] = To(d.data[i]);
+  return out;
+}
+
+/// SAGA over data's features converted to T, for K classes and lambda l2, with the full
+/// objective of the same values evaluated in E (the iterates' solver state is T's, the
+/// reference is E's).
+template <class T, class E = T>
+struct SagaSetup {
+  SagaSetup(const softreg::Dataset<double>& data, std::size_t k, double l2)
+      : x(cast_features<T>(data.features)),
+        xe(cast_features<E>(x)),
+        y(labels(data)),
+        f(xe, y, k, options(l2)) {
+    problem.y = y;
+    problem.k = k;
+    problem.l2 = l2;
+    full = [this](std::span<const double> th, std::span<double> g) { return f.evaluate(th, g); };
+  }
+  SagaSetup(const SagaSetup&) = delete;  // full refers to this object's f
+  SagaSetup& operator=(const SagaSetup&) = delete;
+
+  softreg::OptimResult run(const softreg::detail::SagaOptions& o, std::vector<double>& theta,
+                           const softreg::ProgressCallback& progress = {}) {
+    theta.assign(f.n_params(), 0.0);
+    return softreg::detail::saga<T>(x, problem, theta, o, full, progress, {});
+  }
+
+  static std::vector<std::int64_t> labels(const softreg::Dataset<double>& data) {
+    std::vector<std::int64_t> out;
+    for (const auto& l : data.labels) out.push_back(std::stoll(l));
+    return out;
+  }
+  static softreg::ObjectiveOptions options(double l2) {
+    softreg::ObjectiveOptions oo;
+    oo.l2 = l2;
+    return oo;
+  }
+
+  softreg::FeatureMatrix<T> x;
+  softreg::FeatureMatrix<E> xe;  // the objective keeps a reference
+  std::vector<std::int64_t> y;
+  softreg::SoftmaxObjective<E> f;
+  softreg::detail::SagaProblem problem;
+  softreg::Objective full;
+};
 
 /// The objective of objective.hpp by plain loops in long double, as an independent reference.
 inline long double naive_objective(const softreg::DenseMatrix<double>& x,

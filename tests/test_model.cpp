@@ -558,8 +558,10 @@ TEST(Model, TrainingMemoryFollowsTheDocumentedFormulas) {
   EXPECT_EQ(training_memory(1000, 100, 40, Solver::lbfgs, 7), std::size_t(8 * 4040 * (14 + 8)));
   EXPECT_EQ(training_memory(1000, 100, 40, Solver::lbfgs), std::size_t(8 * 4040 * (200 + 8)));
   EXPECT_EQ(training_memory(1000, 100, 40, Solver::newton_cg), std::size_t(8 * (8 * 4040 + 40000)));
-  EXPECT_EQ(training_memory(1000, 100, 40, Solver::saga),
-            std::size_t(8 * (40000 + 2 * 4000 + 3 * 4040)));
+  // SAGA: the widening holds float and double gradients (1.5 n K) when n K > 4 d K.
+  EXPECT_EQ(training_memory(1000, 100, 40, Solver::saga), std::size_t(8 * (60000 + 3 * 4040)));
+  EXPECT_EQ(training_memory(100, 1000, 40, Solver::saga),
+            std::size_t(8 * (4000 + 2 * 40000 + 3 * 40040)));
   EXPECT_EQ(training_memory(1000, 100, 40, Solver::adam), std::size_t(48 * 4040));
 }
 

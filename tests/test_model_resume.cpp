@@ -5,6 +5,7 @@
 // with the fit never stopped, bit for bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <string>
@@ -103,23 +104,39 @@ TEST(ModelResume, SagaStoppedWhileItsNextEpochRanResumesBitForBit) {
   expect_resumes(data, o, "resume.saga", {3, 7}, 1);
 }
 
+/// Stops setup's SAGA run with options o after every epoch before the last, resumes it from
+/// the saved state and expects the uninterrupted run's iterate, history and evaluations;
+/// `check` sees each saved state. Returns the uninterrupted iterate.
+template <class T, class Check>
+std::vector<double> expect_saga_resumes(softreg_test::SagaSetup<T>& setup,
+                                        const softreg::detail::SagaOptions& o, Check check) {
+  std::vector<double> whole;
+  const auto uninterrupted = setup.run(o, whole);
+  for (int stop_at = 1; stop_at < o.epochs; ++stop_at) {
+    SCOPED_TRACE("threads " + std::to_string(o.threads) + ", stopped at " +
+                 std::to_string(stop_at));
+    softreg::detail::SagaState state;
+    softreg::detail::SagaOptions first = o;
+    first.save = &state;
+    std::vector<double> theta;
+    setup.run(first, theta, [&](const softreg::Progress& p) { return p.iteration < stop_at; });
+    EXPECT_EQ(state.evaluated, stop_at);
+    check(stop_at, state);
+    softreg::detail::SagaOptions second = o;
+    second.resume = &state;
+    const auto resumed =
+        softreg::detail::saga<T>(setup.x, setup.problem, theta, second, setup.full, {}, {});
+    EXPECT_EQ(bits(theta), bits(whole));
+    EXPECT_EQ(bits(resumed.history), bits(uninterrupted.history));
+    EXPECT_EQ(resumed.evaluations, uninterrupted.evaluations);
+  }
+  return whole;
+}
+
 TEST(ModelResume, SagaWithAHalvedStepResumesBitForBit) {
   // Through the solver itself: a step 16 times too long rises and is halved, so the
   // checkpoints before and after a halving carry the step and the halving to come.
-  const auto data = sparse_blobs(200, 63);
-  const auto& x = data.features;
-  std::vector<std::int64_t> y;
-  for (const auto& l : data.labels) y.push_back(std::stoll(l));
-  softreg::ObjectiveOptions oo;
-  oo.l2 = 1e-3;
-  softreg::SoftmaxObjective<double> f(x, y, 3, oo);
-  softreg::detail::SagaProblem problem;
-  problem.y = y;
-  problem.k = 3;
-  problem.l2 = 1e-3;
-  const softreg::Objective full = [&](std::span<const double> th, std::span<double> g) {
-    return f.evaluate(th, g);
-  };
+  softreg_test::SagaSetup<double> setup(sparse_blobs(200, 63), 3, 1e-3);
   std::vector<std::vector<double>> results;
   for (const int threads : {1, 2}) {
     softreg::detail::SagaOptions o;
@@ -127,34 +144,40 @@ TEST(ModelResume, SagaWithAHalvedStepResumesBitForBit) {
     o.grad_tol = 0.0;
     o.step_scale = 16.0;
     o.threads = threads;
-    std::vector<double> whole(f.n_params(), 0.0);
-    const auto uninterrupted = softreg::detail::saga<double>(x, problem, whole, o, full, {}, {});
+    std::vector<double> whole;
+    const auto uninterrupted = setup.run(o, whole);
     bool rose = false;
     for (std::size_t e = 1; e < uninterrupted.history.size(); ++e)
       rose = rose || uninterrupted.history[e] > uninterrupted.history[e - 1];
     ASSERT_TRUE(rose) << "the step was not too long: the test tests nothing";
-    results.push_back(whole);
-    for (int stop_at = 1; stop_at < o.epochs; ++stop_at) {
-      SCOPED_TRACE("threads " + std::to_string(threads) + ", stopped at " +
-                   std::to_string(stop_at));
-      softreg::detail::SagaState state;
-      softreg::detail::SagaOptions first = o;
-      first.save = &state;
-      std::vector<double> theta(f.n_params(), 0.0);
-      softreg::detail::saga<double>(
-          x, problem, theta, first, full,
-          [&](const softreg::Progress& p) { return p.iteration < stop_at; }, {});
-      ASSERT_EQ(state.evaluated, stop_at);
-      softreg::detail::SagaOptions second = o;
-      second.resume = &state;
-      const auto resumed = softreg::detail::saga<double>(x, problem, theta, second, full, {}, {});
-      EXPECT_EQ(bits(theta), bits(whole));
-      EXPECT_EQ(bits(resumed.history), bits(uninterrupted.history));
-      EXPECT_EQ(resumed.evaluations, uninterrupted.evaluations);
-    }
+    results.push_back(expect_saga_resumes(setup, o, [](int, const auto&) {}));
   }
   // The halvings, like the iterates, do not depend on the overlap of the evaluations.
   EXPECT_EQ(bits(results[0]), bits(results[1]));
+}
+
+TEST(ModelResume, SagaResumesAcrossItsWideningBitForBit) {
+  // Float data: float storage first, double from the widening on. The threshold is the
+  // gradient of epoch 4, so epoch 6 widens; checkpoints before, at and after it carry it.
+  softreg_test::SagaSetup<float> setup(sparse_blobs(200, 66), 3, 1e-3);
+  softreg::detail::SagaOptions o;
+  o.epochs = 12;
+  o.grad_tol = 0.0;
+  std::vector<double> grads, theta;
+  setup.run(o, theta, [&](const softreg::Progress& p) {
+    grads.push_back(p.grad_norm);
+    return true;
+  });
+  ASSERT_EQ(grads.size(), 12u);
+  // Epoch 4's gradient is the first at or below the threshold.
+  ASSERT_LT(grads[3], std::min({grads[0], grads[1], grads[2]}));
+  o.widen_below = grads[3];
+  for (const int threads : {1, 2}) {
+    o.threads = threads;
+    expect_saga_resumes(setup, o, [](int stop_at, const softreg::detail::SagaState& st) {
+      EXPECT_EQ(st.widen_at, stop_at >= 4 ? 6 : 0);
+    });
+  }
 }
 
 /// Options of fits with a validation split that stop early on it (patience 3, no tolerance),

@@ -154,8 +154,8 @@ inline constexpr std::size_t kSagaMaxMemory = std::size_t{1} << 30;
 /// The memory a fit's solver state takes beyond the data, in bytes, with P = (d + 1) K
 /// parameters (docs/ARCHITECTURE.md, "Memory"): L-BFGS 8 P (2 m + 8) with m curvature pairs
 /// (TrainOptions::lbfgs_memory, or its automatic choice), Newton-CG 8 (8 P + n K), SAGA
-/// 8 (n K + 2 d K + 3 P), SGD and Adam 48 P. fit refuses (InvalidArgument, before allocating)
-/// a problem whose estimate exceeds the machine's physical memory, naming the sizes.
+/// 8 (max(n K + 2 d K, 1.5 n K) + 3 P), SGD and Adam 48 P. fit refuses (InvalidArgument, before
+/// allocating) a problem whose estimate exceeds the machine's physical memory, naming the sizes.
 std::size_t training_memory(std::size_t n, std::size_t d, std::size_t k, Solver solver,
                             int lbfgs_memory = 0);
 

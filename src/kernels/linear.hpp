@@ -60,13 +60,31 @@ void sparse_column_sum(const std::uint32_t* pos, const float* values, std::size_
 void sparse_column_sum(const std::uint32_t* pos, const double* values, std::size_t entries,
                        const double* dz, std::size_t k, double* g);
 
-/// y[0 .. k) += a x[0 .. k), in double.
+/// y[0 .. k) += a x[0 .. k), in double or float.
 void axpy(double a, const double* x, double* y, std::size_t k);
+void axpy(float a, const float* x, float* y, std::size_t k);
 
-/// One feature row of a SAGA step, in double: change = xv delta, w -= avg sum + direct change,
-/// sum += change, over [0, k).
+/// One feature row of a SAGA step, in double or float: change = xv delta, w -= avg sum +
+/// direct change, sum += change, over [0, k).
 void saga_row_update(double avg, double direct, double xv, const double* delta, double* w,
                      double* sum, std::size_t k);
+void saga_row_update(float avg, float direct, float xv, const float* delta, float* w, float* sum,
+                     std::size_t k);
+
+/// SAGA's packed float storage: feature j's weights at base + j stride, its sums at + kp,
+/// kp = saga_packed_width(k) (k rounded up to whole vectors of every target; the padding
+/// stays 0). saga_gather brings each of a row's features up to date (W -= lag[q] sums) and
+/// forms z[0 .. kp) = sum_q values[q] W; saga_scatter applies the step: change = values[q]
+/// delta, W -= avg[q] sums + direct change, sums += change (delta's padding must be 0). A
+/// feature that repeats in the row is read and written once per entry, in order.
+inline constexpr std::size_t saga_packed_width(std::size_t k) {
+  return (k + 15) / 16 * 16;
+}
+void saga_gather(const std::int32_t* indices, const float* values, std::size_t nnz,
+                 const float* lag, float* base, std::size_t stride, std::size_t kp, float* z);
+void saga_scatter(const std::int32_t* indices, const float* values, std::size_t nnz,
+                  const float* avg, float direct, const float* delta, float* base,
+                  std::size_t stride, std::size_t kp);
 
 /// The row width cholesky_solve needs for k right-hand sides: k rounded up to a whole number of
 /// double vectors of the dispatched target.

@@ -118,8 +118,9 @@ void ColumnSum(const std::uint32_t* HWY_RESTRICT pos, const T* HWY_RESTRICT valu
 }
 
 /// y[0 .. k) += a x.
-void AxpyF64(double a, const double* HWY_RESTRICT x, double* HWY_RESTRICT y, std::size_t k) {
-  const hn::ScalableTag<double> d;
+template <class S>
+HWY_INLINE void Axpy(S a, const S* HWY_RESTRICT x, S* HWY_RESTRICT y, std::size_t k) {
+  const hn::ScalableTag<S> d;
   const std::size_t n = hn::Lanes(d);
   const auto va = hn::Set(d, a);
   std::size_t c = 0;
@@ -129,9 +130,10 @@ void AxpyF64(double a, const double* HWY_RESTRICT x, double* HWY_RESTRICT y, std
 }
 
 /// change = xv delta; w -= avg sum + direct change; sum += change (one SAGA feature row).
-void SagaRowF64(double avg, double direct, double xv, const double* HWY_RESTRICT delta,
-                double* HWY_RESTRICT w, double* HWY_RESTRICT sum, std::size_t k) {
-  const hn::ScalableTag<double> d;
+template <class S>
+HWY_INLINE void SagaRow(S avg, S direct, S xv, const S* HWY_RESTRICT delta, S* HWY_RESTRICT w,
+                        S* HWY_RESTRICT sum, std::size_t k) {
+  const hn::ScalableTag<S> d;
   const std::size_t n = hn::Lanes(d);
   const auto va = hn::Set(d, avg), vd = hn::Set(d, direct), vx = hn::Set(d, xv);
   std::size_t c = 0;
@@ -143,10 +145,84 @@ void SagaRowF64(double avg, double direct, double xv, const double* HWY_RESTRICT
     hn::StoreU(hn::Add(vs, change), d, sum + c);
   }
   for (; c < k; ++c) {
-    const double change = xv * delta[c];
+    const S change = xv * delta[c];
     w[c] -= avg * sum[c] + direct * change;
     sum[c] += change;
   }
+}
+
+/// A SAGA row's reads in packed float storage (feature j's W at base + j stride, its sums kp
+/// further, padding zero): each feature's W brought up to date, W -= lag[q] sums, then
+/// z[0 .. kp) = sum_q values[q] W.
+void SagaGatherF32(const std::int32_t* HWY_RESTRICT indices, const float* HWY_RESTRICT values,
+                   std::size_t nnz, const float* HWY_RESTRICT lag, float* HWY_RESTRICT base,
+                   std::size_t stride, std::size_t kp, float* HWY_RESTRICT z) {
+  const hn::ScalableTag<float> d;
+  const std::size_t n = hn::Lanes(d);
+  const std::size_t whole = kp - kp % n;  // all of kp where the vectors divide it
+  std::fill(z, z + kp, 0.0f);
+  for (std::size_t q = 0; q < nnz; ++q) {
+    float* w = base + std::size_t(indices[q]) * stride;
+    const float* sum = w + kp;
+    const auto vx = hn::Set(d, values[q]);
+    const auto vl = hn::Set(d, lag[q]);
+    if (lag[q] != 0.0f) {
+      for (std::size_t c = 0; c < whole; c += n) {
+        const auto vw = hn::NegMulAdd(vl, hn::LoadU(d, sum + c), hn::LoadU(d, w + c));
+        hn::StoreU(vw, d, w + c);
+        hn::StoreU(hn::MulAdd(vx, vw, hn::LoadU(d, z + c)), d, z + c);
+      }
+      for (std::size_t c = whole; c < kp; ++c) w[c] -= lag[q] * sum[c];
+    } else {
+      for (std::size_t c = 0; c < whole; c += n)
+        hn::StoreU(hn::MulAdd(vx, hn::LoadU(d, w + c), hn::LoadU(d, z + c)), d, z + c);
+    }
+    for (std::size_t c = whole; c < kp; ++c) z[c] += values[q] * w[c];
+  }
+}
+
+/// A SAGA row's writes in the same storage: per feature, change = values[q] delta, W -=
+/// avg[q] sums + direct change, sums += change (delta's padding zero).
+void SagaScatterF32(const std::int32_t* HWY_RESTRICT indices, const float* HWY_RESTRICT values,
+                    std::size_t nnz, const float* HWY_RESTRICT avg, float direct,
+                    const float* HWY_RESTRICT delta, float* HWY_RESTRICT base, std::size_t stride,
+                    std::size_t kp) {
+  const hn::ScalableTag<float> d;
+  const std::size_t n = hn::Lanes(d);
+  const std::size_t whole = kp - kp % n;
+  const auto vd = hn::Set(d, direct);
+  for (std::size_t q = 0; q < nnz; ++q) {
+    float* w = base + std::size_t(indices[q]) * stride;
+    float* sum = w + kp;
+    const auto va = hn::Set(d, avg[q]), vx = hn::Set(d, values[q]);
+    for (std::size_t c = 0; c < whole; c += n) {
+      const auto change = hn::Mul(vx, hn::LoadU(d, delta + c));
+      const auto vs = hn::LoadU(d, sum + c);
+      const auto step = hn::MulAdd(va, vs, hn::Mul(vd, change));
+      hn::StoreU(hn::Sub(hn::LoadU(d, w + c), step), d, w + c);
+      hn::StoreU(hn::Add(vs, change), d, sum + c);
+    }
+    for (std::size_t c = whole; c < kp; ++c) {
+      const float change = values[q] * delta[c];
+      w[c] -= avg[q] * sum[c] + direct * change;
+      sum[c] += change;
+    }
+  }
+}
+
+void AxpyF32(float a, const float* x, float* y, std::size_t k) {
+  Axpy(a, x, y, k);
+}
+void AxpyF64(double a, const double* x, double* y, std::size_t k) {
+  Axpy(a, x, y, k);
+}
+void SagaRowF32(float avg, float direct, float xv, const float* delta, float* w, float* sum,
+                std::size_t k) {
+  SagaRow(avg, direct, xv, delta, w, sum, k);
+}
+void SagaRowF64(double avg, double direct, double xv, const double* delta, double* w, double* sum,
+                std::size_t k) {
+  SagaRow(avg, direct, xv, delta, w, sum, k);
 }
 
 void RowLogitsF32(const std::int32_t* indices, const float* values, std::size_t nnz, const float* w,
@@ -176,11 +252,32 @@ HWY_EXPORT(RowLogitsF32);
 HWY_EXPORT(RowLogitsF64);
 HWY_EXPORT(ColumnSumF32);
 HWY_EXPORT(ColumnSumF64);
+HWY_EXPORT(AxpyF32);
 HWY_EXPORT(AxpyF64);
+HWY_EXPORT(SagaRowF32);
 HWY_EXPORT(SagaRowF64);
+HWY_EXPORT(SagaGatherF32);
+HWY_EXPORT(SagaScatterF32);
 
+void saga_gather(const std::int32_t* indices, const float* values, std::size_t nnz,
+                 const float* lag, float* base, std::size_t stride, std::size_t kp, float* z) {
+  HWY_DYNAMIC_DISPATCH(SagaGatherF32)(indices, values, nnz, lag, base, stride, kp, z);
+}
+void saga_scatter(const std::int32_t* indices, const float* values, std::size_t nnz,
+                  const float* avg, float direct, const float* delta, float* base,
+                  std::size_t stride, std::size_t kp) {
+  HWY_DYNAMIC_DISPATCH(SagaScatterF32)(indices, values, nnz, avg, direct, delta, base, stride, kp);
+}
+
+void axpy(float a, const float* x, float* y, std::size_t k) {
+  HWY_DYNAMIC_DISPATCH(AxpyF32)(a, x, y, k);
+}
 void axpy(double a, const double* x, double* y, std::size_t k) {
   HWY_DYNAMIC_DISPATCH(AxpyF64)(a, x, y, k);
+}
+void saga_row_update(float avg, float direct, float xv, const float* delta, float* w, float* sum,
+                     std::size_t k) {
+  HWY_DYNAMIC_DISPATCH(SagaRowF32)(avg, direct, xv, delta, w, sum, k);
 }
 void saga_row_update(double avg, double direct, double xv, const double* delta, double* w,
                      double* sum, std::size_t k) {

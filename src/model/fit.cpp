@@ -269,12 +269,12 @@ void decode_state(const std::string& bytes, StochasticState& st) {
   st.steps = static_cast<std::size_t>(steps);
 }
 
-/// "resume.saga": i32 epochs, evaluated epochs, evaluations, two halving epochs; f64 step, latest
-/// objective; the iterate, the history, the remembered gradients (rows x classes) and their
-/// sums (W's, b's).
+/// "resume.saga": i32 epochs, evaluated epochs, evaluations, two halving epochs, the widening
+/// epoch; f64 step, latest objective; the iterate, the history, the remembered gradients (rows
+/// x classes) and their sums (W's, b's).
 std::string encode_state(const detail::SagaState& st) {
   StateWriter w;
-  w.put(st.epochs).put(st.evaluated).put(st.evaluations).put(st.halve_at);
+  w.put(st.epochs).put(st.evaluated).put(st.evaluations).put(st.halve_at).put(st.widen_at);
   w.put(st.step).put(st.previous).put(st.x).put(st.history);
   w.put(st.memory).put(st.sum_w).put(st.sum_b);
   return finish_state(w, st.early_stopping);
@@ -282,7 +282,7 @@ std::string encode_state(const detail::SagaState& st) {
 
 void decode_state(const std::string& bytes, detail::SagaState& st) {
   StateReader r(bytes);
-  r.get(st.epochs).get(st.evaluated).get(st.evaluations).get(st.halve_at);
+  r.get(st.epochs).get(st.evaluated).get(st.evaluations).get(st.halve_at).get(st.widen_at);
   r.get(st.step).get(st.previous).get(st.x).get(st.history);
   r.get(st.memory).get(st.sum_w).get(st.sum_b);
   finish_state(r, st.early_stopping);
@@ -1022,7 +1022,8 @@ std::string exact_text(double v) {
 std::size_t training_memory(std::size_t n, std::size_t d, std::size_t k, Solver solver,
                             int lbfgs_memory) {
   // In double to stay clear of overflow for absurd sizes; saturates at SIZE_MAX.
-  const double p = (double(d) + 1.0) * double(k), nk = double(n) * double(k), dk = double(d) * k;
+  const double p = (double(d) + 1.0) * double(k), nk = double(n) * double(k),
+               dk = double(d) * double(k);
   double bytes = 0.0;
   switch (solver) {
     case Solver::lbfgs:
@@ -1036,8 +1037,8 @@ std::size_t training_memory(std::size_t n, std::size_t d, std::size_t k, Solver 
     case Solver::newton_cg:
       bytes = 8.0 * (8.0 * p + nk);
       break;
-    case Solver::saga:
-      bytes = 8.0 * (nk + 2.0 * dk + 3.0 * p);
+    case Solver::saga:  // the wide storage, or the widening's float and double gradients
+      bytes = 8.0 * (std::max(nk + 2.0 * dk, 1.5 * nk) + 3.0 * p);
       break;
     case Solver::sgd:
     case Solver::adam:

@@ -9,6 +9,7 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -45,17 +46,26 @@ RowView<T> row_of(const FeatureMatrix<T>& x, std::size_t i) {
 }
 
 /// The state of one run: W stored as W_true / scale, the remembered gradients' sums, and the
-/// steps each feature has had the average applied through.
+/// steps each feature has had the average applied through. Two storages: narrow (float: W's
+/// copy and its sums interleaved per feature, so a feature's step reads one run of cache
+/// lines, and the remembered gradients) while the run is far from the optimum, where a step is
+/// bound by the random reads of those lines; wide (double: W in theta, the sums and the
+/// remembered gradients beside it) once it is near, where float's rounding would be the
+/// gradient's floor. widen() switches between epochs, the sums recomputed exactly from the
+/// remembered gradients, so the drift of the narrow sums does not carry over.
 template <class T>
 class Saga {
  public:
-  Saga(const FeatureMatrix<T>& x, const SagaProblem& p, std::span<double> theta, double step_scale)
+  Saga(const FeatureMatrix<T>& x, const SagaProblem& p, std::span<double> theta, double step_scale,
+       bool wide)
       : x_(x),
         p_(p),
         d_(cols_of(x)),
         k_(p.k),
         theta_(theta),
-        n_(p.rows.empty() ? rows_of(x) : p.rows.size()) {
+        n_(p.rows.empty() ? rows_of(x) : p.rows.size()),
+        wide_(wide),
+        width_(saga_packed_width(p.k)) {
     double weight_sum = 0.0;
     row_scale_.resize(n_);
     for (std::size_t r = 0; r < n_; ++r) {
@@ -79,43 +89,132 @@ class Saga {
     // only for a row split evenly between two classes); halving on a rising objective
     // (halve_step) guards the rest.
     step_ = step_scale / (lipschitz + std::min(double(n_) * p.l2, 0.5 * lipschitz));
-    memory_.assign(n_ * k_, 0.0);
-    sum_w_.assign(d_ * k_, 0.0);
+    if (wide_) {
+      memory_.assign(n_ * k_, 0.0);
+      sum_w_.assign(d_ * k_, 0.0);
+    } else {
+      memory_f_.assign(n_ * k_, 0.0f);
+      pack(std::span<const double>(theta_.data(), d_ * k_), {});
+    }
     sum_b_.assign(k_, 0.0);
     last_.assign(d_, 0);
     cum_.assign(1, 0.0);
     z_.resize(k_);
+    z_f_.resize(width_);
   }
 
   std::size_t rows() const { return n_; }
+  bool wide() const { return wide_; }
   void halve_step() { step_ *= 0.5; }
 
   /// Hands the step and the remembered gradients to st, at the end of the run (between
-  /// epochs: every row has been seen, the scale is folded into theta).
+  /// epochs: every row has been seen, the scale is folded into theta). Narrow storage is
+  /// widened exactly (every float is a double).
   void save(SagaState& st) {
     st.step = step_;
-    st.memory = std::move(memory_);
-    st.sum_w = std::move(sum_w_);
+    if (wide_) {
+      st.memory = std::move(memory_);
+      st.sum_w = std::move(sum_w_);
+    } else {
+      st.memory.assign(memory_f_.begin(), memory_f_.end());
+      st.sum_w.resize(d_ * k_);
+      for (std::size_t j = 0; j < d_; ++j)
+        std::copy(sums_of<float>(j), sums_of<float>(j) + k_, st.sum_w.data() + j * k_);
+    }
     st.sum_b = std::move(sum_b_);
   }
 
-  /// Continues from what save kept.
+  /// Continues from what save kept, in the storage the constructor chose; x: the iterate.
   void restore(const SagaState& st) {
-    if (st.memory.size() != memory_.size() || st.sum_w.size() != sum_w_.size() ||
-        st.sum_b.size() != sum_b_.size() || !(st.step > 0.0)) {
+    if (st.memory.size() != n_ * k_ || st.sum_w.size() != d_ * k_ || st.sum_b.size() != k_ ||
+        st.x.size() != d_ * k_ + k_ || !(st.step > 0.0)) {
       throw InvalidArgument(
           "softreg::saga: the state to resume does not fit these rows and "
           "parameters");
     }
     step_ = st.step;
-    memory_ = st.memory;
-    sum_w_ = st.sum_w;
+    if (wide_) {
+      memory_ = st.memory;
+      sum_w_ = st.sum_w;
+    } else {
+      memory_f_.assign(st.memory.begin(), st.memory.end());
+      pack(std::span<const double>(st.x.data(), d_ * k_), st.sum_w);
+    }
     sum_b_ = st.sum_b;
     seen_ = n_;
   }
 
   /// One pass over the rows in `order`.
   void epoch(std::span<const std::size_t> order) {
+    if (wide_) {
+      epoch_as<double>(order);
+    } else {
+      epoch_as<float>(order);
+    }
+  }
+
+  /// From narrow to wide storage, between epochs (theta holds W): the remembered gradients
+  /// widened, their sums recomputed from them in double, row by row.
+  void widen() {
+    if (wide_) return;
+    wide_ = true;
+    std::vector<float>().swap(packed_);  // theta holds W
+    memory_.assign(memory_f_.begin(), memory_f_.end());
+    std::vector<float>().swap(memory_f_);
+    sum_w_.assign(d_ * k_, 0.0);
+    std::fill(sum_b_.begin(), sum_b_.end(), 0.0);
+    for (std::size_t r = 0; r < n_; ++r) {
+      const double* mem = memory_.data() + r * k_;
+      const RowView<T> v = row_of(x_, row(r));
+      for (std::size_t q = 0; q < v.nnz; ++q)
+        axpy(double(v.values[q]), mem, sum_w_.data() + v.feature(q) * k_, k_);
+      for (std::size_t c = 0; c < k_; ++c) sum_b_[c] += mem[c];
+    }
+  }
+
+ private:
+  std::size_t row(std::size_t r) const { return p_.rows.empty() ? r : p_.rows[r]; }
+  double* bias() { return theta_.data() + d_ * k_; }
+
+  // Feature j's stored weights and sums, and row r's remembered gradient, in storage S.
+  template <class S>
+  S* w_of(std::size_t j) {
+    if constexpr (std::is_same_v<S, float>) {
+      return packed_.data() + j * 2 * width_;
+    } else {
+      return theta_.data() + j * k_;
+    }
+  }
+  template <class S>
+  S* sums_of(std::size_t j) {
+    if constexpr (std::is_same_v<S, float>) {
+      return packed_.data() + j * 2 * width_ + width_;
+    } else {
+      return sum_w_.data() + j * k_;
+    }
+  }
+  template <class S>
+  S* memory_of(std::size_t r) {
+    if constexpr (std::is_same_v<S, float>) {
+      return memory_f_.data() + r * k_;
+    } else {
+      return memory_.data() + r * k_;
+    }
+  }
+
+  /// Narrow storage from W (d x K) and the sums (d x K, or empty for zeros).
+  void pack(std::span<const double> w, std::span<const double> sums) {
+    packed_.assign(d_ * 2 * width_, 0.0f);
+    for (std::size_t j = 0; j < d_; ++j) {
+      for (std::size_t c = 0; c < k_; ++c) {
+        w_of<float>(j)[c] = float(w[j * k_ + c]);
+        if (!sums.empty()) sums_of<float>(j)[c] = float(sums[j * k_ + c]);
+      }
+    }
+  }
+
+  template <class S>
+  void epoch_as(std::span<const std::size_t> order) {
     for (std::size_t q = 0; q < order.size(); ++q) {
       // The rows come in random order: ask for what the next steps read while this one runs,
       // each stage reading only what an earlier one brought in (a prefetch whose address
@@ -125,18 +224,13 @@ class Saga {
       // their weights, sums and step sums.
       if (q + 8 < order.size() && !p_.rows.empty()) __builtin_prefetch(&p_.rows[order[q + 8]]);
       if (q + 6 < order.size()) prefetch_start(order[q + 6]);
-      if (q + 4 < order.size()) prefetch_row(order[q + 4]);
+      if (q + 4 < order.size()) prefetch_row<S>(order[q + 4]);
       if (q + 2 < order.size()) prefetch_last(order[q + 2]);
-      if (q + 1 < order.size()) prefetch_features(order[q + 1]);
-      step(order[q]);
+      if (q + 1 < order.size()) prefetch_features<S>(order[q + 1]);
+      step<S>(order[q]);
     }
-    materialize();
+    materialize<S>();
   }
-
- private:
-  std::size_t row(std::size_t r) const { return p_.rows.empty() ? r : p_.rows[r]; }
-  double* w(std::size_t j) { return theta_.data() + j * k_; }
-  double* bias() { return theta_.data() + d_ * k_; }
 
   static void prefetch_lines(const void* p, std::size_t bytes) {
     const auto first = reinterpret_cast<std::uintptr_t>(p) & ~std::uintptr_t{63};
@@ -150,11 +244,12 @@ class Saga {
     if (const auto* s = std::get_if<CsrMatrix<T>>(&x_)) __builtin_prefetch(&s->indptr[row(r)]);
   }
 
+  template <class S>
   void prefetch_row(std::size_t r) {
     const RowView<T> v = row_of(x_, row(r));
     if (v.indices != nullptr) prefetch_lines(v.indices, v.nnz * sizeof(std::int32_t));
     prefetch_lines(v.values, v.nnz * sizeof(T));
-    prefetch_lines(memory_.data() + r * k_, k_ * sizeof(double));
+    prefetch_lines(memory_of<S>(r), k_ * sizeof(S));
     __builtin_prefetch(&p_.y[row(r)]);
     __builtin_prefetch(&row_scale_[r]);
   }
@@ -165,42 +260,66 @@ class Saga {
     for (std::size_t q = 0; q < v.nnz; ++q) __builtin_prefetch(&last_[v.feature(q)]);
   }
 
+  template <class S>
   void prefetch_features(std::size_t r) {
     const RowView<T> v = row_of(x_, row(r));
     if (v.indices == nullptr) return;  // a dense row reads W in order
     for (std::size_t q = 0; q < v.nnz; ++q) {
       const std::size_t j = v.feature(q);
       __builtin_prefetch(&cum_[std::min(last_[j], cum_.size() - 1)]);
-      prefetch_lines(w(j), k_ * sizeof(double));
-      prefetch_lines(sum_w_.data() + j * k_, k_ * sizeof(double));
+      if constexpr (std::is_same_v<S, float>) {
+        prefetch_lines(w_of<S>(j), 2 * width_ * sizeof(S));  // packed: one run of lines
+      } else {
+        prefetch_lines(w_of<S>(j), k_ * sizeof(S));
+        prefetch_lines(sums_of<S>(j), k_ * sizeof(S));
+      }
     }
   }
 
   /// Brings feature j's stored weights through step t: the average's contributions of the
   /// steps since its last update, in one multiply (the sums did not change in between).
+  template <class S>
   void catch_up(std::size_t j, std::size_t t) {
     const double c = cum_[t] - cum_[last_[j]];
     last_[j] = t;
-    if (c != 0.0) axpy(-c, sum_w_.data() + j * k_, w(j), k_);
+    if (c != 0.0) axpy(S(-c), sums_of<S>(j), w_of<S>(j), k_);
   }
 
+  template <class S>
   void step(std::size_t r) {
     const std::size_t t = cum_.size();  // this step's number within the segment
     const std::size_t i = row(r);
     const RowView<T> v = row_of(x_, i);
-    for (std::size_t q = 0; q < v.nnz; ++q) catch_up(v.feature(q), t - 1);
-    // z = x W_true + b, with W_true = scale W.
-    std::fill(z_.begin(), z_.end(), 0.0);
-    for (std::size_t q = 0; q < v.nnz; ++q)
-      axpy(double(v.values[q]), w(v.feature(q)), z_.data(), k_);
-    for (std::size_t c = 0; c < k_; ++c) z_[c] = scale_ * z_[c] + bias()[c];
-    softmax(std::span<double>(z_), std::span<const double>(z_), {1, k_});
+    // Packed float storage and CSR float rows: a row's reads and writes in one kernel each.
+    constexpr bool packed = std::is_same_v<S, float> && std::is_same_v<T, float>;
+    const bool by_row = packed && v.indices != nullptr;
+    std::vector<S>& zv = zbuf<S>();
+    S* z = zv.data();
+    // z = x W_true + b, with W_true = scale W, after bringing the row's features up to date.
+    if constexpr (packed) {
+      if (by_row) {
+        lag_.resize(v.nnz);
+        for (std::size_t q = 0; q < v.nnz; ++q) {
+          const std::size_t j = v.feature(q);
+          lag_[q] = float(cum_[t - 1] - cum_[last_[j]]);
+          last_[j] = t - 1;
+        }
+        saga_gather(v.indices, v.values, v.nnz, lag_.data(), packed_.data(), 2 * width_, width_, z);
+      }
+    }
+    if (!by_row) {
+      for (std::size_t q = 0; q < v.nnz; ++q) catch_up<S>(v.feature(q), t - 1);
+      std::fill(z, z + k_, S(0));
+      for (std::size_t q = 0; q < v.nnz; ++q) axpy(S(v.values[q]), w_of<S>(v.feature(q)), z, k_);
+    }
+    for (std::size_t c = 0; c < k_; ++c) z[c] = S(scale_ * double(z[c]) + bias()[c]);
+    softmax(std::span<S>(z, k_), std::span<const S>(z, k_), {1, k_});
     // The row's gradient with respect to its logits, and its change since last time.
-    double* mem = memory_.data() + r * k_;
+    S* mem = memory_of<S>(r);
     const auto label = std::size_t(p_.y[i]);
     for (std::size_t c = 0; c < k_; ++c) {
-      const double g = row_scale_[r] * (z_[c] - (c == label ? 1.0 : 0.0));
-      z_[c] = g - mem[c];  // delta
+      const S g = S(row_scale_[r] * (double(z[c]) - (c == label ? 1.0 : 0.0)));
+      z[c] = g - mem[c];  // delta
       mem[c] = g;
     }
     // The step: W_true <- (1 - eta lambda) W_true - eta (x^T delta + average); the average
@@ -212,17 +331,28 @@ class Saga {
     // sums) and the row's own change go in together.
     const double average = cum_[t] - cum_[t - 1];
     const double direct = step_ / scale_;
-    for (std::size_t q = 0; q < v.nnz; ++q) {
+    if constexpr (packed) {
+      if (by_row) {
+        for (std::size_t q = 0; q < v.nnz; ++q) {
+          const std::size_t j = v.feature(q);
+          lag_[q] = last_[j] == t ? 0.0f : float(average);  // once, should a feature repeat
+          last_[j] = t;
+        }
+        saga_scatter(v.indices, v.values, v.nnz, lag_.data(), float(direct), z, packed_.data(),
+                     2 * width_, width_);
+      }
+    }
+    for (std::size_t q = 0; !by_row && q < v.nnz; ++q) {
       const std::size_t j = v.feature(q);
       const double a = last_[j] == t ? 0.0 : average;  // once, should a feature repeat
       last_[j] = t;
-      saga_row_update(a, direct, double(v.values[q]), z_.data(), w(j), sum_w_.data() + j * k_, k_);
+      saga_row_update(S(a), S(direct), S(v.values[q]), z, w_of<S>(j), sums_of<S>(j), k_);
     }
     const double bias_avg = seen_ > 0 ? 1.0 / double(seen_) : 0.0;
     if (p_.fit_intercept) {
       for (std::size_t c = 0; c < k_; ++c) {
-        bias()[c] -= step_ * (z_[c] + bias_avg * sum_b_[c]);
-        sum_b_[c] += z_[c];
+        bias()[c] -= step_ * (double(z[c]) + bias_avg * sum_b_[c]);
+        sum_b_[c] += double(z[c]);
       }
     }
     if (!visited_.empty() || seen_ < n_) {
@@ -233,14 +363,35 @@ class Saga {
       }
       if (seen_ == n_) std::vector<char>().swap(visited_);
     }
-    if (scale_ < 1e-9) materialize();  // before the scale underflows
+    if (scale_ < 1e-9) materialize<S>();  // before the scale underflows
   }
 
-  /// Every feature brought up to date and the scale folded into W: theta holds the iterate.
+  template <class S>
+  std::vector<S>& zbuf() {
+    if constexpr (std::is_same_v<S, float>) {
+      return z_f_;
+    } else {
+      return z_;
+    }
+  }
+
+  /// Every feature brought up to date and the scale folded into W: theta holds the iterate
+  /// (narrow storage: its W rounded to float, as the copy then holds it).
+  template <class S>
   void materialize() {
     const std::size_t t = cum_.size() - 1;
-    for (std::size_t j = 0; j < d_; ++j) catch_up(j, t);
-    for (std::size_t e = 0; e < d_ * k_; ++e) theta_[e] *= scale_;
+    for (std::size_t j = 0; j < d_; ++j) catch_up<S>(j, t);
+    if constexpr (std::is_same_v<S, float>) {
+      for (std::size_t j = 0; j < d_; ++j) {
+        float* w = w_of<float>(j);
+        for (std::size_t c = 0; c < k_; ++c) {
+          w[c] = float(double(w[c]) * scale_);
+          theta_[j * k_ + c] = double(w[c]);
+        }
+      }
+    } else {
+      for (std::size_t e = 0; e < d_ * k_; ++e) theta_[e] *= scale_;
+    }
     scale_ = 1.0;
     cum_.assign(1, 0.0);
     std::fill(last_.begin(), last_.end(), 0);
@@ -251,10 +402,14 @@ class Saga {
   std::size_t d_, k_;
   std::span<double> theta_;
   std::size_t n_;
-  // In double: SAGA's fixed point is where the remembered gradients' average cancels the
-  // penalty, so the rounding of the gradients and of their sums is the gradient's floor
-  // (float storage of either stalls near 1e-7, and measured no faster on the text benchmark).
+  bool wide_;
+  // Narrow: feature j's W at packed_[2 j width_], its sums width_ further (K rounded up to
+  // whole vectors; the padding stays 0).
+  std::size_t width_;
+  // Wide: in double, as SAGA's fixed point is where the remembered gradients' average cancels
+  // the penalty, so the rounding of the gradients and of their sums is the gradient's floor.
   std::vector<double> row_scale_, memory_, sum_w_, sum_b_, cum_, z_;
+  std::vector<float> packed_, memory_f_, z_f_, lag_;  // narrow
   std::vector<std::size_t> last_;
   std::vector<char> visited_;
   std::size_t seen_ = 0;
@@ -273,7 +428,13 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
         "patience >= 0)");
   }
   if (!(o.step_scale > 0.0)) throw InvalidArgument("softreg::saga: step_scale must be > 0");
-  Saga<T> run(x, problem, theta, o.step_scale);
+  if (!(o.widen_below >= 0.0)) throw InvalidArgument("softreg::saga: widen_below must be >= 0");
+  // Narrow storage for float data until the gradient comes within reach of its floor (or the
+  // objective rises): double data, and a resumed run past its widening, are wide throughout.
+  int widen_at = o.resume ? o.resume->widen_at : 0;
+  const bool wide = std::is_same_v<T, double> || std::isinf(o.widen_below) ||
+                    (o.resume && widen_at > 0 && o.resume->epochs >= widen_at);
+  Saga<T> run(x, problem, theta, o.step_scale, wide);
   OptimResult result;
   std::vector<double> g(theta.size());
   result.message = "reached the iteration limit";
@@ -330,6 +491,7 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
     st.evaluated = result.iterations;
     st.evaluations = result.evaluations;
     st.halve_at = halve_at;
+    st.widen_at = widen_at;
     st.previous = previous;
     st.x.assign(theta.begin(), theta.end());
     st.history = result.history;
@@ -342,6 +504,10 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
     result.grad_norm = max_abs(g);
     result.iterations = e;
     if (!(result.loss <= previous)) halve_at[std::size_t(e % 2)] = e + 2;
+    if (widen_at == 0 && !run.wide() &&
+        (!(result.loss <= previous) || result.grad_norm <= o.widen_below)) {
+      widen_at = e + 2;  // applied, as a halving is, from the same epoch in any thread count
+    }
     if (!std::isfinite(result.loss)) {
       result.message = "diverged in epoch " + std::to_string(e) + ": the objective became " +
                        format_number(result.loss);
@@ -367,6 +533,7 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
   };
   const auto next_order = [&](int e) {
     if (e == halve_at[std::size_t(e % 2)]) run.halve_step();
+    if (e == widen_at) run.widen();
     shuffle(std::span<std::size_t>(order), rng);
   };
   // With two or more threads, the full evaluation of epoch e's iterate (a copy) runs on a

@@ -499,7 +499,8 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
     run.save(st);
   };
   // Records epoch e's evaluation (of the iterate `at`) and applies the stopping rules.
-  const auto judge = [&](int e, std::span<const double> at) {
+  // `take`: the vector behind `at`, whose contents may move into good (no copy).
+  const auto judge = [&](int e, std::span<const double> at, std::vector<double>* take) {
     ++result.evaluations;
     result.grad_norm = max_abs(g);
     result.iterations = e;
@@ -517,7 +518,12 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
     }
     previous = result.loss;
     result.history.push_back(result.loss);
-    good.assign(at.begin(), at.end());
+    if (take != nullptr) {
+      good.swap(*take);
+      at = good;
+    } else {
+      good.assign(at.begin(), at.end());
+    }
     Progress p;
     p.iteration = e;
     p.max_iterations = o.epochs;
@@ -561,9 +567,10 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
           result.loss = full(copy, g);
         }
       });
-      if (judge(done, copy)) {
+      if (judge(done, copy, &copy)) {
         if (result.message == kStoppedByCaller) keep(done + 1);
-        std::copy(copy.begin(), copy.end(), theta.begin());
+        // The evaluated iterate: moved to good, unless it diverged (then good is returned).
+        if (!result.diverged) std::copy(good.begin(), good.end(), theta.begin());
         stop = true;
         break;
       }
@@ -571,7 +578,7 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
     }
     if (stop) break;
     result.loss = full(theta, g);
-    stop = judge(done, theta);
+    stop = judge(done, theta, nullptr);
     if (stop && result.message == kStoppedByCaller) keep(done);
   }
   if (result.diverged) {

@@ -62,11 +62,14 @@ struct SagaOptions {
 /// order, the step being the row's new gradient minus the one remembered for it plus the
 /// average of all remembered ones; the penalty is a scale factor on W and the average's
 /// contribution to a feature is applied only when a row next uses it (or at the end of an
-/// epoch), in closed form. Step size 1 / (L + min(n lambda, L / 2)) with L the largest row
-/// Lipschitz constant, (s c n / sum s) (||x_i||^2 + 1) / 2 + lambda (twice the step of the
-/// convergence proofs; the bound is loose for the softmax), halved after any epoch whose
-/// objective is above the previous epoch's. Sequential, hence the same
-/// bits for any thread count. After every epoch `full` (the objective with its gradient, at
+/// epoch), in closed form. The bias is stepped as the weight u of a constant feature of value
+/// beta, b = beta u, with beta^2 the mean square of the features' non-zero values (a feature of
+/// the data's typical size; the optimum is the same, as b is not penalized). Step size
+/// 1 / (L + min(n lambda, L / 2)) with L the largest row Lipschitz constant,
+/// (s c n / sum s) (||x_i||^2 + beta^2) / 2 + lambda (beta^2 only with an intercept; twice the
+/// step of the convergence proofs; the bound is loose for the softmax), halved after any epoch
+/// whose objective is above the previous epoch's. Sequential, hence the same bits for any
+/// thread count. After every epoch `full` (the objective with its gradient, at
 /// theta) gives the loss and the gradient's max-norm reported to `progress` and tested against
 /// grad_tol; with options.threads >= 2 that evaluation (of a copy of theta, on a worker of
 /// the pool, where the objective's own passes then run on that one thread) overlaps the next

@@ -85,6 +85,13 @@ void saga_gather(const std::int32_t* indices, const float* values, std::size_t n
 void saga_scatter(const std::int32_t* indices, const float* values, std::size_t nnz,
                   const float* avg, float direct, const float* delta, float* base,
                   std::size_t stride, std::size_t kp);
+/// A row's gradient in the same storage: z[0 .. k) holds its logits (finite), mem its
+/// remembered gradient (kp floats, padding 0); g = scale (softmax(z) - onehot(label)) with the
+/// softmax kernels' exponential (<= 1 ULP) and a float sum (relative error about k u), then
+/// z[0 .. kp) = g - mem (padding 0) and mem = g. Returns false, writing nothing, on a target
+/// whose vectors do not divide kp. A NaN or infinite logit makes the row NaN.
+bool saga_row_gradient(float* z, float* mem, std::size_t k, std::size_t kp, std::size_t label,
+                       float scale);
 
 /// The row width cholesky_solve needs for k right-hand sides: k rounded up to a whole number of
 /// double vectors of the dispatched target.

@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include "kernels/linear.hpp"
+#include "kernels/simd_math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace softreg::detail::HWY_NAMESPACE {
@@ -210,6 +212,42 @@ void SagaScatterF32(const std::int32_t* HWY_RESTRICT indices, const float* HWY_R
   }
 }
 
+/// A SAGA row's gradient in packed storage: z[0 .. k) holds the logits, mem the row's
+/// remembered gradient (kp floats, padding 0). g = scale (softmax(z) - onehot(label)); z
+/// becomes g - mem (padding 0) and mem g. False, with nothing written, when the vectors do
+/// not divide kp (the caller takes the general path).
+bool SagaRowGradientF32(float* HWY_RESTRICT z, float* HWY_RESTRICT mem, std::size_t k,
+                        std::size_t kp, std::size_t label, float scale) {
+  const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
+  const std::size_t n = hn::Lanes(d);
+  if (kp % n != 0) return false;
+  const V lowest = hn::Set(d, -std::numeric_limits<float>::infinity());
+  const auto valid = [&](std::size_t c, V v, V other) {
+    return c + n <= k ? v : hn::IfThenElse(hn::FirstN(d, k > c ? k - c : 0), v, other);
+  };
+  V vmax = lowest;
+  for (std::size_t c = 0; c < kp; c += n)
+    vmax = hn::Max(vmax, valid(c, hn::LoadU(d, z + c), lowest));
+  const V m = hn::MaxOfLanes(d, vmax);
+  V vsum = hn::Zero(d);
+  for (std::size_t c = 0; c < kp; c += n) {
+    const V e = valid(c, ExpNonPositive(d, hn::Sub(hn::LoadU(d, z + c), m)), hn::Zero(d));
+    hn::StoreU(e, d, z + c);
+    vsum = hn::Add(vsum, e);
+  }
+  const V factor = hn::Set(d, scale / hn::GetLane(hn::SumOfLanes(d, vsum)));
+  for (std::size_t c = 0; c < kp; c += n)
+    hn::StoreU(hn::Mul(hn::LoadU(d, z + c), factor), d, z + c);
+  z[label] -= scale;
+  for (std::size_t c = 0; c < kp; c += n) {
+    const V g = hn::LoadU(d, z + c);
+    hn::StoreU(hn::Sub(g, hn::LoadU(d, mem + c)), d, z + c);
+    hn::StoreU(g, d, mem + c);
+  }
+  return true;
+}
+
 void AxpyF32(float a, const float* x, float* y, std::size_t k) {
   Axpy(a, x, y, k);
 }
@@ -258,6 +296,12 @@ HWY_EXPORT(SagaRowF32);
 HWY_EXPORT(SagaRowF64);
 HWY_EXPORT(SagaGatherF32);
 HWY_EXPORT(SagaScatterF32);
+HWY_EXPORT(SagaRowGradientF32);
+
+bool saga_row_gradient(float* z, float* mem, std::size_t k, std::size_t kp, std::size_t label,
+                       float scale) {
+  return HWY_DYNAMIC_DISPATCH(SagaRowGradientF32)(z, mem, k, kp, label, scale);
+}
 
 void saga_gather(const std::int32_t* indices, const float* values, std::size_t nnz,
                  const float* lag, float* base, std::size_t stride, std::size_t kp, float* z) {

@@ -107,7 +107,7 @@ class Saga {
       memory_.assign(n_ * k_, 0.0);
       sum_w_.assign(d_ * k_, 0.0);
     } else {
-      memory_f_.assign(n_ * k_, 0.0f);
+      memory_f_.assign(n_ * width_, 0.0f);
       pack(std::span<const double>(theta_.data(), d_ * k_), {});
     }
     sum_b_.assign(k_, 0.0);
@@ -130,7 +130,9 @@ class Saga {
       st.memory = std::move(memory_);
       st.sum_w = std::move(sum_w_);
     } else {
-      st.memory.assign(memory_f_.begin(), memory_f_.end());
+      st.memory.resize(n_ * k_);
+      for (std::size_t r = 0; r < n_; ++r)
+        std::copy(memory_of<float>(r), memory_of<float>(r) + k_, st.memory.data() + r * k_);
       st.sum_w.resize(d_ * k_);
       for (std::size_t j = 0; j < d_; ++j)
         std::copy(sums_of<float>(j), sums_of<float>(j) + k_, st.sum_w.data() + j * k_);
@@ -151,7 +153,10 @@ class Saga {
       memory_ = st.memory;
       sum_w_ = st.sum_w;
     } else {
-      memory_f_.assign(st.memory.begin(), st.memory.end());
+      memory_f_.assign(n_ * width_, 0.0f);
+      for (std::size_t r = 0; r < n_; ++r) {
+        std::copy(st.memory.data() + r * k_, st.memory.data() + (r + 1) * k_, memory_of<float>(r));
+      }
       pack(std::span<const double>(st.x.data(), d_ * k_), st.sum_w);
     }
     sum_b_ = st.sum_b;
@@ -173,7 +178,9 @@ class Saga {
     if (wide_) return;
     wide_ = true;
     std::vector<float>().swap(packed_);  // theta holds W
-    memory_.assign(memory_f_.begin(), memory_f_.end());
+    memory_.resize(n_ * k_);
+    for (std::size_t r = 0; r < n_; ++r)
+      std::copy(memory_of<float>(r), memory_of<float>(r) + k_, memory_.data() + r * k_);
     std::vector<float>().swap(memory_f_);
     sum_w_.assign(d_ * k_, 0.0);
     std::fill(sum_b_.begin(), sum_b_.end(), 0.0);
@@ -210,7 +217,7 @@ class Saga {
   template <class S>
   S* memory_of(std::size_t r) {
     if constexpr (std::is_same_v<S, float>) {
-      return memory_f_.data() + r * k_;
+      return memory_f_.data() + r * width_;  // padded as W's rows are
     } else {
       return memory_.data() + r * k_;
     }
@@ -263,7 +270,7 @@ class Saga {
     const RowView<T> v = row_of(x_, row(r));
     if (v.indices != nullptr) prefetch_lines(v.indices, v.nnz * sizeof(std::int32_t));
     prefetch_lines(v.values, v.nnz * sizeof(T));
-    prefetch_lines(memory_of<S>(r), k_ * sizeof(S));
+    prefetch_lines(memory_of<S>(r), (std::is_same_v<S, float> ? width_ : k_) * sizeof(S));
     __builtin_prefetch(&p_.y[row(r)]);
     __builtin_prefetch(&row_scale_[r]);
   }
@@ -327,14 +334,20 @@ class Saga {
       for (std::size_t q = 0; q < v.nnz; ++q) axpy(S(v.values[q]), w_of<S>(v.feature(q)), z, k_);
     }
     for (std::size_t c = 0; c < k_; ++c) z[c] = S(scale_ * double(z[c]) + bias()[c]);
-    softmax(std::span<S>(z, k_), std::span<const S>(z, k_), {1, k_});
     // The row's gradient with respect to its logits, and its change since last time.
     S* mem = memory_of<S>(r);
     const auto label = std::size_t(p_.y[i]);
-    for (std::size_t c = 0; c < k_; ++c) {
-      const S g = S(row_scale_[r] * (double(z[c]) - (c == label ? 1.0 : 0.0)));
-      z[c] = g - mem[c];  // delta
-      mem[c] = g;
+    bool fused = false;
+    if constexpr (packed) {
+      fused = by_row && saga_row_gradient(z, mem, k_, width_, label, float(row_scale_[r]));
+    }
+    if (!fused) {
+      softmax(std::span<S>(z, k_), std::span<const S>(z, k_), {1, k_});
+      for (std::size_t c = 0; c < k_; ++c) {
+        const S g = S(row_scale_[r] * (double(z[c]) - (c == label ? 1.0 : 0.0)));
+        z[c] = g - mem[c];  // delta
+        mem[c] = g;
+      }
     }
     // The step: W_true <- (1 - eta lambda) W_true - eta (x^T delta + average); the average
     // uses the sums before this row's change.

@@ -61,7 +61,7 @@ test-asan: deps venv
 # Every libFuzzer target of fuzz/ (the readers of each data format, plain and gzip, the model
 # file, the sample weights and standard input) for FUZZ_SECONDS each, FUZZ_JOBS at a time, built
 # with clang into $(BUILD)-fuzz; fails on any finding (docs/ARCHITECTURE.md, "Fuzzing"). CI runs
-# it with 49 s per target: 4.5 minutes for the eleven, within CI's 30-minute budget.
+# it with 60 s per target: about 5.5 minutes for the eleven, within CI's 30-minute budget.
 fuzz: deps
 	@bash scripts/fuzz.sh $(BUILD)-fuzz $(FUZZ_SECONDS) $(FUZZ_JOBS)
 

@@ -93,6 +93,7 @@ class StreamFit {
   std::size_t seen_ = 0, correct_ = 0;
   OptimResult result_;
   std::vector<double> accuracy_history_;
+  bool reached_target_ = false;  // the progress hook stopped the fit at --target-loss
   // SGD / Adam: the block in memory and its objective.
   std::size_t cached_ = SIZE_MAX;
   std::unique_ptr<Dataset<T>> block_;
@@ -378,7 +379,8 @@ bool StreamFit<T>::on_progress(const Progress& p) {
     comm_->max(stop);
     go_on = stop[0] == 0.0;
   }
-  return go_on && p.loss > options_.target_loss;
+  if (p.loss <= options_.target_loss) reached_target_ = true;
+  return go_on && !reached_target_;
 }
 
 template <class T>
@@ -456,6 +458,10 @@ SoftmaxRegression StreamFit<T>::run() {
   }
   TrainingInfo info = detail::training_info(
       result_, options_, std::is_same_v<T, float> ? DType::float32 : DType::float64);
+  if (reached_target_) {  // not an interruption, as the in-memory fit says too
+    info.message = "reached the target loss";
+    info.converged = true;
+  }
   info.valid_loss = -1.0;
   info.n_train = total_rows_;
   if (accuracy_history_.size() == info.loss_history.size()) {

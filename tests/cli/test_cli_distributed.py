@@ -283,6 +283,25 @@ def test_stream_sgd_in_blocks_learns(softreg, workdir):
     assert f_stream < 0.7 and abs(f_stream - f_mem) < 0.02, (f_mem, f_stream)
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_stream_stops_at_the_target_loss_as_the_in_memory_fit_does(softreg, workdir, solver):
+    """--target-loss ends a streamed fit like an in-memory one: exit 0, the model written, the
+    record saying why (it once read the stop as an interruption: exit 143, no model)."""
+    x, y = problem(n=1500, seed=23)
+    write_csv(workdir / "t.csv", x, y)
+    args = ["train", "--data", "t.csv", "--solver", solver, "--l2", L2, "--target-loss", 0.9,
+            "--max-iter", 300, "--epochs", 300, "--quiet"]
+    softreg(*args, "--model", "mem.model")
+    proc = softreg(*args, "--model", "stream.model", "--stream", "--block-mb", 0.05)
+    assert proc.returncode == 0 and (workdir / "stream.model").exists()
+    for name in ("mem.model", "stream.model"):
+        info = softreg("info", "--model", name).stdout.decode()
+        assert "reached the target loss" in info, (name, info)
+    f_stream = objective(*exported(softreg, workdir, "stream.model"), x, y)
+    f_start = objective(np.zeros((4, x.shape[1])), np.zeros(4), np.arange(4), x, y)
+    assert f_stream <= 0.9 + 1e-6 < f_start, (f_stream, f_start)
+
+
 def test_stream_distributed_equals_in_memory(mpi_ready, softreg, softreg_bin, workdir):
     x, y = problem(n=1500, seed=19)
     write_csv(workdir / "t.csv", x, y)

@@ -21,6 +21,9 @@
 #include <tuple>
 #include <vector>
 
+#include "io/byte_source.hpp"
+#include "io/line_reader.hpp"
+#include "io/read_position.hpp"
 #include "io_fixtures.hpp"
 #include "softreg/data.hpp"
 #include "softreg/distributed.hpp"
@@ -1007,3 +1010,31 @@ TEST(Shards, ShardIndexOutOfRangeIsInvalidArgument) {
 }
 
 }  // namespace
+
+// Memory running out in a byte-range shard names the byte, which is the file's, not the line,
+// which the shard counts from its own start.
+TEST(Shards, OutOfMemoryInAByteRangeNamesTheFilesByte) {
+  io_test::TempDir dir;
+  std::string text;
+  for (int i = 0; i < 1000; ++i) {
+    text += std::to_string(i) + "," + std::to_string(i + 1) + "," + std::to_string(i % 3) + "\n";
+  }
+  const std::string path = dir.write("t.csv", text);
+  for (const std::size_t index : {std::size_t{0}, std::size_t{1}}) {
+    softreg::detail::ReadPosition position;
+    softreg::detail::ByteSource src(path);
+    softreg::detail::LineReader lines(src, index, 2);
+    std::string_view line;
+    ASSERT_TRUE(lines.next(line));
+    ASSERT_TRUE(lines.next(line));
+    const std::string what = position.out_of_memory();
+    const std::string byte = "(byte " + std::to_string(lines.line_offset()) + ")";
+    if (index == 0) {  // the first shard's lines are the file's
+      EXPECT_EQ(what, path + ": out of memory at line 2 " + byte + " while reading it");
+    } else {
+      EXPECT_GT(lines.line_offset(), 1000u);
+      EXPECT_EQ(what, path + ": out of memory at byte " + std::to_string(lines.line_offset()) +
+                          " while reading it");
+    }
+  }
+}

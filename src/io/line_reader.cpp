@@ -110,7 +110,9 @@ bool LineReader::next_line(std::string_view& line) {
     if (len > 0 && start[len - 1] == '\r') --len;
     line = std::string_view(start, len);
     ++line_;
-    ReadPosition::at_line(line_, line_offset_);
+    // A byte range past the file's start counts its lines from the range: the byte names the
+    // place (the lines before it are counted only on a parse error's path).
+    ReadPosition::at_line(in_range_ && range_start_ > 0 ? 0 : line_, line_offset_);
     return true;
   }
 }

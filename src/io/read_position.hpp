@@ -26,7 +26,8 @@ class ReadPosition {
   static void opened(const std::string& path);
   /// Bytes up to `byte` have been read (a binary reader's position).
   static void at_byte(std::uint64_t byte);
-  /// Line `line` (1-based), starting at `byte`, is being parsed.
+  /// Line `line` (1-based; 0 when the reader cannot number it in the file, as in a byte-range
+  /// shard), starting at `byte`, is being parsed.
   static void at_line(std::size_t line, std::uint64_t byte);
 
   /// "<path>: out of memory at line L (byte B) while reading it", or "at byte B" before any

@@ -607,7 +607,7 @@ void add_train(CLI::App& app) {
       // lead rank says it. Any other happened on this rank alone, perhaps while the others
       // wait for it in a collective: it ends the whole job.
       const std::string what = e.what();
-      if (what.rfind("rank ", 0) == 0) {
+      if (dynamic_cast<const OnEveryRank*>(&e) != nullptr) {
         if (comm.rank() == 0) {
           std::fprintf(stderr, "softreg: error: %s\n", what.c_str());
           std::fflush(stderr);

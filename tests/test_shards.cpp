@@ -734,6 +734,7 @@ struct RankResult {
   std::optional<Dataset<double>> ds;
   std::string error;  // what() of the error thrown, if any
   bool parse_error = false;
+  bool on_every_rank = false;  // the error is marked softreg::OnEveryRank
 };
 
 /// Runs `step` as ranks 0..n-1 of one group, each on its own thread.
@@ -751,8 +752,10 @@ std::vector<RankResult> on_ranks(int n, Step step) {
       } catch (const softreg::ParseError& e) {
         me.error = e.what();
         me.parse_error = true;
+        me.on_every_rank = dynamic_cast<const softreg::OnEveryRank*>(&e) != nullptr;
       } catch (const std::exception& e) {
         me.error = e.what();
+        me.on_every_rank = dynamic_cast<const softreg::OnEveryRank*>(&e) != nullptr;
       }
     });
   }
@@ -941,7 +944,13 @@ TEST(Shards, AllSucceedRethrowsOnEveryRank) {
   for (const auto& r : ranks) {
     EXPECT_FALSE(r.parse_error);
     EXPECT_EQ(r.error, "rank 2 of 3: bad option");
+    EXPECT_TRUE(r.on_every_rank);  // so the command line ends every rank alike
   }
+  // An error that does not go through all_succeed is not marked, whatever its words.
+  const auto alone = on_ranks(2, [](softreg::Communicator&, RankResult&) {
+    throw softreg::InvalidArgument("rank 5 of 9: words alike");
+  });
+  for (const auto& r : alone) EXPECT_FALSE(r.on_every_rank) << r.error;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -65,9 +65,15 @@ Dataset<T> read_shard(const std::string& path, ReadOptions options, Communicator
 extern template Dataset<float> read_shard<float>(const std::string&, ReadOptions, Communicator&);
 extern template Dataset<double> read_shard<double>(const std::string&, ReadOptions, Communicator&);
 
+/// Marks an error that every rank raised together (all_succeed): every rank ends alike, none
+/// has to abort the others. Catch the error's kind as usual; test for this with dynamic_cast.
+struct OnEveryRank {
+  virtual ~OnEveryRank() = default;
+};
+
 /// Runs `step` on every rank and rethrows, on every rank, the errors of the ranks where it
-/// threw (softreg::Error naming them, as read_shard does); returns normally only when it
-/// succeeded everywhere. Collective.
+/// threw (softreg::Error naming them, as read_shard does, of the kind they share, also an
+/// OnEveryRank); returns normally only when it succeeded everywhere. Collective.
 void all_succeed(Communicator& comm, const std::function<void()>& step);
 
 }  // namespace softreg

@@ -19,16 +19,22 @@ char kind_of(const std::exception& e) {
   return 'E';
 }
 
+/// An error of kind E that every rank raises.
+template <class E>
+struct Agreed : E, OnEveryRank {
+  using E::E;
+};
+
 [[noreturn]] void throw_kind(char kind, const std::string& what) {
   switch (kind) {
     case 'P':
-      throw ParseError(what);
+      throw Agreed<ParseError>(what);
     case 'A':
-      throw InvalidArgument(what);
+      throw Agreed<InvalidArgument>(what);
     case 'O':
-      throw IoError(what);
+      throw Agreed<IoError>(what);
     default:
-      throw Error(what);
+      throw Agreed<Error>(what);
   }
 }
 

@@ -514,7 +514,8 @@ void add_train(CLI::App& app) {
                   "SoftmaxRegression defaults to 1e-4, scikit-learn's default)")
       ->capture_default_str();
   cmd->add_option("--lbfgs-memory", options.lbfgs_memory,
-                  "L-BFGS curvature pairs kept, up to 10000 (0: up to 100, within a 64 MiB budget)")
+                  "L-BFGS curvature pairs kept, up to 10000 (0: as many as fit in 64 MiB, at least "
+                  "10 and at most 100)")
       ->capture_default_str();
   cmd->add_option("--lbfgs-warmup", options.lbfgs_warmup,
                   "L-BFGS: epochs of Adam (lr 0.02, cosine) first, kept if they lower the loss "

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,9 @@ softreg::OptimResult long_steps(double scale, int epochs, int threads, std::vect
   o.grad_tol = 0.0;
   o.step_scale = scale;
   o.threads = threads;
+  // Double storage from the start: W's geometric growth would pass float's range (and
+  // diverge) within the first epoch, before a halving could be seen.
+  o.widen_below = std::numeric_limits<double>::infinity();
   theta.assign(f.n_params(), 0.0);
   return softreg::detail::saga<double>(
       data.features, problem, theta, o,

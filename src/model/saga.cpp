@@ -311,9 +311,19 @@ class Saga {
     const std::size_t t = cum_.size();  // this step's number within the segment
     const std::size_t i = row(r);
     const RowView<T> v = row_of(x_, i);
-    // Packed float storage and CSR float rows: a row's reads and writes in one kernel each.
-    constexpr bool packed = std::is_same_v<S, float> && std::is_same_v<T, float>;
+    // Packed float storage and CSR rows: a row's reads and writes in one kernel each (double
+    // values rounded to float for them, as the storage is).
+    constexpr bool packed = std::is_same_v<S, float>;
     const bool by_row = packed && v.indices != nullptr;
+    const float* values = nullptr;
+    if constexpr (packed) {
+      if constexpr (std::is_same_v<T, float>) {
+        values = v.values;
+      } else {
+        values_f_.assign(v.values, v.values + v.nnz);
+        values = values_f_.data();
+      }
+    }
     std::vector<S>& zv = zbuf<S>();
     S* z = zv.data();
     // z = x W_true + b, with W_true = scale W, after bringing the row's features up to date.
@@ -325,7 +335,7 @@ class Saga {
           lag_[q] = float(cum_[t - 1] - cum_[last_[j]]);
           last_[j] = t - 1;
         }
-        saga_gather(v.indices, v.values, v.nnz, lag_.data(), packed_.data(), 2 * width_, width_, z);
+        saga_gather(v.indices, values, v.nnz, lag_.data(), packed_.data(), 2 * width_, width_, z);
       }
     }
     if (!by_row) {
@@ -365,7 +375,7 @@ class Saga {
           lag_[q] = last_[j] == t ? 0.0f : float(average);  // once, should a feature repeat
           last_[j] = t;
         }
-        saga_scatter(v.indices, v.values, v.nnz, lag_.data(), float(direct), z, packed_.data(),
+        saga_scatter(v.indices, values, v.nnz, lag_.data(), float(direct), z, packed_.data(),
                      2 * width_, width_);
       }
     }
@@ -436,7 +446,7 @@ class Saga {
   // Wide: in double, as SAGA's fixed point is where the remembered gradients' average cancels
   // the penalty, so the rounding of the gradients and of their sums is the gradient's floor.
   std::vector<double> row_scale_, memory_, sum_w_, sum_b_, cum_, z_;
-  std::vector<float> packed_, memory_f_, z_f_, lag_;  // narrow
+  std::vector<float> packed_, memory_f_, z_f_, lag_, values_f_;  // narrow
   std::vector<std::size_t> last_;
   std::vector<char> visited_;
   std::size_t seen_ = 0;
@@ -457,11 +467,11 @@ OptimResult saga(const FeatureMatrix<T>& x, const SagaProblem& problem, std::spa
   }
   if (!(o.step_scale > 0.0)) throw InvalidArgument("softreg::saga: step_scale must be > 0");
   if (!(o.widen_below >= 0.0)) throw InvalidArgument("softreg::saga: widen_below must be >= 0");
-  // Narrow storage for float data until the gradient comes within reach of its floor (or the
-  // objective rises): double data, and a resumed run past its widening, are wide throughout.
+  // Narrow storage until the gradient comes within reach of its floor (or the objective
+  // rises); a resumed run past its widening is wide throughout.
   int widen_at = o.resume ? o.resume->widen_at : 0;
-  const bool wide = std::is_same_v<T, double> || std::isinf(o.widen_below) ||
-                    (o.resume && widen_at > 0 && o.resume->epochs >= widen_at);
+  const bool wide =
+      std::isinf(o.widen_below) || (o.resume && widen_at > 0 && o.resume->epochs >= widen_at);
   Saga<T> run(x, problem, theta, o.step_scale, wide);
   OptimResult result;
   std::vector<double> g(theta.size());

@@ -45,9 +45,9 @@ struct SagaOptions {
   std::uint64_t seed = 0;   // the order of the rows, reshuffled every epoch
   int patience = 0;         // early stopping on the validation loss, in epochs
   double step_scale = 1.0;  // multiplies the step (> 0; tests of the guard use long steps)
-  /// Float data: the gradient max-norm at which the float storage of W's copy, the sums and
-  /// the remembered gradients turns double (two epochs later, the sums recomputed exactly);
-  /// infinity: double from the start. Double data is always stored in double.
+  /// The gradient max-norm at which the float storage of W's copy, the sums and the
+  /// remembered gradients turns double (two epochs later, the sums recomputed exactly);
+  /// infinity: double from the start.
   double widen_below = 1e-5;
   int threads = 1;  // >= 2: each epoch's evaluation overlaps the next epoch
   /// Continue the run `resume` describes: bitwise the run never stopped, for the same data,
@@ -73,13 +73,14 @@ struct SagaOptions {
 /// theta) gives the loss and the gradient's max-norm reported to `progress` and tested against
 /// grad_tol; with options.threads >= 2 that evaluation (of a copy of theta, on a worker of
 /// the pool, where the objective's own passes then run on that one thread) overlaps the next
-/// epoch, and the result is bitwise that of one thread. Storage: on float data the remembered
-/// gradients (n K) and a copy of W packed with its per-feature sums (2 d K, K rounded up to
-/// 16) are float, which makes a step about 1.4x faster (its cost is the random reads of those
-/// lines), until the gradient's max-norm reaches options.widen_below or the objective rises;
-/// two epochs later they become double (W in theta) with the sums recomputed from the
-/// remembered gradients, as float's rounding of the sums would floor the gradient near 1e-7
-/// to 1e-9. Double data is stored in double throughout. Memory: the remembered gradients and
+/// epoch, and the result is bitwise that of one thread. Storage: the remembered gradients
+/// (n K) and a copy of W packed with its per-feature sums (2 d K, K rounded up to 16) are
+/// float, which makes a step about 1.4x faster (its cost is the random reads of those lines),
+/// until the gradient's max-norm reaches options.widen_below or the objective rises; two
+/// epochs later they become double (W in theta) with the sums recomputed from the remembered
+/// gradients, as float's rounding of the sums would floor the gradient near 1e-7 to 1e-9.
+/// Double data's values are rounded to float for the float steps only: the double steps, and
+/// the optimum they reach, are the data's. Memory: the remembered gradients and
 /// the sums (8 (n K + d K) bytes wide, 4 n K + 8 d K narrow, both at the widening), a copy of
 /// theta (the latest with a finite objective, which a divergence returns), and with threads a
 /// second one.

@@ -73,15 +73,16 @@ double relative_loss_tolerance(double tol) {
   return std::min(1e-10, std::max(tol * tol, 1e-15));
 }
 
-TrainingInfo training_info(const OptimResult& result, const TrainOptions& options, DType dtype) {
+TrainingInfo training_info(const OptimResult& result, const TrainOptions& options, DType dtype,
+                           bool reached_target) {
   TrainingInfo info;
   info.solver = options.solver;
   info.dtype = dtype;
   info.l2 = options.l2;
   info.iterations = result.iterations;
   info.evaluations = result.evaluations;
-  info.message = result.message;
-  info.converged = result.converged;
+  info.message = reached_target ? "reached the target loss" : result.message;
+  info.converged = result.converged || reached_target;
   info.final_loss = result.loss;
   info.grad_norm = result.grad_norm;
   info.loss_history = result.history;
@@ -943,9 +944,9 @@ void Fit<T>::check_diverged() {
 template <class T>
 SoftmaxRegression Fit<T>::finish() {
   TrainingInfo info = detail::training_info(
-      result_, options_, std::is_same_v<T, float> ? DType::float32 : DType::float64);
-  info.message = (reached_target_ ? "reached the target loss" : result_.message) + warmup_note_;
-  info.converged = result_.converged || reached_target_;
+      result_, options_, std::is_same_v<T, float> ? DType::float32 : DType::float64,
+      reached_target_);
+  info.message += warmup_note_;
   info.valid_loss = validation_ ? validation_(theta_) : -1.0;
   info.n_train = n_train_;
   info.n_valid = split_.valid.size();

@@ -74,10 +74,11 @@ class Saga {
       weight_sum += s;
       row_scale_[r] = s * (p.class_weight.empty() ? 1.0 : p.class_weight[std::size_t(p.y[i])]);
     }
-    // The bias is the weight of a constant feature of value c, c^2 the mean square of the
-    // features' non-zero values, so that it is a feature of the data's typical size: b = c u,
-    // SAGA steps u. With c = 1, the constant would dominate the row bound of normalized
-    // sparse rows (||x||^2 = 1 with ten entries of about 0.3) and halve every weight's step.
+    // The bias is the weight of a constant feature of value beta, beta^2 the mean square of
+    // the features' non-zero values, so that it is a feature of the data's typical size:
+    // b = beta u, SAGA steps u. With beta = 1, the constant would dominate the row bound of
+    // normalized sparse rows (||x||^2 = 1 with ten entries of about 0.3) and halve every weight's
+    // step.
     double squares = 0.0, nonzeros = 0.0;
     std::vector<double> row_sq(n_);
     for (std::size_t r = 0; r < n_; ++r) {
@@ -130,9 +131,7 @@ class Saga {
       st.memory = std::move(memory_);
       st.sum_w = std::move(sum_w_);
     } else {
-      st.memory.resize(n_ * k_);
-      for (std::size_t r = 0; r < n_; ++r)
-        std::copy(memory_of<float>(r), memory_of<float>(r) + k_, st.memory.data() + r * k_);
+      widened_memory(st.memory);
       st.sum_w.resize(d_ * k_);
       for (std::size_t j = 0; j < d_; ++j)
         std::copy(sums_of<float>(j), sums_of<float>(j) + k_, st.sum_w.data() + j * k_);
@@ -178,9 +177,7 @@ class Saga {
     if (wide_) return;
     wide_ = true;
     std::vector<float>().swap(packed_);  // theta holds W
-    memory_.resize(n_ * k_);
-    for (std::size_t r = 0; r < n_; ++r)
-      std::copy(memory_of<float>(r), memory_of<float>(r) + k_, memory_.data() + r * k_);
+    widened_memory(memory_);
     std::vector<float>().swap(memory_f_);
     sum_w_.assign(d_ * k_, 0.0);
     std::fill(sum_b_.begin(), sum_b_.end(), 0.0);
@@ -221,6 +218,13 @@ class Saga {
     } else {
       return memory_.data() + r * k_;
     }
+  }
+
+  /// The narrow remembered gradients in double, n x K without the padding (exact).
+  void widened_memory(std::vector<double>& out) {
+    out.resize(n_ * k_);
+    for (std::size_t r = 0; r < n_; ++r)
+      std::copy(memory_of<float>(r), memory_of<float>(r) + k_, out.data() + r * k_);
   }
 
   /// Narrow storage from W (d x K) and the sums (d x K, or empty for zeros).
@@ -319,7 +323,7 @@ class Saga {
     if constexpr (packed) {
       if constexpr (std::is_same_v<T, float>) {
         values = v.values;
-      } else {
+      } else if (by_row) {
         values_f_.assign(v.values, v.values + v.nnz);
         values = values_f_.data();
       }
@@ -451,7 +455,7 @@ class Saga {
   std::vector<char> visited_;
   std::size_t seen_ = 0;
   double step_ = 0.0, scale_ = 1.0;
-  double bias_sq_ = 1.0;  // c^2 of the bias's constant feature
+  double bias_sq_ = 1.0;  // beta^2 of the bias's constant feature
 };
 
 }  // namespace

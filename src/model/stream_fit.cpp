@@ -457,11 +457,8 @@ SoftmaxRegression StreamFit<T>::run() {
     run_stochastic();
   }
   TrainingInfo info = detail::training_info(
-      result_, options_, std::is_same_v<T, float> ? DType::float32 : DType::float64);
-  if (reached_target_) {  // not an interruption, as the in-memory fit says too
-    info.message = "reached the target loss";
-    info.converged = true;
-  }
+      result_, options_, std::is_same_v<T, float> ? DType::float32 : DType::float64,
+      reached_target_);
   info.valid_loss = -1.0;
   info.n_train = total_rows_;
   if (accuracy_history_.size() == info.loss_history.size()) {

@@ -2,8 +2,9 @@
 // cross-entropy), included once per Highway target by their foreach_target files:
 // C (m x n) = or += A (m x kd) B (kd x n), A read through two strides (so a transposed operand
 // is a stride, never a copy), B row-major with a row stride, C row-major with a row stride.
-// Each C entry is its own sum over the inner index in order (one fused multiply-add per step),
-// so results do not depend on how callers block m or n.
+// Each C entry is its own sum over the inner index in order (one fused multiply-add per step,
+// then added to C when accumulating), so results do not depend on how callers block m or n, nor
+// on whether B is packed.
 #if defined(SOFTREG_KERNELS_GEMM_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef SOFTREG_KERNELS_GEMM_INL_H_
 #undef SOFTREG_KERNELS_GEMM_INL_H_
@@ -11,10 +12,12 @@
 #define SOFTREG_KERNELS_GEMM_INL_H_
 #endif
 
+#include <hwy/aligned_allocator.h>
 #include <hwy/highway.h>
 
 #include <algorithm>
 #include <cstddef>
+#include <new>
 
 #include "kernels/row_simd-inl.h"
 
@@ -27,8 +30,12 @@ constexpr std::size_t kTileRows = 6;
 
 /// C (MR x w) = or += A (MR x kd) B (kd x w), w <= kVecs vectors (the last one holding `last`
 /// lanes when kTail). A(r, p) = a[r ars + p acs]; row p of B starts at b + p brs; row r of C
-/// at c + r crs. The sum over p runs in order, one fused multiply-add per step.
-template <std::size_t MR, std::size_t kVecs, bool kTail, class D, class T = hn::TFromD<D>>
+/// at c + r crs. kPacked: B is a packed panel (full, aligned vectors, zero beyond w). The
+/// accumulators take one fused multiply-add per p, in order, from 0, and are then added to C
+/// when accumulating (C's loads come after the arithmetic, so a C far out in memory does not
+/// hold it up).
+template <std::size_t MR, std::size_t kVecs, bool kTail, bool kPacked, class D,
+          class T = hn::TFromD<D>>
 HWY_INLINE void GemmTile(D d, std::size_t kd, const T* HWY_RESTRICT a, std::size_t ars,
                          std::size_t acs, const T* HWY_RESTRICT b, std::size_t brs,
                          T* HWY_RESTRICT c, std::size_t crs, std::size_t last, bool accumulate) {
@@ -42,8 +49,12 @@ HWY_INLINE void GemmTile(D d, std::size_t kd, const T* HWY_RESTRICT a, std::size
     const T* bp = b + p * brs;
     V bv[kVecs];
     for (std::size_t v = 0; v < kVecs; ++v) {
-      bv[v] = (kTail && v + 1 == kVecs) ? LoadTail(d, bp + v * N, last, T(0))
-                                        : hn::LoadU(d, bp + v * N);
+      if constexpr (kPacked) {
+        bv[v] = hn::Load(d, bp + v * N);
+      } else {
+        bv[v] = (kTail && v + 1 == kVecs) ? LoadTail(d, bp + v * N, last, T(0))
+                                          : hn::LoadU(d, bp + v * N);
+      }
     }
     const T* ap = a + p * acs;
     for (std::size_t r = 0; r < MR; ++r) {
@@ -56,7 +67,9 @@ HWY_INLINE void GemmTile(D d, std::size_t kd, const T* HWY_RESTRICT a, std::size
       T* cp = c + r * crs + v * N;
       const bool tail = kTail && v + 1 == kVecs;
       V x = acc[r][v];
-      if (accumulate) x = hn::Add(x, tail ? LoadTail(d, cp, last, T(0)) : hn::LoadU(d, cp));
+      if (accumulate) {
+        x = hn::Add(x, tail ? LoadTail(d, cp, last, T(0)) : hn::LoadU(d, cp));
+      }
       if (tail) {
         StoreTail(d, x, cp, last);
       } else {
@@ -76,92 +89,120 @@ constexpr std::size_t kTileVecs = 4;
 constexpr std::size_t kTileVecs = 2;
 #endif
 
-template <std::size_t MR, std::size_t NV, class D, class T = hn::TFromD<D>>
+template <std::size_t MR, std::size_t NV, bool kPacked, class D, class T = hn::TFromD<D>>
 HWY_INLINE void GemmVecs(D d, std::size_t w, std::size_t kd, const T* a, std::size_t ars,
                          std::size_t acs, const T* b, std::size_t brs, T* c, std::size_t crs,
                          bool accumulate) {
   const std::size_t N = hn::Lanes(d);
   const std::size_t last = w - (NV - 1) * N;
   if (last == N) {
-    GemmTile<MR, NV, false>(d, kd, a, ars, acs, b, brs, c, crs, N, accumulate);
+    GemmTile<MR, NV, false, kPacked>(d, kd, a, ars, acs, b, brs, c, crs, N, accumulate);
   } else {
-    GemmTile<MR, NV, true>(d, kd, a, ars, acs, b, brs, c, crs, last, accumulate);
+    GemmTile<MR, NV, true, kPacked>(d, kd, a, ars, acs, b, brs, c, crs, last, accumulate);
   }
 }
 
-template <std::size_t MR, class D, class T = hn::TFromD<D>>
+template <std::size_t MR, bool kPacked, class D, class T = hn::TFromD<D>>
 HWY_INLINE void GemmColumns(D d, std::size_t w, std::size_t kd, const T* a, std::size_t ars,
                             std::size_t acs, const T* b, std::size_t brs, T* c, std::size_t crs,
                             bool accumulate) {
   const std::size_t N = hn::Lanes(d);
   const std::size_t nv = (w + N - 1) / N;
   if constexpr (kTileVecs >= 4) {
-    if (nv == 4) return GemmVecs<MR, 4>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
-    if (nv == 3) return GemmVecs<MR, 3>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
+    if (nv == 4) return GemmVecs<MR, 4, kPacked>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
+    if (nv == 3) return GemmVecs<MR, 3, kPacked>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
   }
-  if (nv == 2) return GemmVecs<MR, 2>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
-  GemmVecs<MR, 1>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
+  if (nv == 2) return GemmVecs<MR, 2, kPacked>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
+  GemmVecs<MR, 1, kPacked>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
 }
 
-/// C (m x n) = or += A (m x kd) B (kd x n), in panels of kTileVecs vectors of columns,
-/// kTileRows rows of A at a time (layouts as GemmTile). Each C entry is its own sum over p in
-/// order, so the result does not depend on m, n or how the caller blocks them.
-/// The rows [r, r + mr) of C (mr <= kTileRows) over columns [j, j + w).
-template <class D, class T = hn::TFromD<D>>
+/// The rows [r, r + mr) of C (mr <= kTileRows) over one panel of columns (w wide).
+template <bool kPacked, class D, class T = hn::TFromD<D>>
 HWY_INLINE void GemmRows(D d, std::size_t mr, std::size_t w, std::size_t kd, const T* a,
                          std::size_t ars, std::size_t acs, const T* b, std::size_t brs, T* c,
                          std::size_t crs, bool accumulate) {
   switch (mr) {
     case kTileRows:
-      GemmColumns<kTileRows>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
+      GemmColumns<kTileRows, kPacked>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
       break;
     case 5:
-      GemmColumns<5>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
+      GemmColumns<5, kPacked>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
       break;
     case 4:
-      GemmColumns<4>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
+      GemmColumns<4, kPacked>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
       break;
     case 3:
-      GemmColumns<3>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
+      GemmColumns<3, kPacked>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
       break;
     case 2:
-      GemmColumns<2>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
+      GemmColumns<2, kPacked>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
       break;
     case 1:
-      GemmColumns<1>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
+      GemmColumns<1, kPacked>(d, w, kd, a, ars, acs, b, brs, c, crs, accumulate);
       break;
     default:
       break;
   }
 }
 
-/// Which loop of Gemm is outermost. columns_outer: one panel of B (kd x kTileVecs vectors)
-/// stays in L1 while the rows of A go by (B reused, the usual order). rows_outer: one tile of
-/// kTileRows rows of C is finished across all its columns before the next (C's rows are then
-/// read and written front to back, which the prefetchers follow when C is far larger than any
-/// cache: the accumulation of d_weight).
-enum class GemmOrder { columns_outer, rows_outer };
+/// Packing pays once a panel serves this many rows of A; below it B is read in place.
+constexpr std::size_t kGemmPackRows = 2 * kTileRows;
 
+/// The calling thread's packing buffer for one panel of B, at least `count` entries, aligned.
+template <class T>
+T* GemmPanelBuffer(std::size_t count) {
+  thread_local hwy::AlignedFreeUniquePtr<T[]> buffer;
+  thread_local std::size_t size = 0;
+  if (size < count) {
+    buffer = hwy::AllocateAligned<T>(count);
+    if (!buffer) throw std::bad_alloc();
+    size = count;
+  }
+  return buffer.get();
+}
+
+/// C (m x n) = or += A (m x kd) B (kd x n) (layouts as GemmTile): for each panel of kTileVecs
+/// vectors of columns, the rows of A go by kTileRows at a time while the panel stays in cache.
+/// With m >= kGemmPackRows the panel is first packed into aligned, zero-padded vectors, its
+/// whole depth (kd x kTileVecs vectors in a per-thread buffer that is kept: 192 KiB for float
+/// at kd = 768 with 512-bit vectors), so each tile reads B from contiguous lines and its rows
+/// of A front to back (a depth split would cut those streams short: slower where A streams
+/// from memory, measured on the 128K-vocabulary loss). Each C entry is its own fused
+/// multiply-add chain over p in order from 0, added to C when accumulating: the result does
+/// not depend on m, n or the packing.
 template <class D, class T = hn::TFromD<D>>
 void Gemm(D d, std::size_t m, std::size_t n, std::size_t kd, const T* a, std::size_t ars,
-          std::size_t acs, const T* b, std::size_t brs, T* c, std::size_t crs, bool accumulate,
-          GemmOrder order = GemmOrder::columns_outer) {
-  const std::size_t panel = kTileVecs * hn::Lanes(d);
-  if (order == GemmOrder::rows_outer) {
-    for (std::size_t r = 0; r < m; r += kTileRows) {
-      const std::size_t mr = std::min(kTileRows, m - r);
-      for (std::size_t j = 0; j < n; j += panel) {
-        GemmRows(d, mr, std::min(panel, n - j), kd, a + r * ars, ars, acs, b + j, brs,
-                 c + r * crs + j, crs, accumulate);
+          std::size_t acs, const T* b, std::size_t brs, T* c, std::size_t crs, bool accumulate) {
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t panel = kTileVecs * N;
+  // A panel of B already contiguous (one panel, rows back to back) gains nothing from a copy.
+  const bool contiguous = n <= panel && brs == (n + N - 1) / N * N;
+  if (m < kGemmPackRows || kd == 0 || contiguous) {
+    for (std::size_t j = 0; j < n; j += panel) {
+      const std::size_t w = std::min(panel, n - j);
+      for (std::size_t r = 0; r < m; r += kTileRows) {
+        GemmRows<false>(d, std::min(kTileRows, m - r), w, kd, a + r * ars, ars, acs, b + j, brs,
+                        c + r * crs + j, crs, accumulate);
       }
     }
     return;
   }
+  T* packed = GemmPanelBuffer<T>(kd * panel);
   for (std::size_t j = 0; j < n; j += panel) {
     const std::size_t w = std::min(panel, n - j);
+    const std::size_t nv = (w + N - 1) / N;
+    for (std::size_t p = 0; p < kd; ++p) {
+      const T* src = b + p * brs + j;
+      T* dst = packed + p * nv * N;
+      for (std::size_t v = 0; v < nv; ++v) {
+        const std::size_t lanes = std::min(N, w - v * N);
+        hn::Store(lanes == N ? hn::LoadU(d, src + v * N) : LoadTail(d, src + v * N, lanes, T(0)), d,
+                  dst + v * N);
+      }
+    }
     for (std::size_t r = 0; r < m; r += kTileRows) {
-      GemmRows(d, std::min(kTileRows, m - r), w, kd, a + r * ars, ars, acs, b + j, brs,
-               c + r * crs + j, crs, accumulate);
+      GemmRows<true>(d, std::min(kTileRows, m - r), w, kd, a + r * ars, ars, acs, packed, nv * N,
+                     c + r * crs + j, crs, accumulate);
     }
   }
 }

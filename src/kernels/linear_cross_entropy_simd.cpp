@@ -192,7 +192,7 @@ void Gradient(D d, const LceProblem<hn::TFromD<D>>& p, const LceChunk<hn::TFromD
     const T* hc = p.h + c.r0 * dd;
     if (p.kd) {
       if (dw != nullptr) {
-        Gemm(d, kb, dd, nr, g, ld, 1, hc, dd, dw + cb * dd, dd, true, GemmOrder::rows_outer);
+        Gemm(d, kb, dd, nr, g, ld, 1, hc, dd, dw + cb * dd, dd, true);
       }
       if (dh != nullptr) Gemm(d, nr, dd, kb, g, 1, ld, p.w + cb * dd, dd, dh, dd, true);
     } else {
@@ -201,8 +201,7 @@ void Gradient(D d, const LceProblem<hn::TFromD<D>>& p, const LceChunk<hn::TFromD
         for (std::size_t r = 0; r < nr; ++r) {
           for (std::size_t j = 0; j < kb; ++j) scratch[r * kb + j] = g[j * ld + r];
         }
-        Gemm(d, dd, kb, nr, hc, 1, dd, scratch.data(), kb, dw + cb, p.k, true,
-             GemmOrder::rows_outer);
+        Gemm(d, dd, kb, nr, hc, 1, dd, scratch.data(), kb, dw + cb, p.k, true);
       }
       if (dh != nullptr) Gemm(d, dd, ld, kb, p.w + cb, p.k, 1, g, ld, dh, ld, true);
     }

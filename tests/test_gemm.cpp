@@ -1,7 +1,7 @@
 // Tests of the register-tiled product shared by attention and the fused linear + cross-entropy
 // (src/kernels/gemm-inl.h), compiled here once per Highway target: against a float64 product
 // within the bound of a fused multiply-add chain, and bitwise the same whole (B packed into
-// panels from 12 rows on) and one row per call (B read in place), so that callers' blocking and
+// panels from 96 rows on) and one row per call (B read in place), so that callers' blocking and
 // the packing never change a result. Every entry of C outside the product stays.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "test_gemm.cpp"
@@ -87,10 +87,11 @@ struct Shape {
   std::size_t m, n, kd;
 };
 
-// Rows below, at and past the packing threshold (12) and the tile (6); columns below, at and
+// Rows below, at and past the packing threshold (96) and the tile (6); columns below, at and
 // past one panel (4 vectors) with every kind of tail; depths of 0, 1 and a few hundred.
-const Shape kShapes[] = {{1, 1, 1},      {5, 17, 3},   {6, 64, 8},   {12, 16, 5},  {13, 70, 9},
-                         {25, 130, 300}, {40, 33, 64}, {12, 200, 0}, {31, 7, 257}, {18, 129, 40}};
+const Shape kShapes[] = {{1, 1, 1},     {5, 17, 3},    {6, 64, 8},    {13, 70, 9},
+                         {95, 130, 40}, {96, 16, 5},   {97, 70, 300}, {100, 33, 64},
+                         {96, 200, 0},  {131, 7, 257}, {102, 129, 1}};
 
 template <class T>
 void CheckShape(const Shape& s, bool transposed_a, bool accumulate, std::mt19937_64& rng) {

@@ -1,8 +1,8 @@
 // Tests of the register-tiled product shared by attention and the fused linear + cross-entropy
 // (src/kernels/gemm-inl.h), compiled here once per Highway target: against a float64 product
 // within the bound of a fused multiply-add chain, and bitwise the same whole (B packed into
-// panels from 96 rows on) and one row per call (B read in place), so that callers' blocking and
-// the packing never change a result. Every entry of C outside the product stays.
+// panels from 96 rows on) and one row per call (no buffer: B read in place), so that callers'
+// blocking and the packing never change a result. Every entry of C outside the product stays.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "test_gemm.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -48,7 +48,8 @@ void Run(const Args<T>& x) {
     }
     return;
   }
-  sd::Gemm(d, x.m, x.n, x.kd, x.a, x.ars, x.acs, x.b, x.brs, x.c, x.crs, x.accumulate);
+  std::vector<T> pack;
+  sd::Gemm(d, x.m, x.n, x.kd, x.a, x.ars, x.acs, x.b, x.brs, x.c, x.crs, x.accumulate, &pack);
 }
 
 void RunF32(const Args<float>& x) {

@@ -12,12 +12,12 @@
 #define SOFTREG_KERNELS_GEMM_INL_H_
 #endif
 
-#include <hwy/aligned_allocator.h>
 #include <hwy/highway.h>
 
 #include <algorithm>
 #include <cstddef>
-#include <new>
+#include <cstdint>
+#include <vector>
 
 #include "kernels/row_simd-inl.h"
 
@@ -30,7 +30,7 @@ constexpr std::size_t kTileRows = 6;
 
 /// C (MR x w) = or += A (MR x kd) B (kd x w), w <= kVecs vectors (the last one holding `last`
 /// lanes when kTail). A(r, p) = a[r ars + p acs]; row p of B starts at b + p brs; row r of C
-/// at c + r crs. kPacked: B is a packed panel (full, aligned vectors, zero beyond w). The
+/// at c + r crs. kPacked: B is a packed panel (full vectors, zero beyond w). The
 /// accumulators take one fused multiply-add per p, in order, from 0, and are then added to C
 /// when accumulating (C's loads come after the arithmetic, so a C far out in memory does not
 /// hold it up).
@@ -50,7 +50,7 @@ HWY_INLINE void GemmTile(D d, std::size_t kd, const T* HWY_RESTRICT a, std::size
     V bv[kVecs];
     for (std::size_t v = 0; v < kVecs; ++v) {
       if constexpr (kPacked) {
-        bv[v] = hn::Load(d, bp + v * N);
+        bv[v] = hn::LoadU(d, bp + v * N);
       } else {
         bv[v] = (kTail && v + 1 == kVecs) ? LoadTail(d, bp + v * N, last, T(0))
                                           : hn::LoadU(d, bp + v * N);
@@ -150,36 +150,34 @@ HWY_INLINE void GemmRows(D d, std::size_t mr, std::size_t w, std::size_t kd, con
 /// packed; attention's 64-row blocks (B in cache) are no faster, so they read in place.
 constexpr std::size_t kGemmPackRows = 96;
 
-/// The calling thread's packing buffer for one panel of B, at least `count` entries, aligned.
+/// Gemm's packing buffer, owned by the caller (one per thread) and grown as needed: kd x
+/// kTileVecs vectors plus a cache line (192 KiB for float at kd = 768 with 512-bit vectors).
 template <class T>
-T* GemmPanelBuffer(std::size_t count) {
-  thread_local hwy::AlignedFreeUniquePtr<T[]> buffer;
-  thread_local std::size_t size = 0;
-  if (size < count) {
-    buffer = hwy::AllocateAligned<T>(count);
-    if (!buffer) throw std::bad_alloc();
-    size = count;
-  }
-  return buffer.get();
+T* GemmPanelBuffer(std::vector<T>& buffer, std::size_t count) {
+  constexpr std::size_t kLine = 64;
+  buffer.resize(count + kLine / sizeof(T));
+  const auto at = reinterpret_cast<std::uintptr_t>(buffer.data());
+  return buffer.data() + ((kLine - at % kLine) % kLine) / sizeof(T);
 }
 
 /// C (m x n) = or += A (m x kd) B (kd x n) (layouts as GemmTile): for each panel of kTileVecs
 /// vectors of columns, the rows of A go by kTileRows at a time while the panel stays in cache.
-/// With m >= kGemmPackRows the panel is first packed into aligned, zero-padded vectors, its
-/// whole depth (kd x kTileVecs vectors in a per-thread buffer that is kept: 192 KiB for float
-/// at kd = 768 with 512-bit vectors), so each tile reads B from contiguous lines and its rows
+/// Given a buffer (`pack`, one per thread) and m >= kGemmPackRows, the panel is first packed
+/// into zero-padded vectors on cache-line boundaries, its whole depth (GemmPanelBuffer), so
+/// each tile reads B from contiguous lines and its rows
 /// of A front to back (a depth split would cut those streams short: slower where A streams
 /// from memory, measured on the 128K-vocabulary loss). Each C entry is its own fused
 /// multiply-add chain over p in order from 0, added to C when accumulating: the result does
 /// not depend on m, n or the packing.
 template <class D, class T = hn::TFromD<D>>
 void Gemm(D d, std::size_t m, std::size_t n, std::size_t kd, const T* a, std::size_t ars,
-          std::size_t acs, const T* b, std::size_t brs, T* c, std::size_t crs, bool accumulate) {
+          std::size_t acs, const T* b, std::size_t brs, T* c, std::size_t crs, bool accumulate,
+          std::vector<T>* pack = nullptr) {
   const std::size_t N = hn::Lanes(d);
   const std::size_t panel = kTileVecs * N;
   // A panel of B already contiguous (one panel, rows back to back) gains nothing from a copy.
   const bool contiguous = n <= panel && brs == (n + N - 1) / N * N;
-  if (m < kGemmPackRows || kd == 0 || contiguous) {
+  if (pack == nullptr || m < kGemmPackRows || kd == 0 || contiguous) {
     for (std::size_t j = 0; j < n; j += panel) {
       const std::size_t w = std::min(panel, n - j);
       for (std::size_t r = 0; r < m; r += kTileRows) {
@@ -189,7 +187,7 @@ void Gemm(D d, std::size_t m, std::size_t n, std::size_t kd, const T* a, std::si
     }
     return;
   }
-  T* packed = GemmPanelBuffer<T>(kd * panel);
+  T* packed = GemmPanelBuffer(*pack, kd * panel);
   for (std::size_t j = 0; j < n; j += panel) {
     const std::size_t w = std::min(panel, n - j);
     const std::size_t nv = (w + N - 1) / N;
@@ -198,8 +196,8 @@ void Gemm(D d, std::size_t m, std::size_t n, std::size_t kd, const T* a, std::si
       T* dst = packed + p * nv * N;
       for (std::size_t v = 0; v < nv; ++v) {
         const std::size_t lanes = std::min(N, w - v * N);
-        hn::Store(lanes == N ? hn::LoadU(d, src + v * N) : LoadTail(d, src + v * N, lanes, T(0)), d,
-                  dst + v * N);
+        hn::StoreU(lanes == N ? hn::LoadU(d, src + v * N) : LoadTail(d, src + v * N, lanes, T(0)),
+                   d, dst + v * N);
       }
     }
     for (std::size_t r = 0; r < m; r += kTileRows) {

@@ -135,7 +135,7 @@ class FusedCall {
     for (std::size_t r0 = 0; r0 < p_.n; r0 += chunk_) {
       LceChunk<T> c = start(r0);
       parallel_for(threads_, slices_, 1, [&](std::size_t s0, std::size_t s1) {
-        std::vector<T> scratch;
+        LceScratch<T> scratch;
         for (std::size_t s = s0; s < s1; ++s) {
           simd_lce_logits(p_, c, slice_begin(s), slice_begin(s + 1), stats_of(s), scratch);
         }
@@ -226,7 +226,7 @@ class FusedCall {
   void gradient(const LceChunk<T>& c) {
     std::fill(dh_parts_.begin(), dh_parts_.end(), T(0));
     parallel_for(threads_, slices_, 1, [&](std::size_t s0, std::size_t s1) {
-      std::vector<T> scratch;
+      LceScratch<T> scratch;
       for (std::size_t s = s0; s < s1; ++s) {
         T* dh = dh_ == nullptr ? nullptr : dh_parts_.data() + s * dh_size_;
         simd_lce_gradient(p_, c, slice_begin(s), slice_begin(s + 1), dw_, db_, dh, scratch);

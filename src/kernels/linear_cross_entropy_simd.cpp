@@ -65,15 +65,17 @@ void Transpose(const T* src, std::size_t rows, std::size_t cols, std::size_t ld,
 template <class D>
 void BlockLogits(D d, const LceProblem<hn::TFromD<D>>& p, const LceChunk<hn::TFromD<D>>& c,
                  std::size_t cb, std::size_t kb, hn::TFromD<D>* z,
-                 std::vector<hn::TFromD<D>>& scratch) {
+                 LceScratch<hn::TFromD<D>>& scratch) {
   using T = hn::TFromD<D>;
   const std::size_t N = hn::Lanes(d), ld = c.ld, dd = p.d;
   if (p.kd) {
-    Gemm(d, kb, ld, dd, p.w + cb * dd, dd, 1, c.ht, ld, z, ld, false);
+    Gemm(d, kb, ld, dd, p.w + cb * dd, dd, 1, c.ht, ld, z, ld, false, &scratch.pack);
   } else {
-    if (scratch.size() < c.nr * kb) scratch.resize(c.nr * kb);
-    Gemm(d, c.nr, kb, dd, p.h + c.r0 * dd, dd, 1, p.w + cb, p.k, scratch.data(), kb, false);
-    Transpose(scratch.data(), c.nr, kb, ld, z);
+    std::vector<T>& zr = scratch.transposed;
+    if (zr.size() < c.nr * kb) zr.resize(c.nr * kb);
+    Gemm(d, c.nr, kb, dd, p.h + c.r0 * dd, dd, 1, p.w + cb, p.k, zr.data(), kb, false,
+         &scratch.pack);
+    Transpose(zr.data(), c.nr, kb, ld, z);
   }
   if (p.bias == nullptr && p.cap == T(0)) return;
   const auto cap = hn::Set(d, p.cap);
@@ -92,7 +94,7 @@ void BlockLogits(D d, const LceProblem<hn::TFromD<D>>& p, const LceChunk<hn::TFr
 template <class D>
 void Logits(D d, const LceProblem<hn::TFromD<D>>& p, const LceChunk<hn::TFromD<D>>& c,
             std::size_t c0, std::size_t c1, const LceStats<hn::TFromD<D>>& s,
-            std::vector<hn::TFromD<D>>& scratch) {
+            LceScratch<hn::TFromD<D>>& scratch) {
   using T = hn::TFromD<D>;
   const std::size_t N = hn::Lanes(d), ld = c.ld;
   const auto ninf = hn::Set(d, -std::numeric_limits<T>::infinity());
@@ -137,7 +139,7 @@ void Logits(D d, const LceProblem<hn::TFromD<D>>& p, const LceChunk<hn::TFromD<D
 template <class D>
 void Gradient(D d, const LceProblem<hn::TFromD<D>>& p, const LceChunk<hn::TFromD<D>>& c,
               std::size_t c0, std::size_t c1, hn::TFromD<D>* dw, hn::TFromD<D>* db,
-              hn::TFromD<D>* dh, std::vector<hn::TFromD<D>>& scratch) {
+              hn::TFromD<D>* dh, LceScratch<hn::TFromD<D>>& scratch) {
   using T = hn::TFromD<D>;
   const std::size_t N = hn::Lanes(d), ld = c.ld, dd = p.d, nr = c.nr;
   const auto one = hn::Set(d, T(1));
@@ -192,36 +194,41 @@ void Gradient(D d, const LceProblem<hn::TFromD<D>>& p, const LceChunk<hn::TFromD
     const T* hc = p.h + c.r0 * dd;
     if (p.kd) {
       if (dw != nullptr) {
-        Gemm(d, kb, dd, nr, g, ld, 1, hc, dd, dw + cb * dd, dd, true);
+        Gemm(d, kb, dd, nr, g, ld, 1, hc, dd, dw + cb * dd, dd, true, &scratch.pack);
       }
-      if (dh != nullptr) Gemm(d, nr, dd, kb, g, 1, ld, p.w + cb * dd, dd, dh, dd, true);
+      if (dh != nullptr) {
+        Gemm(d, nr, dd, kb, g, 1, ld, p.w + cb * dd, dd, dh, dd, true, &scratch.pack);
+      }
     } else {
       if (dw != nullptr) {
-        if (scratch.size() < nr * kb) scratch.resize(nr * kb);
+        std::vector<T>& gr = scratch.transposed;
+        if (gr.size() < nr * kb) gr.resize(nr * kb);
         for (std::size_t r = 0; r < nr; ++r) {
-          for (std::size_t j = 0; j < kb; ++j) scratch[r * kb + j] = g[j * ld + r];
+          for (std::size_t j = 0; j < kb; ++j) gr[r * kb + j] = g[j * ld + r];
         }
-        Gemm(d, dd, kb, nr, hc, 1, dd, scratch.data(), kb, dw + cb, p.k, true);
+        Gemm(d, dd, kb, nr, hc, 1, dd, gr.data(), kb, dw + cb, p.k, true, &scratch.pack);
       }
-      if (dh != nullptr) Gemm(d, dd, ld, kb, p.w + cb, p.k, 1, g, ld, dh, ld, true);
+      if (dh != nullptr) {
+        Gemm(d, dd, ld, kb, p.w + cb, p.k, 1, g, ld, dh, ld, true, &scratch.pack);
+      }
     }
   }
 }
 
 void LogitsF32(const LceProblem<float>& p, const LceChunk<float>& c, std::size_t c0, std::size_t c1,
-               const LceStats<float>& s, std::vector<float>& scratch) {
+               const LceStats<float>& s, LceScratch<float>& scratch) {
   Logits(hn::ScalableTag<float>(), p, c, c0, c1, s, scratch);
 }
 void LogitsF64(const LceProblem<double>& p, const LceChunk<double>& c, std::size_t c0,
-               std::size_t c1, const LceStats<double>& s, std::vector<double>& scratch) {
+               std::size_t c1, const LceStats<double>& s, LceScratch<double>& scratch) {
   Logits(hn::ScalableTag<double>(), p, c, c0, c1, s, scratch);
 }
 void GradientF32(const LceProblem<float>& p, const LceChunk<float>& c, std::size_t c0,
-                 std::size_t c1, float* dw, float* db, float* dh, std::vector<float>& scratch) {
+                 std::size_t c1, float* dw, float* db, float* dh, LceScratch<float>& scratch) {
   Gradient(hn::ScalableTag<float>(), p, c, c0, c1, dw, db, dh, scratch);
 }
 void GradientF64(const LceProblem<double>& p, const LceChunk<double>& c, std::size_t c0,
-                 std::size_t c1, double* dw, double* db, double* dh, std::vector<double>& scratch) {
+                 std::size_t c1, double* dw, double* db, double* dh, LceScratch<double>& scratch) {
   Gradient(hn::ScalableTag<double>(), p, c, c0, c1, dw, db, dh, scratch);
 }
 
@@ -237,21 +244,21 @@ HWY_EXPORT(GradientF32);
 HWY_EXPORT(GradientF64);
 
 void simd_lce_logits(const LceProblem<float>& p, const LceChunk<float>& c, std::size_t c0,
-                     std::size_t c1, const LceStats<float>& stats, std::vector<float>& scratch) {
+                     std::size_t c1, const LceStats<float>& stats, LceScratch<float>& scratch) {
   HWY_DYNAMIC_DISPATCH(LogitsF32)(p, c, c0, c1, stats, scratch);
 }
 void simd_lce_logits(const LceProblem<double>& p, const LceChunk<double>& c, std::size_t c0,
-                     std::size_t c1, const LceStats<double>& stats, std::vector<double>& scratch) {
+                     std::size_t c1, const LceStats<double>& stats, LceScratch<double>& scratch) {
   HWY_DYNAMIC_DISPATCH(LogitsF64)(p, c, c0, c1, stats, scratch);
 }
 void simd_lce_gradient(const LceProblem<float>& p, const LceChunk<float>& c, std::size_t c0,
                        std::size_t c1, float* dw, float* db, float* dh,
-                       std::vector<float>& scratch) {
+                       LceScratch<float>& scratch) {
   HWY_DYNAMIC_DISPATCH(GradientF32)(p, c, c0, c1, dw, db, dh, scratch);
 }
 void simd_lce_gradient(const LceProblem<double>& p, const LceChunk<double>& c, std::size_t c0,
                        std::size_t c1, double* dw, double* db, double* dh,
-                       std::vector<double>& scratch) {
+                       LceScratch<double>& scratch) {
   HWY_DYNAMIC_DISPATCH(GradientF64)(p, c, c0, c1, dw, db, dh, scratch);
 }
 

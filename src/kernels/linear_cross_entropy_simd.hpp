@@ -56,20 +56,26 @@ struct LceStats {
   T* wz;
 };
 
+/// One thread's working buffers: the dk layout's transposed block, and Gemm's packed panels.
+template <class T>
+struct LceScratch {
+  std::vector<T> transposed;
+  std::vector<T> pack;
+};
+
 /// Phase A for classes [c0, c1): the logits into zt, the statistics into stats.
 void simd_lce_logits(const LceProblem<float>& p, const LceChunk<float>& c, std::size_t c0,
-                     std::size_t c1, const LceStats<float>& stats, std::vector<float>& scratch);
+                     std::size_t c1, const LceStats<float>& stats, LceScratch<float>& scratch);
 void simd_lce_logits(const LceProblem<double>& p, const LceChunk<double>& c, std::size_t c0,
-                     std::size_t c1, const LceStats<double>& stats, std::vector<double>& scratch);
+                     std::size_t c1, const LceStats<double>& stats, LceScratch<double>& scratch);
 
 /// Phase B for classes [c0, c1): zt becomes the gradient; it is added to d_weight's and
 /// d_bias's entries of those classes (either may be null) and, if dh is not null, to dh: the
 /// slice's part of d_hidden (kd: nr x d; dk: transposed, d x ld).
 void simd_lce_gradient(const LceProblem<float>& p, const LceChunk<float>& c, std::size_t c0,
-                       std::size_t c1, float* dw, float* db, float* dh,
-                       std::vector<float>& scratch);
+                       std::size_t c1, float* dw, float* db, float* dh, LceScratch<float>& scratch);
 void simd_lce_gradient(const LceProblem<double>& p, const LceChunk<double>& c, std::size_t c0,
                        std::size_t c1, double* dw, double* db, double* dh,
-                       std::vector<double>& scratch);
+                       LceScratch<double>& scratch);
 
 }  // namespace softreg::detail

@@ -45,7 +45,7 @@ test: build
 	@bash scripts/install-deps.sh test
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory test-asan; fi
-	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60; fi
+	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=40; fi
 
 # The same suite under AddressSanitizer and UndefinedBehaviorSanitizer (run by CI), without the
 # Python module (an instrumented extension needs the sanitizer runtime preloaded into Python)
@@ -61,7 +61,7 @@ test-asan: deps venv
 # Every libFuzzer target of fuzz/ (the readers of each data format, plain and gzip, the model
 # file, the sample weights and standard input) for FUZZ_SECONDS each, FUZZ_JOBS at a time, built
 # with clang into $(BUILD)-fuzz; fails on any finding (docs/ARCHITECTURE.md, "Fuzzing"). CI runs
-# it with 60 s per target: about 5.5 minutes for the eleven, within CI's 30-minute budget.
+# it with 40 s per target: about 4 minutes for the eleven, within CI's 30-minute budget.
 fuzz: deps
 	@bash scripts/fuzz.sh $(BUILD)-fuzz $(FUZZ_SECONDS) $(FUZZ_JOBS)
 

@@ -127,22 +127,29 @@ class FusedCall {
     stats_.resize(slices_ * 4 * ld_max_);
     if (dh_ != nullptr) dh_parts_.resize(slices_ * dh_size_);
     for (auto* v : {&lse_, &p_coef_, &eps_coef_, &t_coef_, &z_t_}) v->resize(ld_max_);
-    tgt_.resize(ld_max_);
+    tgt_.resize(2 * ld_max_);
   }
 
+  /// The chunks in order. With gradients, the sweep over the vocabulary that forms a chunk's
+  /// logits also turns the previous chunk's logits into its gradient, block by block (each
+  /// block's products, then the next chunk's logits in the same place): W's blocks are read
+  /// once for both. The arithmetic of every block is the same as one chunk at a time.
   double run() {
+    const bool grads = dw_ != nullptr || db_ != nullptr || dh_ != nullptr;
     double total = 0;
-    for (std::size_t r0 = 0; r0 < p_.n; r0 += chunk_) {
-      LceChunk<T> c = start(r0);
-      parallel_for(threads_, slices_, 1, [&](std::size_t s0, std::size_t s1) {
-        LceScratch<T> scratch;
-        for (std::size_t s = s0; s < s1; ++s) {
-          simd_lce_logits(p_, c, slice_begin(s), slice_begin(s + 1), stats_of(s), scratch);
-        }
-      });
+    LceChunk<T> pending;  // a chunk whose gradient is still to form (nr = 0: none)
+    std::size_t index = 0;
+    for (std::size_t r0 = 0; r0 < p_.n; r0 += chunk_, ++index) {
+      LceChunk<T> c = start(r0, index % 2);
+      if (pending.nr != 0 && pending.ld != c.ld) {
+        sweep(&pending, nullptr);  // a shorter last chunk lays its blocks out otherwise
+        pending.nr = 0;
+      }
+      sweep(pending.nr != 0 ? &pending : nullptr, &c);
       total += merge(c);
-      if (dw_ != nullptr || db_ != nullptr || dh_ != nullptr) gradient(c);
+      if (grads) pending = c;
     }
+    if (pending.nr != 0) sweep(&pending, nullptr);
     return o_.reduction == Reduction::mean ? total * scale_ : total;
   }
 
@@ -156,17 +163,19 @@ class FusedCall {
     return LceStats<T>{b, b + ld_max_, b + 2 * ld_max_, b + 3 * ld_max_};
   }
 
-  /// The chunk at row r0: its targets (-1 for ignored) and, for kd, its rows transposed.
-  LceChunk<T> start(std::size_t r0) {
+  /// The chunk at row r0: its targets (-1 for ignored; in buffer `which` of two, since the
+  /// previous chunk's are still read) and, for kd, its rows transposed.
+  LceChunk<T> start(std::size_t r0, std::size_t which) {
     LceChunk<T> c;
     c.r0 = r0;
     c.nr = std::min(chunk_, p_.n - r0);
     c.ld = (c.nr + 15) / 16 * 16;
     c.zt = zt_.data();
+    std::int64_t* tgt = tgt_.data() + which * ld_max_;
     for (std::size_t r = 0; r < c.nr; ++r) {
-      tgt_[r] = target_[r0 + r] == o_.ignore_index ? -1 : target_[r0 + r];
+      tgt[r] = target_[r0 + r] == o_.ignore_index ? -1 : target_[r0 + r];
     }
-    c.target = tgt_.data();
+    c.target = tgt;
     if (p_.kd) {
       for (std::size_t j = 0; j < p_.d; ++j) {
         T* row = ht_.data() + j * c.ld;
@@ -191,7 +200,7 @@ class FusedCall {
       double big = -std::numeric_limits<double>::infinity(), zt_r = 0, wz = 0, l = 0;
       for (std::size_t s = 0; s < slices_; ++s) big = std::max(big, double(stats_of(s).m[r]));
       const double use = std::isinf(big) && big < 0 ? 0.0 : big;
-      const std::int64_t t = tgt_[r];
+      const std::int64_t t = c.target[r];
       for (std::size_t s = 0; s < slices_; ++s) {
         const LceStats<T> st = stats_of(s);
         l += double(st.l[r]) * std::exp(double(st.m[r]) - use);
@@ -222,25 +231,40 @@ class FusedCall {
     return total;
   }
 
-  /// Phase B, then the chunk's d_hidden rows as the sum of the slices' parts in slice order.
-  void gradient(const LceChunk<T>& c) {
-    std::fill(dh_parts_.begin(), dh_parts_.end(), T(0));
+  /// One pass over the vocabulary, slice by slice on the threads and block by block in a
+  /// slice: phase B of chunk g (if any), then phase A of chunk a (if any) in the same block.
+  /// Then g's d_hidden rows as the sum of the slices' parts in slice order.
+  void sweep(const LceChunk<T>* g, const LceChunk<T>* a) {
+    if (a != nullptr) {
+      for (std::size_t s = 0; s < slices_; ++s) {
+        const LceStats<T> st = stats_of(s);
+        std::fill_n(st.m, ld_max_, -std::numeric_limits<T>::infinity());
+        for (T* v : {st.l, st.z_target, st.wz}) std::fill_n(v, ld_max_, T(0));
+      }
+    }
+    const bool dh = g != nullptr && dh_ != nullptr;
+    if (dh) std::fill(dh_parts_.begin(), dh_parts_.end(), T(0));
     parallel_for(threads_, slices_, 1, [&](std::size_t s0, std::size_t s1) {
       LceScratch<T> scratch;
       for (std::size_t s = s0; s < s1; ++s) {
-        T* dh = dh_ == nullptr ? nullptr : dh_parts_.data() + s * dh_size_;
-        simd_lce_gradient(p_, c, slice_begin(s), slice_begin(s + 1), dw_, db_, dh, scratch);
+        T* part = dh ? dh_parts_.data() + s * dh_size_ : nullptr;
+        const std::size_t end = slice_begin(s + 1);
+        for (std::size_t cb = slice_begin(s); cb < end; cb += kLceVocabBlock) {
+          const std::size_t ce = std::min(cb + kLceVocabBlock, end);
+          if (g != nullptr) simd_lce_gradient(p_, *g, cb, ce, dw_, db_, part, scratch);
+          if (a != nullptr) simd_lce_logits(p_, *a, cb, ce, stats_of(s), scratch);
+        }
       }
     });
-    if (dh_ == nullptr) return;
+    if (!dh) return;
     const std::size_t d = p_.d;
-    for (std::size_t r = 0; r < c.nr; ++r) {
-      T* out = dh_ + (c.r0 + r) * d;
+    for (std::size_t r = 0; r < g->nr; ++r) {
+      T* out = dh_ + (g->r0 + r) * d;
       for (std::size_t j = 0; j < d; ++j) {
         T sum = 0;
         for (std::size_t s = 0; s < slices_; ++s) {
           const T* part = dh_parts_.data() + s * dh_size_;
-          sum += p_.kd ? part[r * d + j] : part[j * c.ld + r];
+          sum += p_.kd ? part[r * d + j] : part[j * g->ld + r];
         }
         out[j] = sum;
       }

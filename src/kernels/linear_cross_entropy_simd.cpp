@@ -98,10 +98,6 @@ void Logits(D d, const LceProblem<hn::TFromD<D>>& p, const LceChunk<hn::TFromD<D
   using T = hn::TFromD<D>;
   const std::size_t N = hn::Lanes(d), ld = c.ld;
   const auto ninf = hn::Set(d, -std::numeric_limits<T>::infinity());
-  for (std::size_t i = 0; i < ld; ++i) {
-    s.m[i] = -std::numeric_limits<T>::infinity();
-    s.l[i] = s.z_target[i] = s.wz[i] = T(0);
-  }
   for (std::size_t cb = c0; cb < c1; cb += kLceVocabBlock) {
     const std::size_t kb = std::min(kLceVocabBlock, c1 - cb);
     T* z = c.zt + cb * ld;

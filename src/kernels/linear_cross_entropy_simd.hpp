@@ -63,7 +63,8 @@ struct LceScratch {
   std::vector<T> pack;
 };
 
-/// Phase A for classes [c0, c1): the logits into zt, the statistics into stats.
+/// Phase A for classes [c0, c1): the logits into zt; the statistics (reset by the caller to
+/// m = -inf, l = z_target = wz = 0 before a slice's first block) carried on in stats.
 void simd_lce_logits(const LceProblem<float>& p, const LceChunk<float>& c, std::size_t c0,
                      std::size_t c1, const LceStats<float>& stats, LceScratch<float>& scratch);
 void simd_lce_logits(const LceProblem<double>& p, const LceChunk<double>& c, std::size_t c0,

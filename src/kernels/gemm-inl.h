@@ -164,11 +164,10 @@ T* GemmPanelBuffer(std::vector<T>& buffer, std::size_t count) {
 /// vectors of columns, the rows of A go by kTileRows at a time while the panel stays in cache.
 /// Given a buffer (`pack`, one per thread) and m >= kGemmPackRows, the panel is first packed
 /// into zero-padded vectors on cache-line boundaries, its whole depth (GemmPanelBuffer), so
-/// each tile reads B from contiguous lines and its rows
-/// of A front to back (a depth split would cut those streams short: slower where A streams
-/// from memory, measured on the 128K-vocabulary loss). Each C entry is its own fused
-/// multiply-add chain over p in order from 0, added to C when accumulating: the result does
-/// not depend on m, n or the packing.
+/// each tile reads B from contiguous lines and its rows of A front to back (a depth split would
+/// cut those streams short: slower where A streams from memory, measured on the 128K-vocabulary
+/// loss). Each C entry is its own fused multiply-add chain over p in order from 0, added to C
+/// when accumulating: the result does not depend on m, n or the packing.
 template <class D, class T = hn::TFromD<D>>
 void Gemm(D d, std::size_t m, std::size_t n, std::size_t kd, const T* a, std::size_t ars,
           std::size_t acs, const T* b, std::size_t brs, T* c, std::size_t crs, bool accumulate,
